@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Error codes shared by every module (the Knot model). Functions return an
+ * int that is LNK_OK or a negative lnk_err; results go through out-params.
+ * Errno values keep their negated numbers; linkd's own codes start at -1000. */
+#ifndef LNK_ERR_H
+#define LNK_ERR_H
+
+#include <errno.h>
+
+enum lnk_err {
+    LNK_OK = 0,
+    LNK_ENOMEM = -ENOMEM,
+    LNK_EINVAL = -EINVAL,
+    LNK_ERANGE = -ERANGE,
+    LNK_ENOTFOUND = -1000, /* no such row, key or route */
+    LNK_EEXISTS,           /* unique constraint: the thing already exists */
+    LNK_EEXPIRED,          /* existed, but no longer usable */
+    LNK_ELIMIT,            /* a rate limit was hit */
+    LNK_ETOOBIG,           /* a configured size limit was exceeded */
+    LNK_EBACKEND,          /* the store failed in an unexpected way */
+    LNK_EUNAVAIL,          /* a dependency is down or read-only; retry later */
+    LNK_EEOF,              /* end of input (parsers) */
+};
+
+/* Static, human-readable text for rc; never NULL. Thread-safe. */
+const char *lnk_strerror(int rc);
+
+/* Maps an errno value (positive) to an lnk_err. */
+int lnk_err_from_errno(int err);
+
+#endif

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Thin helpers over jansson for request bodies and field access, so that
+ * every handler validates the same way (CONTRACT.md §2: 400 for a body that is
+ * not a JSON object, 422 for a field of the wrong type). Thread-safe. */
+#ifndef LNK_JSON_H
+#define LNK_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LNK_JSON_DEPTH_MAX 64
+
+/* Parses buf[0..len) as one JSON value that must be an object. LNK_EINVAL for
+ * an empty body, invalid JSON (invalid UTF-8 and \u0000 included), nesting
+ * deeper than LNK_JSON_DEPTH_MAX, or a non-object; *why says which (static
+ * string). On LNK_OK *out is a new reference. */
+int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char **why);
+
+/* Field getters. LNK_ENOTFOUND when the key is absent, LNK_EINVAL when it is
+ * present with another type (null included, unless the getter says so). */
+int lnk_json_get_string(const json_t *obj, const char *key, const char **s, size_t *len);
+/* A JSON integer (not a real, not a boolean). */
+int lnk_json_get_int(const json_t *obj, const char *key, int64_t *v);
+int lnk_json_get_bool(const json_t *obj, const char *key, bool *v);
+/* A string or null: *is_null tells which. */
+int lnk_json_get_string_or_null(const json_t *obj, const char *key, const char **s, size_t *len,
+                                bool *is_null);
+
+/* Serialises v compactly (no indentation, keys in insertion order). Returns a
+ * malloc'ed string that the caller frees, and its length. */
+char *lnk_json_dump(const json_t *v, size_t *len);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The domain rows of the root API (CONTRACT.md §3) as plain values. Strings
+ * are NUL-terminated and owned by whoever filled the struct (usually a store
+ * operation's arena). Timestamps are UTC seconds since the epoch. */
+#ifndef LNK_MODEL_H
+#define LNK_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LNK_NAME_MAX       255  /* username, email, title: characters */
+#define LNK_URL_MAX        2048 /* original_url: bytes */
+#define LNK_CODE_LEN       6    /* generated short codes */
+#define LNK_CODE_MAX       64   /* longest code we ever look up */
+#define LNK_EVENT_TYPE_MAX 64
+
+struct lnk_user {
+    int64_t id;
+    const char *username;
+    const char *email;
+    int64_t created_at;
+};
+
+struct lnk_url {
+    int64_t id;
+    int64_t user_id;
+    const char *short_code;
+    const char *original_url;
+    const char *title; /* NULL when the title is null */
+    bool is_active;
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+struct lnk_event {
+    int64_t id;
+    int64_t url_id;
+    int64_t user_id; /* 0 when null */
+    const char *event_type;
+    int64_t timestamp;
+    const char *details; /* JSON object text, "{}" when empty */
+};
+
+/* One click, as handed from a redirect to the events writer. */
+struct lnk_click {
+    int64_t url_id;
+    int64_t user_id;
+    int64_t timestamp;
+    const char *short_code;
+    const char *user_agent; /* "" when absent */
+    const char *referrer;   /* "" when absent */
+};
+
+#endif

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* The store: every read and write of users, urls and events. Handlers build
+ * an operation (struct lnk_store_op), submit it, and get it back through its
+ * `done` callback on the thread that owns `origin`:
+ *   - reads run at once on the caller's connection (done is called before
+ *     lnk_store_submit returns) when a worker connection is given;
+ *   - writes go to the single writer thread, which runs many operations in one
+ *     transaction and one fsync (group commit), then posts each operation's
+ *     task to its origin executor. No `done` runs before its write is durable.
+ * Backends (store_sqlite.c, later store_pg.c) implement struct lnk_store_ops
+ * (store_int.h); only they include their database headers. */
+#ifndef LNK_STORE_H
+#define LNK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "linkd/arena.h"
+#include "linkd/exec.h"
+#include "linkd/model.h"
+
+struct lnk_store;      /* opaque; thread-safe */
+struct lnk_store_conn; /* opaque; one per worker thread, used by that thread only */
+
+enum lnk_op_kind {
+    LNK_OP_PING,          /* read: a trivial query; out.latency_us */
+    LNK_OP_USER_LIST,     /* read: in.list -> out.users */
+    LNK_OP_USER_GET,      /* read: in.id -> out.users[0] */
+    LNK_OP_USER_CREATE,   /* write: in.user -> out.users[0] */
+    LNK_OP_USER_UPDATE,   /* write: in.id + in.user (NULL fields unchanged) -> out.users[0] */
+    LNK_OP_USER_DELETE,   /* write: in.id; cascades to the user's urls and events */
+    LNK_OP_USER_IMPORT,   /* write: in.rows (users) upsert; out.imported/out.skipped */
+    LNK_OP_URL_LIST,      /* read: in.list -> out.urls */
+    LNK_OP_URL_GET,       /* read: in.id -> out.urls[0] */
+    LNK_OP_URL_BY_CODE,   /* read: in.code -> out.urls[0] */
+    LNK_OP_URL_CREATE,    /* write: in.url (+ in.code custom) -> out.urls[0]; 'created' event */
+    LNK_OP_URL_UPDATE,    /* write: in.id + in.url_patch -> out.urls[0]; 'updated' events */
+    LNK_OP_URL_DELETE,    /* write: in.id; soft delete + 'deleted' event (once) */
+    LNK_OP_URL_IMPORT,    /* write: in.rows (urls) upsert by id */
+    LNK_OP_EVENT_LIST,    /* read: in.list -> out.events */
+    LNK_OP_EVENT_CREATE,  /* write: in.event -> out.events[0] */
+    LNK_OP_EVENT_IMPORT,  /* write: in.rows (events) upsert by id */
+    LNK_OP_CLICKS_APPEND, /* write: in.clicks -> click events (batched by the events writer) */
+    LNK_OP_COUNT_ROWS,    /* read: out.counts[3] = users, urls, events */
+};
+
+/* Filters and paging for the list operations. Absent filters match all. */
+struct lnk_list_query {
+    bool has_user_id;
+    int64_t user_id;
+    bool has_url_id;
+    int64_t url_id;
+    int is_active;          /* -1 any, 0 false, 1 true */
+    const char *event_type; /* NULL: any */
+    int64_t page;           /* 1-based; 0 = no paging (every row) */
+    int64_t per_page;       /* rows per page when page > 0 */
+};
+
+/* Which fields of a url an update sets. */
+struct lnk_url_patch {
+    bool set_title;
+    const char *title; /* NULL = null */
+    bool set_is_active;
+    bool is_active;
+    const char *original_url; /* NULL = unchanged */
+};
+
+/* Rows for the *_IMPORT operations (CSV seeds and POST /users/bulk). For
+ * users, has_id=false means "insert, skip on a username/email conflict". */
+struct lnk_import_rows {
+    size_t n;
+    struct lnk_user *users;
+    struct lnk_url *urls;
+    struct lnk_event *events;
+    bool *has_id; /* users only: n flags */
+};
+
+struct lnk_store_op {
+    enum lnk_op_kind kind;
+
+    union {
+        int64_t id;
+        struct lnk_list_query list;
+        const char *code; /* URL_BY_CODE */
+    } in;
+    /* Inputs for writes; strings are borrowed until done runs. */
+    struct lnk_user user;            /* USER_CREATE / USER_UPDATE (NULL = unchanged) */
+    struct lnk_url url;              /* URL_CREATE: user_id, original_url, title, is_active,
+                                        short_code (NULL = generate) */
+    struct lnk_url_patch url_patch;  /* URL_UPDATE */
+    struct lnk_event event;          /* EVENT_CREATE: user_id 0 = the url's owner */
+    struct lnk_import_rows rows;     /* *_IMPORT */
+    const struct lnk_click *clicks;  /* CLICKS_APPEND */
+    size_t n_clicks;
+
+    /* Outputs, valid in done; memory in `arena`, freed by lnk_store_op_free. */
+    int rc;                  /* LNK_OK, LNK_ENOTFOUND, LNK_EEXISTS, LNK_EINVAL, LNK_EUNAVAIL... */
+    const char *err_field;   /* which input caused rc: "user", "url", "username", "email",
+                                "short_code"; NULL if none */
+    size_t n_rows;           /* rows in users/urls/events below */
+    struct lnk_user *users;
+    struct lnk_url *urls;
+    struct lnk_event *events;
+    int64_t imported, skipped;
+    int64_t counts[3];
+    int64_t latency_us;
+    struct lnk_arena arena;
+
+    /* Completion: `done(op)` is called on origin's thread (inline for reads
+     * run on a worker connection). origin NULL: called on the store thread. */
+    void (*done)(struct lnk_store_op *op);
+    void *udata;
+    struct lnk_exec *origin;
+    struct lnk_task task; /* used by the store to post completion */
+};
+
+/* Store configuration; strings are copied. */
+struct lnk_store_config {
+    const char *url;           /* "sqlite:///path/file.db", "sqlite://./rel.db" or a plain path */
+    int synchronous_full;      /* 1: fsync on every commit (default); 0: relaxed */
+    unsigned max_batch;        /* operations per group commit, default 1024 */
+};
+
+/* Opens (creating and migrating if needed) the database. LNK_EINVAL for an
+ * unknown scheme, LNK_EBACKEND/LNK_EUNAVAIL when it cannot be opened; *err
+ * (static or *errbuf) says why. Starts the writer thread. */
+int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, char *errbuf,
+                   size_t errcap);
+/* Stops the writer after it has completed every submitted operation. NULL ok. */
+void lnk_store_close(struct lnk_store *s);
+const char *lnk_store_backend_name(const struct lnk_store *s);
+
+/* A read connection for one worker thread. */
+int lnk_store_conn_open(struct lnk_store *s, struct lnk_store_conn **out);
+void lnk_store_conn_close(struct lnk_store_conn *c);
+
+/* Allocates a zeroed op of that kind with an empty arena. Never NULL. */
+struct lnk_store_op *lnk_store_op_new(enum lnk_op_kind kind);
+void lnk_store_op_free(struct lnk_store_op *op); /* NULL ok */
+
+/* Submits op. Reads with conn != NULL run inline; everything else is queued.
+ * op->done is always called exactly once. Thread-safe. */
+void lnk_store_submit(struct lnk_store *s, struct lnk_store_conn *conn, struct lnk_store_op *op);
+
+/* Submits op and waits for it (CLI, events writer, tests); op->done must be
+ * NULL. Returns op->rc. Must not be called from a worker's loop thread. */
+int lnk_store_run(struct lnk_store *s, struct lnk_store_op *op);
+
+/* True once the last write transaction failed in a way that makes the
+ * store unwritable (read-only file, full disk); cleared by a success. */
+bool lnk_store_is_degraded(const struct lnk_store *s);
+
+#endif

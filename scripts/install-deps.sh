@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs what linkd needs on Debian 12, idempotently: nothing is touched
+# when every package is already there. Usage: install-deps.sh [build|test|bench]
+set -eu
+
+build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
+       liburiparser-dev libsqlite3-dev"
+test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3"
+bench="nginx-light wrk"
+
+case "${1:-build}" in
+build) want="$build" ;;
+test) want="$build $test" ;;
+bench) want="$build $bench" ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
