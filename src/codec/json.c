@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/* Request-body parsing and typed field access over jansson (CONTRACT.md §2:
+ * 400 for a body that is not a JSON object, 422 for a field of the wrong
+ * type). Nesting is bounded by a linear pre-scan before jansson sees the
+ * bytes, so a hostile body never drives a deep recursion. Thread-safe. */
+#include "linkd/json.h"
+
+#include "linkd/arena.h"
+#include "linkd/err.h"
+
+static bool is_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Maximum [ / { nesting of buf outside string literals, stopping early once
+ * it passes LNK_JSON_DEPTH_MAX. Unbalanced input is left for jansson to
+ * reject; this only has to bound the depth it will ever recurse to. */
+static bool depth_within_limit(const char *buf, size_t len)
+{
+    size_t depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped byte cannot end the string */
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > LNK_JSON_DEPTH_MAX)
+                return false;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return true;
+}
+
+int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char **why)
+{
+    const char *msg = NULL;
+    json_t *v = NULL;
+    size_t i = 0;
+
+    while (i < len && is_json_space(buf[i]))
+        i++;
+    if (i == len) {
+        msg = "empty body";
+        goto out;
+    }
+    if (!depth_within_limit(buf, len)) {
+        msg = "JSON nested too deeply";
+        goto out;
+    }
+    /* JSON_DECODE_ANY so that a bare string or number parses and is reported
+     * as "not an object" rather than as a syntax error. jansson rejects
+     * invalid UTF-8 and \u0000 (no JSON_ALLOW_NUL) on its own. */
+    json_error_t error;
+    v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    if (!v) {
+        msg = "invalid JSON";
+        goto out;
+    }
+    if (!json_is_object(v)) {
+        msg = "body must be a JSON object";
+        json_decref(v);
+        v = NULL;
+        goto out;
+    }
+    *out = v;
+
+out:
+    if (msg && why)
+        *why = msg;
+    return msg ? LNK_EINVAL : LNK_OK;
+}
+
+int lnk_json_get_string(const json_t *obj, const char *key, const char **s, size_t *len)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return LNK_ENOTFOUND;
+    if (!json_is_string(v))
+        return LNK_EINVAL;
+    *s = json_string_value(v);
+    if (len)
+        *len = json_string_length(v);
+    return LNK_OK;
+}
+
+int lnk_json_get_int(const json_t *obj, const char *key, int64_t *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return LNK_ENOTFOUND;
+    if (!json_is_integer(v))
+        return LNK_EINVAL;
+    *out = (int64_t)json_integer_value(v);
+    return LNK_OK;
+}
+
+int lnk_json_get_bool(const json_t *obj, const char *key, bool *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return LNK_ENOTFOUND;
+    if (!json_is_boolean(v))
+        return LNK_EINVAL;
+    *out = json_is_true(v);
+    return LNK_OK;
+}
+
+int lnk_json_get_string_or_null(const json_t *obj, const char *key, const char **s, size_t *len,
+                                bool *is_null)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return LNK_ENOTFOUND;
+    if (json_is_null(v)) {
+        *is_null = true;
+        *s = NULL;
+        if (len)
+            *len = 0;
+        return LNK_OK;
+    }
+    if (!json_is_string(v))
+        return LNK_EINVAL;
+    *is_null = false;
+    *s = json_string_value(v);
+    if (len)
+        *len = json_string_length(v);
+    return LNK_OK;
+}
+
+char *lnk_json_dump(const json_t *v, size_t *len)
+{
+    /* Two passes of json_dumpb so the result comes from our allocator (OOM
+     * aborts) and the caller can free() it whatever jansson's allocator is. */
+    const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
+    size_t n = json_dumpb(v, NULL, 0, flags);
+    if (n == 0) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    char *s = lnk_xmalloc(n + 1);
+    json_dumpb(v, s, n, flags);
+    s[n] = '\0';
+    if (len)
+        *len = n;
+    return s;
+}

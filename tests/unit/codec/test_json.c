@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON bodies: every way a body can fail to be an object first (empty,
+ * invalid, too deep, NUL, bad UTF-8, duplicates, non-objects), then typed
+ * getters, then dump/parse round trips. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "linkd/err.h"
+#include "linkd/json.h"
+
+static int parse(const char *s, json_t **out, const char **why)
+{
+    return lnk_json_parse_object(s, strlen(s), out, why);
+}
+
+static void test_empty_or_blank_body_is_rejected(void **state)
+{
+    (void)state;
+    const char *blank[] = {"", " ", "\n\t\r "};
+    for (size_t i = 0; i < sizeof(blank) / sizeof(blank[0]); i++) {
+        json_t *v = NULL;
+        const char *why = NULL;
+        CHECK(parse(blank[i], &v, &why) == LNK_EINVAL && v == NULL, "blank body rejected");
+        CHECK(why && strcmp(why, "empty body") == 0, "reason is 'empty body'");
+    }
+    const char *why = NULL;
+    json_t *v = NULL;
+    CHECK(lnk_json_parse_object(NULL, 0, &v, &why) == LNK_EINVAL, "NULL, 0 is empty");
+}
+
+static void test_invalid_json_is_rejected(void **state)
+{
+    (void)state;
+    const char *bad[] = {"{",
+                         "{\"a\":}",
+                         "{'a':1}",
+                         "{\"a\":1,}",
+                         "{\"a\":1}x",
+                         "{\"a\":1}{}",
+                         "{a:1}",
+                         "{\"a\":NaN}",
+                         "{\"a\":01}",
+                         "{\"a\":\"\\x\"}",
+                         "{\"a\":\"\t\"}",
+                         "}",
+                         "{\"a\":1,\"a\":2}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *v = NULL;
+        const char *why = NULL;
+        CHECK(parse(bad[i], &v, &why) == LNK_EINVAL && v == NULL, "invalid JSON rejected");
+        CHECK(why != NULL, "with a reason");
+    }
+}
+
+static void test_nul_and_invalid_utf8_are_rejected(void **state)
+{
+    (void)state;
+    json_t *v = NULL;
+    const char *why = NULL;
+    CHECK(lnk_json_parse_object("{\"a\":\"x\0y\"}", 11, &v, &why) == LNK_EINVAL,
+          "a raw NUL inside a string is rejected");
+    CHECK(lnk_json_parse_object("{\"a\":1}\0", 8, &v, &why) == LNK_EINVAL,
+          "a raw NUL after the object is rejected");
+    CHECK(parse("{\"a\":\"\\u0000\"}", &v, &why) == LNK_EINVAL, "\\u0000 is rejected");
+    CHECK(parse("{\"a\":\"\xff\"}", &v, &why) == LNK_EINVAL, "invalid UTF-8 is rejected");
+    CHECK(parse("{\"a\":\"\xc0\xaf\"}", &v, &why) == LNK_EINVAL, "overlong UTF-8 is rejected");
+    CHECK(parse("{\"a\":\"\xed\xa0\x80\"}", &v, &why) == LNK_EINVAL,
+          "an encoded surrogate is rejected");
+}
+
+static void test_non_object_values_are_rejected(void **state)
+{
+    (void)state;
+    const char *bad[] = {"\"hello\"", "[]", "[{\"a\":1}]", "null", "42", "true", "1.5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *v = NULL;
+        const char *why = NULL;
+        CHECK(parse(bad[i], &v, &why) == LNK_EINVAL && v == NULL, "non-object rejected");
+        CHECK(why && strstr(why, "object") != NULL, "the reason says it must be an object");
+    }
+}
+
+static char *repeat(char c, size_t n, const char *tail)
+{
+    size_t t = strlen(tail);
+    char *s = malloc(n + t + 1);
+    memset(s, c, n);
+    memcpy(s + n, tail, t + 1);
+    return s;
+}
+
+static void test_deep_nesting_is_rejected_without_recursion(void **state)
+{
+    (void)state;
+    json_t *v = NULL;
+    const char *why = NULL;
+    char *s = repeat('[', 100000, "");
+    CHECK(lnk_json_parse_object(s, 100000, &v, &why) == LNK_EINVAL, "100000 '[' are rejected");
+    CHECK(why && strstr(why, "deep") != NULL, "as too deep");
+    free(s);
+
+    /* {"a":{"a":...{}...}} at exactly the limit and one past it. */
+    char buf[1024];
+    size_t n = 0;
+    for (int i = 0; i < LNK_JSON_DEPTH_MAX - 1; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "{\"a\":");
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "{}");
+    for (int i = 0; i < LNK_JSON_DEPTH_MAX - 1; i++)
+        buf[n++] = '}';
+    CHECK(lnk_json_parse_object(buf, n, &v, &why) == LNK_OK, "depth 64 is accepted");
+    json_decref(v);
+
+    char deep[300];
+    n = 0;
+    deep[n++] = '{';
+    deep[n++] = '"';
+    deep[n++] = 'a';
+    deep[n++] = '"';
+    deep[n++] = ':';
+    for (int i = 0; i < LNK_JSON_DEPTH_MAX; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < LNK_JSON_DEPTH_MAX; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    CHECK(lnk_json_parse_object(deep, n, &v, &why) == LNK_EINVAL, "depth 65 is rejected");
+}
+
+static void test_brackets_inside_strings_do_not_count_as_depth(void **state)
+{
+    (void)state;
+    char *s = repeat('[', 1000, "\"}");
+    char *body = malloc(1010);
+    memcpy(body, "{\"a\":\"", 6);
+    memcpy(body + 6, s, 1003);
+    json_t *v = NULL;
+    const char *why = NULL;
+    CHECK(parse(body, &v, &why) == LNK_OK, "brackets in a string are just text");
+    json_decref(v);
+    CHECK(parse("{\"a\\\"[[[[\":1}", &v, &why) == LNK_OK, "escaped quotes do not end the string");
+    json_decref(v);
+    free(s);
+    free(body);
+}
+
+static void test_getters_report_absent_and_wrong_type(void **state)
+{
+    (void)state;
+    json_t *o = NULL;
+    const char *why = NULL;
+    CHECK(parse("{\"s\":\"x\",\"i\":5,\"r\":5.0,\"b\":true,\"n\":null,\"o\":{},\"a\":[]}", &o,
+                &why) == LNK_OK,
+          "object parses");
+    const char *s;
+    size_t len;
+    int64_t i;
+    bool b, is_null;
+    CHECK(lnk_json_get_string(o, "missing", &s, &len) == LNK_ENOTFOUND, "absent string");
+    CHECK(lnk_json_get_int(o, "missing", &i) == LNK_ENOTFOUND, "absent int");
+    CHECK(lnk_json_get_bool(o, "missing", &b) == LNK_ENOTFOUND, "absent bool");
+    CHECK(lnk_json_get_string_or_null(o, "missing", &s, &len, &is_null) == LNK_ENOTFOUND,
+          "absent string-or-null");
+    const char *not_string[] = {"i", "r", "b", "n", "o", "a"};
+    for (size_t k = 0; k < 6; k++)
+        CHECK(lnk_json_get_string(o, not_string[k], &s, &len) == LNK_EINVAL,
+              "non-string (null included) is EINVAL");
+    const char *not_int[] = {"s", "r", "b", "n", "o", "a"};
+    for (size_t k = 0; k < 6; k++)
+        CHECK(lnk_json_get_int(o, not_int[k], &i) == LNK_EINVAL,
+              "reals, booleans and null are not integers");
+    const char *not_bool[] = {"s", "i", "r", "n", "o", "a"};
+    for (size_t k = 0; k < 6; k++)
+        CHECK(lnk_json_get_bool(o, not_bool[k], &b) == LNK_EINVAL, "non-boolean is EINVAL");
+    CHECK(lnk_json_get_string_or_null(o, "i", &s, &len, &is_null) == LNK_EINVAL,
+          "an int is neither string nor null");
+    json_decref(o);
+}
+
+static void test_getters_return_values(void **state)
+{
+    (void)state;
+    json_t *o = NULL;
+    const char *why = NULL;
+    CHECK(parse("{\"s\":\"caf\xc3\xa9\",\"i\":-9223372036854775808,\"t\":true,\"f\":false,"
+                "\"n\":null,\"e\":\"\"}",
+                &o, &why) == LNK_OK,
+          "object parses");
+    const char *s;
+    size_t len;
+    int64_t i;
+    bool b, is_null;
+    CHECK(lnk_json_get_string(o, "s", &s, &len) == LNK_OK && len == 5 &&
+              strcmp(s, "caf\xc3\xa9") == 0,
+          "string value and byte length");
+    CHECK(lnk_json_get_int(o, "i", &i) == LNK_OK && i == INT64_MIN, "int64 min");
+    CHECK(lnk_json_get_bool(o, "t", &b) == LNK_OK && b, "true");
+    CHECK(lnk_json_get_bool(o, "f", &b) == LNK_OK && !b, "false");
+    CHECK(lnk_json_get_string_or_null(o, "n", &s, &len, &is_null) == LNK_OK && is_null && s == NULL,
+          "null is reported as null");
+    CHECK(lnk_json_get_string_or_null(o, "e", &s, &len, &is_null) == LNK_OK && !is_null && len == 0,
+          "an empty string is not null");
+    json_decref(o);
+}
+
+static void test_dump_is_compact_ordered_and_utf8(void **state)
+{
+    (void)state;
+    const char *src = "{ \"z\" : 1, \"a\" : [ true, null ], \"s\" : \"caf\xc3\xa9 / \\\"q\\\"\" }";
+    json_t *o = NULL;
+    const char *why = NULL;
+    CHECK(parse(src, &o, &why) == LNK_OK, "object parses");
+    size_t len;
+    char *out = lnk_json_dump(o, &len);
+    CHECK(out && strcmp(out, "{\"z\":1,\"a\":[true,null],\"s\":\"caf\xc3\xa9 / \\\"q\\\"\"}") == 0,
+          "compact, insertion order, UTF-8 kept, slash not escaped");
+    CHECK(len == strlen(out), "length matches");
+    json_t *back = NULL;
+    CHECK(lnk_json_parse_object(out, len, &back, &why) == LNK_OK && json_equal(o, back),
+          "dump then parse gives an equal value");
+    free(out);
+    json_decref(back);
+    json_decref(o);
+
+    json_t *str = json_string("x");
+    out = lnk_json_dump(str, &len);
+    CHECK(out && strcmp(out, "\"x\"") == 0 && len == 3, "a bare string dumps too");
+    free(out);
+    json_decref(str);
+
+    json_t *empty = json_object();
+    out = lnk_json_dump(empty, NULL);
+    CHECK(out && strcmp(out, "{}") == 0, "an empty object is {}; len may be NULL");
+    free(out);
+    json_decref(empty);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_or_blank_body_is_rejected),
+        cmocka_unit_test(test_invalid_json_is_rejected),
+        cmocka_unit_test(test_nul_and_invalid_utf8_are_rejected),
+        cmocka_unit_test(test_non_object_values_are_rejected),
+        cmocka_unit_test(test_deep_nesting_is_rejected_without_recursion),
+        cmocka_unit_test(test_brackets_inside_strings_do_not_count_as_depth),
+        cmocka_unit_test(test_getters_report_absent_and_wrong_type),
+        cmocka_unit_test(test_getters_return_values),
+        cmocka_unit_test(test_dump_is_compact_ordered_and_utf8),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
