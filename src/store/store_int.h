@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* What a store backend implements (the Redis ConnectionType / curl Curl_ssl
+ * shape). store.c owns threading: the queue, the writer thread, batching and
+ * completion; a backend only runs operations on its connections. Each backend
+ * exports one symbol, its ops table. Not part of the public API. */
+#ifndef LNK_STORE_INT_H
+#define LNK_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "linkd/store.h"
+
+struct lnk_store_backend; /* one open database; its write connection is the writer's */
+struct lnk_store_bconn;   /* a read connection, used by one thread at a time */
+
+/* Reads may run on per-worker connections while the writer writes (WAL). */
+#define LNK_STORE_CAP_INLINE_READS (1u << 0)
+/* Many operations share one transaction and one fsync. */
+#define LNK_STORE_CAP_GROUP_COMMIT (1u << 1)
+
+struct lnk_store_ops {
+    const char *name; /* "sqlite" */
+    unsigned caps;    /* LNK_STORE_CAP_* */
+
+    /* Opens `target` (the DATABASE_URL with the scheme removed), creating and
+     * migrating the schema. On failure writes a reason to errbuf (may be NULL)
+     * and returns LNK_EINVAL, LNK_EUNAVAIL or LNK_EBACKEND. Called before the
+     * writer thread starts. */
+    int (*open)(const char *target, const struct lnk_store_config *cfg,
+                struct lnk_store_backend **out, char *errbuf, size_t errcap);
+    /* Called after the writer thread has been joined and every read
+     * connection closed. NULL ok. */
+    void (*close)(struct lnk_store_backend *b);
+
+    /* A read connection; thread-safe. LNK_EUNAVAIL/LNK_EBACKEND on failure. */
+    int (*conn_open)(struct lnk_store_backend *b, struct lnk_store_bconn **out);
+    void (*conn_close)(struct lnk_store_bconn *c); /* NULL ok */
+    /* Runs a read kind on c, setting op->rc and the outputs. */
+    void (*read)(struct lnk_store_bconn *c, struct lnk_store_op *op);
+
+    /* The group-commit cycle, called only from the writer thread:
+     * batch_begin once, batch_apply for each operation (read kinds included),
+     * then batch_commit, or batch_abort when a call failed. batch_apply sets
+     * op->rc; a failing operation is undone alone (savepoint) and the call
+     * still returns LNK_OK. A non-OK return means the transaction itself was
+     * lost and every operation in the batch fails with that code. */
+    int (*batch_begin)(struct lnk_store_backend *b);
+    int (*batch_apply)(struct lnk_store_backend *b, struct lnk_store_op *op);
+    int (*batch_commit)(struct lnk_store_backend *b);
+    void (*batch_abort)(struct lnk_store_backend *b);
+};
+
+extern const struct lnk_store_ops lnk_store_sqlite_ops;
+
+/* Clears an operation's outputs (rc, err_field, rows, counters); the arena
+ * keeps its memory. Backends call it before running an operation. */
+void lnk_store_op_reset_outputs(struct lnk_store_op *op);
+
+/* True for the kinds that only read and may run inline on a worker connection. */
+bool lnk_store_op_is_read(enum lnk_op_kind kind);
+
+#endif
