@@ -1,0 +1,1234 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQLite store backend: WAL, one write connection driven by store.c's
+ * writer thread, one read connection per worker, statements prepared once
+ * per connection and always parameterised, schema migrations from
+ * migrations.h keyed by PRAGMA user_version. The only file that includes
+ * sqlite3.h. A connection is used by one thread at a time (NOMUTEX). */
+#include <sqlite3.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "linkd/err.h"
+#include "linkd/shortcode.h"
+#include "store/migrations.h"
+#include "store/store_int.h"
+
+#define SQ_BUSY_TIMEOUT_MS 5000
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_PING,
+    ST_COUNT_ROWS,
+    ST_USER_GET,
+    ST_USER_EXISTS,
+    ST_USER_ID_BY_NAME,
+    ST_USER_ID_BY_EMAIL,
+    ST_USER_INSERT,
+    ST_USER_UPDATE,
+    ST_USER_DELETE,
+    ST_USER_UPSERT,
+    ST_URL_GET,
+    ST_URL_BY_CODE,
+    ST_URL_OWNER,
+    ST_URLS_OF_USER,
+    ST_CODE_TAKEN,
+    ST_SEQ_GET,
+    ST_SEQ_SET,
+    ST_URL_INSERT,
+    ST_URL_UPDATE,
+    ST_URL_DEACTIVATE,
+    ST_URL_UPSERT,
+    ST_EVENT_GET,
+    ST_EVENT_INSERT,
+    ST_EVENT_CREATED,
+    ST_EVENT_UPDATED,
+    ST_EVENT_DELETED,
+    ST_EVENT_CLICK,
+    ST_EVENT_UPSERT,
+    ST__COUNT
+};
+
+#define USER_COLS  "id, username, email, created_at"
+#define URL_COLS   "id, user_id, short_code, original_url, title, is_active, created_at, updated_at"
+#define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
+#define EVENT_INS  "INSERT INTO events (url_id, user_id, event_type, timestamp, details) "
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT op",
+    [ST_RELEASE] = "RELEASE op",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO op",
+    [ST_PING] = "SELECT 1",
+    /* one statement, so the three counts come from one snapshot */
+    [ST_COUNT_ROWS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
+                      " (SELECT count(*) FROM events)",
+    [ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+    [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?1",
+    [ST_USER_ID_BY_NAME] = "SELECT id FROM users WHERE username = ?1",
+    [ST_USER_ID_BY_EMAIL] = "SELECT id FROM users WHERE email = ?1",
+    [ST_USER_INSERT] = "INSERT INTO users (username, email, created_at) VALUES (?1, ?2, ?3)",
+    [ST_USER_UPDATE] = "UPDATE users SET username = coalesce(?2, username),"
+                       " email = coalesce(?3, email) WHERE id = ?1",
+    [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    /* ?1 NULL inserts with a new id; ?5 says whether created_at was given */
+    [ST_USER_UPSERT] = "INSERT INTO users (id, username, email, created_at) VALUES (?1, ?2, ?3, ?4)"
+                       " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
+                       " email = excluded.email, created_at = CASE WHEN ?5"
+                       " THEN excluded.created_at ELSE users.created_at END",
+    [ST_URL_GET] = "SELECT " URL_COLS " FROM urls WHERE id = ?1",
+    [ST_URL_BY_CODE] = "SELECT " URL_COLS " FROM urls WHERE short_code = ?1",
+    [ST_URL_OWNER] = "SELECT user_id FROM urls WHERE id = ?1",
+    [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = ?1 ORDER BY id",
+    [ST_CODE_TAKEN] = "SELECT 1 FROM urls WHERE short_code = ?1"
+                      " UNION ALL SELECT 1 FROM retired_codes WHERE code = ?1",
+    [ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'code_seq'",
+    [ST_SEQ_SET] = "UPDATE meta SET value = ?1 WHERE key = 'code_seq'",
+    [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
+                      " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    [ST_URL_UPDATE] = "UPDATE urls SET title = ?2, is_active = ?3, original_url = ?4,"
+                      " updated_at = ?5 WHERE id = ?1",
+    [ST_URL_DEACTIVATE] = "UPDATE urls SET is_active = 0, updated_at = ?2 WHERE id = ?1",
+    [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                      " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
+                      " short_code = excluded.short_code, original_url = excluded.original_url,"
+                      " title = excluded.title, is_active = excluded.is_active,"
+                      " created_at = excluded.created_at, updated_at = excluded.updated_at",
+    [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = ?1",
+    [ST_EVENT_INSERT] = EVENT_INS "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_EVENT_CREATED] = EVENT_INS "VALUES (?1, ?2, 'created', ?3,"
+                                   " json_object('short_code', ?4, 'original_url', ?5))",
+    [ST_EVENT_UPDATED] = EVENT_INS "VALUES (?1, ?2, 'updated', ?3,"
+                                   " json_object('field', ?4, 'new_value', ?5))",
+    [ST_EVENT_DELETED] = EVENT_INS "VALUES (?1, ?2, 'deleted', ?3,"
+                                   " json_object('reason', 'user_requested'))",
+    /* a url hard-deleted since the redirect selects no row: the click is dropped */
+    [ST_EVENT_CLICK] = EVENT_INS "SELECT id, user_id, 'click', ?2, json_object('short_code',"
+                                 " coalesce(?3, short_code), 'user_agent', ?4, 'referrer', ?5)"
+                                 " FROM urls WHERE id = ?1",
+    [ST_EVENT_UPSERT] = "INSERT INTO events (" EVENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                        " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id,"
+                        " user_id = excluded.user_id, event_type = excluded.event_type,"
+                        " timestamp = excluded.timestamp, details = excluded.details",
+};
+
+/* Result row shapes, also the tables a list reads. */
+enum row_kind { ROW_USER, ROW_URL, ROW_EVENT, ROW__COUNT };
+
+/* List filter bits; a list statement is cached per (table, bit set). */
+#define LF_USER     1u
+#define LF_URL      2u
+#define LF_ACTIVE   4u
+#define LF_TYPE     8u
+#define LF_PAGED    16u
+#define LF_VARIANTS 32u
+
+struct lnk_store_bconn {
+    sqlite3 *db;
+    struct lnk_store_backend *b;
+    sqlite3_stmt *st[ST__COUNT];
+    sqlite3_stmt *list[ROW__COUNT][LF_VARIANTS];
+};
+
+struct lnk_store_backend {
+    char *path;
+    struct lnk_store_bconn *wr; /* the writer's; writer thread only once open returns */
+    struct lnk_codegen gen;     /* from meta.code_key; read-only after open */
+};
+
+/* One positional statement argument (?1, ?2, ... in order). */
+enum arg_type { ARG_NULL, ARG_I64, ARG_TEXT, ARG_BLOB };
+struct sq_arg {
+    enum arg_type type;
+    int64_t i;
+    const char *s; /* NULL binds NULL; borrowed until the statement is reset */
+    size_t len;    /* ARG_BLOB */
+};
+#define A_I64(v)  ((struct sq_arg){.type = ARG_I64, .i = (v)})
+#define A_TEXT(v) ((struct sq_arg){.type = ARG_TEXT, .s = (v)})
+#define A_ID(v)   ((struct sq_arg){.type = (v) > 0 ? ARG_I64 : ARG_NULL, .i = (v)})
+#define A_BOOL(v) ((struct sq_arg){.type = ARG_I64, .i = (v) ? 1 : 0})
+#define ARGS(...)                                                                                  \
+    (const struct sq_arg[]){__VA_ARGS__},                                                          \
+        sizeof((const struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg)
+#define NO_ARGS NULL, 0
+
+/* SQLite result code (extended) -> lnk_err. */
+static int map_sqlite_rc(int src)
+{
+    switch (src) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return LNK_OK;
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return LNK_EEXISTS;
+    default:
+        break;
+    }
+    switch (src & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+        return LNK_EINVAL;
+    case SQLITE_NOMEM:
+        return LNK_ENOMEM;
+    case SQLITE_TOOBIG:
+        return LNK_ETOOBIG;
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOLFS:
+    case SQLITE_AUTH:
+        return LNK_EUNAVAIL;
+    default:
+        return LNK_EBACKEND;
+    }
+}
+
+static void set_err(char *errbuf, size_t errcap, const char *what, const char *why)
+{
+    if (errbuf && errcap)
+        snprintf(errbuf, errcap, "sqlite: %s: %s", what, why);
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- statements ------------------------------------------------------- */
+
+static int prepare_sql(sqlite3 *db, const char *sql, sqlite3_stmt **out)
+{
+    int src = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    return src == SQLITE_OK ? LNK_OK : map_sqlite_rc(src);
+}
+
+/* Resets a cached statement so that it holds no read snapshot or lock. */
+static void release_stmt(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+static int bind_args(sqlite3_stmt *st, const struct sq_arg *args, size_t n)
+{
+    int src = SQLITE_OK;
+    for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
+        int idx = (int)i + 1;
+        const struct sq_arg *a = &args[i];
+        if (a->type == ARG_I64)
+            src = sqlite3_bind_int64(st, idx, a->i);
+        else if (a->type == ARG_TEXT && a->s)
+            src = sqlite3_bind_text(st, idx, a->s, -1, SQLITE_STATIC);
+        else if (a->type == ARG_BLOB && a->s)
+            src = sqlite3_bind_blob(st, idx, a->s, (int)a->len, SQLITE_STATIC);
+        else
+            src = sqlite3_bind_null(st, idx);
+    }
+    return src == SQLITE_OK ? LNK_OK : map_sqlite_rc(src);
+}
+
+/* The cached statement sid with args bound. On success the caller owns it
+ * until release_stmt. */
+static int prepare_bound(struct lnk_store_bconn *c, enum stmt_id sid, const struct sq_arg *args,
+                         size_t n, sqlite3_stmt **out)
+{
+    int rc = LNK_OK;
+    *out = NULL;
+    if (!c->st[sid])
+        rc = prepare_sql(c->db, stmt_sql[sid], &c->st[sid]);
+    if (rc == LNK_OK)
+        rc = bind_args(c->st[sid], args, n);
+    if (rc == LNK_OK)
+        *out = c->st[sid];
+    else
+        release_stmt(c->st[sid]);
+    return rc;
+}
+
+/* Runs a statement that returns no rows. *changes (may be NULL) gets the
+ * number of rows it inserted, updated or deleted. */
+static int exec_stmt(struct lnk_store_bconn *c, enum stmt_id sid, const struct sq_arg *args,
+                     size_t n, int64_t *changes)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_bound(c, sid, args, n, &st);
+    if (rc != LNK_OK)
+        goto out;
+    int src = sqlite3_step(st);
+    while (src == SQLITE_ROW)
+        src = sqlite3_step(st);
+    rc = map_sqlite_rc(src);
+    if (rc == LNK_OK && changes)
+        *changes = sqlite3_changes64(c->db);
+out:
+    release_stmt(st);
+    return rc;
+}
+
+/* The first column of the first row as an integer; LNK_ENOTFOUND if no row. */
+static int query_i64(struct lnk_store_bconn *c, enum stmt_id sid, const struct sq_arg *args,
+                     size_t n, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_bound(c, sid, args, n, &st);
+    if (rc != LNK_OK)
+        goto out;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    rc = src == SQLITE_DONE ? LNK_ENOTFOUND : map_sqlite_rc(src);
+out:
+    release_stmt(st);
+    return rc;
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+/* Column i copied into the arena; NULL for SQL NULL. */
+static const char *column_str(sqlite3_stmt *st, int i, struct lnk_arena *a)
+{
+    const unsigned char *p = sqlite3_column_text(st, i);
+    if (!p)
+        return NULL;
+    return lnk_arena_strndup(a, (const char *)p, (size_t)sqlite3_column_bytes(st, i));
+}
+
+static const char *column_str_nonnull(sqlite3_stmt *st, int i, struct lnk_arena *a)
+{
+    const char *s = column_str(st, i, a);
+    return s ? s : "";
+}
+
+static void read_row(sqlite3_stmt *st, enum row_kind k, struct lnk_arena *a, void *row)
+{
+    if (k == ROW_USER) {
+        struct lnk_user *u = row;
+        u->id = sqlite3_column_int64(st, 0);
+        u->username = column_str_nonnull(st, 1, a);
+        u->email = column_str_nonnull(st, 2, a);
+        u->created_at = sqlite3_column_int64(st, 3);
+    } else if (k == ROW_URL) {
+        struct lnk_url *u = row;
+        u->id = sqlite3_column_int64(st, 0);
+        u->user_id = sqlite3_column_int64(st, 1);
+        u->short_code = column_str_nonnull(st, 2, a);
+        u->original_url = column_str_nonnull(st, 3, a);
+        u->title = column_str(st, 4, a);
+        u->is_active = sqlite3_column_int64(st, 5) != 0;
+        u->created_at = sqlite3_column_int64(st, 6);
+        u->updated_at = sqlite3_column_int64(st, 7);
+    } else {
+        struct lnk_event *e = row;
+        e->id = sqlite3_column_int64(st, 0);
+        e->url_id = sqlite3_column_int64(st, 1);
+        e->user_id = sqlite3_column_int64(st, 2); /* NULL reads as 0 */
+        e->event_type = column_str_nonnull(st, 3, a);
+        e->timestamp = sqlite3_column_int64(st, 4);
+        e->details = column_str(st, 5, a);
+        if (!e->details)
+            e->details = "{}";
+    }
+}
+
+static size_t row_size(enum row_kind k)
+{
+    return k == ROW_USER  ? sizeof(struct lnk_user)
+           : k == ROW_URL ? sizeof(struct lnk_url)
+                          : sizeof(struct lnk_event);
+}
+
+/* Steps st to the end and stores every row in op (arena memory). The rows
+ * grow in a heap buffer first so the arena holds only the final array. */
+static int fetch_rows(sqlite3_stmt *st, enum row_kind k, struct lnk_store_op *op)
+{
+    size_t size = row_size(k), n = 0, cap = 0;
+    char *buf = NULL;
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            buf = lnk_xrealloc(buf, cap * size);
+        }
+        memset(buf + n * size, 0, size);
+        read_row(st, k, &op->arena, buf + n * size);
+        n++;
+    }
+    int rc = map_sqlite_rc(src);
+    if (rc == LNK_OK) {
+        void *rows = lnk_arena_alloc(&op->arena, n * size);
+        if (n)
+            memcpy(rows, buf, n * size);
+        op->n_rows = n;
+        op->users = k == ROW_USER ? rows : NULL;
+        op->urls = k == ROW_URL ? rows : NULL;
+        op->events = k == ROW_EVENT ? rows : NULL;
+    }
+    free(buf);
+    return rc;
+}
+
+/* Runs sid and stores its rows in op. */
+static int query_rows(struct lnk_store_bconn *c, enum stmt_id sid, const struct sq_arg *args,
+                      size_t n, enum row_kind k, struct lnk_store_op *op)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_bound(c, sid, args, n, &st);
+    if (rc == LNK_OK)
+        rc = fetch_rows(st, k, op);
+    release_stmt(st);
+    return rc;
+}
+
+/* Loads the one row that sid selects by id (or code) into op; when there is
+ * none, LNK_ENOTFOUND naming `field`. */
+static int load_one(struct lnk_store_bconn *c, enum stmt_id sid, struct sq_arg key, enum row_kind k,
+                    struct lnk_store_op *op, const char *field)
+{
+    int rc = query_rows(c, sid, &key, 1, k, op);
+    if (rc == LNK_OK && op->n_rows == 0) {
+        op->err_field = field;
+        rc = LNK_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* Keeps rc and err_field, drops any rows an op produced before failing. */
+static void drop_rows(struct lnk_store_op *op)
+{
+    op->n_rows = 0;
+    op->users = NULL;
+    op->urls = NULL;
+    op->events = NULL;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned mask,
+                           sqlite3_stmt **out)
+{
+    static const char *const select_sql[ROW__COUNT] = {
+        [ROW_USER] = "SELECT " USER_COLS " FROM users",
+        [ROW_URL] = "SELECT " URL_COLS " FROM urls",
+        [ROW_EVENT] = "SELECT " EVENT_COLS " FROM events",
+    };
+    static const struct {
+        unsigned bit;
+        const char *sql;
+    } filters[] = {
+        {LF_USER, "user_id = :user_id"},
+        {LF_URL, "url_id = :url_id"},
+        {LF_ACTIVE, "is_active = :is_active"},
+        {LF_TYPE, "event_type = :event_type"},
+    };
+    char sql[512];
+    size_t len = (size_t)snprintf(sql, sizeof(sql), "%s", select_sql[k]);
+    const char *joiner = " WHERE ";
+    for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+        if (mask & filters[i].bit) {
+            len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", joiner, filters[i].sql);
+            joiner = " AND ";
+        }
+    }
+    snprintf(sql + len, sizeof(sql) - len, " ORDER BY id%s",
+             (mask & LF_PAGED) ? " LIMIT :limit OFFSET :offset" : "");
+    return prepare_sql(c->db, sql, out);
+}
+
+static void bind_named_i64(sqlite3_stmt *st, const char *name, int64_t v, int *src)
+{
+    int idx = sqlite3_bind_parameter_index(st, name);
+    if (*src == SQLITE_OK && idx > 0)
+        *src = sqlite3_bind_int64(st, idx, v);
+}
+
+/* USER_LIST, URL_LIST, EVENT_LIST: the filters that apply to the table,
+ * ANDed, ordered by id, one page or every row. */
+static int read_list(struct lnk_store_bconn *c, enum row_kind k, struct lnk_store_op *op)
+{
+    static const unsigned allowed[ROW__COUNT] = {
+        [ROW_USER] = 0,
+        [ROW_URL] = LF_USER | LF_ACTIVE,
+        [ROW_EVENT] = LF_USER | LF_URL | LF_TYPE,
+    };
+    const struct lnk_list_query *q = &op->in.list;
+    sqlite3_stmt *st = NULL;
+    int64_t offset = 0;
+    unsigned mask = 0;
+    int rc = LNK_OK;
+    int src = SQLITE_OK;
+
+    mask |= q->has_user_id ? LF_USER : 0;
+    mask |= q->has_url_id ? LF_URL : 0;
+    mask |= q->is_active >= 0 ? LF_ACTIVE : 0;
+    mask |= q->event_type ? LF_TYPE : 0;
+    mask &= allowed[k];
+    if (q->page > 0) {
+        if (q->per_page <= 0) {
+            rc = LNK_EINVAL;
+            goto out;
+        }
+        mask |= LF_PAGED;
+        /* a page past any possible row reads as empty, not as an overflow */
+        offset = q->page - 1 > INT64_MAX / q->per_page ? INT64_MAX : (q->page - 1) * q->per_page;
+    }
+    if (!c->list[k][mask]) {
+        rc = build_list_stmt(c, k, mask, &c->list[k][mask]);
+        if (rc != LNK_OK)
+            goto out;
+    }
+    st = c->list[k][mask];
+    bind_named_i64(st, ":user_id", q->user_id, &src);
+    bind_named_i64(st, ":url_id", q->url_id, &src);
+    bind_named_i64(st, ":is_active", q->is_active > 0 ? 1 : 0, &src);
+    bind_named_i64(st, ":limit", q->per_page, &src);
+    bind_named_i64(st, ":offset", offset, &src);
+    int idx = sqlite3_bind_parameter_index(st, ":event_type");
+    if (src == SQLITE_OK && idx > 0)
+        src = sqlite3_bind_text(st, idx, q->event_type, -1, SQLITE_STATIC);
+    rc = map_sqlite_rc(src);
+    if (rc == LNK_OK)
+        rc = fetch_rows(st, k, op);
+out:
+    release_stmt(st);
+    return rc;
+}
+
+static int read_ping(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    struct timespec t0, t1;
+    int64_t one = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = query_i64(c, ST_PING, NO_ARGS, &one);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    op->latency_us =
+        (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (int64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+    return rc;
+}
+
+static int read_counts(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_bound(c, ST_COUNT_ROWS, NO_ARGS, &st);
+    if (rc != LNK_OK)
+        goto out;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        for (int i = 0; i < 3; i++)
+            op->counts[i] = sqlite3_column_int64(st, i);
+        rc = LNK_OK;
+    } else {
+        rc = src == SQLITE_DONE ? LNK_EBACKEND : map_sqlite_rc(src);
+    }
+out:
+    release_stmt(st);
+    return rc;
+}
+
+static int run_read(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    switch (op->kind) {
+    case LNK_OP_PING:
+        return read_ping(c, op);
+    case LNK_OP_COUNT_ROWS:
+        return read_counts(c, op);
+    case LNK_OP_USER_LIST:
+        return read_list(c, ROW_USER, op);
+    case LNK_OP_URL_LIST:
+        return read_list(c, ROW_URL, op);
+    case LNK_OP_EVENT_LIST:
+        return read_list(c, ROW_EVENT, op);
+    case LNK_OP_USER_GET:
+        return load_one(c, ST_USER_GET, A_I64(op->in.id), ROW_USER, op, "user");
+    case LNK_OP_URL_GET:
+        return load_one(c, ST_URL_GET, A_I64(op->in.id), ROW_URL, op, "url");
+    case LNK_OP_URL_BY_CODE:
+        if (!op->in.code)
+            return LNK_EINVAL;
+        return load_one(c, ST_URL_BY_CODE, A_TEXT(op->in.code), ROW_URL, op, "url");
+    default:
+        return LNK_EINVAL;
+    }
+}
+
+static void sq_read(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    lnk_store_op_reset_outputs(op);
+    op->rc = run_read(c, op);
+    if (op->rc != LNK_OK)
+        drop_rows(op);
+}
+
+/* ---- writes: users ------------------------------------------------------ */
+
+/* LNK_EEXISTS naming the field when username or email (NULL: not checked)
+ * belongs to a user other than self_id. */
+static int check_user_unique(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t self_id)
+{
+    int64_t other = 0;
+    int rc = LNK_OK;
+    if (op->user.username) {
+        rc = query_i64(c, ST_USER_ID_BY_NAME, ARGS(A_TEXT(op->user.username)), &other);
+        if (rc == LNK_OK && other != self_id) {
+            op->err_field = "username";
+            return LNK_EEXISTS;
+        }
+        if (rc != LNK_OK && rc != LNK_ENOTFOUND)
+            return rc;
+    }
+    if (op->user.email) {
+        rc = query_i64(c, ST_USER_ID_BY_EMAIL, ARGS(A_TEXT(op->user.email)), &other);
+        if (rc == LNK_OK && other != self_id) {
+            op->err_field = "email";
+            return LNK_EEXISTS;
+        }
+        if (rc != LNK_OK && rc != LNK_ENOTFOUND)
+            return rc;
+    }
+    return LNK_OK;
+}
+
+/* LNK_ENOTFOUND naming "user" when no user has this id. */
+static int check_user_exists(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t id)
+{
+    int64_t one = 0;
+    int rc = query_i64(c, ST_USER_EXISTS, ARGS(A_I64(id)), &one);
+    if (rc == LNK_ENOTFOUND)
+        op->err_field = "user";
+    return rc;
+}
+
+static int user_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    const struct lnk_user *u = &op->user;
+    if (!u->username || !u->email)
+        return LNK_EINVAL;
+    int rc = check_user_unique(c, op, 0);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_USER_INSERT, ARGS(A_TEXT(u->username), A_TEXT(u->email), A_I64(now)),
+                       NULL);
+    if (rc == LNK_OK)
+        rc =
+            load_one(c, ST_USER_GET, A_I64(sqlite3_last_insert_rowid(c->db)), ROW_USER, op, "user");
+    return rc;
+}
+
+static int user_update(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    const struct lnk_user *u = &op->user;
+    int64_t id = op->in.id;
+    int rc = check_user_exists(c, op, id);
+    if (rc == LNK_OK)
+        rc = check_user_unique(c, op, id);
+    if (rc == LNK_OK && (u->username || u->email))
+        rc = exec_stmt(c, ST_USER_UPDATE, ARGS(A_I64(id), A_TEXT(u->username), A_TEXT(u->email)),
+                       NULL);
+    if (rc == LNK_OK)
+        rc = load_one(c, ST_USER_GET, A_I64(id), ROW_USER, op, "user");
+    return rc;
+}
+
+/* Returns the deleted user's urls in op->urls so that callers can drop their
+ * codes from caches; the foreign keys cascade to urls and events. */
+static int user_delete(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    int64_t id = op->in.id;
+    int rc = check_user_exists(c, op, id);
+    if (rc == LNK_OK)
+        rc = query_rows(c, ST_URLS_OF_USER, ARGS(A_I64(id)), ROW_URL, op);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_USER_DELETE, ARGS(A_I64(id)), NULL);
+    return rc;
+}
+
+/* Upsert by id, insert without; a row whose username or email belongs to
+ * another user is skipped, as is a row without them. */
+static int user_import(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    const struct lnk_import_rows *r = &op->rows;
+    int rc = LNK_OK;
+    for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
+        const struct lnk_user *u = &r->users[i];
+        bool has_id = r->has_id ? r->has_id[i] : u->id > 0;
+        if (!u->username || !u->email || (has_id && u->id <= 0)) {
+            op->skipped++;
+            continue;
+        }
+        bool has_created = u->created_at > 0;
+        rc = exec_stmt(c, ST_USER_UPSERT,
+                       ARGS(A_ID(has_id ? u->id : 0), A_TEXT(u->username), A_TEXT(u->email),
+                            A_I64(has_created ? u->created_at : now), A_BOOL(has_created)),
+                       NULL);
+        if (rc == LNK_OK) {
+            op->imported++;
+        } else if (rc == LNK_EEXISTS) {
+            op->skipped++;
+            rc = LNK_OK;
+        }
+    }
+    return rc;
+}
+
+/* ---- writes: urls ------------------------------------------------------- */
+
+/* The next generated code: sequence numbers through the keyed permutation,
+ * skipping reserved words and codes in use or retired. The advanced
+ * sequence is stored in the same transaction, so a number is never reused. */
+static int next_code(struct lnk_store_bconn *c, char code[LNK_CODE_LEN + 1])
+{
+    int64_t seq = 0, one = 0;
+    int rc = query_i64(c, ST_SEQ_GET, NO_ARGS, &seq);
+    if (rc == LNK_ENOTFOUND || (rc == LNK_OK && seq < 0))
+        rc = LNK_EBACKEND; /* meta row missing or corrupt */
+    while (rc == LNK_OK) {
+        if (lnk_codegen_code(&c->b->gen, (uint64_t)seq, code) != LNK_OK) {
+            rc = LNK_EUNAVAIL; /* all 62^6 codes handed out */
+            break;
+        }
+        seq++;
+        if (lnk_code_is_reserved(code, LNK_CODE_LEN))
+            continue;
+        rc = query_i64(c, ST_CODE_TAKEN, ARGS(A_TEXT(code)), &one);
+        if (rc == LNK_ENOTFOUND) {
+            rc = LNK_OK;
+            break;
+        }
+    }
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_SEQ_SET, ARGS(A_I64(seq)), NULL);
+    return rc;
+}
+
+static int url_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    const struct lnk_url *u = &op->url;
+    char generated[LNK_CODE_LEN + 1];
+    const char *code = u->short_code;
+    int64_t one = 0;
+    int rc = LNK_OK;
+
+    if (!u->original_url)
+        return LNK_EINVAL;
+    rc = check_user_exists(c, op, u->user_id);
+    if (rc == LNK_OK && code) {
+        rc = query_i64(c, ST_CODE_TAKEN, ARGS(A_TEXT(code)), &one);
+        if (rc == LNK_OK) {
+            op->err_field = "short_code";
+            rc = LNK_EEXISTS;
+        } else if (rc == LNK_ENOTFOUND) {
+            rc = LNK_OK;
+        }
+    } else if (rc == LNK_OK) {
+        rc = next_code(c, generated);
+        code = generated;
+    }
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_URL_INSERT,
+                       ARGS(A_I64(u->user_id), A_TEXT(code), A_TEXT(u->original_url),
+                            A_TEXT(u->title), A_BOOL(u->is_active), A_I64(now)),
+                       NULL);
+    if (rc == LNK_EEXISTS)
+        op->err_field = "short_code";
+    int64_t id = sqlite3_last_insert_rowid(c->db);
+    if (rc == LNK_OK)
+        rc = exec_stmt(
+            c, ST_EVENT_CREATED,
+            ARGS(A_I64(id), A_I64(u->user_id), A_I64(now), A_TEXT(code), A_TEXT(u->original_url)),
+            NULL);
+    if (rc == LNK_OK)
+        rc = load_one(c, ST_URL_GET, A_I64(id), ROW_URL, op, "url");
+    return rc;
+}
+
+static bool str_eq_nullable(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* One 'updated' event per field whose value changes; nothing changed means
+ * no event and an unchanged updated_at. */
+static int url_update(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    const struct lnk_url_patch *p = &op->url_patch;
+    int rc = load_one(c, ST_URL_GET, A_I64(op->in.id), ROW_URL, op, "url");
+    if (rc != LNK_OK)
+        return rc;
+    struct lnk_url cur = op->urls[0]; /* arena strings stay valid */
+    bool title_changed = p->set_title && !str_eq_nullable(cur.title, p->title);
+    bool active_changed = p->set_is_active && p->is_active != cur.is_active;
+    bool url_changed = p->original_url && strcmp(p->original_url, cur.original_url) != 0;
+    if (!title_changed && !active_changed && !url_changed)
+        return LNK_OK;
+
+    const char *title = title_changed ? p->title : cur.title;
+    bool active = active_changed ? p->is_active : cur.is_active;
+    const char *target = url_changed ? p->original_url : cur.original_url;
+    rc = exec_stmt(c, ST_URL_UPDATE,
+                   ARGS(A_I64(cur.id), A_TEXT(title), A_BOOL(active), A_TEXT(target), A_I64(now)),
+                   NULL);
+    if (rc == LNK_OK && title_changed)
+        rc = exec_stmt(
+            c, ST_EVENT_UPDATED,
+            ARGS(A_I64(cur.id), A_I64(cur.user_id), A_I64(now), A_TEXT("title"), A_TEXT(title)),
+            NULL);
+    if (rc == LNK_OK && active_changed)
+        rc = exec_stmt(c, ST_EVENT_UPDATED,
+                       ARGS(A_I64(cur.id), A_I64(cur.user_id), A_I64(now), A_TEXT("is_active"),
+                            A_TEXT(active ? "true" : "false")),
+                       NULL);
+    if (rc == LNK_OK && url_changed)
+        rc = exec_stmt(c, ST_EVENT_UPDATED,
+                       ARGS(A_I64(cur.id), A_I64(cur.user_id), A_I64(now), A_TEXT("original_url"),
+                            A_TEXT(target)),
+                       NULL);
+    if (rc == LNK_OK)
+        rc = load_one(c, ST_URL_GET, A_I64(cur.id), ROW_URL, op, "url");
+    return rc;
+}
+
+/* Soft delete, idempotent: the 'deleted' event is written once. Returns the
+ * row so that callers can invalidate its code. */
+static int url_delete(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    int rc = load_one(c, ST_URL_GET, A_I64(op->in.id), ROW_URL, op, "url");
+    if (rc != LNK_OK || !op->urls[0].is_active)
+        return rc;
+    const struct lnk_url cur = op->urls[0];
+    rc = exec_stmt(c, ST_URL_DEACTIVATE, ARGS(A_I64(cur.id), A_I64(now)), NULL);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_EVENT_DELETED, ARGS(A_I64(cur.id), A_I64(cur.user_id), A_I64(now)),
+                       NULL);
+    if (rc == LNK_OK)
+        rc = load_one(c, ST_URL_GET, A_I64(cur.id), ROW_URL, op, "url");
+    return rc;
+}
+
+/* Strict upsert by id: an unknown owner is LNK_EINVAL ("user"), a code held
+ * by another url LNK_EEXISTS ("short_code"). The generator's sequence is not
+ * touched; it skips imported codes when it reaches them. */
+static int url_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    const struct lnk_import_rows *r = &op->rows;
+    int rc = LNK_OK;
+    for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
+        const struct lnk_url *u = &r->urls[i];
+        if (!u->short_code || !u->original_url) {
+            rc = LNK_EINVAL;
+            op->err_field = !u->short_code ? "short_code" : "url";
+            break;
+        }
+        rc = exec_stmt(c, ST_URL_UPSERT,
+                       ARGS(A_ID(u->id), A_I64(u->user_id), A_TEXT(u->short_code),
+                            A_TEXT(u->original_url), A_TEXT(u->title), A_BOOL(u->is_active),
+                            A_I64(u->created_at), A_I64(u->updated_at)),
+                       NULL);
+        if (rc == LNK_OK)
+            op->imported++;
+        else if (rc == LNK_EEXISTS)
+            op->err_field = "short_code";
+        else if (rc == LNK_EINVAL)
+            op->err_field = "user"; /* the only foreign key of urls */
+    }
+    return rc;
+}
+
+/* ---- writes: events ----------------------------------------------------- */
+
+static int event_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    const struct lnk_event *e = &op->event;
+    int64_t owner = 0;
+    if (!e->event_type)
+        return LNK_EINVAL;
+    int rc = query_i64(c, ST_URL_OWNER, ARGS(A_I64(e->url_id)), &owner);
+    if (rc == LNK_ENOTFOUND)
+        op->err_field = "url";
+    int64_t user_id = e->user_id ? e->user_id : owner;
+    if (rc == LNK_OK && e->user_id)
+        rc = check_user_exists(c, op, e->user_id);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_EVENT_INSERT,
+                       ARGS(A_I64(e->url_id), A_I64(user_id), A_TEXT(e->event_type), A_I64(now),
+                            A_TEXT(e->details ? e->details : "{}")),
+                       NULL);
+    if (rc == LNK_OK)
+        rc = load_one(c, ST_EVENT_GET, A_I64(sqlite3_last_insert_rowid(c->db)), ROW_EVENT, op,
+                      "event");
+    return rc;
+}
+
+/* Strict upsert by id; a missing url or user is LNK_EINVAL naming it. */
+static int event_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    const struct lnk_import_rows *r = &op->rows;
+    int rc = LNK_OK;
+    for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
+        const struct lnk_event *e = &r->events[i];
+        if (!e->event_type) {
+            rc = LNK_EINVAL;
+            break;
+        }
+        rc = exec_stmt(c, ST_EVENT_UPSERT,
+                       ARGS(A_ID(e->id), A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
+                            A_I64(e->timestamp), A_TEXT(e->details ? e->details : "{}")),
+                       NULL);
+        if (rc == LNK_OK) {
+            op->imported++;
+        } else if (rc == LNK_EINVAL) {
+            int64_t owner = 0;
+            int qrc = query_i64(c, ST_URL_OWNER, ARGS(A_I64(e->url_id)), &owner);
+            op->err_field = qrc == LNK_ENOTFOUND ? "url" : "user";
+        }
+    }
+    return rc;
+}
+
+/* op->imported counts the clicks written; clicks of vanished urls are not. */
+static int clicks_append(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    int rc = LNK_OK;
+    for (size_t i = 0; i < op->n_clicks && rc == LNK_OK; i++) {
+        const struct lnk_click *k = &op->clicks[i];
+        int64_t n = 0;
+        rc = exec_stmt(c, ST_EVENT_CLICK,
+                       ARGS(A_I64(k->url_id), A_I64(k->timestamp > 0 ? k->timestamp : now),
+                            A_TEXT(k->short_code), A_TEXT(k->user_agent ? k->user_agent : ""),
+                            A_TEXT(k->referrer ? k->referrer : "")),
+                       &n);
+        op->imported += n;
+    }
+    return rc;
+}
+
+static int run_write(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    int64_t now = now_s();
+    switch (op->kind) {
+    case LNK_OP_USER_CREATE:
+        return user_create(c, op, now);
+    case LNK_OP_USER_UPDATE:
+        return user_update(c, op);
+    case LNK_OP_USER_DELETE:
+        return user_delete(c, op);
+    case LNK_OP_USER_IMPORT:
+        return user_import(c, op, now);
+    case LNK_OP_URL_CREATE:
+        return url_create(c, op, now);
+    case LNK_OP_URL_UPDATE:
+        return url_update(c, op, now);
+    case LNK_OP_URL_DELETE:
+        return url_delete(c, op, now);
+    case LNK_OP_URL_IMPORT:
+        return url_import(c, op);
+    case LNK_OP_EVENT_CREATE:
+        return event_create(c, op, now);
+    case LNK_OP_EVENT_IMPORT:
+        return event_import(c, op);
+    case LNK_OP_CLICKS_APPEND:
+        return clicks_append(c, op, now);
+    default:
+        return LNK_EINVAL;
+    }
+}
+
+/* ---- group commit ------------------------------------------------------- */
+
+static int sq_batch_begin(struct lnk_store_backend *b)
+{
+    return exec_stmt(b->wr, ST_BEGIN, NO_ARGS, NULL);
+}
+
+/* Each write runs inside SAVEPOINT op so that its failure undoes only its
+ * own changes. If SQLite rolled the whole transaction back (SQLITE_FULL,
+ * IOERR, ...: sqlite3_get_autocommit turns true), the batch is lost. */
+static int sq_batch_apply(struct lnk_store_backend *b, struct lnk_store_op *op)
+{
+    struct lnk_store_bconn *c = b->wr;
+    if (lnk_store_op_is_read(op->kind)) {
+        sq_read(c, op);
+        return LNK_OK;
+    }
+    lnk_store_op_reset_outputs(op);
+    int rc = exec_stmt(c, ST_SAVEPOINT, NO_ARGS, NULL);
+    if (rc != LNK_OK)
+        goto out;
+    op->rc = run_write(c, op);
+    if (op->rc != LNK_OK) {
+        drop_rows(op);
+        if (sqlite3_get_autocommit(c->db)) {
+            /* only I/O-class failures end a transaction; never report a
+             * lost batch as a client error */
+            rc = op->rc == LNK_EUNAVAIL || op->rc == LNK_ENOMEM ? op->rc : LNK_EBACKEND;
+            goto out;
+        }
+        rc = exec_stmt(c, ST_ROLLBACK_TO, NO_ARGS, NULL);
+    }
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_RELEASE, NO_ARGS, NULL);
+out:
+    return rc;
+}
+
+static void sq_batch_abort(struct lnk_store_backend *b)
+{
+    if (!sqlite3_get_autocommit(b->wr->db))
+        exec_stmt(b->wr, ST_ROLLBACK, NO_ARGS, NULL);
+}
+
+static int sq_batch_commit(struct lnk_store_backend *b)
+{
+    int rc = exec_stmt(b->wr, ST_COMMIT, NO_ARGS, NULL);
+    if (rc != LNK_OK)
+        sq_batch_abort(b);
+    return rc;
+}
+
+/* ---- open, migrate, close ----------------------------------------------- */
+
+static void close_conn(struct lnk_store_bconn *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    for (size_t k = 0; k < ROW__COUNT; k++)
+        for (size_t m = 0; m < LF_VARIANTS; m++)
+            sqlite3_finalize(c->list[k][m]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+/* Runs fixed SQL (pragmas, migrations; never client data). */
+static int exec_sql(sqlite3 *db, const char *sql, char *errbuf, size_t errcap, const char *what)
+{
+    int src = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (src != SQLITE_OK)
+        set_err(errbuf, errcap, what, sqlite3_errmsg(db));
+    return map_sqlite_rc(src);
+}
+
+static int open_conn(struct lnk_store_backend *b, bool writer, struct lnk_store_bconn **out,
+                     char *errbuf, size_t errcap)
+{
+    struct lnk_store_bconn *c = lnk_xcalloc(1, sizeof(*c));
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    int rc;
+    c->b = b;
+    int src = sqlite3_open_v2(b->path, &c->db, flags, NULL);
+    if (src != SQLITE_OK) {
+        set_err(errbuf, errcap, b->path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        rc = map_sqlite_rc(src);
+        goto out;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, SQ_BUSY_TIMEOUT_MS);
+    rc = exec_sql(c->db, "PRAGMA foreign_keys = ON", errbuf, errcap, "foreign_keys");
+    if (rc == LNK_OK && !writer)
+        rc = exec_sql(c->db, "PRAGMA query_only = ON", errbuf, errcap, "query_only");
+out:
+    if (rc == LNK_OK) {
+        *out = c;
+    } else {
+        close_conn(c);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int set_wal(sqlite3 *db, char *errbuf, size_t errcap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_sql(db, "PRAGMA journal_mode = WAL", &st);
+    if (rc != LNK_OK) {
+        set_err(errbuf, errcap, "journal_mode", sqlite3_errmsg(db));
+        goto out;
+    }
+    int src = sqlite3_step(st);
+    const unsigned char *mode = src == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    if (!mode || strcmp((const char *)mode, "wal") != 0) {
+        set_err(errbuf, errcap, "journal_mode", "WAL is not available for this file");
+        rc = src == SQLITE_ROW ? LNK_EBACKEND : map_sqlite_rc(src);
+        if (rc == LNK_OK)
+            rc = LNK_EBACKEND;
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int read_user_version(sqlite3 *db, int64_t *version)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_sql(db, "PRAGMA user_version", &st);
+    if (rc != LNK_OK)
+        goto out;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *version = sqlite3_column_int64(st, 0);
+    rc = src == SQLITE_ROW ? LNK_OK : LNK_EBACKEND;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int fill_random(uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(buf + got, len - got, 0);
+        if (n < 0) {
+            int err = errno;
+            if (err == EINTR)
+                continue;
+            return lnk_err_from_errno(err);
+        }
+        got += (size_t)n;
+    }
+    return LNK_OK;
+}
+
+/* Writes code_key once (a fresh database) and loads it into the generator. */
+static int load_code_key(struct lnk_store_backend *b, char *errbuf, size_t errcap)
+{
+    struct lnk_store_bconn *c = b->wr;
+    sqlite3_stmt *st = NULL;
+    uint8_t key[LNK_CODEGEN_KEY_BYTES];
+    int rc = fill_random(key, sizeof(key));
+    if (rc != LNK_OK) {
+        set_err(errbuf, errcap, "code key", "getrandom failed");
+        goto out;
+    }
+    rc = prepare_sql(c->db, "INSERT OR IGNORE INTO meta (key, value) VALUES ('code_key', ?1)", &st);
+    if (rc == LNK_OK)
+        rc =
+            bind_args(st, &(struct sq_arg){.type = ARG_BLOB, .s = (const char *)key, .len = 16}, 1);
+    if (rc == LNK_OK)
+        rc = map_sqlite_rc(sqlite3_step(st));
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == LNK_OK)
+        rc = prepare_sql(c->db, "SELECT value FROM meta WHERE key = 'code_key'", &st);
+    if (rc != LNK_OK) {
+        set_err(errbuf, errcap, "code key", sqlite3_errmsg(c->db));
+        goto out;
+    }
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_BLOB ||
+        sqlite3_column_bytes(st, 0) != LNK_CODEGEN_KEY_BYTES) {
+        set_err(errbuf, errcap, "code key", "meta.code_key is missing or malformed");
+        rc = LNK_EBACKEND;
+        goto out;
+    }
+    memcpy(key, sqlite3_column_blob(st, 0), sizeof(key));
+    lnk_codegen_init(&b->gen, key);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Applies the migrations this file has not seen yet and makes sure the
+ * code key exists, all in one IMMEDIATE transaction, so that two processes
+ * opening a new file at once cannot both migrate it. */
+static int migrate(struct lnk_store_backend *b, char *errbuf, size_t errcap)
+{
+    sqlite3 *db = b->wr->db;
+    int64_t version = 0;
+    char sql[64];
+    int rc = exec_sql(db, "BEGIN IMMEDIATE", errbuf, errcap, "migrate");
+    if (rc != LNK_OK)
+        return rc;
+    rc = read_user_version(db, &version);
+    if (rc == LNK_OK && (version < 0 || (uint64_t)version > LNK_SQLITE_N_MIGRATIONS)) {
+        set_err(errbuf, errcap, "migrate", "the database schema is newer than this linkd");
+        rc = LNK_EINVAL;
+    }
+    for (int64_t v = version; rc == LNK_OK && (uint64_t)v < LNK_SQLITE_N_MIGRATIONS; v++) {
+        rc = exec_sql(db, lnk_sqlite_migrations[v], errbuf, errcap, "migration");
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)(v + 1));
+        if (rc == LNK_OK)
+            rc = exec_sql(db, sql, errbuf, errcap, "migration");
+    }
+    if (rc == LNK_OK)
+        rc = load_code_key(b, errbuf, errcap);
+    if (rc == LNK_OK)
+        rc = exec_sql(db, "COMMIT", errbuf, errcap, "migrate");
+    if (rc != LNK_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void sq_close(struct lnk_store_backend *b)
+{
+    if (!b)
+        return;
+    close_conn(b->wr);
+    free(b->path);
+    free(b);
+}
+
+static int sq_open(const char *target, const struct lnk_store_config *cfg,
+                   struct lnk_store_backend **out, char *errbuf, size_t errcap)
+{
+    struct lnk_store_backend *b = lnk_xcalloc(1, sizeof(*b));
+    int rc;
+    b->path = lnk_xstrndup(target, strlen(target));
+    rc = open_conn(b, true, &b->wr, errbuf, errcap);
+    if (rc != LNK_OK)
+        goto out;
+    rc = set_wal(b->wr->db, errbuf, errcap);
+    if (rc != LNK_OK)
+        goto out;
+    /* FULL: each group commit syncs the WAL before any op is answered. */
+    rc = exec_sql(b->wr->db,
+                  cfg->synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
+                  errbuf, errcap, "synchronous");
+    if (rc != LNK_OK)
+        goto out;
+    rc = migrate(b, errbuf, errcap);
+out:
+    if (rc == LNK_OK) {
+        *out = b;
+    } else {
+        sq_close(b);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int sq_conn_open(struct lnk_store_backend *b, struct lnk_store_bconn **out)
+{
+    return open_conn(b, false, out, NULL, 0);
+}
+
+const struct lnk_store_ops lnk_store_sqlite_ops = {
+    .name = "sqlite",
+    .caps = LNK_STORE_CAP_INLINE_READS | LNK_STORE_CAP_GROUP_COMMIT,
+    .open = sq_open,
+    .close = sq_close,
+    .conn_open = sq_conn_open,
+    .conn_close = close_conn,
+    .read = sq_read,
+    .batch_begin = sq_batch_begin,
+    .batch_apply = sq_batch_apply,
+    .batch_commit = sq_batch_commit,
+    .batch_abort = sq_batch_abort,
+};
