@@ -67,7 +67,7 @@ int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char 
         goto out;
     }
     if (!json_is_object(v)) {
-        msg = "body must be a JSON object";
+        msg = "not a JSON object";
         json_decref(v);
         v = NULL;
         goto out;
