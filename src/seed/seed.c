@@ -550,41 +550,53 @@ static struct lnk_import_rows slice_rows(const struct lnk_import_rows *all, size
     return s;
 }
 
-/* Parses one seed file and submits it in chunks; *imported adds up the rows
- * the store inserted or updated. */
-static int import_file(struct lnk_store *s, const char *dir, const struct seed_file *sf,
-                       int64_t *imported, char *err, size_t errcap)
+#define N_SEED_FILES 3
+
+/* One seed file, parsed: its bytes and rows live until the import ends. */
+struct loaded_file {
+    char *data;
+    struct lnk_arena arena;
+    struct lnk_import_rows rows;
+};
+
+/* Reads and parses DIR/NAME into lf (which the caller cleans up). */
+static int load_file(const char *dir, const struct seed_file *sf, struct loaded_file *lf, char *err,
+                     size_t errcap)
 {
     char path[4096];
     char why[REASON_BYTES];
-    char *data = NULL;
     size_t len = 0;
-    struct lnk_arena arena;
-    struct lnk_import_rows rows;
-    bool tty = isatty(STDERR_FILENO) == 1;
     int rc;
 
-    lnk_arena_init(&arena);
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, sf->name) >= sizeof(path)) {
         set_err(err, errcap, "%s: path too long", sf->name);
-        rc = LNK_EINVAL;
-        goto out;
+        return LNK_EINVAL;
     }
-    rc = read_file(path, &data, &len);
+    rc = read_file(path, &lf->data, &len);
     if (rc != LNK_OK) {
         set_err(err, errcap, "%s: cannot read %s: %s", sf->name, path,
                 rc == LNK_ENOTFOUND ? "no such file" : lnk_strerror(rc));
-        goto out;
+        return rc;
     }
-    rc = parse_file(sf, data, len, &arena, &rows, why, sizeof(why));
-    if (rc != LNK_OK) {
+    rc = parse_file(sf, lf->data, len, &lf->arena, &lf->rows, why, sizeof(why));
+    if (rc != LNK_OK)
         set_err(err, errcap, "%s: %s", sf->name, why);
-        goto out;
-    }
-    for (size_t done = 0; done < rows.n;) {
-        size_t n = rows.n - done < IMPORT_CHUNK_ROWS ? rows.n - done : IMPORT_CHUNK_ROWS;
+    return rc;
+}
+
+/* Submits parsed rows in chunks; *imported adds up the rows the store
+ * inserted or updated. */
+static int submit_rows(struct lnk_store *s, const struct seed_file *sf,
+                       const struct lnk_import_rows *rows, int64_t *imported, char *err,
+                       size_t errcap)
+{
+    bool tty = isatty(STDERR_FILENO) == 1;
+    int rc = LNK_OK;
+
+    for (size_t done = 0; done < rows->n;) {
+        size_t n = rows->n - done < IMPORT_CHUNK_ROWS ? rows->n - done : IMPORT_CHUNK_ROWS;
         struct lnk_store_op *op = lnk_store_op_new(sf->kind);
-        op->rows = slice_rows(&rows, done, n);
+        op->rows = slice_rows(rows, done, n);
         rc = lnk_store_run(s, op);
         if (rc == LNK_OK)
             *imported += op->imported;
@@ -594,33 +606,34 @@ static int import_file(struct lnk_store *s, const char *dir, const struct seed_f
                     op->err_field ? op->err_field : "");
         lnk_store_op_free(op);
         if (rc != LNK_OK)
-            goto out;
+            break;
         done += n;
         if (tty)
-            fprintf(stderr, "\r%s: %zu/%zu", sf->name, done, rows.n);
+            fprintf(stderr, "\r%s: %zu/%zu", sf->name, done, rows->n);
     }
-    if (tty && rows.n > 0)
+    if (tty && rows->n > 0)
         fputc('\n', stderr);
-
-out:
-    lnk_arena_cleanup(&arena);
-    free(data);
     return rc;
 }
 
 int lnk_seed_import_dir(struct lnk_store *s, const char *dir, bool only_if_empty,
                         struct lnk_seed_report *rep, char *err, size_t errcap)
 {
-    static const struct seed_file FILES[] = {
+    static const struct seed_file FILES[N_SEED_FILES] = {
         {"users.csv", LNK_OP_USER_IMPORT},
         {"urls.csv", LNK_OP_URL_IMPORT},
         {"events.csv", LNK_OP_EVENT_IMPORT},
     };
-    int64_t *counters[] = {&rep->users, &rep->urls, &rep->events};
+    int64_t *counters[N_SEED_FILES] = {&rep->users, &rep->urls, &rep->events};
+    struct loaded_file files[N_SEED_FILES];
     int rc = LNK_OK;
 
     memset(rep, 0, sizeof(*rep));
     set_err(err, errcap, "%s", "");
+    for (size_t i = 0; i < N_SEED_FILES; i++) {
+        files[i].data = NULL;
+        lnk_arena_init(&files[i].arena);
+    }
     if (only_if_empty) {
         struct lnk_store_op *op = lnk_store_op_new(LNK_OP_COUNT_ROWS);
         rc = lnk_store_run(s, op);
@@ -630,14 +643,27 @@ int lnk_seed_import_dir(struct lnk_store *s, const char *dir, bool only_if_empty
             rep->skipped_not_empty = true;
         lnk_store_op_free(op);
         if (rc != LNK_OK || rep->skipped_not_empty)
-            return rc;
+            goto out;
+    }
+    /* Parse all three files before writing anything, so that a bad row in
+     * events.csv does not leave users and urls half loaded. */
+    for (size_t i = 0; i < N_SEED_FILES; i++) {
+        rc = load_file(dir, &FILES[i], &files[i], err, errcap);
+        if (rc != LNK_OK)
+            goto out;
     }
     /* users -> urls -> events: each file's foreign keys name rows already
      * loaded. */
-    for (size_t i = 0; i < sizeof(FILES) / sizeof(FILES[0]); i++) {
-        rc = import_file(s, dir, &FILES[i], counters[i], err, errcap);
+    for (size_t i = 0; i < N_SEED_FILES; i++) {
+        rc = submit_rows(s, &FILES[i], &files[i].rows, counters[i], err, errcap);
         if (rc != LNK_OK)
-            break;
+            goto out;
+    }
+
+out:
+    for (size_t i = N_SEED_FILES; i > 0; i--) {
+        lnk_arena_cleanup(&files[i - 1].arena);
+        free(files[i - 1].data);
     }
     return rc;
 }
