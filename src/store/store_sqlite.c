@@ -1107,56 +1107,69 @@ static int fill_random(uint8_t *buf, size_t len)
     return LNK_OK;
 }
 
-/* Writes code_key once (a fresh database) and loads it into the generator. */
-static int load_code_key(struct lnk_store_backend *b, char *errbuf, size_t errcap)
+/* Reads meta.code_key into key: LNK_ENOTFOUND when absent, LNK_EBACKEND
+ * when it is not a 16-byte blob. */
+static int read_code_key(sqlite3 *db, uint8_t key[LNK_CODEGEN_KEY_BYTES])
 {
-    struct lnk_store_bconn *c = b->wr;
     sqlite3_stmt *st = NULL;
-    uint8_t key[LNK_CODEGEN_KEY_BYTES];
-    int rc = fill_random(key, sizeof(key));
-    if (rc != LNK_OK) {
-        set_err(errbuf, errcap, "code key", "getrandom failed");
+    int rc = prepare_sql(db, "SELECT value FROM meta WHERE key = 'code_key'", &st);
+    if (rc != LNK_OK)
         goto out;
-    }
-    rc = prepare_sql(c->db, "INSERT OR IGNORE INTO meta (key, value) VALUES ('code_key', ?1)", &st);
-    if (rc == LNK_OK)
-        rc =
-            bind_args(st, &(struct sq_arg){.type = ARG_BLOB, .s = (const char *)key, .len = 16}, 1);
-    if (rc == LNK_OK)
-        rc = map_sqlite_rc(sqlite3_step(st));
-    sqlite3_finalize(st);
-    st = NULL;
-    if (rc == LNK_OK)
-        rc = prepare_sql(c->db, "SELECT value FROM meta WHERE key = 'code_key'", &st);
-    if (rc != LNK_OK) {
-        set_err(errbuf, errcap, "code key", sqlite3_errmsg(c->db));
-        goto out;
-    }
-    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_BLOB ||
-        sqlite3_column_bytes(st, 0) != LNK_CODEGEN_KEY_BYTES) {
-        set_err(errbuf, errcap, "code key", "meta.code_key is missing or malformed");
+    int src = sqlite3_step(st);
+    if (src == SQLITE_DONE) {
+        rc = LNK_ENOTFOUND;
+    } else if (src != SQLITE_ROW) {
+        rc = map_sqlite_rc(src);
+    } else if (sqlite3_column_type(st, 0) != SQLITE_BLOB ||
+               sqlite3_column_bytes(st, 0) != LNK_CODEGEN_KEY_BYTES) {
         rc = LNK_EBACKEND;
-        goto out;
+    } else {
+        memcpy(key, sqlite3_column_blob(st, 0), LNK_CODEGEN_KEY_BYTES);
     }
-    memcpy(key, sqlite3_column_blob(st, 0), sizeof(key));
-    lnk_codegen_init(&b->gen, key);
 out:
     sqlite3_finalize(st);
     return rc;
 }
 
-/* Applies the migrations this file has not seen yet and makes sure the
- * code key exists, all in one IMMEDIATE transaction, so that two processes
- * opening a new file at once cannot both migrate it. */
+/* A fresh database gets its secret code key once, from the kernel CSPRNG. */
+static int store_code_key(sqlite3 *db, uint8_t key[LNK_CODEGEN_KEY_BYTES])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = fill_random(key, LNK_CODEGEN_KEY_BYTES);
+    if (rc == LNK_OK)
+        rc = prepare_sql(db, "INSERT INTO meta (key, value) VALUES ('code_key', ?1)", &st);
+    if (rc == LNK_OK)
+        rc = bind_args(st,
+                       &(struct sq_arg){
+                           .type = ARG_BLOB, .s = (const char *)key, .len = LNK_CODEGEN_KEY_BYTES},
+                       1);
+    if (rc == LNK_OK)
+        rc = map_sqlite_rc(sqlite3_step(st));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Brings the schema to the newest version and loads the code key. A file
+ * already up to date is only read, so that a read-only database still
+ * opens (its writes then fail with LNK_EUNAVAIL). Otherwise everything
+ * happens in one IMMEDIATE transaction, so that two processes opening a new
+ * file at once cannot both migrate it. */
 static int migrate(struct lnk_store_backend *b, char *errbuf, size_t errcap)
 {
     sqlite3 *db = b->wr->db;
+    uint8_t key[LNK_CODEGEN_KEY_BYTES];
     int64_t version = 0;
+    bool in_txn = false;
     char sql[64];
-    int rc = exec_sql(db, "BEGIN IMMEDIATE", errbuf, errcap, "migrate");
-    if (rc != LNK_OK)
-        return rc;
-    rc = read_user_version(db, &version);
+    int rc = read_user_version(db, &version);
+    if (rc == LNK_OK && (uint64_t)version == LNK_SQLITE_N_MIGRATIONS &&
+        read_code_key(db, key) == LNK_OK)
+        goto out;
+
+    rc = exec_sql(db, "BEGIN IMMEDIATE", errbuf, errcap, "migrate");
+    in_txn = rc == LNK_OK;
+    if (rc == LNK_OK)
+        rc = read_user_version(db, &version);
     if (rc == LNK_OK && (version < 0 || (uint64_t)version > LNK_SQLITE_N_MIGRATIONS)) {
         set_err(errbuf, errcap, "migrate", "the database schema is newer than this linkd");
         rc = LNK_EINVAL;
@@ -1167,12 +1180,22 @@ static int migrate(struct lnk_store_backend *b, char *errbuf, size_t errcap)
         if (rc == LNK_OK)
             rc = exec_sql(db, sql, errbuf, errcap, "migration");
     }
-    if (rc == LNK_OK)
-        rc = load_code_key(b, errbuf, errcap);
+    if (rc == LNK_OK) {
+        rc = read_code_key(db, key);
+        if (rc == LNK_ENOTFOUND)
+            rc = store_code_key(db, key);
+        if (rc != LNK_OK)
+            set_err(errbuf, errcap, "code key", "cannot read or create meta.code_key");
+    }
     if (rc == LNK_OK)
         rc = exec_sql(db, "COMMIT", errbuf, errcap, "migrate");
-    if (rc != LNK_OK && !sqlite3_get_autocommit(db))
+    if (rc == LNK_OK)
+        in_txn = false;
+out:
+    if (in_txn && !sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == LNK_OK)
+        lnk_codegen_init(&b->gen, key);
     return rc;
 }
 
