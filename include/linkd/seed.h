@@ -31,9 +31,8 @@ enum lnk_seed_mode {
  *           (JSON object text, validated).
  * A missing required column, non-UTF-8 input or a malformed CSV record is an
  * error in both modes. */
-int lnk_seed_parse_users(const char *data, size_t len, enum lnk_seed_mode mode,
-                         struct lnk_arena *a, struct lnk_import_rows *rows, int64_t *skipped,
-                         char *err, size_t errcap);
+int lnk_seed_parse_users(const char *data, size_t len, enum lnk_seed_mode mode, struct lnk_arena *a,
+                         struct lnk_import_rows *rows, int64_t *skipped, char *err, size_t errcap);
 int lnk_seed_parse_urls(const char *data, size_t len, struct lnk_arena *a,
                         struct lnk_import_rows *rows, char *err, size_t errcap);
 int lnk_seed_parse_events(const char *data, size_t len, struct lnk_arena *a,

@@ -85,20 +85,20 @@ struct lnk_store_op {
         const char *code; /* URL_BY_CODE */
     } in;
     /* Inputs for writes; strings are borrowed until done runs. */
-    struct lnk_user user;            /* USER_CREATE / USER_UPDATE (NULL = unchanged) */
-    struct lnk_url url;              /* URL_CREATE: user_id, original_url, title, is_active,
-                                        short_code (NULL = generate) */
-    struct lnk_url_patch url_patch;  /* URL_UPDATE */
-    struct lnk_event event;          /* EVENT_CREATE: user_id 0 = the url's owner */
-    struct lnk_import_rows rows;     /* *_IMPORT */
-    const struct lnk_click *clicks;  /* CLICKS_APPEND */
+    struct lnk_user user;           /* USER_CREATE / USER_UPDATE (NULL = unchanged) */
+    struct lnk_url url;             /* URL_CREATE: user_id, original_url, title, is_active,
+                                       short_code (NULL = generate) */
+    struct lnk_url_patch url_patch; /* URL_UPDATE */
+    struct lnk_event event;         /* EVENT_CREATE: user_id 0 = the url's owner */
+    struct lnk_import_rows rows;    /* *_IMPORT */
+    const struct lnk_click *clicks; /* CLICKS_APPEND */
     size_t n_clicks;
 
     /* Outputs, valid in done; memory in `arena`, freed by lnk_store_op_free. */
-    int rc;                  /* LNK_OK, LNK_ENOTFOUND, LNK_EEXISTS, LNK_EINVAL, LNK_EUNAVAIL... */
-    const char *err_field;   /* which input caused rc: "user", "url", "username", "email",
-                                "short_code"; NULL if none */
-    size_t n_rows;           /* rows in users/urls/events below */
+    int rc;                /* LNK_OK, LNK_ENOTFOUND, LNK_EEXISTS, LNK_EINVAL, LNK_EUNAVAIL... */
+    const char *err_field; /* which input caused rc: "user", "url", "username", "email",
+                              "short_code"; NULL if none */
+    size_t n_rows;         /* rows in users/urls/events below */
     struct lnk_user *users;
     struct lnk_url *urls;
     struct lnk_event *events;
@@ -117,9 +117,9 @@ struct lnk_store_op {
 
 /* Store configuration; strings are copied. */
 struct lnk_store_config {
-    const char *url;           /* "sqlite:///path/file.db", "sqlite://./rel.db" or a plain path */
-    int synchronous_full;      /* 1: fsync on every commit (default); 0: relaxed */
-    unsigned max_batch;        /* operations per group commit, default 1024 */
+    const char *url;      /* "sqlite:///path/file.db", "sqlite://./rel.db" or a plain path */
+    int synchronous_full; /* 1: fsync on every commit (default); 0: relaxed */
+    unsigned max_batch;   /* operations per group commit, default 1024 */
 };
 
 /* Opens (creating and migrating if needed) the database. LNK_EINVAL for an

@@ -17,8 +17,9 @@ struct lnk_arena_chunk {
 
 static void oom(size_t size)
 {
-    fprintf(stderr, "{\"level\":\"error\",\"component\":\"alloc\",\"event\":\"out_of_memory\","
-                    "\"bytes\":%zu}\n",
+    fprintf(stderr,
+            "{\"level\":\"error\",\"component\":\"alloc\",\"event\":\"out_of_memory\","
+            "\"bytes\":%zu}\n",
             size);
     abort();
 }

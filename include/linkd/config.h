@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* Configuration: environment variables (12-factor) with matching flags that
+ * override them. LNK_CONFIG_DEFS is the single list of settings; it drives
+ * parsing, validation, --help and the docs table. Not thread-safe; filled once
+ * at start-up and read-only afterwards. */
+#ifndef LNK_CONFIG_H
+#define LNK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "linkd/log.h"
+
+/* X(field, type, env, flag, default, min, max, help); min/max bound numbers. */
+#define LNK_CONFIG_DEFS(X)                                                                         \
+    X(listen, STR, "LINKD_LISTEN", "listen", "0.0.0.0:8080", 0, 0,                                 \
+      "address:port to listen on (port 0 picks a free port)")                                      \
+    X(database_url, STR, "DATABASE_URL", "database", "sqlite://./linkd.db", 0, 0,                  \
+      "store location: sqlite:///abs/path.db or sqlite://./relative.db")                           \
+    X(workers, UINT, "LINKD_WORKERS", "workers", "0", 0, 256,                                      \
+      "HTTP worker threads, each with its own event loop (0 = number of cores)")                   \
+    X(log_level, LEVEL, "LOG_LEVEL", "log-level", "info", 0, 0, "debug, info, warn or error")      \
+    X(access_log, BOOL, "LINKD_ACCESS_LOG", "access-log", "on", 0, 0,                              \
+      "one JSON line per request at info level (on/off)")                                          \
+    X(seed_dir, STR, "LINKD_SEED_DIR", "seed", "", 0, 0,                                           \
+      "directory with users.csv, urls.csv, events.csv, loaded at start when the tables are "       \
+      "empty")                                                                                     \
+    X(synchronous, SYNC, "LINKD_SYNCHRONOUS", "synchronous", "full", 0, 0,                         \
+      "full: a 2xx means the write reached the disk (fsync per group commit); off: relaxed")       \
+    X(click_flush_ms, UINT, "LINKD_CLICK_FLUSH_MS", "click-flush-ms", "100", 1, 1000,              \
+      "how often queued click events are written, in ms (bounds what a crash can lose)")           \
+    X(drain_s, UINT, "LINKD_DRAIN_S", "drain-s", "10", 0, 3600,                                    \
+      "on SIGTERM, how long in-flight requests may take before the process exits, in seconds")
+
+struct lnk_config {
+    char *listen;
+    char *database_url;
+    unsigned workers;
+    enum lnk_log_level log_level;
+    bool access_log;
+    char *seed_dir;
+    bool synchronous;
+    unsigned click_flush_ms;
+    unsigned drain_s;
+    /* Derived from `listen` by lnk_config_load. */
+    char listen_host[64];
+    uint16_t listen_port;
+};
+
+/* Fills cfg from defaults, then the environment, then argv[first..argc).
+ * Unknown flags, missing values and bad values are LNK_EINVAL with a
+ * one-line message in err. *help is set when --help / -h was given. */
+int lnk_config_load(struct lnk_config *cfg, int argc, char **argv, int first, bool *help, char *err,
+                    size_t errcap);
+void lnk_config_cleanup(struct lnk_config *cfg);
+
+/* Writes the settings table (flag, env, default, help) to f. */
+void lnk_config_print_help(void *file);
+
+#endif

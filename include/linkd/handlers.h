@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Endpoint entry points, one per route and method, named in the route table
+ * (src/router/routes.c). Each answers its request exactly once, possibly
+ * later from a store completion on the same worker thread. */
+#ifndef LNK_HANDLERS_H
+#define LNK_HANDLERS_H
+
+#include "linkd/req.h"
+
+typedef void (*lnk_handler_fn)(struct lnk_req *r);
+
+void lnk_h_health(struct lnk_req *r);
+void lnk_h_metrics(struct lnk_req *r);
+
+void lnk_h_users_list(struct lnk_req *r);
+void lnk_h_users_create(struct lnk_req *r);
+void lnk_h_users_bulk(struct lnk_req *r);
+void lnk_h_user_get(struct lnk_req *r);
+void lnk_h_user_update(struct lnk_req *r);
+void lnk_h_user_delete(struct lnk_req *r);
+
+void lnk_h_urls_list(struct lnk_req *r);
+void lnk_h_urls_create(struct lnk_req *r);
+void lnk_h_url_get(struct lnk_req *r);
+void lnk_h_url_update(struct lnk_req *r);
+void lnk_h_url_delete(struct lnk_req *r);
+
+void lnk_h_redirect(struct lnk_req *r);
+
+void lnk_h_events_list(struct lnk_req *r);
+void lnk_h_events_create(struct lnk_req *r);
+
+/* 404 for unknown routes, 405 (with Allow, comma-separated) for a method a
+ * route does not take. */
+void lnk_h_not_found(struct lnk_req *r);
+void lnk_h_method_not_allowed(struct lnk_req *r, const char *allow);
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* What a handler sees of an HTTP request and how it answers (DESIGN.md §2:
+ * the rest of the code never sees h2o types). A request is answered exactly
+ * once, by one lnk_resp_* call, on the worker thread that received it. A
+ * handler that answers later (after a store operation) retains the request
+ * and releases it afterwards; when the client went away meanwhile the answer
+ * is silently discarded. Every response carries the request id and the
+ * security headers; every non-redirect body is JSON. */
+#ifndef LNK_REQ_H
+#define LNK_REQ_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "linkd/exec.h"
+#include "linkd/route.h"
+#include "linkd/str.h"
+
+#define LNK_JSON_BODY_MAX      (1024 * 1024)      /* CONTRACT.md §2 */
+#define LNK_MULTIPART_BODY_MAX (16 * 1024 * 1024) /* CONTRACT.md §2 */
+
+struct lnk_req;
+struct lnk_store;
+struct lnk_store_conn;
+struct lnk_events;
+struct lnk_metrics;
+struct lnk_metrics_worker;
+struct lnk_config;
+
+/* Per-worker dependencies, filled once when the worker starts. */
+struct lnk_worker_env {
+    unsigned id;
+    struct lnk_store *store;
+    struct lnk_store_conn *conn;
+    struct lnk_events *events;
+    struct lnk_metrics *metrics;
+    struct lnk_metrics_worker *mw;
+    struct lnk_exec *exec; /* this worker's loop */
+    const struct lnk_config *cfg;
+};
+
+enum lnk_method lnk_req_method(const struct lnk_req *r);
+/* Raw path without the query string, and the query without '?'. */
+struct lnk_str lnk_req_path(const struct lnk_req *r);
+struct lnk_str lnk_req_query(const struct lnk_req *r);
+/* The whole request body (already bounded by the server). */
+struct lnk_str lnk_req_body(const struct lnk_req *r);
+/* First value of a header; name in lower case. LNK_STR_NULL when absent. */
+struct lnk_str lnk_req_header(const struct lnk_req *r, const char *name);
+const char *lnk_req_id(const struct lnk_req *r);
+struct lnk_worker_env *lnk_req_env(const struct lnk_req *r);
+
+/* Set by the router: the matched route and its {id}/{code} segment. */
+void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str param);
+struct lnk_str lnk_req_param(const struct lnk_req *r);
+
+/* Memory that lives exactly as long as the request. Never NULL. */
+void *lnk_req_alloc(struct lnk_req *r, size_t size);
+
+/* False once the client went away: answers are dropped, and the request's
+ * memory (lnk_req_alloc, body, headers) must no longer be used. */
+bool lnk_req_alive(const struct lnk_req *r);
+
+struct lnk_req *lnk_req_retain(struct lnk_req *r);
+void lnk_req_release(struct lnk_req *r);
+
+/* Adds a response header before the answer (e.g. Allow); strings are copied. */
+void lnk_resp_header(struct lnk_req *r, const char *name, const char *value);
+/* Answers with a JSON body; takes the reference to body. */
+void lnk_resp_json(struct lnk_req *r, int status, json_t *body);
+/* {"error": message, "details": details?}; takes the reference to details
+ * (NULL for none). */
+void lnk_resp_error(struct lnk_req *r, int status, const char *message, json_t *details);
+/* 302 with Location (copied), Cache-Control: no-store, X-Cache. */
+void lnk_resp_redirect(struct lnk_req *r, const char *location, size_t len, bool cache_hit);
+/* A status with no body (204). */
+void lnk_resp_empty(struct lnk_req *r, int status);
+/* A non-JSON body (metrics text); buf is copied. */
+void lnk_resp_raw(struct lnk_req *r, int status, const char *content_type, const char *buf,
+                  size_t len);
+/* Adds X-Cache to the coming response. */
+void lnk_resp_cache_header(struct lnk_req *r, bool hit);
+
+#endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* The fixed set of route templates and methods, shared by the router (which
+ * produces them) and metrics (which labels counters with them). */
+#ifndef LNK_ROUTE_H
+#define LNK_ROUTE_H
+
+#define LNK_ROUTES(X)                                                                              \
+    X(HEALTH, "/health")                                                                           \
+    X(METRICS, "/metrics")                                                                         \
+    X(USERS, "/users")                                                                             \
+    X(USERS_BULK, "/users/bulk")                                                                   \
+    X(USER, "/users/{id}")                                                                         \
+    X(URLS, "/urls")                                                                               \
+    X(URL, "/urls/{id}")                                                                           \
+    X(URL_REDIRECT, "/urls/{code}/redirect")                                                       \
+    X(EVENTS, "/events")                                                                           \
+    X(REDIRECT, "/{code}")                                                                         \
+    X(UNMATCHED, "unmatched")
+
+enum lnk_route {
+#define LNK_ROUTE_ENUM(name, tmpl) LNK_ROUTE_##name,
+    LNK_ROUTES(LNK_ROUTE_ENUM)
+#undef LNK_ROUTE_ENUM
+        LNK_ROUTE_COUNT
+};
+
+enum lnk_method {
+    LNK_METHOD_GET,
+    LNK_METHOD_HEAD,
+    LNK_METHOD_POST,
+    LNK_METHOD_PUT,
+    LNK_METHOD_PATCH,
+    LNK_METHOD_DELETE,
+    LNK_METHOD_OPTIONS,
+    LNK_METHOD_OTHER,
+    LNK_METHOD_COUNT
+};
+
+const char *lnk_route_name(enum lnk_route r);
+const char *lnk_method_name(enum lnk_method m);
+
+#endif

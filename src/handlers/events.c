@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* /events (CONTRACT.md §4.15-§4.16). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers/handlers_int.h"
+#include "linkd/err.h"
+#include "linkd/handlers.h"
+#include "linkd/json.h"
+
+static void then_list(struct lnk_req *r, struct lnk_store_op *op)
+{
+    if (op->rc != 0) {
+        lnk_h_store_error(r, op);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < op->n_rows; i++)
+        json_array_append_new(arr, lnk_h_event_json(&op->events[i]));
+    lnk_resp_json(r, 200, arr);
+}
+
+static void then_created(struct lnk_req *r, struct lnk_store_op *op)
+{
+    if (op->rc != 0)
+        lnk_h_store_error(r, op);
+    else
+        lnk_resp_json(r, 201, lnk_h_event_json(&op->events[0]));
+}
+
+void lnk_h_events_list(struct lnk_req *r)
+{
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
+    unsigned filters = LNK_H_FILTER_URL_ID | LNK_H_FILTER_USER_ID | LNK_H_FILTER_EVENT_TYPE;
+    if (!lnk_h_list_query(r, filters, &op->in.list)) {
+        lnk_store_op_free(op);
+        return;
+    }
+    lnk_h_submit(r, op, then_list);
+}
+
+static void read_id(const json_t *body, const char *key, bool required, struct lnk_h_invalid *v,
+                    int64_t *out)
+{
+    int rc = lnk_json_get_int(body, key, out);
+    if (rc == LNK_ENOTFOUND) {
+        if (required)
+            lnk_h_invalid_add(v, key, "is required");
+        *out = 0;
+    } else if (rc != LNK_OK) {
+        lnk_h_invalid_add(v, key, "must be an integer");
+    } else if (*out <= 0) {
+        lnk_h_invalid_add(v, key, "must be positive");
+    }
+}
+
+static void read_event_type(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a,
+                            const char **out)
+{
+    const char *s;
+    size_t len;
+    int rc = lnk_json_get_string(body, "event_type", &s, &len);
+    if (rc == LNK_ENOTFOUND)
+        lnk_h_invalid_add(v, "event_type", "is required");
+    else if (rc != LNK_OK)
+        lnk_h_invalid_add(v, "event_type", "must be a string");
+    else if (lnk_str_trim(lnk_str_make(s, len)).len == 0)
+        lnk_h_invalid_add(v, "event_type", "must not be empty");
+    else if (lnk_utf8_len(s, len) > LNK_EVENT_TYPE_MAX)
+        lnk_h_invalid_add(v, "event_type", "is too long");
+    else
+        *out = lnk_arena_strndup(a, s, len);
+}
+
+/* details: an object (default {}); stored as its compact JSON text. */
+static void read_details(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a,
+                         const char **out)
+{
+    const json_t *d = json_object_get(body, "details");
+    *out = "{}";
+    if (!d)
+        return;
+    if (!json_is_object(d)) {
+        lnk_h_invalid_add(v, "details", "must be an object");
+        return;
+    }
+    size_t len;
+    char *text = lnk_json_dump(d, &len);
+    *out = lnk_arena_strndup(a, text, len);
+    free(text);
+}
+
+void lnk_h_events_create(struct lnk_req *r)
+{
+    json_t *body;
+    if (!lnk_h_json_body(r, &body))
+        return;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_CREATE);
+    struct lnk_h_invalid v = {0};
+    read_id(body, "url_id", true, &v, &op->event.url_id);
+    read_id(body, "user_id", false, &v, &op->event.user_id);
+    read_event_type(body, &v, &op->arena, &op->event.event_type);
+    read_details(body, &v, &op->arena, &op->event.details);
+    json_decref(body);
+    if (lnk_h_invalid_answer(r, &v)) {
+        lnk_store_op_free(op);
+        return;
+    }
+    lnk_h_submit(r, op, then_created);
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* /urls and /urls/{id} (CONTRACT.md §4.9-§4.13). */
+#include <string.h>
+
+#include "handlers/handlers_int.h"
+#include "linkd/err.h"
+#include "linkd/handlers.h"
+#include "linkd/json.h"
+#include "linkd/shortcode.h"
+#include "linkd/url.h"
+
+static void read_original_url(const json_t *body, bool required, struct lnk_h_invalid *v,
+                              struct lnk_arena *a, const char **out)
+{
+    const char *s, *why = NULL;
+    size_t len;
+    int rc = lnk_json_get_string(body, "original_url", &s, &len);
+    if (rc == LNK_ENOTFOUND) {
+        if (required)
+            lnk_h_invalid_add(v, "original_url", "is required");
+    } else if (rc != LNK_OK) {
+        lnk_h_invalid_add(v, "original_url", "must be a string");
+    } else if (lnk_url_validate(s, len, &why) != LNK_OK) {
+        lnk_h_invalid_add(v, "original_url", why ? why : "must be an http(s) URL");
+    } else {
+        *out = lnk_arena_strndup(a, s, len);
+    }
+}
+
+/* title: a string of at most 255 characters, or null. */
+static void read_title(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a, bool *set,
+                       const char **out)
+{
+    const char *s;
+    size_t len;
+    bool is_null;
+    int rc = lnk_json_get_string_or_null(body, "title", &s, &len, &is_null);
+    *set = rc == LNK_OK;
+    if (rc == LNK_EINVAL)
+        lnk_h_invalid_add(v, "title", "must be a string or null");
+    else if (rc == LNK_OK && !is_null && lnk_utf8_len(s, len) > LNK_NAME_MAX)
+        lnk_h_invalid_add(v, "title", "is too long");
+    else if (rc == LNK_OK)
+        *out = is_null ? NULL : lnk_arena_strndup(a, s, len);
+}
+
+static void read_is_active(const json_t *body, struct lnk_h_invalid *v, bool *set, bool *out)
+{
+    int rc = lnk_json_get_bool(body, "is_active", out);
+    *set = rc == LNK_OK;
+    if (rc == LNK_EINVAL)
+        lnk_h_invalid_add(v, "is_active", "must be a boolean");
+}
+
+static void read_user_id(const json_t *body, struct lnk_h_invalid *v, int64_t *out)
+{
+    int rc = lnk_json_get_int(body, "user_id", out);
+    if (rc == LNK_ENOTFOUND)
+        lnk_h_invalid_add(v, "user_id", "is required");
+    else if (rc != LNK_OK)
+        lnk_h_invalid_add(v, "user_id", "must be an integer");
+    else if (*out <= 0)
+        lnk_h_invalid_add(v, "user_id", "must be positive");
+}
+
+/* An optional custom code; null counts as absent. */
+static void read_custom_code(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a,
+                             const char **out)
+{
+    const char *s;
+    size_t len;
+    bool is_null;
+    int rc = lnk_json_get_string_or_null(body, "short_code", &s, &len, &is_null);
+    if (rc == LNK_EINVAL)
+        lnk_h_invalid_add(v, "short_code", "must be a string");
+    else if (rc != LNK_OK || is_null)
+        return;
+    else if (lnk_code_is_reserved(s, len))
+        lnk_h_invalid_add(v, "short_code", "is a reserved word");
+    else if (!lnk_code_is_valid_custom(s, len))
+        lnk_h_invalid_add(v, "short_code", "must match [A-Za-z0-9_-]{3,32}");
+    else
+        *out = lnk_arena_strndup(a, s, len);
+}
+
+static void answer_url(struct lnk_req *r, struct lnk_store_op *op, int status)
+{
+    if (op->rc != 0) {
+        lnk_h_store_error(r, op);
+        return;
+    }
+    lnk_resp_cache_header(r, false);
+    lnk_resp_json(r, status, lnk_h_url_json(&op->urls[0]));
+}
+
+static void then_ok(struct lnk_req *r, struct lnk_store_op *op)
+{
+    answer_url(r, op, 200);
+}
+
+static void then_created(struct lnk_req *r, struct lnk_store_op *op)
+{
+    answer_url(r, op, 201);
+}
+
+static void then_deleted(struct lnk_req *r, struct lnk_store_op *op)
+{
+    if (op->rc != 0)
+        lnk_h_store_error(r, op);
+    else
+        lnk_resp_empty(r, 204);
+}
+
+static void then_list(struct lnk_req *r, struct lnk_store_op *op)
+{
+    if (op->rc != 0) {
+        lnk_h_store_error(r, op);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < op->n_rows; i++)
+        json_array_append_new(arr, lnk_h_url_json(&op->urls[i]));
+    lnk_resp_json(r, 200, arr);
+}
+
+void lnk_h_urls_list(struct lnk_req *r)
+{
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_LIST);
+    if (!lnk_h_list_query(r, LNK_H_FILTER_USER_ID | LNK_H_FILTER_IS_ACTIVE, &op->in.list)) {
+        lnk_store_op_free(op);
+        return;
+    }
+    lnk_h_submit(r, op, then_list);
+}
+
+void lnk_h_url_get(struct lnk_req *r)
+{
+    int64_t id;
+    if (!lnk_h_path_id(r, "url", &id))
+        return;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_GET);
+    op->in.id = id;
+    lnk_h_submit(r, op, then_ok);
+}
+
+void lnk_h_urls_create(struct lnk_req *r)
+{
+    json_t *body;
+    if (!lnk_h_json_body(r, &body))
+        return;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
+    struct lnk_h_invalid v = {0};
+    bool set;
+    read_user_id(body, &v, &op->url.user_id);
+    read_original_url(body, true, &v, &op->arena, &op->url.original_url);
+    read_title(body, &v, &op->arena, &set, &op->url.title);
+    op->url.is_active = true;
+    read_is_active(body, &v, &set, &op->url.is_active);
+    read_custom_code(body, &v, &op->arena, &op->url.short_code);
+    json_decref(body);
+    if (lnk_h_invalid_answer(r, &v)) {
+        lnk_store_op_free(op);
+        return;
+    }
+    lnk_h_submit(r, op, then_created);
+}
+
+void lnk_h_url_update(struct lnk_req *r)
+{
+    int64_t id;
+    json_t *body;
+    if (!lnk_h_path_id(r, "url", &id) || !lnk_h_json_body(r, &body))
+        return;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_UPDATE);
+    struct lnk_url_patch *p = &op->url_patch;
+    struct lnk_h_invalid v = {0};
+    op->in.id = id;
+    read_title(body, &v, &op->arena, &p->set_title, &p->title);
+    read_is_active(body, &v, &p->set_is_active, &p->is_active);
+    read_original_url(body, false, &v, &op->arena, &p->original_url);
+    json_decref(body);
+    if (lnk_h_invalid_answer(r, &v)) {
+        lnk_store_op_free(op);
+        return;
+    }
+    lnk_h_submit(r, op, then_ok);
+}
+
+void lnk_h_url_delete(struct lnk_req *r)
+{
+    int64_t id;
+    if (!lnk_h_path_id(r, "url", &id))
+        return;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_DELETE);
+    op->in.id = id;
+    lnk_h_submit(r, op, then_deleted);
+}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* Wraps an h2o request in a reference-counted lnk_req. h2o owns one reference
+ * until it disposes the request's pool; each pending asynchronous operation
+ * owns another. After h2o lets go, r->h2o is NULL and answers are dropped. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/http_int.h"
+#include "linkd/arena.h"
+
+uint64_t lnk_http_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static enum lnk_method parse_method(h2o_iovec_t m)
+{
+    static const struct {
+        const char *name;
+        enum lnk_method method;
+    } methods[] = {{"GET", LNK_METHOD_GET},        {"HEAD", LNK_METHOD_HEAD},
+                   {"POST", LNK_METHOD_POST},      {"PUT", LNK_METHOD_PUT},
+                   {"PATCH", LNK_METHOD_PATCH},    {"DELETE", LNK_METHOD_DELETE},
+                   {"OPTIONS", LNK_METHOD_OPTIONS}};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (h2o_memis(m.base, m.len, methods[i].name, strlen(methods[i].name)))
+            return methods[i].method;
+    return LNK_METHOD_OTHER;
+}
+
+static bool is_id_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+}
+
+/* Accepts a client's X-Request-ID when it is 1..64 safe characters, so it can
+ * be logged and echoed without escaping; otherwise generates one. */
+static void set_request_id(struct lnk_req *r, h2o_req_t *hreq)
+{
+    ssize_t i = h2o_find_header_by_str(&hreq->headers, H2O_STRLIT("x-request-id"), -1);
+    if (i >= 0) {
+        h2o_iovec_t v = hreq->headers.entries[i].value;
+        bool ok = v.len > 0 && v.len < sizeof(r->request_id);
+        for (size_t k = 0; ok && k < v.len; k++)
+            ok = is_id_char(v.base[k]);
+        if (ok) {
+            memcpy(r->request_id, v.base, v.len);
+            r->request_id[v.len] = '\0';
+            return;
+        }
+    }
+    /* splitmix64 over a per-worker state seeded at start from the clock and
+     * worker address: unique per process, cheap, not a secret. */
+    uint64_t z = (r->w->rid_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    snprintf(r->request_id, sizeof(r->request_id), "%016llx", (unsigned long long)z);
+}
+
+static void on_pool_dispose(void *p)
+{
+    struct lnk_req *r = *(struct lnk_req **)p;
+    r->h2o = NULL;
+    lnk_req_release(r);
+}
+
+struct lnk_req *lnk_http_req_new(struct worker *w, h2o_req_t *hreq)
+{
+    struct lnk_req *r = lnk_xcalloc(1, sizeof(*r));
+    r->h2o = hreq;
+    r->w = w;
+    r->refs = 1; /* owned by h2o's pool, dropped in on_pool_dispose */
+    r->start_ns = lnk_http_now_ns();
+    r->method = parse_method(hreq->method);
+    r->route = LNK_ROUTE_UNMATCHED;
+    const char *path = hreq->path.base;
+    size_t plen = hreq->query_at != SIZE_MAX ? hreq->query_at : hreq->path.len;
+    r->path = lnk_str_make(path, plen);
+    if (hreq->query_at != SIZE_MAX)
+        r->query = lnk_str_make(path + hreq->query_at + 1, hreq->path.len - hreq->query_at - 1);
+    set_request_id(r, hreq);
+    struct lnk_req **hook = h2o_mem_alloc_shared(&hreq->pool, sizeof(*hook), on_pool_dispose);
+    *hook = r;
+    w->n_live_reqs++;
+    return r;
+}
+
+bool lnk_req_alive(const struct lnk_req *r)
+{
+    return r->h2o != NULL;
+}
+
+struct lnk_req *lnk_req_retain(struct lnk_req *r)
+{
+    r->refs++;
+    return r;
+}
+
+void lnk_req_release(struct lnk_req *r)
+{
+    if (--r->refs > 0)
+        return;
+    r->w->n_live_reqs--;
+    free(r);
+}
+
+enum lnk_method lnk_req_method(const struct lnk_req *r)
+{
+    return r->method;
+}
+
+struct lnk_str lnk_req_path(const struct lnk_req *r)
+{
+    return r->path;
+}
+
+struct lnk_str lnk_req_query(const struct lnk_req *r)
+{
+    return r->query;
+}
+
+struct lnk_str lnk_req_body(const struct lnk_req *r)
+{
+    if (!r->h2o || !r->h2o->entity.base)
+        return LNK_STR_NULL;
+    return lnk_str_make(r->h2o->entity.base, r->h2o->entity.len);
+}
+
+struct lnk_str lnk_req_header(const struct lnk_req *r, const char *name)
+{
+    if (!r->h2o)
+        return LNK_STR_NULL;
+    ssize_t i = h2o_find_header_by_str(&r->h2o->headers, name, strlen(name), -1);
+    if (i < 0)
+        return LNK_STR_NULL;
+    h2o_iovec_t v = r->h2o->headers.entries[i].value;
+    return lnk_str_make(v.base, v.len);
+}
+
+const char *lnk_req_id(const struct lnk_req *r)
+{
+    return r->request_id;
+}
+
+struct lnk_worker_env *lnk_req_env(const struct lnk_req *r)
+{
+    return &r->w->env;
+}
+
+void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str param)
+{
+    r->route = route;
+    r->param = param;
+}
+
+struct lnk_str lnk_req_param(const struct lnk_req *r)
+{
+    return r->param;
+}
+
+void *lnk_req_alloc(struct lnk_req *r, size_t size)
+{
+    /* Only called while h2o still holds the request (handlers run before
+     * answering); the pool dies with it. */
+    return h2o_mem_alloc_pool(&r->h2o->pool, size);
+}

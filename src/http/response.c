@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* The single way out of a request: every lnk_resp_* call ends in respond(),
+ * which adds the headers every response carries, hands the body to h2o, then
+ * counts the request (metrics) and writes the access line. Bodies are copied
+ * into the request's pool, which h2o frees after the response is sent. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_int.h"
+#include "linkd/config.h"
+#include "linkd/json.h"
+#include "linkd/log.h"
+#include "linkd/metrics.h"
+
+static h2o_generator_t generator = {NULL, NULL};
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 302:
+        return "Found";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "OK";
+    }
+}
+
+static void add(h2o_req_t *h, const h2o_token_t *token, const char *v, size_t len)
+{
+    h2o_add_header(&h->pool, &h->res.headers, token, NULL, v, len);
+}
+
+static void add_by_name(h2o_req_t *h, const char *name, const char *v, size_t len)
+{
+    h2o_add_header_by_str(&h->pool, &h->res.headers, name, strlen(name), 0, NULL, v, len);
+}
+
+void lnk_resp_header(struct lnk_req *r, const char *name, const char *value)
+{
+    if (!r->h2o || r->answered)
+        return;
+    h2o_req_t *h = r->h2o;
+    size_t nl = strlen(name), vl = strlen(value);
+    char *n = h2o_mem_alloc_pool(&h->pool, nl + 1), *v = h2o_mem_alloc_pool(&h->pool, vl + 1);
+    memcpy(n, name, nl + 1);
+    memcpy(v, value, vl + 1);
+    h2o_add_header_by_str(&h->pool, &h->res.headers, n, nl, 1, NULL, v, vl);
+}
+
+void lnk_resp_cache_header(struct lnk_req *r, bool hit)
+{
+    if (r->h2o && !r->answered)
+        add_by_name(r->h2o, "x-cache", hit ? "HIT" : "MISS", hit ? 3 : 4);
+}
+
+static void access_log(const struct lnk_req *r, uint64_t dur_ns)
+{
+    if (!r->w->srv->cfg.access_log)
+        return;
+    /* /health is polled by load balancers: debug only (CONTRACT.md §4.1). */
+    if (r->route == LNK_ROUTE_HEALTH && r->status < 400) {
+        LNK_LOG(DEBUG, r->request_id, "http", "request", LNK_F_STR("route", "/health"));
+        return;
+    }
+    LNK_LOG(INFO, r->request_id, "http", "request", LNK_F_STR("method", lnk_method_name(r->method)),
+            LNK_F_SLICE("path", r->path.ptr, r->path.len),
+            LNK_F_STR("route", lnk_route_name(r->route)), LNK_F_INT("status", r->status),
+            LNK_F_DBL("duration_ms", (double)dur_ns / 1e6));
+}
+
+void lnk_http_req_finished(struct lnk_req *r)
+{
+    uint64_t dur = lnk_http_now_ns() - r->start_ns;
+    lnk_metrics_observe(r->w->env.mw, r->route, r->method, r->status, dur);
+    access_log(r, dur);
+}
+
+/* Sends status + body (copied). content_type NULL: no body headers. */
+static void respond(struct lnk_req *r, int status, const char *content_type, const char *body,
+                    size_t len)
+{
+    if (!r->h2o || r->answered)
+        return;
+    h2o_req_t *h = r->h2o;
+    r->answered = true;
+    r->status = status;
+    h->res.status = status;
+    h->res.reason = reason(status);
+    h->res.content_length = len;
+    add_by_name(h, "x-request-id", r->request_id, strlen(r->request_id));
+    add_by_name(h, "x-content-type-options", H2O_STRLIT("nosniff"));
+    add_by_name(h, "x-frame-options", H2O_STRLIT("DENY"));
+    add_by_name(h, "referrer-policy", H2O_STRLIT("no-referrer"));
+    if (content_type)
+        add(h, H2O_TOKEN_CONTENT_TYPE, content_type, strlen(content_type));
+    h2o_start_response(h, &generator);
+    if (len == 0 || r->method == LNK_METHOD_HEAD) {
+        h2o_send(h, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_iovec_t b = h2o_iovec_init(h2o_mem_alloc_pool(&h->pool, len), len);
+        memcpy(b.base, body, len);
+        h2o_send(h, &b, 1, H2O_SEND_STATE_FINAL);
+    }
+    lnk_http_req_finished(r);
+}
+
+void lnk_resp_raw(struct lnk_req *r, int status, const char *content_type, const char *buf,
+                  size_t len)
+{
+    respond(r, status, content_type, buf, len);
+}
+
+void lnk_resp_json(struct lnk_req *r, int status, json_t *body)
+{
+    size_t len = 0;
+    char *s = body ? lnk_json_dump(body, &len) : NULL;
+    json_decref(body);
+    if (!s) {
+        static const char fallback[] = "{\"error\":\"internal error\"}";
+        respond(r, 500, "application/json", fallback, sizeof(fallback) - 1);
+        return;
+    }
+    respond(r, status, "application/json", s, len);
+    free(s);
+}
+
+void lnk_resp_error(struct lnk_req *r, int status, const char *message, json_t *details)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(message));
+    if (details)
+        json_object_set_new(o, "details", details);
+    lnk_resp_json(r, status, o);
+}
+
+void lnk_resp_redirect(struct lnk_req *r, const char *location, size_t len, bool cache_hit)
+{
+    if (!r->h2o || r->answered)
+        return;
+    h2o_req_t *h = r->h2o;
+    char *loc = h2o_mem_alloc_pool(&h->pool, len);
+    memcpy(loc, location, len);
+    add(h, H2O_TOKEN_LOCATION, loc, len);
+    add(h, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-store"));
+    lnk_resp_cache_header(r, cache_hit);
+    respond(r, 302, NULL, NULL, 0);
+}
+
+void lnk_resp_empty(struct lnk_req *r, int status)
+{
+    respond(r, status, NULL, NULL, 0);
+}
