@@ -102,7 +102,7 @@ struct lnk_store_op {
     struct lnk_user *users;
     struct lnk_url *urls;
     struct lnk_event *events;
-    int64_t imported, skipped;
+    int64_t imported, skipped; /* *_IMPORT: added to, so a caller may preset them */
     int64_t counts[3];
     int64_t latency_us;
     struct lnk_arena arena;

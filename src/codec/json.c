@@ -141,7 +141,8 @@ char *lnk_json_dump(const json_t *v, size_t *len)
 {
     /* Two passes of json_dumpb so the result comes from our allocator (OOM
      * aborts) and the caller can free() it whatever jansson's allocator is. */
-    const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
+    const size_t flags =
+        JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9);
     size_t n = json_dumpb(v, NULL, 0, flags);
     if (n == 0) {
         if (len)

@@ -14,11 +14,10 @@ static void then_imported(struct lnk_req *r, struct lnk_store_op *op)
         lnk_h_store_error(r, op);
         return;
     }
-    int64_t skipped = op->skipped + op->counts[0]; /* counts[0]: skipped while parsing */
     json_t *o = json_object();
     json_object_set_new(o, "imported", json_integer(op->imported));
     json_object_set_new(o, "count", json_integer(op->imported));
-    json_object_set_new(o, "skipped", json_integer(skipped));
+    json_object_set_new(o, "skipped", json_integer(op->skipped));
     lnk_resp_json(r, 201, o);
 }
 
@@ -62,6 +61,6 @@ void lnk_h_users_bulk(struct lnk_req *r)
         lnk_resp_error(r, 400, err, NULL);
         return;
     }
-    op->counts[0] = skipped;
+    op->skipped = skipped; /* the store adds the rows it skips on conflict */
     lnk_h_submit(r, op, then_imported);
 }

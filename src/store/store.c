@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "linkd/err.h"
+#include "linkd/str.h"
 #include "store/store_int.h"
 
 #define STORE_MAX_BATCH_DEFAULT 1024u
@@ -65,8 +66,8 @@ static int select_backend(const char *url, const struct lnk_store_ops **ops, con
         return LNK_OK;
     }
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-        size_t n = strlen(backends[i].scheme);
-        if ((size_t)(sep - url) == n && memcmp(url, backends[i].scheme, n) == 0) {
+        if (lnk_str_eq_nocase(lnk_str_make(url, (size_t)(sep - url)),
+                              lnk_str_from_cstr(backends[i].scheme))) {
             *ops = backends[i].ops;
             *target = sep + 3;
             return *target[0] ? LNK_OK : LNK_EINVAL;
@@ -181,6 +182,7 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
 static void *writer_main(void *arg)
 {
     struct lnk_store *s = arg;
+    pthread_setname_np(pthread_self(), "linkd-store-wr");
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->head && !s->stopping)

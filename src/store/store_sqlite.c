@@ -723,7 +723,8 @@ static int url_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_
 {
     const struct lnk_url *u = &op->url;
     char generated[LNK_CODE_LEN + 1];
-    const char *code = u->short_code;
+    /* store.h names both url.short_code and in.code for the custom code */
+    const char *code = u->short_code ? u->short_code : op->in.code;
     int64_t one = 0;
     int rc = LNK_OK;
 

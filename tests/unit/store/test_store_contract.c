@@ -368,6 +368,14 @@ static void test_custom_code_taken_is_exists(void **state)
     CHECK(op->rc == LNK_OK, "codes are case-sensitive");
     lnk_store_op_free(op);
 
+    op = lnk_store_op_new(LNK_OP_URL_CREATE); /* store.h also names in.code */
+    op->url.user_id = uid;
+    op->url.original_url = "https://example.com/4";
+    op->in.code = "via-in";
+    CHECK(run(f->s, op)->rc == LNK_OK && strcmp(op->urls[0].short_code, "via-in") == 0,
+          "in.code is taken as the custom code too");
+    lnk_store_op_free(op);
+
     op = lnk_store_op_new(LNK_OP_URL_BY_CODE);
     op->in.code = "MY-CODE";
     CHECK(run(f->s, op)->rc == LNK_ENOTFOUND, "lookup is case-sensitive");
