@@ -52,8 +52,8 @@ struct lnk_metrics_external {
 /* Response statuses tracked individually; anything else counts as "other". */
 #define LNK_METRICS_STATUSES(X)                                                                    \
     X(200)                                                                                         \
-    X(201) X(204) X(302) X(400) X(401) X(403) X(404) X(405) X(409) X(413) X(422) X(429) X(500)     \
-        X(503)
+    X(201)                                                                                         \
+    X(204) X(302) X(400) X(401) X(403) X(404) X(405) X(409) X(413) X(422) X(429) X(500) X(503)
 #define LNK_METRICS_N_STATUS  16 /* the list above + other */
 #define LNK_METRICS_N_BUCKETS 12
 
