@@ -101,8 +101,12 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
     op->users = NULL;
     op->urls = NULL;
     op->events = NULL;
-    op->imported = 0;
-    op->skipped = 0;
+    /* store.h: the imports add to imported/skipped, which callers may preset */
+    if (op->kind != LNK_OP_USER_IMPORT && op->kind != LNK_OP_URL_IMPORT &&
+        op->kind != LNK_OP_EVENT_IMPORT) {
+        op->imported = 0;
+        op->skipped = 0;
+    }
     memset(op->counts, 0, sizeof(op->counts));
     op->latency_us = 0;
 }

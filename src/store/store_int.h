@@ -54,7 +54,9 @@ struct lnk_store_ops {
 extern const struct lnk_store_ops lnk_store_sqlite_ops;
 
 /* Clears an operation's outputs (rc, err_field, rows, counters); the arena
- * keeps its memory. Backends call it before running an operation. */
+ * keeps its memory. imported/skipped of the *_IMPORT kinds are kept: callers
+ * may preset them and backends add to them only when the op succeeds.
+ * Backends call it before running an operation. */
 void lnk_store_op_reset_outputs(struct lnk_store_op *op);
 
 /* True for the kinds that only read and may run inline on a worker connection. */

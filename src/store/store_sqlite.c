@@ -666,12 +666,13 @@ static int user_delete(struct lnk_store_bconn *c, struct lnk_store_op *op)
 static int user_import(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
 {
     const struct lnk_import_rows *r = &op->rows;
+    int64_t imported = 0, skipped = 0;
     int rc = LNK_OK;
     for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
         const struct lnk_user *u = &r->users[i];
         bool has_id = r->has_id ? r->has_id[i] : u->id > 0;
         if (!u->username || !u->email || (has_id && u->id <= 0)) {
-            op->skipped++;
+            skipped++;
             continue;
         }
         bool has_created = u->created_at > 0;
@@ -680,11 +681,15 @@ static int user_import(struct lnk_store_bconn *c, struct lnk_store_op *op, int64
                             A_I64(has_created ? u->created_at : now), A_BOOL(has_created)),
                        NULL);
         if (rc == LNK_OK) {
-            op->imported++;
+            imported++;
         } else if (rc == LNK_EEXISTS) {
-            op->skipped++;
+            skipped++;
             rc = LNK_OK;
         }
+    }
+    if (rc == LNK_OK) {
+        op->imported += imported;
+        op->skipped += skipped;
     }
     return rc;
 }
@@ -830,6 +835,7 @@ static int url_delete(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_
 static int url_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
     const struct lnk_import_rows *r = &op->rows;
+    int64_t imported = 0;
     int rc = LNK_OK;
     for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
         const struct lnk_url *u = &r->urls[i];
@@ -844,12 +850,14 @@ static int url_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
                             A_I64(u->created_at), A_I64(u->updated_at)),
                        NULL);
         if (rc == LNK_OK)
-            op->imported++;
+            imported++;
         else if (rc == LNK_EEXISTS)
             op->err_field = "short_code";
         else if (rc == LNK_EINVAL)
             op->err_field = "user"; /* the only foreign key of urls */
     }
+    if (rc == LNK_OK)
+        op->imported += imported;
     return rc;
 }
 
@@ -882,6 +890,7 @@ static int event_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int6
 static int event_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
     const struct lnk_import_rows *r = &op->rows;
+    int64_t imported = 0;
     int rc = LNK_OK;
     for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
         const struct lnk_event *e = &r->events[i];
@@ -894,13 +903,15 @@ static int event_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
                             A_I64(e->timestamp), A_TEXT(e->details ? e->details : "{}")),
                        NULL);
         if (rc == LNK_OK) {
-            op->imported++;
+            imported++;
         } else if (rc == LNK_EINVAL) {
             int64_t owner = 0;
             int qrc = query_i64(c, ST_URL_OWNER, ARGS(A_I64(e->url_id)), &owner);
             op->err_field = qrc == LNK_ENOTFOUND ? "url" : "user";
         }
     }
+    if (rc == LNK_OK)
+        op->imported += imported;
     return rc;
 }
 
