@@ -29,14 +29,14 @@ enum lnk_op_kind {
     LNK_OP_USER_GET,      /* read: in.id -> out.users[0] */
     LNK_OP_USER_CREATE,   /* write: in.user -> out.users[0] */
     LNK_OP_USER_UPDATE,   /* write: in.id + in.user (NULL fields unchanged) -> out.users[0] */
-    LNK_OP_USER_DELETE,   /* write: in.id; cascades to the user's urls and events */
+    LNK_OP_USER_DELETE,   /* write: in.id -> urls[] removed; cascades to urls and events */
     LNK_OP_USER_IMPORT,   /* write: in.rows (users) upsert; out.imported/out.skipped */
     LNK_OP_URL_LIST,      /* read: in.list -> out.urls */
     LNK_OP_URL_GET,       /* read: in.id -> out.urls[0] */
     LNK_OP_URL_BY_CODE,   /* read: in.code -> out.urls[0] */
-    LNK_OP_URL_CREATE,    /* write: in.url (+ in.code custom) -> out.urls[0]; 'created' event */
-    LNK_OP_URL_UPDATE,    /* write: in.id + in.url_patch -> out.urls[0]; 'updated' events */
-    LNK_OP_URL_DELETE,    /* write: in.id; soft delete + 'deleted' event (once) */
+    LNK_OP_URL_CREATE,    /* write: url (short_code NULL = generate) -> urls[0]; 'created' event */
+    LNK_OP_URL_UPDATE,    /* write: in.id + url_patch -> urls[0]; 'updated' events */
+    LNK_OP_URL_DELETE,    /* write: in.id -> urls[0]; soft delete + 'deleted' event (once) */
     LNK_OP_URL_IMPORT,    /* write: in.rows (urls) upsert by id */
     LNK_OP_EVENT_LIST,    /* read: in.list -> out.events */
     LNK_OP_EVENT_CREATE,  /* write: in.event -> out.events[0] */
@@ -102,7 +102,8 @@ struct lnk_store_op {
     struct lnk_user *users;
     struct lnk_url *urls;
     struct lnk_event *events;
-    int64_t imported, skipped; /* *_IMPORT: added to, so a caller may preset them */
+    int64_t imported, skipped; /* *_IMPORT: added to on success, so a caller may
+                                  preset them; meaningless when rc != LNK_OK */
     int64_t counts[3];
     int64_t latency_us;
     struct lnk_arena arena;
@@ -135,7 +136,8 @@ const char *lnk_store_backend_name(const struct lnk_store *s);
 int lnk_store_conn_open(struct lnk_store *s, struct lnk_store_conn **out);
 void lnk_store_conn_close(struct lnk_store_conn *c);
 
-/* Allocates a zeroed op of that kind with an empty arena. Never NULL. */
+/* Allocates a zeroed op of that kind with an empty arena and list filters
+ * that match everything (in.list.is_active = -1). Never NULL. */
 struct lnk_store_op *lnk_store_op_new(enum lnk_op_kind kind);
 void lnk_store_op_free(struct lnk_store_op *op); /* NULL ok */
 
@@ -144,7 +146,8 @@ void lnk_store_op_free(struct lnk_store_op *op); /* NULL ok */
 void lnk_store_submit(struct lnk_store *s, struct lnk_store_conn *conn, struct lnk_store_op *op);
 
 /* Submits op and waits for it (CLI, events writer, tests); op->done must be
- * NULL. Returns op->rc. Must not be called from a worker's loop thread. */
+ * NULL. Returns op->rc. Must not be called from a worker's loop thread nor
+ * from a done callback running on the writer (it would wait for itself). */
 int lnk_store_run(struct lnk_store *s, struct lnk_store_op *op);
 
 /* True once the last write transaction failed in a way that makes the

@@ -307,6 +307,7 @@ struct lnk_store_op *lnk_store_op_new(enum lnk_op_kind kind)
 {
     struct lnk_store_op *op = lnk_xcalloc(1, sizeof(*op));
     op->kind = kind;
+    op->in.list.is_active = -1; /* list filters default to "any" */
     lnk_arena_init(&op->arena);
     return op;
 }
