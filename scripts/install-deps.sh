@@ -4,7 +4,7 @@
 set -eu
 
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
-       liburiparser-dev libsqlite3-dev"
+       liburiparser-dev libsqlite3-dev liburcu-dev"
 test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3"
 bench="nginx-light wrk"
 

@@ -31,7 +31,11 @@
     X(click_flush_ms, UINT, "LINKD_CLICK_FLUSH_MS", "click-flush-ms", "100", 1, 1000,              \
       "how often queued click events are written, in ms (bounds what a crash can lose)")           \
     X(drain_s, UINT, "LINKD_DRAIN_S", "drain-s", "10", 0, 3600,                                    \
-      "on SIGTERM, how long in-flight requests may take before the process exits, in seconds")
+      "on SIGTERM, how long in-flight requests may take before the process exits, in seconds")     \
+    X(cache_mb, UINT, "LINKD_CACHE_MB", "cache-mb", "192", 0, 1048576,                             \
+      "memory for cached links, in MiB (0 turns the cache off)")                                   \
+    X(cache_negative_ttl_ms, UINT, "LINKD_CACHE_NEGATIVE_TTL_MS", "cache-negative-ttl-ms", "5000", \
+      0, 3600000, "how long an unknown code is remembered as unknown, in ms")
 
 struct lnk_config {
     char *listen;
@@ -43,6 +47,8 @@ struct lnk_config {
     bool synchronous;
     unsigned click_flush_ms;
     unsigned drain_s;
+    unsigned cache_mb;
+    unsigned cache_negative_ttl_ms;
     /* Derived from `listen` by lnk_config_load. */
     char listen_host[64];
     uint16_t listen_port;

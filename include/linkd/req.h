@@ -27,6 +27,7 @@ struct lnk_events;
 struct lnk_metrics;
 struct lnk_metrics_worker;
 struct lnk_config;
+struct lnk_cache;
 
 /* Per-worker dependencies, filled once when the worker starts. */
 struct lnk_worker_env {
@@ -36,7 +37,9 @@ struct lnk_worker_env {
     struct lnk_events *events;
     struct lnk_metrics *metrics;
     struct lnk_metrics_worker *mw;
-    struct lnk_exec *exec; /* this worker's loop */
+    struct lnk_exec *exec;      /* this worker's loop */
+    struct lnk_cache *links;    /* short code -> redirect target; NULL: no cache */
+    struct lnk_cache *url_json; /* url id -> its JSON representation; NULL: no cache */
     const struct lnk_config *cfg;
 };
 

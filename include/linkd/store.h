@@ -112,6 +112,7 @@ struct lnk_store_op {
      * run on a worker connection). origin NULL: called on the store thread. */
     void (*done)(struct lnk_store_op *op);
     void *udata;
+    uint64_t tag; /* the caller's; the store never touches it */
     struct lnk_exec *origin;
     struct lnk_task task; /* used by the store to post completion */
 };

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "linkd/cache.h"
 #include "linkd/err.h"
 #include "linkd/events.h"
 #include "linkd/http.h"
@@ -30,6 +31,7 @@ struct app {
     struct lnk_events *events;
     struct lnk_metrics *metrics;
     struct lnk_http *http;
+    struct lnk_cache *links, *url_json;
     _Atomic bool stopped; /* set by the shutdown thread when all is flushed */
 };
 
@@ -54,6 +56,9 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->metrics = a->metrics;
     env->mw = lnk_metrics_worker(a->metrics, env->id);
     env->cfg = a->cfg;
+    env->links = a->links;
+    env->url_json = a->url_json;
+    lnk_cache_thread_register();
     return lnk_store_conn_open(a->store, &env->conn);
 }
 
@@ -62,6 +67,19 @@ static void worker_fini(void *udata, struct lnk_worker_env *env)
     (void)udata;
     lnk_store_conn_close(env->conn);
     env->conn = NULL;
+    lnk_cache_thread_unregister();
+}
+
+/* Links get 7/8 of LINKD_CACHE_MB, url representations the rest. */
+static int open_caches(struct app *a)
+{
+    size_t bytes = (size_t)a->cfg->cache_mb * 1024 * 1024;
+    if (bytes == 0)
+        return LNK_OK;
+    int rc = lnk_cache_new(bytes / 8 * 7, a->cfg->cache_negative_ttl_ms, &a->links);
+    if (rc == LNK_OK)
+        rc = lnk_cache_new(bytes / 8, a->cfg->cache_negative_ttl_ms, &a->url_json);
+    return rc;
 }
 
 static int open_store(struct app *a)
@@ -174,10 +192,11 @@ int lnk_app_serve(const struct lnk_config *cfg)
     LNK_LOG(INFO, NULL, "app", "starting", LNK_F_STR("listen", cfg->listen),
             LNK_F_STR("database", cfg->database_url), LNK_F_INT("workers", cfg->workers),
             LNK_F_STR("synchronous", cfg->synchronous ? "full" : "off"),
-            LNK_F_INT("click_flush_ms", cfg->click_flush_ms));
+            LNK_F_INT("click_flush_ms", cfg->click_flush_ms), LNK_F_INT("cache_mb", cfg->cache_mb));
     if (open_store(&a) != LNK_OK || seed(&a) != LNK_OK)
         goto out;
-    if (lnk_events_new(a.store, cfg->workers, cfg->click_flush_ms, &a.events) != LNK_OK)
+    if (lnk_events_new(a.store, cfg->workers, cfg->click_flush_ms, &a.events) != LNK_OK ||
+        open_caches(&a) != LNK_OK)
         goto out;
     a.metrics = lnk_metrics_new(cfg->workers, collect_metrics, &a);
     if (start_http(&a) != LNK_OK)
@@ -187,6 +206,8 @@ out:
     lnk_http_stop(a.http);
     lnk_http_join(a.http);
     lnk_events_free(a.events);
+    lnk_cache_free(a.links);
+    lnk_cache_free(a.url_json);
     lnk_metrics_free(a.metrics);
     lnk_store_close(a.store);
     LNK_LOG(INFO, NULL, "app", "stopped", LNK_F_INT("exit_code", code));

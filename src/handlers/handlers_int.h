@@ -52,6 +52,18 @@ void lnk_h_invalid_add(struct lnk_h_invalid *v, const char *field, const char *r
 /* True (and answers 422) when any problem was added; frees v either way. */
 bool lnk_h_invalid_answer(struct lnk_req *r, struct lnk_h_invalid *v);
 
+/* Cache steps (cache.h); each is a no-op when the cache is off. */
+/* Drops the url's cached redirect and representation. Called by every
+ * mutation of a url before it answers, so no stale redirect is served after
+ * the client got its 2xx. */
+void lnk_h_forget_url(struct lnk_req *r, const struct lnk_url *u);
+/* Caches a looked-up url (u NULL: the code is unknown) under its code, if no
+ * invalidation happened since `epoch`. */
+void lnk_h_remember_link(struct lnk_req *r, struct lnk_str code, const struct lnk_url *u,
+                         uint64_t epoch);
+/* An allocator over request memory, for lnk_cache_get. */
+void *lnk_h_req_alloc(void *req, size_t len);
+
 /* Representations (CONTRACT.md §3), new references. */
 json_t *lnk_h_user_json(const struct lnk_user *u);
 json_t *lnk_h_url_json(const struct lnk_url *u);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* /urls and /urls/{id} (CONTRACT.md §4.9-§4.13). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "handlers/handlers_int.h"
+#include "linkd/cache.h"
 #include "linkd/err.h"
 #include "linkd/handlers.h"
 #include "linkd/json.h"
@@ -93,22 +95,55 @@ static void answer_url(struct lnk_req *r, struct lnk_store_op *op, int status)
     lnk_resp_json(r, status, lnk_h_url_json(&op->urls[0]));
 }
 
-static void then_ok(struct lnk_req *r, struct lnk_store_op *op)
+/* GET: answer, and keep the representation for the next read. */
+static void then_got(struct lnk_req *r, struct lnk_store_op *op)
 {
-    answer_url(r, op, 200);
+    struct lnk_cache *c = lnk_req_env(r)->url_json;
+    if (op->rc != 0) {
+        lnk_h_store_error(r, op);
+        return;
+    }
+    size_t len;
+    json_t *o = lnk_h_url_json(&op->urls[0]);
+    char *text = lnk_json_dump(o, &len);
+    json_decref(o);
+    if (c) {
+        const struct lnk_url *u = &op->urls[0];
+        struct lnk_cache_value v = {u->id, u->user_id, u->is_active, text, len};
+        lnk_cache_put(c, lnk_req_param(r), &v, op->tag);
+    }
+    lnk_resp_cache_header(r, false);
+    lnk_resp_raw(r, 200, "application/json", text, len);
+    free(text);
 }
 
-static void then_created(struct lnk_req *r, struct lnk_store_op *op)
+/* Mutations forget the cached url before they answer. */
+static void then_changed(struct lnk_req *r, struct lnk_store_op *op)
 {
-    answer_url(r, op, 201);
+    if (op->rc == 0)
+        lnk_h_forget_url(r, &op->urls[0]);
+    answer_url(r, op, op->kind == LNK_OP_URL_CREATE ? 201 : 200);
 }
 
 static void then_deleted(struct lnk_req *r, struct lnk_store_op *op)
 {
-    if (op->rc != 0)
+    if (op->rc != 0) {
         lnk_h_store_error(r, op);
-    else
-        lnk_resp_empty(r, 204);
+        return;
+    }
+    lnk_h_forget_url(r, &op->urls[0]);
+    lnk_resp_empty(r, 204);
+}
+
+static bool answer_from_cache(struct lnk_req *r)
+{
+    struct lnk_cache *c = lnk_req_env(r)->url_json;
+    struct lnk_cache_value v;
+    if (!c || lnk_cache_get(c, lnk_req_param(r), lnk_h_req_alloc, r, &v) != LNK_CACHE_HIT)
+        return false;
+    lnk_resp_cache_header(r, true);
+    lnk_resp_raw(r, 200, "application/json", v.data, v.len);
+    return true;
 }
 
 static void then_list(struct lnk_req *r, struct lnk_store_op *op)
@@ -138,9 +173,12 @@ void lnk_h_url_get(struct lnk_req *r)
     int64_t id;
     if (!lnk_h_path_id(r, "url", &id))
         return;
+    if (answer_from_cache(r))
+        return;
     struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_GET);
     op->in.id = id;
-    lnk_h_submit(r, op, then_ok);
+    op->tag = lnk_req_env(r)->url_json ? lnk_cache_epoch(lnk_req_env(r)->url_json) : 0;
+    lnk_h_submit(r, op, then_got);
 }
 
 void lnk_h_urls_create(struct lnk_req *r)
@@ -162,7 +200,7 @@ void lnk_h_urls_create(struct lnk_req *r)
         lnk_store_op_free(op);
         return;
     }
-    lnk_h_submit(r, op, then_created);
+    lnk_h_submit(r, op, then_changed);
 }
 
 void lnk_h_url_update(struct lnk_req *r)
@@ -183,7 +221,7 @@ void lnk_h_url_update(struct lnk_req *r)
         lnk_store_op_free(op);
         return;
     }
-    lnk_h_submit(r, op, then_ok);
+    lnk_h_submit(r, op, then_changed);
 }
 
 void lnk_h_url_delete(struct lnk_req *r)

@@ -55,12 +55,16 @@ static void then_created(struct lnk_req *r, struct lnk_store_op *op)
     answer_user(r, op, 201);
 }
 
+/* The user's urls are gone with it: forget each before answering. */
 static void then_deleted(struct lnk_req *r, struct lnk_store_op *op)
 {
-    if (op->rc != 0)
+    if (op->rc != 0) {
         lnk_h_store_error(r, op);
-    else
-        lnk_resp_empty(r, 204);
+        return;
+    }
+    for (size_t i = 0; i < op->n_rows; i++)
+        lnk_h_forget_url(r, &op->urls[i]);
+    lnk_resp_empty(r, 204);
 }
 
 static void then_list(struct lnk_req *r, struct lnk_store_op *op)

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/* Link cache on liburcu's RCU lock-free hash table (membarrier flavour: the
+ * read side is a thread-local counter, no atomic RMW, no lock). Writers take
+ * `lock`, which also guards the CLOCK ring used for eviction: `slots` holds
+ * every live entry, `hand` sweeps it, clearing reference bits set by readers
+ * and evicting entries found unreferenced. Removed entries are freed after a
+ * grace period (call_rcu), so a reader never touches freed memory. */
+#include "linkd/cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <urcu/urcu-memb.h>
+
+#include <urcu/rculfhash.h>
+
+#include "linkd/arena.h"
+#include "linkd/err.h"
+
+#define EVICT_TARGET_PCT 95 /* sweep down to this share of max_bytes */
+
+struct entry {
+    struct cds_lfht_node node;
+    struct rcu_head rcu;
+    _Atomic uint8_t ref; /* set by readers, cleared by the hand */
+    bool negative;
+    bool active;
+    uint8_t key_len;
+    uint32_t slot; /* index in the CLOCK ring */
+    uint32_t data_len;
+    union {
+        struct {
+            int64_t id, owner;
+        } link;
+        uint64_t expires_ms; /* negative entries */
+    } u;
+    char bytes[]; /* key, then data and a NUL */
+};
+
+struct lnk_cache {
+    struct cds_lfht *ht;
+    size_t max_bytes;
+    uint32_t negative_ttl_ms;
+    _Atomic uint64_t epoch;
+
+    pthread_mutex_t lock; /* writers; guards everything below */
+    struct entry **slots;
+    uint32_t n_slots, cap_slots, hand;
+    uint32_t *free_slots;
+    uint32_t n_free;
+    size_t bytes;
+    uint64_t entries, evictions, invalidations;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* FNV-1a, then a 64-bit finaliser to spread short keys over the buckets. */
+static unsigned long hash_key(struct lnk_str k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < k.len; i++)
+        h = (h ^ (unsigned char)k.ptr[i]) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return (unsigned long)h;
+}
+
+static int match(struct cds_lfht_node *node, const void *key)
+{
+    const struct entry *e = caa_container_of(node, struct entry, node);
+    const struct lnk_str *k = key;
+    return e->key_len == k->len && memcmp(e->bytes, k->ptr, k->len) == 0;
+}
+
+static size_t entry_size(const struct entry *e)
+{
+    return sizeof(*e) + e->key_len + e->data_len + 1;
+}
+
+static void free_entry_rcu(struct rcu_head *head)
+{
+    free(caa_container_of(head, struct entry, rcu));
+}
+
+void lnk_cache_thread_register(void)
+{
+    urcu_memb_register_thread();
+}
+
+void lnk_cache_thread_unregister(void)
+{
+    urcu_memb_unregister_thread();
+}
+
+int lnk_cache_new(size_t max_bytes, uint32_t negative_ttl_ms, struct lnk_cache **out)
+{
+    struct lnk_cache *c = lnk_xcalloc(1, sizeof(*c));
+    c->ht = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+                                &urcu_memb_flavor, NULL);
+    if (!c->ht) {
+        free(c);
+        return LNK_ENOMEM;
+    }
+    c->max_bytes = max_bytes;
+    c->negative_ttl_ms = negative_ttl_ms;
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return LNK_OK;
+}
+
+/* Unlinks e from the table and the ring and frees it after a grace period.
+ * Caller holds c->lock and is inside a read-side critical section. */
+static void remove_locked(struct lnk_cache *c, struct entry *e)
+{
+    if (cds_lfht_del(c->ht, &e->node) != 0)
+        return; /* already removed by someone else: impossible under lock */
+    c->slots[e->slot] = NULL;
+    c->free_slots[c->n_free++] = e->slot;
+    c->bytes -= entry_size(e);
+    c->entries--;
+    urcu_memb_call_rcu(&e->rcu, free_entry_rcu);
+}
+
+static void ring_add_locked(struct lnk_cache *c, struct entry *e)
+{
+    if (c->n_free > 0) {
+        e->slot = c->free_slots[--c->n_free];
+    } else {
+        if (c->n_slots == c->cap_slots) {
+            c->cap_slots = c->cap_slots ? c->cap_slots * 2 : 1024;
+            c->slots = lnk_xrealloc(c->slots, sizeof(*c->slots) * c->cap_slots);
+            c->free_slots = lnk_xrealloc(c->free_slots, sizeof(*c->free_slots) * c->cap_slots);
+        }
+        e->slot = c->n_slots++;
+    }
+    c->slots[e->slot] = e;
+    c->bytes += entry_size(e);
+    c->entries++;
+}
+
+/* CLOCK: sweep until the cache is back under its target size. Each entry is
+ * looked at most twice per call (once to clear its bit, once to evict it). */
+static void evict_locked(struct lnk_cache *c)
+{
+    size_t target = c->max_bytes / 100 * EVICT_TARGET_PCT;
+    uint64_t now = now_ms();
+    for (uint64_t steps = 0; c->bytes > target && steps < 2ull * c->n_slots + 1; steps++) {
+        if (c->hand >= c->n_slots)
+            c->hand = 0;
+        struct entry *e = c->slots[c->hand++];
+        if (!e)
+            continue;
+        bool expired = e->negative && now >= e->u.expires_ms;
+        if (!expired && atomic_exchange_explicit(&e->ref, 0, memory_order_relaxed))
+            continue;
+        remove_locked(c, e);
+        c->evictions++;
+    }
+}
+
+static struct entry *make_entry(struct lnk_cache *c, struct lnk_str key,
+                                const struct lnk_cache_value *v)
+{
+    size_t dlen = v ? v->len : 0;
+    struct entry *e = lnk_xmalloc(sizeof(*e) + key.len + dlen + 1);
+    memset(e, 0, sizeof(*e));
+    cds_lfht_node_init(&e->node);
+    e->key_len = (uint8_t)key.len;
+    e->data_len = (uint32_t)dlen;
+    memcpy(e->bytes, key.ptr, key.len);
+    if (dlen)
+        memcpy(e->bytes + key.len, v->data, dlen);
+    e->bytes[key.len + dlen] = '\0';
+    if (v) {
+        e->active = v->active;
+        e->u.link.id = v->id;
+        e->u.link.owner = v->owner;
+    } else {
+        e->negative = true;
+        e->u.expires_ms = now_ms() + c->negative_ttl_ms;
+    }
+    return e;
+}
+
+void lnk_cache_put(struct lnk_cache *c, struct lnk_str key, const struct lnk_cache_value *v,
+                   uint64_t epoch)
+{
+    if (key.len == 0 || key.len > LNK_CACHE_KEY_MAX || (v && v->len > c->max_bytes / 16))
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (atomic_load_explicit(&c->epoch, memory_order_relaxed) == epoch) {
+        struct entry *e = make_entry(c, key, v);
+        urcu_memb_read_lock();
+        struct cds_lfht_node *old =
+            cds_lfht_add_replace(c->ht, hash_key(key), match, &key, &e->node);
+        if (old) {
+            struct entry *o = caa_container_of(old, struct entry, node);
+            c->slots[o->slot] = NULL;
+            c->free_slots[c->n_free++] = o->slot;
+            c->bytes -= entry_size(o);
+            c->entries--;
+            urcu_memb_call_rcu(&o->rcu, free_entry_rcu);
+        }
+        ring_add_locked(c, e);
+        evict_locked(c);
+        urcu_memb_read_unlock();
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void lnk_cache_invalidate(struct lnk_cache *c, struct lnk_str key)
+{
+    struct cds_lfht_iter it;
+    pthread_mutex_lock(&c->lock);
+    atomic_fetch_add_explicit(&c->epoch, 1, memory_order_release);
+    c->invalidations++;
+    urcu_memb_read_lock();
+    cds_lfht_lookup(c->ht, hash_key(key), match, &key, &it);
+    struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+    if (node)
+        remove_locked(c, caa_container_of(node, struct entry, node));
+    urcu_memb_read_unlock();
+    pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t lnk_cache_epoch(const struct lnk_cache *c)
+{
+    return atomic_load_explicit(&c->epoch, memory_order_acquire);
+}
+
+static enum lnk_cache_result read_entry(struct entry *e, void *(*alloc)(void *, size_t), void *ud,
+                                        struct lnk_cache_value *out)
+{
+    if (e->negative)
+        return now_ms() < e->u.expires_ms ? LNK_CACHE_NEGATIVE : LNK_CACHE_MISS;
+    if (!atomic_load_explicit(&e->ref, memory_order_relaxed))
+        atomic_store_explicit(&e->ref, 1, memory_order_relaxed);
+    char *data = alloc(ud, e->data_len + 1);
+    memcpy(data, e->bytes + e->key_len, e->data_len + 1);
+    *out = (struct lnk_cache_value){e->u.link.id, e->u.link.owner, e->active, data, e->data_len};
+    return LNK_CACHE_HIT;
+}
+
+enum lnk_cache_result lnk_cache_get(struct lnk_cache *c, struct lnk_str key,
+                                    void *(*alloc)(void *ud, size_t len), void *ud,
+                                    struct lnk_cache_value *out)
+{
+    struct cds_lfht_iter it;
+    enum lnk_cache_result res = LNK_CACHE_MISS;
+    if (key.len == 0 || key.len > LNK_CACHE_KEY_MAX)
+        return res;
+    urcu_memb_read_lock();
+    cds_lfht_lookup(c->ht, hash_key(key), match, &key, &it);
+    struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+    if (node)
+        res = read_entry(caa_container_of(node, struct entry, node), alloc, ud, out);
+    urcu_memb_read_unlock();
+    return res;
+}
+
+void lnk_cache_get_stats(struct lnk_cache *c, struct lnk_cache_stats *out)
+{
+    pthread_mutex_lock(&c->lock);
+    *out = (struct lnk_cache_stats){c->entries, c->bytes, c->max_bytes, c->evictions,
+                                    c->invalidations};
+    pthread_mutex_unlock(&c->lock);
+}
+
+void lnk_cache_free(struct lnk_cache *c)
+{
+    if (!c)
+        return;
+    struct cds_lfht_iter it;
+    struct cds_lfht_node *node;
+    urcu_memb_register_thread();
+    urcu_memb_read_lock();
+    cds_lfht_first(c->ht, &it);
+    while ((node = cds_lfht_iter_get_node(&it)) != NULL) {
+        cds_lfht_next(c->ht, &it);
+        if (cds_lfht_del(c->ht, node) == 0)
+            urcu_memb_call_rcu(&caa_container_of(node, struct entry, node)->rcu, free_entry_rcu);
+    }
+    urcu_memb_read_unlock();
+    urcu_memb_barrier(); /* run every pending free */
+    cds_lfht_destroy(c->ht, NULL);
+    urcu_memb_unregister_thread();
+    pthread_mutex_destroy(&c->lock);
+    free(c->slots);
+    free(c->free_slots);
+    free(c);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* How handlers use the link caches: fill after a store read, forget before
+ * answering a mutation. */
+#include <stdio.h>
+#include <string.h>
+
+#include "handlers/handlers_int.h"
+#include "linkd/cache.h"
+
+void *lnk_h_req_alloc(void *req, size_t len)
+{
+    return lnk_req_alloc(req, len);
+}
+
+void lnk_h_forget_url(struct lnk_req *r, const struct lnk_url *u)
+{
+    struct lnk_worker_env *env = lnk_req_env(r);
+    char id[24];
+    if (env->links && u->short_code)
+        lnk_cache_invalidate(env->links, lnk_str_from_cstr(u->short_code));
+    if (env->url_json) {
+        snprintf(id, sizeof(id), "%lld", (long long)u->id);
+        lnk_cache_invalidate(env->url_json, lnk_str_from_cstr(id));
+    }
+}
+
+void lnk_h_remember_link(struct lnk_req *r, struct lnk_str code, const struct lnk_url *u,
+                         uint64_t epoch)
+{
+    struct lnk_cache *c = lnk_req_env(r)->links;
+    if (!c)
+        return;
+    if (!u) {
+        lnk_cache_put(c, code, NULL, epoch);
+        return;
+    }
+    struct lnk_cache_value v = {u->id, u->user_id, u->is_active, u->original_url,
+                                strlen(u->original_url)};
+    lnk_cache_put(c, code, &v, epoch);
+}
