@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: MIT
+"""Running the real binary: `linkd serve` as a child process with its stdout
+(JSON log lines) and stderr (sanitizer reports) in files, and one-shot CLI
+commands. A server is up once it prints {"event":"listening","port":N}."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from apiclient import LINKD_BIN, SEED_DIR, Client
+
+LISTEN_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 15
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "ERROR: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def tail(path, n=40):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return "(none)"
+    return "\n".join(lines[-n:]) or "(empty)"
+
+
+def require_binary():
+    if not LINKD_BIN.is_file() or not os.access(LINKD_BIN, os.X_OK):
+        pytest.fail(f"linkd binary not found at {LINKD_BIN} (set LINKD_BIN or build it)")
+
+
+def db_url(path):
+    return f"sqlite:///{path}"
+
+
+def linkd_env(**extra):
+    env = os.environ.copy()
+    env.pop("LNK_TEST_BASE_URL", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_linkd(args, env=None, timeout_s=60, cwd=None):
+    """Runs a linkd CLI command to completion; returns CompletedProcess (text)."""
+    require_binary()
+    return subprocess.run([str(LINKD_BIN), *args], env=env if env is not None else linkd_env(),
+                          cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          errors="replace", timeout=timeout_s)
+
+
+class LinkdProcess:
+    """One `linkd serve` with stdout/stderr in files under workdir."""
+
+    def __init__(self, workdir, db_path=None, seed_dir=None, args=(), env=None, name="linkd",
+                 by_env=True):
+        self.workdir = workdir
+        self.by_env = by_env  # False: configure by flags only (args), no LINKD_* env
+        self.db_path = db_path or workdir / "linkd.db"
+        self.seed_dir = seed_dir
+        self.args = list(args)
+        self.extra_env = dict(env or {})
+        self.name = name
+        self.runs = 0
+        self.proc = None
+        self.port = None
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.runs += 1
+        tag = f"{self.name}.{self.runs}"
+        self.stdout_path = self.workdir / f"{tag}.stdout"
+        self.stderr_path = self.workdir / f"{tag}.stderr"
+        if self.by_env:
+            env = linkd_env(**{"LINKD_LISTEN": "127.0.0.1:0", "DATABASE_URL": db_url(self.db_path),
+                               "LINKD_WORKERS": 2, "LOG_LEVEL": "info", **self.extra_env})
+        else:
+            env = linkd_env(**self.extra_env)
+            for k in ("LINKD_LISTEN", "DATABASE_URL", "LINKD_WORKERS", "LOG_LEVEL"):
+                env.pop(k, None)
+        cmd = [str(LINKD_BIN), "serve", *self.args]
+        if self.seed_dir is not None:
+            cmd += ["--seed", str(self.seed_dir)]
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         env=env, cwd=self.workdir)
+        self.port = self._wait_listening()
+        return self
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + LISTEN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for line in self.stdout_text().splitlines():
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and obj.get("event") == "listening":
+                    port = obj.get("port")
+                    if type(port) is int and 0 < port < 65536:
+                        return port
+            rc = self.proc.poll()
+            if rc is not None:
+                pytest.fail(f"linkd serve exited with {rc} before listening\n"
+                            f"stdout:\n{tail(self.stdout_path)}\nstderr:\n{tail(self.stderr_path)}")
+            time.sleep(0.02)
+        self.proc.kill()
+        self.proc.wait()
+        pytest.fail(f'linkd serve printed no {{"event":"listening","port":N}} line within '
+                    f"{LISTEN_TIMEOUT_S} s\nstdout:\n{tail(self.stdout_path)}\n"
+                    f"stderr:\n{tail(self.stderr_path)}")
+
+    def stdout_text(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stderr_text(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM):
+        """Signals the server and waits; returns a problem description or None."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return (f"linkd did not exit within {STOP_TIMEOUT_S} s of {sig.name}\n"
+                        f"stderr:\n{tail(self.stderr_path)}")
+        return self.problems()
+
+    def problems(self):
+        rc = self.proc.returncode
+        err = self.stderr_text()
+        bad = [m for m in SANITIZER_MARKS if m in err]
+        if rc == 0 and not bad:
+            return None
+        return (f"linkd serve ({self.stderr_path}) exited with {rc}"
+                f"{' and sanitizer reports ' + str(bad) if bad else ''}\n"
+                f"stderr tail:\n{tail(self.stderr_path, 60)}")
+
+    def client(self):
+        return Client(self.base_url, self)
+
+
+class LinkdFactory:
+    """Starts servers for one test and checks that each one stops cleanly."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.procs = []
+
+    def start(self, seed=False, db_path=None, args=(), env=None, by_env=True):
+        d = self.tmp_path / f"srv{len(self.procs)}"
+        d.mkdir()
+        p = LinkdProcess(d, db_path=db_path, seed_dir=SEED_DIR if seed else None,
+                         args=args, env=env, by_env=by_env)
+        self.procs.append(p)
+        p.start()
+        return p.client()
+
+    def finish(self):
+        return [m for m in (p.stop() for p in self.procs) if m]
