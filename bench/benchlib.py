@@ -1,0 +1,457 @@
+# SPDX-License-Identifier: MIT
+"""Shared helpers for the linkd benchmarks (bench/redirect, bench/create).
+
+Debian python3 standard library only. Every process started here is tracked by
+PID and stopped by PID on exit, on an exception and on SIGINT/SIGTERM/SIGHUP.
+"""
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+LUA_DIR = os.path.join(BENCH_DIR, "lua")
+OUT_DIR = os.path.join(BENCH_DIR, "out")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def warn(msg):
+    print("warning: " + msg, file=sys.stderr, flush=True)
+
+
+def die(msg):
+    print("error: " + msg, file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
+
+# --------------------------------------------------------------------------
+# Processes and clean-up
+
+
+class Cleanup:
+    """Stops every tracked process (by PID) and removes temp dirs, once."""
+
+    def __init__(self):
+        self.procs = []  # (name, Popen, stop signal, grace seconds)
+        self.dirs = []
+        self.done = False
+
+    def track(self, name, proc, sig=signal.SIGTERM, grace=15.0):
+        self.procs.append((name, proc, sig, grace))
+        return proc
+
+    def add_dir(self, path):
+        self.dirs.append(path)
+
+    def stop(self, proc, sig=signal.SIGTERM, grace=15.0):
+        """Stops one tracked process; returns its exit code (None if killed)."""
+        for i, (_, p, _, _) in enumerate(self.procs):
+            if p is proc:
+                del self.procs[i]
+                break
+        return stop_proc(proc, sig, grace)
+
+    def run(self, keep_dirs=False):
+        if self.done:
+            return
+        self.done = True
+        for _, p, sig, grace in reversed(self.procs):
+            stop_proc(p, sig, grace)
+        self.procs = []
+        if not keep_dirs:
+            for d in self.dirs:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def stop_proc(proc, sig=signal.SIGTERM, grace=15.0):
+    if proc.poll() is not None:
+        return proc.returncode
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        return proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        warn("pid %d did not stop within %.0fs; killing it" % (proc.pid, grace))
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        return None
+
+
+class Interrupted(Exception):
+    pass
+
+
+def install_signal_handlers():
+    """SIGINT/SIGTERM/SIGHUP raise Interrupted so that `finally` cleans up.
+    Children run in their own sessions, so a Ctrl-C reaches only us."""
+
+    def handler(signum, _frame):
+        signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut clean-up short
+        raise Interrupted("signal %d" % signum)
+
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, handler)
+
+
+def spawn(args, env=None, stdout=None, stderr=None, cwd=None):
+    return subprocess.Popen(args, env=env, stdout=stdout, stderr=stderr, cwd=cwd,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def raise_nofile(want=65536):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------
+# HTTP and linkd
+
+
+def http_get(port, path, timeout=5.0):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def wait_status(port, path, want, proc, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            die("server on port %d exited with code %s during start-up" % (port, proc.returncode))
+        try:
+            status, _ = http_get(port, path, 2.0)
+            if status == want:
+                return
+            last = status
+        except OSError as e:
+            last = e
+        time.sleep(0.1)
+    die("server on port %d did not answer %s %d within %.0fs (last: %s)" % (port, path, want,
+                                                                             timeout, last))
+
+
+def clean_env():
+    """The caller's environment without any linkd setting, so that linkd runs
+    with its defaults plus what the benchmark sets explicitly."""
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("LINKD_") or k in ("LOG_LEVEL", "DATABASE_URL", "REDIS_URL"))}
+    return env
+
+
+class Linkd:
+    def __init__(self, cleanup, binary, db, port, log_path, env_extra):
+        self.port = port
+        self.log_path = log_path
+        env = clean_env()
+        env.update({"LINKD_LISTEN": "127.0.0.1:%d" % port, "DATABASE_URL": "sqlite://" + db,
+                    "LINKD_RATE_LIMIT": "off"})
+        env.update(env_extra)
+        self.env_shown = {k: v for k, v in env.items()
+                          if k.startswith("LINKD_") or k in ("LOG_LEVEL", "DATABASE_URL")}
+        self.log_f = open(log_path, "ab") if log_path != os.devnull else open(os.devnull, "wb")
+        self.proc = cleanup.track("linkd", spawn([binary, "serve"], env=env, stdout=self.log_f,
+                                                 stderr=subprocess.STDOUT), signal.SIGTERM, 60)
+        self.cleanup = cleanup
+        wait_status(port, "/health", 200, self.proc)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def metrics(self):
+        status, body = http_get(self.port, "/metrics?format=json", 10.0)
+        if status != 200:
+            die("GET /metrics answered %d" % status)
+        return json.loads(body)
+
+    def rss(self):
+        return proc_status(self.pid)
+
+    def cpu(self):
+        return proc_cpu_seconds(self.pid)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log_rotate(self):
+        """Counts warn/error lines and bytes written since the last call, then
+        truncates the log (access lines at 100k req/s fill disks)."""
+        if self.log_path == os.devnull:
+            return {"log_bytes": 0, "log_warn_error_lines": 0}
+        size = os.path.getsize(self.log_path)
+        r = subprocess.run(["grep", "-c", "-E", '"level":"(warn|error)"', self.log_path],
+                           capture_output=True, text=True)
+        bad = int(r.stdout.strip() or 0)
+        if bad:
+            r = subprocess.run(["grep", "-m", "5", "-E", '"level":"(warn|error)"', self.log_path],
+                               capture_output=True, text=True)
+            warn("linkd logged %d warn/error lines, e.g.:\n%s" % (bad, r.stdout.rstrip()))
+        os.truncate(self.log_path, 0)  # stdout is O_APPEND: linkd goes on at offset 0
+        return {"log_bytes": size, "log_warn_error_lines": bad}
+
+    def stop(self):
+        rc = self.cleanup.stop(self.proc, signal.SIGTERM, 120)
+        self.log_f.close()
+        return rc
+
+
+# --------------------------------------------------------------------------
+# /proc sampling
+
+
+def proc_status(pid):
+    """VmRSS and VmHWM in bytes."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    out[k] = int(v.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def proc_cpu_seconds(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def children_of(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                kids.append(int(d))
+        except (OSError, IndexError, ValueError):
+            continue
+    return kids
+
+
+def tree_cpu_seconds(pid):
+    """CPU of a process and its direct children (nginx master + workers)."""
+    return proc_cpu_seconds(pid) + sum(proc_cpu_seconds(k) for k in children_of(pid))
+
+
+def tree_rss(pid):
+    return proc_status(pid).get("VmRSS", 0) + sum(
+        proc_status(k).get("VmRSS", 0) for k in children_of(pid))
+
+
+# --------------------------------------------------------------------------
+# Build and machine
+
+
+def git_describe():
+    def git(*a):
+        try:
+            return subprocess.run(["git", "-C", REPO_DIR] + list(a), capture_output=True,
+                                  text=True, timeout=10).stdout.strip()
+        except Exception:
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "src",
+                              "include", "CMakeLists.txt"))}
+
+
+def ensure_binary(path, build_dir, do_build):
+    """Builds linkd in Release into build_dir (unless do_build is False) and
+    returns the binary path. Falls back to an existing binary when the build
+    fails (others may be editing src/)."""
+    if path:
+        if not os.access(path, os.X_OK):
+            die("%s is not an executable" % path)
+        return os.path.abspath(path)
+    binary = os.path.join(build_dir, "linkd")
+    if do_build:
+        log("building linkd (Release) in %s ..." % build_dir)
+        cfg = subprocess.run(["cmake", "-S", REPO_DIR, "-B", build_dir,
+                              "-DCMAKE_BUILD_TYPE=Release"], capture_output=True, text=True)
+        bld = cfg.returncode == 0 and subprocess.run(
+            ["cmake", "--build", build_dir, "-j%d" % (os.cpu_count() or 2), "--target", "linkd"],
+            capture_output=True, text=True)
+        if cfg.returncode != 0 or bld.returncode != 0:
+            text = cfg.stderr if cfg.returncode != 0 else (bld.stdout + bld.stderr)
+            if os.access(binary, os.X_OK):
+                warn("build failed; using the existing %s:\n%s" % (binary, text[-2000:]))
+            else:
+                die("build failed:\n" + text[-4000:])
+    if not os.access(binary, os.X_OK):
+        die("no linkd binary at %s (run without --no-build)" % binary)
+    return binary
+
+
+def machine_info():
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+
+    def version(args):
+        try:
+            r = subprocess.run(args, capture_output=True, text=True, timeout=10)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except Exception:
+            return ""
+
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+            "mem_bytes": mem, "loadavg": os.getloadavg(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "wrk": version(["wrk", "-v"]), "nginx": version(["nginx", "-v"])}
+
+
+def require_tools(names):
+    missing = [n for n in names if not shutil.which(n)]
+    if missing:
+        die("missing %s; run scripts/install-deps.sh bench" % ", ".join(missing))
+
+
+# --------------------------------------------------------------------------
+# wrk
+
+RESULT_RE = re.compile(r"^@@BENCH (\{.*\})\s*$", re.M)
+
+
+def run_wrk(url, lua, lua_args, conns, duration, threads=2, timeout="2s", extra_env=None):
+    """Runs wrk with one of bench/lua/*.lua, whose done() prints one
+    `@@BENCH {json}` line. Returns that dict plus wrk's CPU seconds."""
+    threads = max(1, min(threads, conns))
+    args = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%s" % duration, "--timeout", timeout,
+            "-s", os.path.join(LUA_DIR, lua), url, "--"] + [str(a) for a in lua_args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 env=dict(os.environ, **(extra_env or {})))
+    try:
+        out, err = proc.communicate(timeout=parse_seconds(duration) + 120)
+    except BaseException:
+        stop_proc(proc, signal.SIGKILL, 5)
+        raise
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = RESULT_RE.search(out.decode(errors="replace"))
+    if proc.returncode != 0 or not m:
+        die("wrk failed (exit %s):\n%s\n%s" % (proc.returncode, out.decode(errors="replace")[-2000:],
+                                              err.decode(errors="replace")[-2000:]))
+    res = json.loads(m.group(1))
+    res["wrk_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    res["conns"] = conns
+    res["threads"] = threads
+    secs = res["duration_us"] / 1e6
+    res["rps"] = res["requests"] / secs if secs > 0 else 0.0
+    res["socket_errors"] = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
+    return res
+
+
+def parse_seconds(d):
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", str(d).strip())
+    if not m:
+        raise ValueError("bad duration %r (e.g. 10s, 2m)" % d)
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def parse_int_list(s):
+    try:
+        v = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit("error: %r is not a comma-separated list of numbers" % s)
+    if not v or min(v) < 1:
+        raise SystemExit("error: %r: numbers must be >= 1" % s)
+    return v
+
+
+# --------------------------------------------------------------------------
+# Numbers and output
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(v, spec="{:,.0f}"):
+    return "-" if v is None else spec.format(v)
+
+
+def mb(b):
+    return "-" if not b else "%.1f MB" % (b / 1048576)
+
+
+def table(rows, headers, aligns=None):
+    cols = list(zip(*([headers] + rows))) if rows else [[h] for h in headers]
+    widths = [max(len(str(c)) for c in col) for col in cols]
+    aligns = aligns or ["<"] + [">"] * (len(headers) - 1)
+    out = []
+    for i, r in enumerate([headers] + rows):
+        out.append("  ".join(("{:%s%d}" % (a, w)).format(str(c)) for c, w, a in zip(r, widths, aligns)))
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def write_json(name, data):
+    os.makedirs(OUT_DIR, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(OUT_DIR, "%s-%s.json" % (name, stamp))
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return path
+
+
+def make_tmpdir(base, prefix):
+    return tempfile.mkdtemp(prefix=prefix, dir=base)
