@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 LINKD_ARGS ?=
 
-.PHONY: all deps build run test unit api format clean
+.PHONY: all deps build run test unit api format clean fuzz
 
 all: build
 
@@ -29,6 +29,32 @@ test:
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer: builds tests/fuzz/<target>/fuzz_<target>.c with clang and
+# ASan+UBSan in $(FUZZ_BUILD), then fuzzes each of FUZZ_TARGETS for
+# FUZZ_SECONDS. New inputs go to $(FUZZ_BUILD)/corpus/<target>, crashes to
+# $(FUZZ_BUILD)/artifacts/<target>/; the committed corpus is only read.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/%/,%,$(sort $(dir $(wildcard tests/fuzz/*/fuzz_*.c))))
+FUZZ_ARGS    ?=
+
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=$(FUZZ_CC) -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_FLAGS="-O1 -fsanitize=fuzzer-no-link" -DLNK_SANITIZER=ON -DLNK_WERROR=OFF \
+		-DLNK_FUZZ_LIBFUZZER=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; \
+		dict=; [ ! -f tests/fuzz/$$t/$$t.dict ] || dict=-dict=tests/fuzz/$$t/$$t.dict; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s" >&2; \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		./$(FUZZ_BUILD)/tests/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_ARGS) \
+			$(FUZZ_BUILD)/corpus/$$t tests/fuzz/$$t/corpus; \
+	done
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -1,18 +1,22 @@
 #!/bin/sh
 # Installs what linkd needs on Debian 12, idempotently: nothing is touched
-# when every package is already there. Usage: install-deps.sh [build|test|bench]
+# when every package is already there. Usage: install-deps.sh [build|test|bench|fuzz]
 set -eu
 
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
        liburiparser-dev libsqlite3-dev liburcu-dev"
 test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3"
 bench="nginx-light wrk"
+# `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
+# libclang-rt-14-dev; cmocka because configuring the tree needs it.
+fuzz="clang libclang-rt-14-dev libcmocka-dev"
 
 case "${1:-build}" in
 build) want="$build" ;;
 test) want="$build $test" ;;
 bench) want="$build $bench" ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+fuzz) want="$build $fuzz" ;;
+*) echo "usage: $0 [build|test|bench|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=""
