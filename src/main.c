@@ -28,24 +28,26 @@ static bool is_help(const char *a)
     return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
 }
 
-/* Loads the settings from argv[first..] and runs `serve` (dir NULL) or
- * `import dir`. */
-static int run(const char *cmd, int argc, char **argv, int first, const char *dir)
+/* Loads the settings from argv[2..] and runs `serve`, or `import DIR` (the
+ * one positional argument, anywhere among the flags). */
+static int run(const char *cmd, int argc, char **argv)
 {
     struct lnk_config cfg;
-    bool help = false;
+    bool help = false, import = strcmp(cmd, "import") == 0;
+    const char *dir = NULL;
     char err[256] = "";
     int code;
-    if (lnk_config_load(&cfg, argc, argv, first, &help, err, sizeof(err)) != 0) {
+    if (lnk_config_load(&cfg, argc, argv, 2, &help, import ? &dir : NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "linkd %s: %s\n", cmd, err);
         code = 2;
     } else if (help) {
         usage(stdout);
         code = 0;
-    } else if (dir) {
-        code = lnk_app_import(&cfg, dir);
+    } else if (import && !dir) {
+        fprintf(stderr, "linkd import: missing directory (usage: linkd import DIR)\n");
+        code = 2;
     } else {
-        code = lnk_app_serve(&cfg);
+        code = import ? lnk_app_import(&cfg, dir) : lnk_app_serve(&cfg);
     }
     lnk_config_cleanup(&cfg);
     return code;
@@ -65,19 +67,8 @@ int main(int argc, char **argv)
         printf("linkd %s\n", LNK_VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "serve") == 0)
-        return run("serve", argc, argv, 2, NULL);
-    if (strcmp(argv[1], "import") == 0) {
-        if (argc >= 3 && is_help(argv[2])) {
-            usage(stdout);
-            return 0;
-        }
-        if (argc < 3 || argv[2][0] == '-') {
-            fprintf(stderr, "linkd import: missing directory (usage: linkd import DIR)\n");
-            return 2;
-        }
-        return run("import", argc, argv, 3, argv[2]);
-    }
+    if (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "import") == 0)
+        return run(argv[1], argc, argv);
     fprintf(stderr, "linkd: unknown command '%s' (see linkd --help)\n", argv[1]);
     return 2;
 }

@@ -56,9 +56,11 @@ struct lnk_config {
 
 /* Fills cfg from defaults, then the environment, then argv[first..argc).
  * Unknown flags, missing values and bad values are LNK_EINVAL with a
- * one-line message in err. *help is set when --help / -h was given. */
-int lnk_config_load(struct lnk_config *cfg, int argc, char **argv, int first, bool *help, char *err,
-                    size_t errcap);
+ * one-line message in err. *help is set when --help / -h was given. With
+ * positional non-NULL, one argument that is not a flag is accepted and
+ * returned there (NULL if none); otherwise such an argument is an error. */
+int lnk_config_load(struct lnk_config *cfg, int argc, char **argv, int first, bool *help,
+                    const char **positional, char *err, size_t errcap);
 void lnk_config_cleanup(struct lnk_config *cfg);
 
 /* Writes the settings table (flag, env, default, help) to f. */

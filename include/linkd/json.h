@@ -13,13 +13,15 @@
 #define LNK_JSON_DEPTH_MAX 64
 
 /* Parses buf[0..len) as one JSON value that must be an object. LNK_EINVAL for
- * an empty body, invalid JSON (invalid UTF-8 and \u0000 included), nesting
- * deeper than LNK_JSON_DEPTH_MAX, or a non-object; *why says which (static
+ * an empty body, invalid JSON (invalid UTF-8 included), nesting
+ * deeper than LNK_JSON_DEPTH_MAX, or a non-object (\u0000 inside strings is
+ * accepted; the string getters refuse it); *why says which (static
  * string). On LNK_OK *out is a new reference. */
 int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char **why);
 
 /* Field getters. LNK_ENOTFOUND when the key is absent, LNK_EINVAL when it is
- * present with another type (null included, unless the getter says so). */
+ * present with another type (null included, unless the getter says so).
+ * String getters answer LNK_ERANGE for a string holding a NUL (\u0000). */
 int lnk_json_get_string(const json_t *obj, const char *key, const char **s, size_t *len);
 /* A JSON integer (not a real, not a boolean). */
 int lnk_json_get_int(const json_t *obj, const char *key, int64_t *v);

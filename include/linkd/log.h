@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Structured logs: one JSON object per line on stdout with ts (UTC, ms),
  * level, component, event, request_id, then typed fields (STYLE.md §7). The
- * macro checks the level before evaluating its fields. A line is written with
- * one write(2) so lines from different threads never interleave; when stdout
- * would block, the line is dropped and counted, so logging never stalls a
- * worker. Thread-safe. */
+ * macro checks the level before evaluating its fields. Lines never
+ * interleave. Once started, a background thread writes them, so logging never
+ * stalls a worker; a thread whose queue is full drops the line and counts it.
+ * Thread-safe. */
 #ifndef LNK_LOG_H
 #define LNK_LOG_H
 
@@ -45,7 +45,14 @@ const char *lnk_log_level_name(enum lnk_log_level level);
 void lnk_log_write(enum lnk_log_level level, const char *request_id, const char *component,
                    const char *event, const struct lnk_log_field *fields, size_t n);
 
-/* Lines dropped because stdout would have blocked or failed. */
+/* Starts the log thread: from then on lines are queued per thread and written
+ * in the background. Without it, lines are written at once (CLI, tests). */
+int lnk_log_start(void);
+/* Writes every queued line and stops the log thread. Call after every other
+ * thread that logs has stopped. */
+void lnk_log_stop(void);
+
+/* Lines dropped because a thread's queue was full or stdout failed. */
 uint64_t lnk_log_dropped(void);
 
 /* LNK_LOG(INFO, rid, "http", "listening", LNK_F_INT("port", port)); fields optional. */

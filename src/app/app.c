@@ -189,6 +189,7 @@ int lnk_app_serve(const struct lnk_config *cfg)
     int code = 1;
     lnk_log_min_level = cfg->log_level;
     block_signals(&set); /* before any thread starts, so all inherit it */
+    lnk_log_start();
     LNK_LOG(INFO, NULL, "app", "starting", LNK_F_STR("listen", cfg->listen),
             LNK_F_STR("database", cfg->database_url), LNK_F_INT("workers", cfg->workers),
             LNK_F_STR("synchronous", cfg->synchronous ? "full" : "off"),
@@ -211,6 +212,7 @@ out:
     lnk_metrics_free(a.metrics);
     lnk_store_close(a.store);
     LNK_LOG(INFO, NULL, "app", "stopped", LNK_F_INT("exit_code", code));
+    lnk_log_stop();
     return code;
 }
 

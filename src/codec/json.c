@@ -5,6 +5,8 @@
  * bytes, so a hostile body never drives a deep recursion. Thread-safe. */
 #include "linkd/json.h"
 
+#include <string.h>
+
 #include "linkd/arena.h"
 #include "linkd/err.h"
 
@@ -61,7 +63,9 @@ int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char 
      * as "not an object" rather than as a syntax error. jansson rejects
      * invalid UTF-8 and \u0000 (no JSON_ALLOW_NUL) on its own. */
     json_error_t error;
-    v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    /* \u0000 is valid JSON: accept it here and let the string getters refuse
+     * it per field (422), rather than calling the body unparsable (400). */
+    v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
     if (!v) {
         msg = "invalid JSON";
         goto out;
@@ -88,6 +92,8 @@ int lnk_json_get_string(const json_t *obj, const char *key, const char **s, size
     if (!json_is_string(v))
         return LNK_EINVAL;
     *s = json_string_value(v);
+    if (memchr(*s, '\0', json_string_length(v)))
+        return LNK_ERANGE;
     if (len)
         *len = json_string_length(v);
     return LNK_OK;
@@ -132,6 +138,8 @@ int lnk_json_get_string_or_null(const json_t *obj, const char *key, const char *
         return LNK_EINVAL;
     *is_null = false;
     *s = json_string_value(v);
+    if (memchr(*s, '\0', json_string_length(v)))
+        return LNK_ERANGE;
     if (len)
         *len = json_string_length(v);
     return LNK_OK;

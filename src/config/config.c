@@ -120,7 +120,7 @@ static int parse_listen(struct lnk_config *cfg, char *err, size_t errcap)
 }
 
 static int load_args(struct lnk_config *cfg, int argc, char **argv, int first, bool *help,
-                     char *err, size_t errcap)
+                     const char **positional, char *err, size_t errcap)
 {
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
@@ -129,6 +129,10 @@ static int load_args(struct lnk_config *cfg, int argc, char **argv, int first, b
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
+            if (positional && !*positional && a[0] != '-') {
+                *positional = a;
+                continue;
+            }
             snprintf(err, errcap, "unexpected argument '%s'", a);
             return LNK_EINVAL;
         }
@@ -153,9 +157,11 @@ static int load_args(struct lnk_config *cfg, int argc, char **argv, int first, b
     return LNK_OK;
 }
 
-int lnk_config_load(struct lnk_config *cfg, int argc, char **argv, int first, bool *help, char *err,
-                    size_t errcap)
+int lnk_config_load(struct lnk_config *cfg, int argc, char **argv, int first, bool *help,
+                    const char **positional, char *err, size_t errcap)
 {
+    if (positional)
+        *positional = NULL;
     memset(cfg, 0, sizeof(*cfg));
     *help = false;
     for (size_t i = 0; i < N_DEFS; i++) {
@@ -171,7 +177,7 @@ int lnk_config_load(struct lnk_config *cfg, int argc, char **argv, int first, bo
                 return rc;
         }
     }
-    int rc = load_args(cfg, argc, argv, first, help, err, errcap);
+    int rc = load_args(cfg, argc, argv, first, help, positional, err, errcap);
     if (rc != LNK_OK)
         return rc;
     if (cfg->workers == 0) {

@@ -166,6 +166,11 @@ void lnk_h_invalid_add(struct lnk_h_invalid *v, const char *field, const char *r
         json_object_set_new(v->details, field, json_string(reason));
 }
 
+const char *lnk_h_string_problem(int rc)
+{
+    return rc == LNK_ERANGE ? "must not contain NUL characters" : "must be a string";
+}
+
 bool lnk_h_invalid_answer(struct lnk_req *r, struct lnk_h_invalid *v)
 {
     if (!v->details)
@@ -189,7 +194,7 @@ bool lnk_h_text_field(const json_t *body, const char *key, bool required, size_t
         return !required;
     }
     if (rc != LNK_OK) {
-        lnk_h_invalid_add(v, key, "must be a string");
+        lnk_h_invalid_add(v, key, lnk_h_string_problem(rc));
         return false;
     }
     struct lnk_str t = lnk_str_trim(lnk_str_make(s, len));
@@ -245,7 +250,7 @@ json_t *lnk_h_event_json(const struct lnk_event *e)
     json_object_set_new(o, "event_type", json_string(e->event_type));
     json_object_set_new(o, "timestamp", ts_json(e->timestamp));
     /* details is stored as JSON object text; anything else reads as {} */
-    json_t *d = e->details ? json_loads(e->details, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *d = e->details ? json_loads(e->details, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
     if (!json_is_object(d)) {
         json_decref(d);
         d = json_object();

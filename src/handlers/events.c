@@ -63,7 +63,7 @@ static void read_event_type(const json_t *body, struct lnk_h_invalid *v, struct 
     if (rc == LNK_ENOTFOUND)
         lnk_h_invalid_add(v, "event_type", "is required");
     else if (rc != LNK_OK)
-        lnk_h_invalid_add(v, "event_type", "must be a string");
+        lnk_h_invalid_add(v, "event_type", lnk_h_string_problem(rc));
     else if (lnk_str_trim(lnk_str_make(s, len)).len == 0)
         lnk_h_invalid_add(v, "event_type", "must not be empty");
     else if (lnk_utf8_len(s, len) > LNK_EVENT_TYPE_MAX)

@@ -49,6 +49,8 @@ struct lnk_h_invalid {
     json_t *details; /* NULL until the first problem */
 };
 void lnk_h_invalid_add(struct lnk_h_invalid *v, const char *field, const char *reason);
+/* The reason for a string getter's failure (wrong type, or a NUL inside). */
+const char *lnk_h_string_problem(int rc);
 /* True (and answers 422) when any problem was added; frees v either way. */
 bool lnk_h_invalid_answer(struct lnk_req *r, struct lnk_h_invalid *v);
 

@@ -21,7 +21,7 @@ static void read_original_url(const json_t *body, bool required, struct lnk_h_in
         if (required)
             lnk_h_invalid_add(v, "original_url", "is required");
     } else if (rc != LNK_OK) {
-        lnk_h_invalid_add(v, "original_url", "must be a string");
+        lnk_h_invalid_add(v, "original_url", lnk_h_string_problem(rc));
     } else if (lnk_url_validate(s, len, &why) != LNK_OK) {
         lnk_h_invalid_add(v, "original_url", why ? why : "must be an http(s) URL");
     } else {
@@ -38,8 +38,9 @@ static void read_title(const json_t *body, struct lnk_h_invalid *v, struct lnk_a
     bool is_null;
     int rc = lnk_json_get_string_or_null(body, "title", &s, &len, &is_null);
     *set = rc == LNK_OK;
-    if (rc == LNK_EINVAL)
-        lnk_h_invalid_add(v, "title", "must be a string or null");
+    if (rc == LNK_EINVAL || rc == LNK_ERANGE)
+        lnk_h_invalid_add(v, "title",
+                          rc == LNK_ERANGE ? lnk_h_string_problem(rc) : "must be a string or null");
     else if (rc == LNK_OK && !is_null && lnk_utf8_len(s, len) > LNK_NAME_MAX)
         lnk_h_invalid_add(v, "title", "is too long");
     else if (rc == LNK_OK)
@@ -73,8 +74,8 @@ static void read_custom_code(const json_t *body, struct lnk_h_invalid *v, struct
     size_t len;
     bool is_null;
     int rc = lnk_json_get_string_or_null(body, "short_code", &s, &len, &is_null);
-    if (rc == LNK_EINVAL)
-        lnk_h_invalid_add(v, "short_code", "must be a string");
+    if (rc == LNK_EINVAL || rc == LNK_ERANGE)
+        lnk_h_invalid_add(v, "short_code", lnk_h_string_problem(rc));
     else if (rc != LNK_OK || is_null)
         return;
     else if (lnk_code_is_reserved(s, len))

@@ -26,7 +26,9 @@ struct worker {
     h2o_multithread_receiver_t receiver;
     struct lnk_exec exec;
     struct lnk_worker_env env;
-    size_t n_live_reqs; /* lnk_req objects not yet freed */
+    size_t n_live_reqs;        /* lnk_req objects not yet freed */
+    struct lnk_req *free_reqs; /* recycled lnk_req objects, linked by `next_free` */
+    size_t n_free_reqs;
     uint64_t rid_state; /* request-id generator */
 };
 
@@ -45,6 +47,7 @@ struct lnk_http {
 
 struct lnk_req {
     h2o_req_t *h2o; /* NULL once h2o disposed the request (client gone) */
+    struct lnk_req *next_free;
     struct worker *w;
     unsigned refs;
     enum lnk_method method;
@@ -58,6 +61,8 @@ struct lnk_req {
 
 /* request.c */
 struct lnk_req *lnk_http_req_new(struct worker *w, h2o_req_t *hreq);
+/* Frees the worker's recycled requests (at worker exit). */
+void lnk_http_req_free_cache(struct worker *w);
 uint64_t lnk_http_now_ns(void);
 
 /* response.c: counts the request and writes the access line. */

@@ -3,6 +3,7 @@
  * until it disposes the request's pool; each pending asynchronous operation
  * owns another. After h2o lets go, r->h2o is NULL and answers are dropped. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -69,9 +70,32 @@ static void on_pool_dispose(void *p)
     lnk_req_release(r);
 }
 
+#define FREE_REQS_MAX 1024 /* recycled per worker, so requests allocate nothing */
+
+static struct lnk_req *take_req(struct worker *w)
+{
+    struct lnk_req *r = w->free_reqs;
+    if (!r)
+        return lnk_xcalloc(1, sizeof(*r));
+    w->free_reqs = r->next_free;
+    w->n_free_reqs--;
+    memset(r, 0, sizeof(*r));
+    return r;
+}
+
+void lnk_http_req_free_cache(struct worker *w)
+{
+    while (w->free_reqs) {
+        struct lnk_req *r = w->free_reqs;
+        w->free_reqs = r->next_free;
+        free(r);
+    }
+    w->n_free_reqs = 0;
+}
+
 struct lnk_req *lnk_http_req_new(struct worker *w, h2o_req_t *hreq)
 {
-    struct lnk_req *r = lnk_xcalloc(1, sizeof(*r));
+    struct lnk_req *r = take_req(w);
     r->h2o = hreq;
     r->w = w;
     r->refs = 1; /* owned by h2o's pool, dropped in on_pool_dispose */
@@ -105,8 +129,15 @@ void lnk_req_release(struct lnk_req *r)
 {
     if (--r->refs > 0)
         return;
-    r->w->n_live_reqs--;
-    free(r);
+    struct worker *w = r->w;
+    w->n_live_reqs--;
+    if (w->n_free_reqs < FREE_REQS_MAX) {
+        r->next_free = w->free_reqs;
+        w->free_reqs = r;
+        w->n_free_reqs++;
+    } else {
+        free(r);
+    }
 }
 
 enum lnk_method lnk_req_method(const struct lnk_req *r)

@@ -154,6 +154,10 @@ static void serve(struct worker *w)
             h2o_socket_close(w->listener);
             w->listener = NULL;
             h2o_context_request_shutdown(&w->ctx);
+            /* h2o 2.2 closes idle HTTP/1 keep-alive connections only when
+             * their request timeout fires: make every armed one due now.
+             * Requests being handled have no such timer armed. */
+            w->ctx.http1.req_timeout.timeout = 0;
         }
         bool drained = w->n_live_reqs == 0 && open_connections(w) == 0;
         if (drained || lnk_http_now_ns() >= deadline_ns) {
@@ -280,6 +284,7 @@ void lnk_http_stop(struct lnk_http *h)
 
 static void dispose_worker(struct worker *w)
 {
+    lnk_http_req_free_cache(w);
     if (w->listen_fd >= 0)
         close(w->listen_fd);
     if (!w->loop)

@@ -1,21 +1,48 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON-lines logger. Each line is formatted into a thread-local buffer and
- * written with one write(2) to stdout; a short or failed write (a full pipe
- * when stdout is non-blocking, a closed reader) drops the line and counts it,
- * so a slow log consumer never stalls a worker. */
+/* JSON-lines logger. Each line is formatted into a thread-local buffer. Before
+ * lnk_log_start (and after lnk_log_stop) it is written at once with one
+ * write(2). While started, it is copied into the calling thread's own ring
+ * (single producer, no lock) and a log thread writes the rings out every few
+ * milliseconds, so a request never waits for stdout; a full ring drops the
+ * line and counts it. */
 #include "linkd/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "linkd/arena.h"
 #include "linkd/err.h"
 #include "linkd/str.h"
 
 #define LINE_MAX_BYTES 8192
+#define RING_BYTES     (1u << 20) /* per logging thread; power of two */
+#define FLUSH_MS       20
+
+/* One thread's lines: bytes [tail, head) are pending. The producer owns head,
+ * the log thread owns tail. Rings live until lnk_log_stop. */
+struct ring {
+    struct ring *next;
+    _Alignas(64) _Atomic uint64_t head;
+    _Alignas(64) _Atomic uint64_t tail;
+    char bytes[RING_BYTES];
+};
+
+static struct {
+    pthread_mutex_t lock; /* guards rings and running */
+    pthread_cond_t cond;
+    struct ring *rings;
+    _Atomic bool started;
+    bool stop;
+    pthread_t thread;
+} async = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false, false, 0};
+
+static _Thread_local struct ring *my_ring;
 
 enum lnk_log_level lnk_log_min_level = LNK_LOG_INFO;
 static _Atomic uint64_t dropped;
@@ -141,18 +168,27 @@ static void put_field(struct line *l, const struct lnk_log_field *f)
     }
 }
 
+/* "{"ts":"YYYY-MM-DDTHH:MM:SS.mmmZ"; the seconds part is formatted once a
+ * second per thread. */
 static void put_ts(struct line *l)
 {
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[32];
+    static _Thread_local size_t cached_len;
     struct timespec ts;
-    struct tm tm;
-    char tmp[40];
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = ts.tv_sec;
+    }
     put(l, "{\"ts\":\"", 7);
-    put(l, tmp, n);
+    put(l, cached, cached_len);
     put_fmt(l, ".%03ldZ\"", ts.tv_nsec / 1000000);
 }
+
+static void emit(const char *p, size_t len);
 
 void lnk_log_write(enum lnk_log_level level, const char *request_id, const char *component,
                    const char *event, const struct lnk_log_field *fields, size_t n)
@@ -183,7 +219,122 @@ void lnk_log_write(enum lnk_log_level level, const char *request_id, const char 
     }
     buf[l.len++] = '}';
     buf[l.len++] = '\n';
-    ssize_t w = write(STDOUT_FILENO, buf, l.len);
-    if (w != (ssize_t)l.len)
+    emit(buf, l.len);
+}
+
+static void write_now(const char *p, size_t len)
+{
+    ssize_t w = write(STDOUT_FILENO, p, len);
+    if (w != (ssize_t)len)
         atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+}
+
+static struct ring *ring_of_this_thread(void)
+{
+    if (!my_ring) {
+        struct ring *r = lnk_xcalloc(1, sizeof(*r));
+        pthread_mutex_lock(&async.lock);
+        r->next = async.rings;
+        async.rings = r;
+        pthread_mutex_unlock(&async.lock);
+        my_ring = r;
+    }
+    return my_ring;
+}
+
+static void emit(const char *p, size_t len)
+{
+    if (!atomic_load_explicit(&async.started, memory_order_acquire)) {
+        write_now(p, len);
+        return;
+    }
+    struct ring *r = ring_of_this_thread();
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (RING_BYTES - (head - tail) < len) {
+        atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+        return;
+    }
+    size_t at = head & (RING_BYTES - 1), first = RING_BYTES - at < len ? RING_BYTES - at : len;
+    memcpy(r->bytes + at, p, first);
+    memcpy(r->bytes, p + first, len - first);
+    atomic_store_explicit(&r->head, head + len, memory_order_release);
+}
+
+/* Writes out whatever each ring holds. Log thread (or lnk_log_stop) only. */
+static void drain_rings(void)
+{
+    pthread_mutex_lock(&async.lock);
+    struct ring *rings = async.rings;
+    pthread_mutex_unlock(&async.lock);
+    for (struct ring *r = rings; r; r = r->next) {
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+        while (tail != head) {
+            size_t at = tail & (RING_BYTES - 1);
+            size_t n = head - tail < RING_BYTES - at ? head - tail : RING_BYTES - at;
+            ssize_t w = write(STDOUT_FILENO, r->bytes + at, n);
+            if (w <= 0)
+                break; /* stdout is gone; lines stay queued and count as dropped at stop */
+            tail += (uint64_t)w;
+        }
+        atomic_store_explicit(&r->tail, tail, memory_order_release);
+    }
+}
+
+static void *log_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&async.lock);
+    while (!async.stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += FLUSH_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&async.cond, &async.lock, &ts);
+        pthread_mutex_unlock(&async.lock);
+        drain_rings();
+        pthread_mutex_lock(&async.lock);
+    }
+    pthread_mutex_unlock(&async.lock);
+    return NULL;
+}
+
+int lnk_log_start(void)
+{
+    if (atomic_load(&async.started))
+        return LNK_OK;
+    async.stop = false;
+    if (pthread_create(&async.thread, NULL, log_main, NULL) != 0)
+        return LNK_ENOMEM;
+    atomic_store_explicit(&async.started, true, memory_order_release);
+    return LNK_OK;
+}
+
+void lnk_log_stop(void)
+{
+    if (!atomic_load(&async.started))
+        return;
+    /* From here on lines are written at once; rings get no new lines once
+     * every producer has seen the flag, which the final drain covers. */
+    atomic_store_explicit(&async.started, false, memory_order_release);
+    pthread_mutex_lock(&async.lock);
+    async.stop = true;
+    pthread_cond_signal(&async.cond);
+    pthread_mutex_unlock(&async.lock);
+    pthread_join(async.thread, NULL);
+    drain_rings();
+    pthread_mutex_lock(&async.lock);
+    struct ring *r = async.rings;
+    async.rings = NULL;
+    pthread_mutex_unlock(&async.lock);
+    while (r) {
+        struct ring *next = r->next;
+        free(r);
+        r = next;
+    }
+    my_ring = NULL;
 }

@@ -63,7 +63,13 @@ static void test_nul_and_invalid_utf8_are_rejected(void **state)
           "a raw NUL inside a string is rejected");
     CHECK(lnk_json_parse_object("{\"a\":1}\0", 8, &v, &why) == LNK_EINVAL,
           "a raw NUL after the object is rejected");
-    CHECK(parse("{\"a\":\"\\u0000\"}", &v, &why) == LNK_EINVAL, "\\u0000 is rejected");
+    CHECK(parse("{\"a\":\"x\\u0000y\"}", &v, &why) == LNK_OK, "\\u0000 is valid JSON and parses");
+    const char *s;
+    size_t len;
+    CHECK(lnk_json_get_string(v, "a", &s, &len) == LNK_ERANGE,
+          "the string getter refuses a string holding NUL");
+    json_decref(v);
+    v = NULL;
     CHECK(parse("{\"a\":\"\xff\"}", &v, &why) == LNK_EINVAL, "invalid UTF-8 is rejected");
     CHECK(parse("{\"a\":\"\xc0\xaf\"}", &v, &why) == LNK_EINVAL, "overlong UTF-8 is rejected");
     CHECK(parse("{\"a\":\"\xed\xa0\x80\"}", &v, &why) == LNK_EINVAL,
