@@ -24,6 +24,7 @@ void lnk_h_urls_create(struct lnk_req *r);
 void lnk_h_url_get(struct lnk_req *r);
 void lnk_h_url_update(struct lnk_req *r);
 void lnk_h_url_delete(struct lnk_req *r);
+void lnk_h_url_stats(struct lnk_req *r);
 
 void lnk_h_redirect(struct lnk_req *r);
 

@@ -13,6 +13,7 @@
     X(URLS, "/urls")                                                                               \
     X(URL, "/urls/{id}")                                                                           \
     X(URL_REDIRECT, "/urls/{code}/redirect")                                                       \
+    X(URL_STATS, "/urls/{id}/stats")                                                               \
     X(EVENTS, "/events")                                                                           \
     X(REDIRECT, "/{code}")                                                                         \
     X(UNMATCHED, "unmatched")

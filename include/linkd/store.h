@@ -43,6 +43,7 @@ enum lnk_op_kind {
     LNK_OP_EVENT_IMPORT,  /* write: in.rows (events) upsert by id */
     LNK_OP_CLICKS_APPEND, /* write: in.clicks -> click events (batched by the events writer) */
     LNK_OP_COUNT_ROWS,    /* read: out.counts[3] = users, urls, events */
+    LNK_OP_URL_STATS,     /* read: in.id -> urls[0], click_total, last_click_at, days[] */
 };
 
 /* Filters and paging for the list operations. Absent filters match all. */
@@ -55,6 +56,12 @@ struct lnk_list_query {
     const char *event_type; /* NULL: any */
     int64_t page;           /* 1-based; 0 = no paging (every row) */
     int64_t per_page;       /* rows per page when page > 0 */
+};
+
+/* Clicks of one url on one UTC day (URL_STATS). */
+struct lnk_click_day {
+    int64_t day; /* days since 1970-01-01 */
+    int64_t clicks;
 };
 
 /* Which fields of a url an update sets. */
@@ -105,6 +112,9 @@ struct lnk_store_op {
     int64_t imported, skipped; /* *_IMPORT: added to on success, so a caller may
                                   preset them; meaningless when rc != LNK_OK */
     int64_t counts[3];
+    int64_t click_total, last_click_at; /* URL_STATS; last_click_at 0 = never */
+    struct lnk_click_day *days;         /* URL_STATS: oldest first */
+    size_t n_days;
     int64_t latency_us;
     struct lnk_arena arena;
 

@@ -27,6 +27,7 @@ const struct lnk_route_def lnk_route_table[] = {
       [LNK_METHOD_PUT] = lnk_h_url_update,
       [LNK_METHOD_DELETE] = lnk_h_url_delete}},
     {LNK_ROUTE_URL_REDIRECT, {"urls", "{}", "redirect"}, {[LNK_METHOD_GET] = lnk_h_redirect}},
+    {LNK_ROUTE_URL_STATS, {"urls", "{}", "stats"}, {[LNK_METHOD_GET] = lnk_h_url_stats}},
     {LNK_ROUTE_EVENTS,
      {"events"},
      {[LNK_METHOD_GET] = lnk_h_events_list, [LNK_METHOD_POST] = lnk_h_events_create}},

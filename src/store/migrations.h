@@ -52,8 +52,42 @@ static const char LNK_SQLITE_MIGRATION_1[] =
     " WHEN old.short_code IS NOT new.short_code BEGIN"
     " INSERT OR IGNORE INTO retired_codes (code) VALUES (old.short_code); END;";
 
+/* Version 2: click rollups, kept by a trigger on every click event (redirects,
+ * POST /events with event_type "click", imported clicks), so that a link's
+ * totals and daily counts never need a scan of events.
+ * - link_clicks: one row per url with its total and its latest click;
+ * - link_clicks_daily: one row per url and UTC day (epoch day number).
+ * Both follow their url on delete. */
+static const char LNK_SQLITE_MIGRATION_2[] =
+    "CREATE TABLE link_clicks ("
+    " url_id INTEGER PRIMARY KEY REFERENCES urls(id) ON DELETE CASCADE,"
+    " clicks INTEGER NOT NULL,"
+    " last_click_at INTEGER NOT NULL);"
+    "CREATE TABLE link_clicks_daily ("
+    " url_id INTEGER NOT NULL REFERENCES urls(id) ON DELETE CASCADE,"
+    " day INTEGER NOT NULL,"
+    " clicks INTEGER NOT NULL,"
+    " PRIMARY KEY (url_id, day)) WITHOUT ROWID;"
+    "CREATE TRIGGER events_click_rollup AFTER INSERT ON events"
+    " WHEN new.event_type = 'click' BEGIN"
+    " INSERT INTO link_clicks (url_id, clicks, last_click_at)"
+    "  VALUES (new.url_id, 1, new.timestamp)"
+    "  ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + 1,"
+    "  last_click_at = max(last_click_at, excluded.last_click_at);"
+    " INSERT INTO link_clicks_daily (url_id, day, clicks)"
+    "  VALUES (new.url_id, new.timestamp / 86400, 1)"
+    "  ON CONFLICT (url_id, day) DO UPDATE SET clicks = clicks + 1;"
+    " END;"
+    "INSERT INTO link_clicks (url_id, clicks, last_click_at)"
+    " SELECT url_id, count(*), max(timestamp) FROM events WHERE event_type = 'click'"
+    " GROUP BY url_id;"
+    "INSERT INTO link_clicks_daily (url_id, day, clicks)"
+    " SELECT url_id, timestamp / 86400, count(*) FROM events WHERE event_type = 'click'"
+    " GROUP BY url_id, timestamp / 86400;";
+
 static const char *const lnk_sqlite_migrations[] = {
     LNK_SQLITE_MIGRATION_1,
+    LNK_SQLITE_MIGRATION_2,
 };
 
 #define LNK_SQLITE_N_MIGRATIONS (sizeof(lnk_sqlite_migrations) / sizeof(lnk_sqlite_migrations[0]))

@@ -87,6 +87,7 @@ bool lnk_store_op_is_read(enum lnk_op_kind kind)
     case LNK_OP_URL_BY_CODE:
     case LNK_OP_EVENT_LIST:
     case LNK_OP_COUNT_ROWS:
+    case LNK_OP_URL_STATS:
         return true;
     default:
         return false;

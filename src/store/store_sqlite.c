@@ -56,6 +56,8 @@ enum stmt_id {
     ST_EVENT_DELETED,
     ST_EVENT_CLICK,
     ST_EVENT_UPSERT,
+    ST_CLICKS_TOTAL,
+    ST_CLICKS_DAILY,
     ST__COUNT
 };
 
@@ -122,6 +124,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id,"
                         " user_id = excluded.user_id, event_type = excluded.event_type,"
                         " timestamp = excluded.timestamp, details = excluded.details",
+    [ST_CLICKS_TOTAL] = "SELECT clicks, last_click_at FROM link_clicks WHERE url_id = ?1",
+    [ST_CLICKS_DAILY] = "SELECT day, clicks FROM link_clicks_daily WHERE url_id = ?1 ORDER BY day",
 };
 
 /* Result row shapes, also the tables a list reads. */
@@ -545,6 +549,47 @@ out:
     return rc;
 }
 
+/* The url (404 if unknown), its click total and its clicks per day. */
+static int read_url_stats(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = load_one(c, ST_URL_GET, A_I64(op->in.id), ROW_URL, op, "url");
+    if (rc != LNK_OK)
+        goto out;
+    rc = prepare_bound(c, ST_CLICKS_TOTAL, ARGS(A_I64(op->in.id)), &st);
+    if (rc != LNK_OK)
+        goto out;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        op->click_total = sqlite3_column_int64(st, 0);
+        op->last_click_at = sqlite3_column_int64(st, 1);
+    } else if (src != SQLITE_DONE) {
+        rc = map_sqlite_rc(src);
+        goto out;
+    }
+    release_stmt(st);
+    st = NULL;
+    rc = prepare_bound(c, ST_CLICKS_DAILY, ARGS(A_I64(op->in.id)), &st);
+    if (rc != LNK_OK)
+        goto out;
+    size_t cap = 0;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (op->n_days == cap) {
+            cap = cap ? cap * 2 : 32;
+            struct lnk_click_day *d = lnk_arena_alloc(&op->arena, cap * sizeof(*d));
+            if (op->n_days)
+                memcpy(d, op->days, op->n_days * sizeof(*d));
+            op->days = d;
+        }
+        op->days[op->n_days++] =
+            (struct lnk_click_day){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+    }
+    rc = src == SQLITE_DONE ? LNK_OK : map_sqlite_rc(src);
+out:
+    release_stmt(st);
+    return rc;
+}
+
 static int run_read(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
     switch (op->kind) {
@@ -552,6 +597,8 @@ static int run_read(struct lnk_store_bconn *c, struct lnk_store_op *op)
         return read_ping(c, op);
     case LNK_OP_COUNT_ROWS:
         return read_counts(c, op);
+    case LNK_OP_URL_STATS:
+        return read_url_stats(c, op);
     case LNK_OP_USER_LIST:
         return read_list(c, ROW_USER, op);
     case LNK_OP_URL_LIST:

@@ -649,6 +649,47 @@ static void test_clicks_append_drops_vanished_urls(void **state)
     lnk_store_op_free(ev);
 }
 
+static void test_clicks_roll_up_per_link_and_day(void **state)
+{
+    struct fixture *f = *state;
+    int64_t alice = add_user(f->s, "alice");
+    int64_t a = add_url(f->s, alice, "https://a.example/");
+    int64_t b = add_url(f->s, alice, "https://b.example/");
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_STATS);
+    op->in.id = 999;
+    CHECK(run(f->s, op)->rc == LNK_ENOTFOUND, "stats of an unknown url are not found");
+    lnk_store_op_free(op);
+
+    /* day 19675 = 2023-11-14; two clicks that day and one the next for a */
+    struct lnk_click clicks[] = {
+        {.url_id = a, .user_id = alice, .timestamp = 19675 * 86400 + 10, .short_code = "x"},
+        {.url_id = a, .user_id = alice, .timestamp = 19675 * 86400 + 86399, .short_code = "x"},
+        {.url_id = a, .user_id = alice, .timestamp = 19676 * 86400, .short_code = "x"},
+    };
+    op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    op->clicks = clicks;
+    op->n_clicks = 3;
+    CHECK(run(f->s, op)->rc == LNK_OK, "clicks appended");
+    lnk_store_op_free(op);
+
+    op = lnk_store_op_new(LNK_OP_URL_STATS);
+    op->in.id = a;
+    CHECK(run(f->s, op)->rc == LNK_OK, "stats read");
+    CHECK(op->click_total == 3, "three clicks in total");
+    CHECK(op->last_click_at == 19676 * 86400, "the latest click time");
+    CHECK(op->n_days == 2 && op->days[0].day == 19675 && op->days[0].clicks == 2 &&
+              op->days[1].day == 19676 && op->days[1].clicks == 1,
+          "clicks per UTC day, oldest first");
+    lnk_store_op_free(op);
+
+    op = lnk_store_op_new(LNK_OP_URL_STATS);
+    op->in.id = b;
+    CHECK(run(f->s, op)->rc == LNK_OK && op->click_total == 0 && op->n_days == 0 &&
+              op->last_click_at == 0,
+          "a link never clicked has zero clicks and no days");
+    lnk_store_op_free(op);
+}
+
 static void test_list_filters_and_paging(void **state)
 {
     struct fixture *f = *state;
@@ -1112,6 +1153,7 @@ int main(void)
         T(test_url_update_records_only_changed_fields),
         T(test_event_create_defaults),
         T(test_clicks_append_drops_vanished_urls),
+        T(test_clicks_roll_up_per_link_and_day),
         T(test_list_filters_and_paging),
         T(test_generated_codes_are_distinct_and_six_alnum),
         T(test_sequences_continue_past_imported_ids),
