@@ -30,6 +30,9 @@
       "full: a 2xx means the write reached the disk (fsync per group commit); off: relaxed")       \
     X(click_flush_ms, UINT, "LINKD_CLICK_FLUSH_MS", "click-flush-ms", "100", 1, 1000,              \
       "how often queued click events are written, in ms (bounds what a crash can lose)")           \
+    X(click_backlog, UINT, "LINKD_CLICK_BACKLOG", "click-backlog", "1000000", 1000, 100000000,     \
+      "clicks held in memory beyond the per-worker rings while the store is behind; past it "      \
+      "clicks are dropped and counted")                                                            \
     X(drain_s, UINT, "LINKD_DRAIN_S", "drain-s", "10", 0, 3600,                                    \
       "on SIGTERM, how long in-flight requests may take before the process exits, in seconds")     \
     X(cache_mb, UINT, "LINKD_CACHE_MB", "cache-mb", "192", 0, 1048576,                             \
@@ -46,6 +49,7 @@ struct lnk_config {
     char *seed_dir;
     bool synchronous;
     unsigned click_flush_ms;
+    unsigned click_backlog;
     unsigned drain_s;
     unsigned cache_mb;
     unsigned cache_negative_ttl_ms;

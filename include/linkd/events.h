@@ -3,8 +3,10 @@
  * clicks into its own single-producer ring (no lock, no allocation); one
  * writer thread drains every ring each flush interval and hands the batch to
  * the store (LNK_OP_CLICKS_APPEND, group-committed). When a ring is full the
- * click goes to a mutex-protected overflow list instead: it is slower, never
- * dropped. lnk_events_free writes every queued click before it returns. */
+ * click goes to a mutex-protected overflow list instead (slower), holding at
+ * most backlog_max clicks; only past that, when the store has fallen far
+ * behind, is a click dropped, and counted. lnk_events_free writes every
+ * queued click before it returns. */
 #ifndef LNK_EVENTS_H
 #define LNK_EVENTS_H
 
@@ -13,8 +15,9 @@
 #include "linkd/model.h"
 #include "linkd/store.h"
 
-#define LNK_CLICK_UA_MAX  255 /* bytes of User-Agent kept */
-#define LNK_CLICK_REF_MAX 511 /* bytes of Referer kept */
+#define LNK_CLICK_UA_MAX      255  /* bytes of User-Agent kept */
+#define LNK_CLICK_REF_MAX     511  /* bytes of Referer kept */
+#define LNK_EVENTS_RING_SLOTS 4096 /* clicks per worker ring; a power of two */
 
 struct lnk_events;
 
@@ -23,12 +26,13 @@ struct lnk_events_stats {
     uint64_t written;  /* committed to the store */
     uint64_t overflow; /* pushes that took the overflow list */
     uint64_t failed;   /* clicks whose write failed and were retried */
+    uint64_t dropped;  /* clicks dropped because the backlog was full */
 };
 
 /* `store` is borrowed and must outlive the events module. n_producers is the
  * number of worker threads; producer i may only be used from one thread. */
 int lnk_events_new(struct lnk_store *store, unsigned n_producers, unsigned flush_ms,
-                   struct lnk_events **out);
+                   size_t backlog_max, struct lnk_events **out);
 /* Writes every queued click, stops the writer thread and frees. NULL ok. */
 void lnk_events_free(struct lnk_events *ev);
 

@@ -30,8 +30,9 @@
     X(gauge, events_queue_depth, "Click events queued and not yet written")                        \
     X(counter, clicks_written_total, "Click events written to the store")                          \
     X(counter, clicks_overflow_total,                                                              \
-      "Clicks that found their worker ring full and took the "                                     \
-      "slower overflow list (none are dropped)")                                                   \
+      "Clicks that found their worker ring full and took the overflow list")                       \
+    X(counter, clicks_dropped_total, "Clicks dropped because the backlog was full")                \
+    X(counter, click_write_failures_total, "Clicks whose write failed (retried)")                  \
     X(gauge, store_degraded, "1 when the last write transaction failed")                           \
     X(counter, log_dropped_total, "Log lines dropped because stdout would block")                  \
     X(gauge, workers, "HTTP worker threads")

@@ -43,6 +43,8 @@ static void collect_metrics(void *udata, struct lnk_metrics_external *out)
     out->events_queue_depth = (double)st.queued;
     out->clicks_written_total = (double)st.written;
     out->clicks_overflow_total = (double)st.overflow;
+    out->clicks_dropped_total = (double)st.dropped;
+    out->click_write_failures_total = (double)st.failed;
     out->store_degraded = lnk_store_is_degraded(a->store) ? 1 : 0;
     out->log_dropped_total = (double)lnk_log_dropped();
     out->workers = a->cfg->workers;
@@ -196,7 +198,8 @@ int lnk_app_serve(const struct lnk_config *cfg)
             LNK_F_INT("click_flush_ms", cfg->click_flush_ms), LNK_F_INT("cache_mb", cfg->cache_mb));
     if (open_store(&a) != LNK_OK || seed(&a) != LNK_OK)
         goto out;
-    if (lnk_events_new(a.store, cfg->workers, cfg->click_flush_ms, &a.events) != LNK_OK ||
+    if (lnk_events_new(a.store, cfg->workers, cfg->click_flush_ms, cfg->click_backlog, &a.events) !=
+            LNK_OK ||
         open_caches(&a) != LNK_OK)
         goto out;
     a.metrics = lnk_metrics_new(cfg->workers, collect_metrics, &a);

@@ -19,7 +19,7 @@
 #include "linkd/log.h"
 #include "linkd/str.h"
 
-#define RING_SLOTS   4096 /* per worker; power of two */
+#define RING_SLOTS   LNK_EVENTS_RING_SLOTS
 #define BATCH_MAX    8192
 #define RETRY_MAX_MS 1000
 
@@ -36,9 +36,12 @@ struct ring {
     struct slot *slots;
 };
 
+/* A click that found its ring full, stored compactly: code, user agent and
+ * referrer back to back, each NUL-terminated. */
 struct overflow {
     struct overflow *next;
-    struct slot s;
+    int64_t url_id, user_id, timestamp;
+    char data[];
 };
 
 struct lnk_events {
@@ -50,14 +53,17 @@ struct lnk_events {
     pthread_mutex_t lock; /* guards the fields below */
     pthread_cond_t cond;
     struct overflow *ov_head, **ov_tail;
+    size_t n_overflow; /* clicks on the overflow list */
+    size_t backlog_max;
     bool stop, kicked;
 
-    _Atomic uint64_t pushed, written, overflowed, failed;
+    _Atomic uint64_t pushed, written, overflowed, failed, dropped;
 
     /* Writer-thread only. */
     struct slot *batch;
     size_t n_batch;
     pthread_t thread;
+    bool started;
 };
 
 /* Copies at most max bytes of s into dst, cut at a UTF-8 boundary, with
@@ -95,6 +101,47 @@ static void fill_slot(struct slot *s, const struct lnk_click *c)
     copy_clean(s->ref, LNK_CLICK_REF_MAX, c->referrer);
 }
 
+/* The slow path: the overflow list, bounded by backlog_max clicks; past it
+ * the click is dropped and counted (docs/adr/0003). */
+static void push_overflow(struct lnk_events *ev, const struct lnk_click *c)
+{
+    struct slot s;
+    fill_slot(&s, c); /* cleans and truncates like the ring does */
+    size_t cl = strlen(s.code) + 1, ul = strlen(s.ua) + 1, rl = strlen(s.ref) + 1;
+    pthread_mutex_lock(&ev->lock);
+    if (ev->n_overflow >= ev->backlog_max) {
+        pthread_mutex_unlock(&ev->lock);
+        atomic_fetch_add_explicit(&ev->dropped, 1, memory_order_relaxed);
+        return;
+    }
+    pthread_mutex_unlock(&ev->lock);
+    struct overflow *o = lnk_xmalloc(sizeof(*o) + cl + ul + rl);
+    o->next = NULL;
+    o->url_id = s.url_id;
+    o->user_id = s.user_id;
+    o->timestamp = s.timestamp;
+    memcpy(o->data, s.code, cl);
+    memcpy(o->data + cl, s.ua, ul);
+    memcpy(o->data + cl + ul, s.ref, rl);
+    atomic_fetch_add_explicit(&ev->overflowed, 1, memory_order_relaxed);
+    pthread_mutex_lock(&ev->lock);
+    *ev->ov_tail = o;
+    ev->ov_tail = &o->next;
+    ev->n_overflow++;
+    pthread_mutex_unlock(&ev->lock);
+}
+
+static void slot_from_overflow(struct slot *s, const struct overflow *o)
+{
+    const char *code = o->data, *ua = code + strlen(code) + 1, *ref = ua + strlen(ua) + 1;
+    s->url_id = o->url_id;
+    s->user_id = o->user_id;
+    s->timestamp = o->timestamp;
+    memcpy(s->code, code, strlen(code) + 1);
+    memcpy(s->ua, ua, strlen(ua) + 1);
+    memcpy(s->ref, ref, strlen(ref) + 1);
+}
+
 void lnk_events_push(struct lnk_events *ev, unsigned producer, const struct lnk_click *c)
 {
     struct ring *r = &ev->rings[producer % ev->n_rings];
@@ -106,16 +153,7 @@ void lnk_events_push(struct lnk_events *ev, unsigned producer, const struct lnk_
         atomic_store_explicit(&r->head, head + 1, memory_order_release);
         return;
     }
-    struct overflow *o = lnk_xmalloc(sizeof(*o));
-    fill_slot(&o->s, c);
-    o->next = NULL;
-    atomic_fetch_add_explicit(&ev->overflowed, 1, memory_order_relaxed);
-    pthread_mutex_lock(&ev->lock);
-    *ev->ov_tail = o;
-    ev->ov_tail = &o->next;
-    ev->kicked = true;
-    pthread_cond_signal(&ev->cond);
-    pthread_mutex_unlock(&ev->lock);
+    push_overflow(ev, c);
 }
 
 /* Moves queued clicks into the writer's batch, up to BATCH_MAX. */
@@ -135,7 +173,8 @@ static void collect(struct lnk_events *ev)
         ev->ov_head = o->next;
         if (!ev->ov_head)
             ev->ov_tail = &ev->ov_head;
-        ev->batch[ev->n_batch++] = o->s;
+        ev->n_overflow--;
+        slot_from_overflow(&ev->batch[ev->n_batch++], o);
         free(o);
     }
     pthread_mutex_unlock(&ev->lock);
@@ -231,9 +270,10 @@ static void *writer_main(void *arg)
 }
 
 int lnk_events_new(struct lnk_store *store, unsigned n_producers, unsigned flush_ms,
-                   struct lnk_events **out)
+                   size_t backlog_max, struct lnk_events **out)
 {
     struct lnk_events *ev = lnk_xcalloc(1, sizeof(*ev));
+    ev->backlog_max = backlog_max;
     ev->store = store;
     ev->n_rings = n_producers ? n_producers : 1;
     ev->flush_ms = flush_ms ? flush_ms : 100;
@@ -252,6 +292,7 @@ int lnk_events_new(struct lnk_store *store, unsigned n_producers, unsigned flush
         lnk_events_free(ev);
         return LNK_ENOMEM;
     }
+    ev->started = true;
     *out = ev;
     return LNK_OK;
 }
@@ -268,7 +309,7 @@ void lnk_events_free(struct lnk_events *ev)
 {
     if (!ev)
         return;
-    if (ev->batch) { /* the thread was started */
+    if (ev->started) {
         pthread_mutex_lock(&ev->lock);
         ev->stop = true;
         pthread_cond_signal(&ev->cond);
@@ -300,4 +341,5 @@ void lnk_events_get_stats(struct lnk_events *ev, struct lnk_events_stats *out)
     out->queued = pushed > out->written ? pushed - out->written : 0;
     out->overflow = atomic_load_explicit(&ev->overflowed, memory_order_relaxed);
     out->failed = atomic_load_explicit(&ev->failed, memory_order_relaxed);
+    out->dropped = atomic_load_explicit(&ev->dropped, memory_order_relaxed);
 }

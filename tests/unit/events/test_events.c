@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* The click hand-off against a real SQLite store: every pushed click is
+ * written by the time lnk_events_free returns, a full ring spills to the
+ * overflow list, and only a full backlog drops (and counts) clicks. */
+#include "check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "linkd/err.h"
+#include "linkd/events.h"
+#include "linkd/store.h"
+
+struct fixture {
+    char dir[64];
+    struct lnk_store *s;
+    int64_t url_id, user_id;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char url[128], err[256];
+    snprintf(f->dir, sizeof(f->dir), "/tmp/lnk-events-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(url, sizeof(url), "sqlite://%s/t.db", f->dir);
+    struct lnk_store_config cfg = {url, 0, 0};
+    if (lnk_store_open(&cfg, &f->s, err, sizeof(err)) != LNK_OK)
+        return -1;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_CREATE);
+    op->user = (struct lnk_user){.username = "ada", .email = "ada@example.com"};
+    lnk_store_run(f->s, op);
+    f->user_id = op->users[0].id;
+    lnk_store_op_free(op);
+    op = lnk_store_op_new(LNK_OP_URL_CREATE);
+    op->url = (struct lnk_url){
+        .user_id = f->user_id, .original_url = "https://a.example/", .is_active = true};
+    lnk_store_run(f->s, op);
+    f->url_id = op->urls[0].id;
+    lnk_store_op_free(op);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    lnk_store_close(f->s);
+    const char *names[] = {"t.db", "t.db-wal", "t.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
+        unlink(path);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static int64_t clicks_in_store(struct fixture *f)
+{
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
+    op->in.list.event_type = "click";
+    lnk_store_run(f->s, op);
+    int64_t n = (int64_t)op->n_rows;
+    lnk_store_op_free(op);
+    return n;
+}
+
+static void push_n(struct lnk_events *ev, struct fixture *f, int n, const char *ua)
+{
+    for (int i = 0; i < n; i++) {
+        struct lnk_click c = {f->url_id, f->user_id, 1700000000 + i, "abcdef", ua, ""};
+        lnk_events_push(ev, 0, &c);
+    }
+}
+
+static void test_full_backlog_drops_and_counts(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_events *ev;
+    struct lnk_events_stats st;
+    /* a 1 s flush interval: everything below is pushed before the first flush */
+    CHECK(lnk_events_new(f->s, 1, 1000, 5, &ev) == LNK_OK, "events started");
+    push_n(ev, f, LNK_EVENTS_RING_SLOTS + 20, "curl/8");
+    lnk_events_get_stats(ev, &st);
+    CHECK(st.overflow == 5, "five clicks took the overflow list");
+    CHECK(st.dropped == 15, "the rest past the backlog were dropped and counted");
+    lnk_events_free(ev);
+    CHECK(clicks_in_store(f) == LNK_EVENTS_RING_SLOTS + 5, "every click not dropped is written");
+}
+
+static void test_every_click_is_written_on_free(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_events *ev;
+    struct lnk_events_stats st;
+    CHECK(lnk_events_new(f->s, 2, 1000, 100000, &ev) == LNK_OK, "events started");
+    push_n(ev, f, LNK_EVENTS_RING_SLOTS * 2 + 7, "curl/8");
+    lnk_events_get_stats(ev, &st);
+    CHECK(st.overflow == LNK_EVENTS_RING_SLOTS + 7 && st.dropped == 0,
+          "a full ring spills to the overflow list without dropping");
+    lnk_events_free(ev);
+    CHECK(clicks_in_store(f) == LNK_EVENTS_RING_SLOTS * 2 + 7, "all clicks written on free");
+}
+
+static void test_invalid_utf8_and_long_headers_are_cleaned(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_events *ev;
+    char ua[1000];
+    memset(ua, 'a', sizeof(ua) - 1);
+    ua[sizeof(ua) - 1] = '\0';
+    ua[0] = (char)0xff; /* not UTF-8 */
+    lnk_events_new(f->s, 1, 10, 1000, &ev);
+    push_n(ev, f, 1, ua);
+    lnk_events_free(ev);
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
+    op->in.list.event_type = "click";
+    lnk_store_run(f->s, op);
+    CHECK(op->n_rows == 1, "the click was written");
+    CHECK(strstr(op->events[0].details, "\"user_agent\":\"?aaa") != NULL,
+          "the invalid byte was replaced");
+    CHECK(strlen(op->events[0].details) < LNK_CLICK_UA_MAX + 100, "the user agent was truncated");
+    lnk_store_op_free(op);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_full_backlog_drops_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_click_is_written_on_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_utf8_and_long_headers_are_cleaned, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
