@@ -157,7 +157,7 @@ def check_url(u):
     assert isinstance(u, dict), u
     for k in URL_KEYS:
         assert k in u, f"url lacks {k!r}: {u}"
-    assert "user" not in u or "user_id" in u, u
+    assert "user" not in u, f"the owner key is user_id, not user: {u}"
     assert is_int(u["id"]) and u["id"] > 0, u
     assert is_int(u["user_id"]), u
     assert isinstance(u["short_code"], str) and u["short_code"], u

@@ -67,6 +67,8 @@ class LinkdProcess:
         self.runs = 0
         self.proc = None
         self.port = None
+        self.stopped = False
+        self.stop_problem = None
 
     @property
     def base_url(self):
@@ -128,9 +130,14 @@ class LinkdProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig=signal.SIGTERM):
-        """Signals the server and waits; returns a problem description or None."""
+        """Signals the server and waits. Returns a description of what went
+        wrong (slow exit, non-zero status, sanitizer report) or None; the
+        answer is kept, so later calls return the same."""
         if self.proc is None:
             return None
+        if self.stopped:
+            return self.stop_problem
+        self.stopped = True
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -138,9 +145,11 @@ class LinkdProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                return (f"linkd did not exit within {STOP_TIMEOUT_S} s of {sig.name}\n"
-                        f"stderr:\n{tail(self.stderr_path)}")
-        return self.problems()
+                self.stop_problem = (f"linkd did not exit within {STOP_TIMEOUT_S} s of "
+                                     f"{sig.name}\nstderr:\n{tail(self.stderr_path)}")
+                return self.stop_problem
+        self.stop_problem = self.problems()
+        return self.stop_problem
 
     def problems(self):
         rc = self.proc.returncode
@@ -173,4 +182,5 @@ class LinkdFactory:
         return p.client()
 
     def finish(self):
+        """Stops every server still running; returns the problems of all."""
         return [m for m in (p.stop() for p in self.procs) if m]

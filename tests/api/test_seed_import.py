@@ -60,7 +60,7 @@ def test_import_is_idempotent(linkd, tmp_path, seed):
     c = linkd.start(db_path=db)
     assert_holds_exactly_the_seed(c, seed)
     u, link = assert_new_ids_follow_the_seed(c, seed)
-    assert c.proc.stop() is None
+    c.proc.stop()  # its exit status is checked at teardown
     # Again over a database that also holds rows made through the API.
     r = run_import(db)
     assert r.returncode == 0, r.stderr
@@ -70,11 +70,14 @@ def test_import_is_idempotent(linkd, tmp_path, seed):
     assert len(expect_list(c.get("/events"))) == len(seed.events) + 1
 
 
-def test_import_with_database_flag(linkd, tmp_path, seed):
+@pytest.mark.parametrize("flag_first", [False, True], ids=["DIR-then-flag", "flag-then-DIR"])
+def test_import_with_database_flag(linkd, tmp_path, seed, flag_first):
     db = tmp_path / "flag.db"
     env = linkd_env()
     env.pop("DATABASE_URL", None)
-    r = run_linkd(["import", "--database", db_url(db), str(SEED_DIR)], env=env)
+    flag = ["--database", db_url(db)]
+    args = ["import", *flag, str(SEED_DIR)] if flag_first else ["import", str(SEED_DIR), *flag]
+    r = run_linkd(args, env=env)
     assert r.returncode == 0, r.stderr
     c = linkd.start(db_path=db)
     assert len(expect_list(c.get("/users"))) == len(seed.users)
@@ -86,7 +89,7 @@ def test_serve_seed_loads_an_empty_database_once(linkd, seed):
     assert_holds_exactly_the_seed(c, seed)
     u, link = assert_new_ids_follow_the_seed(c, seed)
     db = c.proc.db_path
-    assert c.proc.stop() is None
+    c.proc.stop()  # its exit status is checked at teardown
     c = linkd.start(seed=True, db_path=db)  # tables not empty: no second load
     assert table(c, "/users", USER_KEYS) == seed.users + [u]
     assert expect_json(c.get(f"/urls/{link['id']}"), 200) == link

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Users: GET/POST /users, GET/PUT/DELETE /users/<id> (CONTRACT §4.4-§4.8)."""
 
+import json
+
 import pytest
 
 from apiclient import (USER_KEYS, assert_sorted_ids, check_recent, check_user, expect,
@@ -43,11 +45,11 @@ def test_create_user_accepts_255_character_username(server):
     assert u["username"] == name
 
 
-def test_create_user_parses_json_whatever_the_content_type(server):
-    import json
+@pytest.mark.parametrize("ctype", ["text/plain", "application/octet-stream", None])
+def test_create_user_parses_json_whatever_the_content_type(server, ctype):
     body = user_body()
-    r = server.post("/users", data=json.dumps(body).encode(),
-                    headers={"Content-Type": "text/plain"})
+    headers = {"Content-Type": ctype} if ctype else {}
+    r = server.post("/users", data=json.dumps(body).encode(), headers=headers)
     assert expect_json(r, 201)["username"] == body["username"]
 
 
