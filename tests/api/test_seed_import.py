@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 
-from apiclient import (EVENT_KEYS, SEED_DIR, URL_KEYS, USER_KEYS, expect_json, expect_list,
+from apiclient import (BASE_URL, EVENT_KEYS, SEED_DIR, URL_KEYS, USER_KEYS, expect_json, expect_list,
                        list_events, new_url, new_user, project)
 from linkdproc import db_url, linkd_env, run_linkd
+
+pytestmark = pytest.mark.skipif(bool(BASE_URL), reason="process-level test; LNK_TEST_BASE_URL set")
 
 
 def import_env(db):
@@ -145,6 +147,22 @@ def check_error_line(r, fname, line_no, column):
             f"no column named: {msg}"
         assert name in msg or re.search(rf"\b{number}\b", msg.replace(str(line_no), "", 1)), \
             f"column {name} ({number}) not named: {msg}"
+
+
+def test_import_reads_csv_booleans_in_any_case(linkd, tmp_path, seed):
+    d = copy_seed(tmp_path)
+    idx = header(d / "urls.csv").index("is_active")
+    spellings = ["true", "FALSE", "tRuE", "false", "TRUE", "False"]
+    changed = {}
+    for line_no, word in zip(range(2, 2 + len(spellings)), spellings):
+        replace_line(d / "urls.csv", line_no, lambda l, w=word: set_field(l, idx, w))
+        changed[seed.urls[line_no - 2]["id"]] = word.lower() == "true"
+    db = tmp_path / "bools.db"
+    r = run_import(db, d)
+    assert r.returncode == 0, r.stderr
+    c = linkd.start(db_path=db)
+    for url_id, active in changed.items():
+        assert expect_json(c.get(f"/urls/{url_id}"), 200)["is_active"] is active
 
 
 @pytest.mark.parametrize("fname,line_no,column,value", [
