@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from apiclient import BASE_URL, SEED_DIR, expect_json, new_user
+from apiclient import BASE_URL, expect_json, new_user
 from linkdproc import db_url, linkd_env, run_linkd
 
 pytestmark = pytest.mark.skipif(bool(BASE_URL), reason="process-level test; LNK_TEST_BASE_URL set")

@@ -67,7 +67,7 @@ def test_deep_nesting_survives(server, link, depth):
             expect_error(r, 400)
 
 
-def test_raw_nul_bytes_are_400(server, link):
+def test_raw_nul_bytes_are_400(server):
     name = uniq("nul_")
     for body in (b'{"username":"' + name.encode() + b'\x00x","email":"a@example.com"}',
                  b"\x00" * 64, b'{"username":"a"}\x00\x00'):

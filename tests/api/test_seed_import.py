@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from apiclient import (BASE_URL, EVENT_KEYS, SEED_DIR, URL_KEYS, USER_KEYS, expect_json, expect_list,
-                       list_events, new_url, new_user, project)
+from apiclient import (BASE_URL, EVENT_KEYS, SEED_DIR, URL_KEYS, USER_KEYS, expect_json,
+                       expect_list, list_events, new_url, new_user, project)
 from linkdproc import db_url, linkd_env, run_linkd
 
 pytestmark = pytest.mark.skipif(bool(BASE_URL), reason="process-level test; LNK_TEST_BASE_URL set")
@@ -19,8 +19,7 @@ def import_env(db):
 
 
 def run_import(db, directory=SEED_DIR):
-    r = run_linkd(["import", str(directory)], env=import_env(db))
-    return r
+    return run_linkd(["import", str(directory)], env=import_env(db))
 
 
 def table(c, path, keys):
