@@ -41,6 +41,17 @@ struct lnk_event {
     const char *details; /* JSON object text, "{}" when empty */
 };
 
+/* An API key as stored: the secret itself is never kept, only its SHA-256. */
+struct lnk_api_key {
+    int64_t id;
+    const char *name;
+    const char *prefix; /* the first characters of the key, to recognise it */
+    bool admin;         /* admin: everything; else a user key for user_id */
+    int64_t user_id;    /* 0 for admin keys */
+    int64_t created_at;
+    int64_t revoked_at; /* 0 while active */
+};
+
 /* One click, as handed from a redirect to the events writer. */
 struct lnk_click {
     int64_t url_id;

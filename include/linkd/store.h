@@ -43,6 +43,11 @@ enum lnk_op_kind {
     LNK_OP_EVENT_IMPORT,  /* write: in.rows (events) upsert by id */
     LNK_OP_CLICKS_APPEND, /* write: in.clicks -> click events (batched by the events writer) */
     LNK_OP_COUNT_ROWS,    /* read: out.counts[3] = users, urls, events */
+    LNK_OP_KEY_CREATE,    /* write: key + key_hash -> keys[0]; user keys need their user */
+    LNK_OP_KEY_LIST,      /* read: -> keys (revoked ones included) */
+    LNK_OP_KEY_REVOKE,    /* write: in.id -> keys[0]; revoking twice is LNK_OK */
+    LNK_OP_KEY_AUTH,      /* read: key_hash (NULL: none) -> keys[0] if active;
+                             counts[0] = number of active keys */
     LNK_OP_URL_STATS,     /* read: in.id -> urls[0], click_total, last_click_at, days[] */
 };
 
@@ -54,8 +59,10 @@ struct lnk_list_query {
     int64_t url_id;
     int is_active;          /* -1 any, 0 false, 1 true */
     const char *event_type; /* NULL: any */
-    int64_t page;           /* 1-based; 0 = no paging (every row) */
-    int64_t per_page;       /* rows per page when page > 0 */
+    bool has_owner_id;      /* urls and events of urls owned by owner_id */
+    int64_t owner_id;
+    int64_t page;     /* 1-based; 0 = no paging (every row) */
+    int64_t per_page; /* rows per page when page > 0 */
 };
 
 /* Clicks of one url on one UTC day (URL_STATS). */
@@ -98,6 +105,10 @@ struct lnk_store_op {
     struct lnk_url_patch url_patch; /* URL_UPDATE */
     struct lnk_event event;         /* EVENT_CREATE: user_id 0 = the url's owner */
     struct lnk_import_rows rows;    /* *_IMPORT */
+    struct lnk_api_key key;         /* KEY_CREATE: name, prefix, admin, user_id */
+    const char *key_hash;           /* KEY_CREATE, KEY_AUTH: hex SHA-256 of the key */
+    int64_t owner_guard;            /* URL_UPDATE/DELETE, EVENT_CREATE: when non-zero, a url
+                                       of another user is LNK_ENOTFOUND (user API keys) */
     const struct lnk_click *clicks; /* CLICKS_APPEND */
     size_t n_clicks;
 
@@ -109,6 +120,7 @@ struct lnk_store_op {
     struct lnk_user *users;
     struct lnk_url *urls;
     struct lnk_event *events;
+    struct lnk_api_key *keys;
     int64_t imported, skipped; /* *_IMPORT: added to on success, so a caller may
                                   preset them; meaningless when rc != LNK_OK */
     int64_t counts[3];

@@ -85,9 +85,24 @@ static const char LNK_SQLITE_MIGRATION_2[] =
     " SELECT url_id, timestamp / 86400, count(*) FROM events WHERE event_type = 'click'"
     " GROUP BY url_id, timestamp / 86400;";
 
+/* Version 3: API keys. Only the SHA-256 of a key is stored; `prefix` lets an
+ * operator recognise a key in a listing. A user key goes with its user. */
+static const char LNK_SQLITE_MIGRATION_3[] =
+    "CREATE TABLE api_keys ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL,"
+    " key_hash TEXT NOT NULL UNIQUE,"
+    " prefix TEXT NOT NULL,"
+    " admin INTEGER NOT NULL,"
+    " user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+    " created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER);"
+    "CREATE INDEX api_keys_active ON api_keys(revoked_at);";
+
 static const char *const lnk_sqlite_migrations[] = {
     LNK_SQLITE_MIGRATION_1,
     LNK_SQLITE_MIGRATION_2,
+    LNK_SQLITE_MIGRATION_3,
 };
 
 #define LNK_SQLITE_N_MIGRATIONS (sizeof(lnk_sqlite_migrations) / sizeof(lnk_sqlite_migrations[0]))

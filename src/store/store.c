@@ -88,6 +88,8 @@ bool lnk_store_op_is_read(enum lnk_op_kind kind)
     case LNK_OP_EVENT_LIST:
     case LNK_OP_COUNT_ROWS:
     case LNK_OP_URL_STATS:
+    case LNK_OP_KEY_LIST:
+    case LNK_OP_KEY_AUTH:
         return true;
     default:
         return false;

@@ -58,6 +58,12 @@ enum stmt_id {
     ST_EVENT_UPSERT,
     ST_CLICKS_TOTAL,
     ST_CLICKS_DAILY,
+    ST_KEY_INSERT,
+    ST_KEY_GET,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
+    ST_KEY_BY_HASH,
+    ST_KEY_COUNT_ACTIVE,
     ST__COUNT
 };
 
@@ -65,6 +71,7 @@ enum stmt_id {
 #define URL_COLS   "id, user_id, short_code, original_url, title, is_active, created_at, updated_at"
 #define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
 #define EVENT_INS  "INSERT INTO events (url_id, user_id, event_type, timestamp, details) "
+#define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -125,11 +132,19 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " user_id = excluded.user_id, event_type = excluded.event_type,"
                         " timestamp = excluded.timestamp, details = excluded.details",
     [ST_CLICKS_TOTAL] = "SELECT clicks, last_click_at FROM link_clicks WHERE url_id = ?1",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1",
+    [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys ORDER BY id",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+    [ST_KEY_BY_HASH] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?1"
+                       " AND revoked_at IS NULL",
+    [ST_KEY_COUNT_ACTIVE] = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
     [ST_CLICKS_DAILY] = "SELECT day, clicks FROM link_clicks_daily WHERE url_id = ?1 ORDER BY day",
 };
 
 /* Result row shapes, also the tables a list reads. */
-enum row_kind { ROW_USER, ROW_URL, ROW_EVENT, ROW__COUNT };
+enum row_kind { ROW_USER, ROW_URL, ROW_EVENT, ROW_KEY, ROW__COUNT };
 
 /* List filter bits; a list statement is cached per (table, bit set). */
 #define LF_USER     1u
@@ -137,7 +152,8 @@ enum row_kind { ROW_USER, ROW_URL, ROW_EVENT, ROW__COUNT };
 #define LF_ACTIVE   4u
 #define LF_TYPE     8u
 #define LF_PAGED    16u
-#define LF_VARIANTS 32u
+#define LF_OWNER    32u
+#define LF_VARIANTS 64u
 
 struct lnk_store_bconn {
     sqlite3 *db;
@@ -342,6 +358,15 @@ static void read_row(sqlite3_stmt *st, enum row_kind k, struct lnk_arena *a, voi
         u->is_active = sqlite3_column_int64(st, 5) != 0;
         u->created_at = sqlite3_column_int64(st, 6);
         u->updated_at = sqlite3_column_int64(st, 7);
+    } else if (k == ROW_KEY) {
+        struct lnk_api_key *key = row;
+        key->id = sqlite3_column_int64(st, 0);
+        key->name = column_str_nonnull(st, 1, a);
+        key->prefix = column_str_nonnull(st, 2, a);
+        key->admin = sqlite3_column_int64(st, 3) != 0;
+        key->user_id = sqlite3_column_int64(st, 4); /* NULL reads as 0 */
+        key->created_at = sqlite3_column_int64(st, 5);
+        key->revoked_at = sqlite3_column_int64(st, 6);
     } else {
         struct lnk_event *e = row;
         e->id = sqlite3_column_int64(st, 0);
@@ -359,6 +384,7 @@ static size_t row_size(enum row_kind k)
 {
     return k == ROW_USER  ? sizeof(struct lnk_user)
            : k == ROW_URL ? sizeof(struct lnk_url)
+           : k == ROW_KEY ? sizeof(struct lnk_api_key)
                           : sizeof(struct lnk_event);
 }
 
@@ -387,6 +413,7 @@ static int fetch_rows(sqlite3_stmt *st, enum row_kind k, struct lnk_store_op *op
         op->users = k == ROW_USER ? rows : NULL;
         op->urls = k == ROW_URL ? rows : NULL;
         op->events = k == ROW_EVENT ? rows : NULL;
+        op->keys = k == ROW_KEY ? rows : NULL;
     }
     free(buf);
     return rc;
@@ -424,6 +451,7 @@ static void drop_rows(struct lnk_store_op *op)
     op->users = NULL;
     op->urls = NULL;
     op->events = NULL;
+    op->keys = NULL;
 }
 
 /* ---- reads -------------------------------------------------------------- */
@@ -435,6 +463,12 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
         [ROW_USER] = "SELECT " USER_COLS " FROM users",
         [ROW_URL] = "SELECT " URL_COLS " FROM urls",
         [ROW_EVENT] = "SELECT " EVENT_COLS " FROM events",
+        [ROW_KEY] = "SELECT " KEY_COLS " FROM api_keys",
+    };
+    /* the owner filter reads differently per table */
+    static const char *const owner_sql[ROW__COUNT] = {
+        [ROW_URL] = "user_id = :owner_id",
+        [ROW_EVENT] = "url_id IN (SELECT id FROM urls WHERE user_id = :owner_id)",
     };
     static const struct {
         unsigned bit;
@@ -454,6 +488,10 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
             joiner = " AND ";
         }
     }
+    if ((mask & LF_OWNER) && owner_sql[k]) {
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", joiner, owner_sql[k]);
+        joiner = " AND ";
+    }
     snprintf(sql + len, sizeof(sql) - len, " ORDER BY id%s",
              (mask & LF_PAGED) ? " LIMIT :limit OFFSET :offset" : "");
     return prepare_sql(c->db, sql, out);
@@ -472,8 +510,9 @@ static int read_list(struct lnk_store_bconn *c, enum row_kind k, struct lnk_stor
 {
     static const unsigned allowed[ROW__COUNT] = {
         [ROW_USER] = 0,
-        [ROW_URL] = LF_USER | LF_ACTIVE,
-        [ROW_EVENT] = LF_USER | LF_URL | LF_TYPE,
+        [ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER,
+        [ROW_EVENT] = LF_USER | LF_URL | LF_TYPE | LF_OWNER,
+        [ROW_KEY] = 0,
     };
     const struct lnk_list_query *q = &op->in.list;
     sqlite3_stmt *st = NULL;
@@ -486,6 +525,7 @@ static int read_list(struct lnk_store_bconn *c, enum row_kind k, struct lnk_stor
     mask |= q->has_url_id ? LF_URL : 0;
     mask |= q->is_active >= 0 ? LF_ACTIVE : 0;
     mask |= q->event_type ? LF_TYPE : 0;
+    mask |= q->has_owner_id ? LF_OWNER : 0;
     mask &= allowed[k];
     if (q->page > 0) {
         if (q->per_page <= 0) {
@@ -504,6 +544,7 @@ static int read_list(struct lnk_store_bconn *c, enum row_kind k, struct lnk_stor
     st = c->list[k][mask];
     bind_named_i64(st, ":user_id", q->user_id, &src);
     bind_named_i64(st, ":url_id", q->url_id, &src);
+    bind_named_i64(st, ":owner_id", q->owner_id, &src);
     bind_named_i64(st, ":is_active", q->is_active > 0 ? 1 : 0, &src);
     bind_named_i64(st, ":limit", q->per_page, &src);
     bind_named_i64(st, ":offset", offset, &src);
@@ -548,6 +589,8 @@ out:
     release_stmt(st);
     return rc;
 }
+
+static int key_auth(struct lnk_store_bconn *c, struct lnk_store_op *op);
 
 /* The url (404 if unknown), its click total and its clicks per day. */
 static int read_url_stats(struct lnk_store_bconn *c, struct lnk_store_op *op)
@@ -599,6 +642,10 @@ static int run_read(struct lnk_store_bconn *c, struct lnk_store_op *op)
         return read_counts(c, op);
     case LNK_OP_URL_STATS:
         return read_url_stats(c, op);
+    case LNK_OP_KEY_LIST:
+        return query_rows(c, ST_KEY_LIST, NO_ARGS, ROW_KEY, op);
+    case LNK_OP_KEY_AUTH:
+        return key_auth(c, op);
     case LNK_OP_USER_LIST:
         return read_list(c, ROW_USER, op);
     case LNK_OP_URL_LIST:
@@ -820,10 +867,23 @@ static bool str_eq_nullable(const char *a, const char *b)
 
 /* One 'updated' event per field whose value changes; nothing changed means
  * no event and an unchanged updated_at. */
+/* Loads the url an update or delete names; with an owner guard, a url of
+ * another user does not exist for this caller (a user API key). */
+static int load_guarded_url(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    int rc = load_one(c, ST_URL_GET, A_I64(op->in.id), ROW_URL, op, "url");
+    if (rc == LNK_OK && op->owner_guard && op->urls[0].user_id != op->owner_guard) {
+        drop_rows(op);
+        op->err_field = "url";
+        rc = LNK_ENOTFOUND;
+    }
+    return rc;
+}
+
 static int url_update(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
 {
     const struct lnk_url_patch *p = &op->url_patch;
-    int rc = load_one(c, ST_URL_GET, A_I64(op->in.id), ROW_URL, op, "url");
+    int rc = load_guarded_url(c, op);
     if (rc != LNK_OK)
         return rc;
     struct lnk_url cur = op->urls[0]; /* arena strings stay valid */
@@ -863,7 +923,7 @@ static int url_update(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_
  * row so that callers can invalidate its code. */
 static int url_delete(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
 {
-    int rc = load_one(c, ST_URL_GET, A_I64(op->in.id), ROW_URL, op, "url");
+    int rc = load_guarded_url(c, op);
     if (rc != LNK_OK || !op->urls[0].is_active)
         return rc;
     const struct lnk_url cur = op->urls[0];
@@ -917,6 +977,8 @@ static int event_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int6
     if (!e->event_type)
         return LNK_EINVAL;
     int rc = query_i64(c, ST_URL_OWNER, ARGS(A_I64(e->url_id)), &owner);
+    if (rc == LNK_OK && op->owner_guard && owner != op->owner_guard)
+        rc = LNK_ENOTFOUND;
     if (rc == LNK_ENOTFOUND)
         op->err_field = "url";
     int64_t user_id = e->user_id ? e->user_id : owner;
@@ -979,6 +1041,43 @@ static int clicks_append(struct lnk_store_bconn *c, struct lnk_store_op *op, int
     return rc;
 }
 
+/* ---- API keys ----------------------------------------------------------- */
+
+static int key_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    const struct lnk_api_key *k = &op->key;
+    if (!k->name || !k->prefix || !op->key_hash || (!k->admin && k->user_id <= 0))
+        return LNK_EINVAL;
+    int rc = k->admin ? LNK_OK : check_user_exists(c, op, k->user_id);
+    struct sq_arg user = A_ID(k->admin ? 0 : k->user_id);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_KEY_INSERT,
+                       ARGS(A_TEXT(k->name), A_TEXT(op->key_hash), A_TEXT(k->prefix),
+                            A_BOOL(k->admin), user, A_I64(now)),
+                       NULL);
+    if (rc == LNK_OK)
+        rc = load_one(c, ST_KEY_GET, A_I64(sqlite3_last_insert_rowid(c->db)), ROW_KEY, op, "key");
+    return rc;
+}
+
+static int key_revoke(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    int rc = exec_stmt(c, ST_KEY_REVOKE, ARGS(A_I64(op->in.id), A_I64(now)), NULL);
+    if (rc == LNK_OK)
+        rc = load_one(c, ST_KEY_GET, A_I64(op->in.id), ROW_KEY, op, "key");
+    return rc;
+}
+
+/* The active key with this hash (if any) and how many keys are active: the
+ * second answers protected mode (DESIGN.md §6) in the same read. */
+static int key_auth(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    int rc = query_i64(c, ST_KEY_COUNT_ACTIVE, NO_ARGS, &op->counts[0]);
+    if (rc == LNK_OK && op->key_hash)
+        rc = load_one(c, ST_KEY_BY_HASH, A_TEXT(op->key_hash), ROW_KEY, op, "key");
+    return rc;
+}
+
 static int run_write(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
     int64_t now = now_s();
@@ -1005,6 +1104,10 @@ static int run_write(struct lnk_store_bconn *c, struct lnk_store_op *op)
         return event_import(c, op);
     case LNK_OP_CLICKS_APPEND:
         return clicks_append(c, op, now);
+    case LNK_OP_KEY_CREATE:
+        return key_create(c, op, now);
+    case LNK_OP_KEY_REVOKE:
+        return key_revoke(c, op, now);
     default:
         return LNK_EINVAL;
     }
