@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* API keys and the access decision (DESIGN.md §6). A key is "lnk_" followed
+ * by 40 base62 characters from the kernel's CSPRNG; only its SHA-256 is
+ * stored. The decision is a pure function of what the request brought and
+ * what the store said, so every row of the access matrix is unit-tested. */
+#ifndef LNK_AUTH_H
+#define LNK_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "linkd/str.h"
+
+#define LNK_AUTH_KEY_LEN    44 /* "lnk_" + 40 */
+#define LNK_AUTH_PREFIX_LEN 12 /* shown in listings */
+#define LNK_AUTH_HASH_LEN   64 /* hex SHA-256 */
+
+/* A new random key, NUL-terminated. LNK_EUNAVAIL if no randomness. */
+int lnk_auth_key_generate(char out[LNK_AUTH_KEY_LEN + 1]);
+
+/* Hex SHA-256 of key, NUL-terminated. */
+void lnk_auth_key_hash(struct lnk_str key, char out[LNK_AUTH_HASH_LEN + 1]);
+
+/* The key a request presents: "Authorization: Bearer <key>" (scheme in any
+ * case), else "X-API-Key: <key>". LNK_STR_NULL when neither is present;
+ * an Authorization header of another scheme counts as a bad key (returned
+ * as is, so it fails the lookup). */
+struct lnk_str lnk_auth_key_of(struct lnk_str authorization, struct lnk_str x_api_key);
+
+struct lnk_auth_facts {
+    bool auth_off;        /* LINKD_AUTH=off */
+    bool client_loopback; /* the client address (after trusted proxies) */
+    bool key_presented;
+    bool key_valid;      /* presented and active */
+    bool key_admin;      /* of the valid key */
+    int64_t active_keys; /* how many keys exist and are not revoked */
+};
+
+enum lnk_auth_verdict {
+    LNK_AUTH_ADMIN,     /* full access */
+    LNK_AUTH_USER,      /* only the key's user's urls and events */
+    LNK_AUTH_NEED_KEY,  /* 401: keys exist and none was presented */
+    LNK_AUTH_BAD_KEY,   /* 401: unknown or revoked key */
+    LNK_AUTH_PROTECTED, /* 403: no key exists yet and the client is not local */
+};
+
+enum lnk_auth_verdict lnk_auth_decide(const struct lnk_auth_facts *f);
+
+#endif

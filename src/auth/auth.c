@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* Key generation (getrandom + rejection sampling into base62), hashing
+ * (OpenSSL's SHA-256) and the access decision. */
+#include "linkd/auth.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "linkd/err.h"
+
+static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+int lnk_auth_key_generate(char out[LNK_AUTH_KEY_LEN + 1])
+{
+    memcpy(out, "lnk_", 4);
+    size_t n = 4;
+    while (n < LNK_AUTH_KEY_LEN) {
+        unsigned char rnd[64];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+            return LNK_EUNAVAIL;
+        /* 248 = 4 * 62: bytes above it are dropped so every digit is uniform */
+        for (size_t i = 0; i < sizeof(rnd) && n < LNK_AUTH_KEY_LEN; i++)
+            if (rnd[i] < 248)
+                out[n++] = alphabet[rnd[i] % 62];
+    }
+    out[n] = '\0';
+    return LNK_OK;
+}
+
+void lnk_auth_key_hash(struct lnk_str key, char out[LNK_AUTH_HASH_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(key.ptr ? key.ptr : "", key.len, md, &len, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[LNK_AUTH_HASH_LEN] = '\0';
+}
+
+struct lnk_str lnk_auth_key_of(struct lnk_str authorization, struct lnk_str x_api_key)
+{
+    struct lnk_str a = lnk_str_trim(authorization);
+    if (a.ptr && a.len > 0) {
+        if (a.len > 7 && lnk_str_eq_nocase(lnk_str_make(a.ptr, 7), LNK_STR("Bearer ")))
+            return lnk_str_trim(lnk_str_make(a.ptr + 7, a.len - 7));
+        return a;
+    }
+    struct lnk_str k = lnk_str_trim(x_api_key);
+    return k.ptr && k.len > 0 ? k : LNK_STR_NULL;
+}
+
+enum lnk_auth_verdict lnk_auth_decide(const struct lnk_auth_facts *f)
+{
+    if (f->auth_off)
+        return LNK_AUTH_ADMIN;
+    if (f->key_presented) {
+        if (!f->key_valid)
+            return LNK_AUTH_BAD_KEY;
+        return f->key_admin ? LNK_AUTH_ADMIN : LNK_AUTH_USER;
+    }
+    if (f->active_keys > 0)
+        return LNK_AUTH_NEED_KEY;
+    return f->client_loopback ? LNK_AUTH_ADMIN : LNK_AUTH_PROTECTED;
+}
