@@ -4,6 +4,9 @@
 #ifndef LNK_APP_H
 #define LNK_APP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "linkd/config.h"
 
 /* `linkd serve`: runs until SIGTERM/SIGINT, then drains and returns the
@@ -13,5 +16,20 @@ int lnk_app_serve(const struct lnk_config *cfg);
 /* `linkd import DIR`: loads the seed CSVs; 0 on success, 1 on error (message
  * on stderr naming file, line and column). */
 int lnk_app_import(const struct lnk_config *cfg, const char *dir);
+
+/* `linkd keys create|list|revoke`: API key management on the database the
+ * settings name (works while a server runs on it). */
+enum lnk_keys_action { LNK_KEYS_CREATE, LNK_KEYS_LIST, LNK_KEYS_REVOKE };
+
+struct lnk_keys_cmd {
+    enum lnk_keys_action action;
+    const char *name; /* create */
+    bool admin;       /* create: an admin key; else a user key for user_id */
+    int64_t user_id;  /* create */
+    int64_t id;       /* revoke */
+};
+
+/* 0 on success (create prints the key once), 1 on error (stderr). */
+int lnk_app_keys(const struct lnk_config *cfg, const struct lnk_keys_cmd *cmd);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "linkd/cidr.h"
 #include "linkd/log.h"
 
 /* X(field, type, env, flag, default, min, max, help); min/max bound numbers. */
@@ -35,6 +36,34 @@
       "clicks are dropped and counted")                                                            \
     X(drain_s, UINT, "LINKD_DRAIN_S", "drain-s", "10", 0, 3600,                                    \
       "on SIGTERM, how long in-flight requests may take before the process exits, in seconds")     \
+    X(auth, BOOL, "LINKD_AUTH", "auth", "on", 0, 0,                                                \
+      "off opens the management API to every client (logged as a warning at start)")               \
+    X(metrics_public, BOOL, "LINKD_METRICS_PUBLIC", "metrics-public", "on", 0, 0,                  \
+      "off puts /metrics behind the same access rules as the management API")                      \
+    X(trusted_proxies, CIDRS, "LINKD_TRUSTED_PROXIES", "trusted-proxies", "", 0, 0,                \
+      "comma-separated addresses or CIDRs whose X-Forwarded-For is believed")                      \
+    X(rate_limit, BOOL, "LINKD_RATE_LIMIT", "rate-limit", "on", 0, 0,                              \
+      "off turns every rate limit off (benchmarks)")                                               \
+    X(rate_read, UINT, "LINKD_RATE_READ", "rate-read", "1000", 0, 10000000,                        \
+      "management reads per second per client or key (0 = unlimited)")                             \
+    X(rate_read_burst, UINT, "LINKD_RATE_READ_BURST", "rate-read-burst", "2000", 1, 10000000,      \
+      "management reads allowed at once")                                                          \
+    X(rate_write, UINT, "LINKD_RATE_WRITE", "rate-write", "500", 0, 10000000,                      \
+      "management writes per second per client or key (0 = unlimited)")                            \
+    X(rate_write_burst, UINT, "LINKD_RATE_WRITE_BURST", "rate-write-burst", "1000", 1, 10000000,   \
+      "management writes allowed at once")                                                         \
+    X(rate_redirect, UINT, "LINKD_RATE_REDIRECT", "rate-redirect", "0", 0, 10000000,               \
+      "redirects per second per client (0 = unlimited, the default)")                              \
+    X(rate_redirect_burst, UINT, "LINKD_RATE_REDIRECT_BURST", "rate-redirect-burst", "100", 1,     \
+      10000000, "redirects allowed at once")                                                       \
+    X(max_header_bytes, UINT, "LINKD_MAX_HEADER_BYTES", "max-header-bytes", "16384", 1024, 400000, \
+      "request line and headers; larger requests get 431")                                         \
+    X(max_connections, UINT, "LINKD_MAX_CONNECTIONS", "max-connections", "10000", 0, 10000000,     \
+      "open connections; more are closed at once (0 = unlimited)")                                 \
+    X(read_timeout_s, UINT, "LINKD_READ_TIMEOUT_S", "read-timeout-s", "10", 1, 3600,               \
+      "time to receive a whole request, and to keep an idle connection, in seconds")               \
+    X(csv_max_rows, UINT, "LINKD_CSV_MAX_ROWS", "csv-max-rows", "100000", 1, 100000000,            \
+      "rows accepted in one POST /users/bulk upload; more get 413")                                \
     X(cache_mb, UINT, "LINKD_CACHE_MB", "cache-mb", "192", 0, 1048576,                             \
       "memory for cached links, in MiB (0 turns the cache off)")                                   \
     X(cache_negative_ttl_ms, UINT, "LINKD_CACHE_NEGATIVE_TTL_MS", "cache-negative-ttl-ms", "5000", \
@@ -51,6 +80,17 @@ struct lnk_config {
     unsigned click_flush_ms;
     unsigned click_backlog;
     unsigned drain_s;
+    bool auth;
+    bool metrics_public;
+    struct lnk_cidr_list trusted_proxies;
+    bool rate_limit;
+    unsigned rate_read, rate_read_burst;
+    unsigned rate_write, rate_write_burst;
+    unsigned rate_redirect, rate_redirect_burst;
+    unsigned max_header_bytes;
+    unsigned max_connections;
+    unsigned read_timeout_s;
+    unsigned csv_max_rows;
     unsigned cache_mb;
     unsigned cache_negative_ttl_ms;
     /* Derived from `listen` by lnk_config_load. */

@@ -9,6 +9,19 @@
 
 typedef void (*lnk_handler_fn)(struct lnk_req *r);
 
+/* Access classes of routes (DESIGN.md §6). */
+enum lnk_access {
+    LNK_ACCESS_PUBLIC,   /* /health: never authenticated, never limited */
+    LNK_ACCESS_REDIRECT, /* public; the redirect rate budget (off by default) */
+    LNK_ACCESS_METRICS,  /* public unless LINKD_METRICS_PUBLIC=off, then admin */
+    LNK_ACCESS_MANAGE,   /* a key (or loopback in protected mode); user keys see their own */
+    LNK_ACCESS_ADMIN,    /* as MANAGE, but user keys are refused (403) */
+};
+
+/* Authorises the request for `access`, applies its rate budget, then calls
+ * next; or answers 401/403/429 itself. */
+void lnk_h_guard(struct lnk_req *r, enum lnk_access access, lnk_handler_fn next);
+
 void lnk_h_health(struct lnk_req *r);
 void lnk_h_metrics(struct lnk_req *r);
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "linkd/cidr.h"
 #include "linkd/req.h"
 
 struct lnk_http;
@@ -20,6 +21,11 @@ struct lnk_http_config {
     unsigned n_workers;
     unsigned drain_s;
     bool access_log;
+    const struct lnk_cidr_list *trusted_proxies; /* whose X-Forwarded-For is believed */
+    size_t max_header_bytes;                     /* request line + headers; 431 past it */
+    unsigned max_connections;                    /* open connections, all workers */
+    unsigned read_timeout_ms;                    /* to receive a request; idle keep-alive */
+    struct lnk_metrics *metrics;                 /* for connection-level counters */
     void (*dispatch)(struct lnk_req *r);
     /* Called on each worker thread before it serves: fill env (id, exec and
      * mw are set by the server). Non-zero fails the start. */

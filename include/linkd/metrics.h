@@ -22,7 +22,11 @@
     X(cache_misses_total, "Link lookups that went to the store")                                   \
     X(clicks_enqueued_total, "Click events handed to the events writer")                           \
     X(store_errors_total, "Store operations that failed with a 5xx")                               \
-    X(body_too_large_total, "Requests rejected with 413")
+    X(body_too_large_total, "Requests rejected with 413")                                          \
+    X(header_too_large_total, "Requests rejected with 431")                                        \
+    X(connections_rejected_total, "Connections closed at once because of max connections")         \
+    X(rate_limited_total, "Requests refused with 429")                                             \
+    X(auth_refused_total, "Management requests refused with 401 or 403")
 
 /* Values from other modules, filled by the collect callback at scrape time:
  * kind (counter|gauge), name, help. Exposed as linkd_<name>. */

@@ -12,7 +12,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "linkd/cidr.h"
 #include "linkd/exec.h"
 #include "linkd/route.h"
 #include "linkd/str.h"
@@ -28,6 +30,7 @@ struct lnk_metrics;
 struct lnk_metrics_worker;
 struct lnk_config;
 struct lnk_cache;
+struct lnk_ratelimit;
 
 /* Per-worker dependencies, filled once when the worker starts. */
 struct lnk_worker_env {
@@ -40,7 +43,15 @@ struct lnk_worker_env {
     struct lnk_exec *exec;      /* this worker's loop */
     struct lnk_cache *links;    /* short code -> redirect target; NULL: no cache */
     struct lnk_cache *url_json; /* url id -> its JSON representation; NULL: no cache */
+    struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect; /* NULL: unlimited */
     const struct lnk_config *cfg;
+};
+
+/* Who a request acts as, set by the access step (handlers/guard.c). */
+struct lnk_principal {
+    bool admin;      /* everything; else only user_id's urls and events */
+    int64_t user_id; /* user keys */
+    int64_t key_id;  /* 0: no key (loopback in protected mode, or auth off) */
 };
 
 enum lnk_method lnk_req_method(const struct lnk_req *r);
@@ -52,6 +63,14 @@ struct lnk_str lnk_req_body(const struct lnk_req *r);
 /* First value of a header; name in lower case. LNK_STR_NULL when absent. */
 struct lnk_str lnk_req_header(const struct lnk_req *r, const char *name);
 const char *lnk_req_id(const struct lnk_req *r);
+/* The client's address: the peer, or what a trusted proxy forwarded. */
+const struct lnk_ip *lnk_req_client_ip(struct lnk_req *r);
+/* Its text form (for rate-limit keys and logs), valid as long as r. */
+const char *lnk_req_client(struct lnk_req *r);
+
+void lnk_req_set_principal(struct lnk_req *r, const struct lnk_principal *p);
+/* Admin until the access step says otherwise. */
+const struct lnk_principal *lnk_req_principal(const struct lnk_req *r);
 struct lnk_worker_env *lnk_req_env(const struct lnk_req *r);
 
 /* Set by the router: the matched route and its {id}/{code} segment. */

@@ -144,7 +144,37 @@ struct lnk_store_config {
     const char *url;      /* "sqlite:///path/file.db", "sqlite://./rel.db" or a plain path */
     int synchronous_full; /* 1: fsync on every commit (default); 0: relaxed */
     unsigned max_batch;   /* operations per group commit, default 1024 */
+    unsigned check_ms;    /* how often the writer checks that the path still names the
+                             open file, default 1000 */
+    unsigned probe_ms;    /* how often a degraded store tries a write, default 500 */
 };
+
+/* Why the store refuses writes (docs/durability.md). LNK_STORE_OK: it takes them. */
+enum lnk_store_fault {
+    LNK_STORE_OK = 0,
+    LNK_STORE_FAULT_DISK_FULL,     /* no space (or quota) left for the file or its WAL */
+    LNK_STORE_FAULT_READ_ONLY,     /* the file or its filesystem is read-only */
+    LNK_STORE_FAULT_IO_ERROR,      /* the disk failed a read, write or fsync */
+    LNK_STORE_FAULT_LOCKED,        /* another process held the write lock too long */
+    LNK_STORE_FAULT_FILE_REMOVED,  /* the path names no file: the open one was unlinked */
+    LNK_STORE_FAULT_FILE_REPLACED, /* the path names a different file than the open one */
+    LNK_STORE_FAULT_UNAVAILABLE,   /* the database cannot be opened at its path */
+};
+
+/* A snapshot of the store's write health (GET /health). */
+struct lnk_store_status {
+    enum lnk_store_fault fault;
+    int sys_errno;          /* errno behind the fault (ENOSPC, EROFS, EIO...), 0 if unknown */
+    int64_t since_ms;       /* wall-clock ms since the epoch when the fault began; 0 if none */
+    uint64_t failed_probes; /* write probes that failed since then */
+    uint64_t recoveries;    /* faults cleared without a restart since open */
+    char rescue_path[512];  /* a copy of the lost file made when it was unlinked or
+                               replaced; "" if none */
+};
+
+/* Stable lower-case name of a fault ("ok", "disk_full", "read_only", "io_error",
+ * "locked", "file_removed", "file_replaced", "unavailable"). Never NULL. */
+const char *lnk_store_fault_name(enum lnk_store_fault f);
 
 /* Opens (creating and migrating if needed) the database. LNK_EINVAL for an
  * unknown scheme, LNK_EBACKEND/LNK_EUNAVAIL when it cannot be opened; *err
@@ -173,8 +203,21 @@ void lnk_store_submit(struct lnk_store *s, struct lnk_store_conn *conn, struct l
  * from a done callback running on the writer (it would wait for itself). */
 int lnk_store_run(struct lnk_store *s, struct lnk_store_op *op);
 
-/* True once the last write transaction failed in a way that makes the
- * store unwritable (read-only file, full disk); cleared by a success. */
+/* True while the store refuses writes: a write transaction failed in a way
+ * that makes the store unwritable (full disk, read-only or failing file,
+ * lock held elsewhere), or the path no longer names the open file. Write
+ * operations then complete at once with LNK_EUNAVAIL, reads still run, and
+ * the writer tries a small write transaction every probe_ms; the first that
+ * succeeds clears the state. A removed or replaced file is reopened once a
+ * complete database file is back at the path. Thread-safe, lock-free. */
 bool lnk_store_is_degraded(const struct lnk_store *s);
+
+/* Fills *out with the current write health. Thread-safe. */
+void lnk_store_get_status(struct lnk_store *s, struct lnk_store_status *out);
+
+/* Asks the writer to check the file and, when degraded, to probe (and
+ * reopen) now rather than at its next tick, and waits until it has. For
+ * tests and tools; not from a worker loop or a done callback. */
+void lnk_store_recheck(struct lnk_store *s);
 
 #endif

@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 #include "linkd/cache.h"
+#include "linkd/clock.h"
 #include "linkd/err.h"
 #include "linkd/events.h"
 #include "linkd/http.h"
 #include "linkd/log.h"
 #include "linkd/metrics.h"
+#include "linkd/ratelimit.h"
 #include "linkd/router.h"
 #include "linkd/seed.h"
 #include "linkd/store.h"
@@ -32,6 +34,7 @@ struct app {
     struct lnk_metrics *metrics;
     struct lnk_http *http;
     struct lnk_cache *links, *url_json;
+    struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
     _Atomic bool stopped; /* set by the shutdown thread when all is flushed */
 };
 
@@ -60,6 +63,9 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->cfg = a->cfg;
     env->links = a->links;
     env->url_json = a->url_json;
+    env->rl_read = a->rl_read;
+    env->rl_write = a->rl_write;
+    env->rl_redirect = a->rl_redirect;
     lnk_cache_thread_register();
     return lnk_store_conn_open(a->store, &env->conn);
 }
@@ -112,6 +118,35 @@ static int seed(struct app *a)
     return rc;
 }
 
+/* One limiter per budget, shared by all workers; none when off or 0. */
+static void open_limiters(struct app *a)
+{
+    const struct lnk_config *c = a->cfg;
+    if (!c->rate_limit)
+        return;
+    a->rl_read = lnk_ratelimit_new(c->rate_read, c->rate_read_burst, &lnk_clock_monotonic);
+    a->rl_write = lnk_ratelimit_new(c->rate_write, c->rate_write_burst, &lnk_clock_monotonic);
+    a->rl_redirect =
+        lnk_ratelimit_new(c->rate_redirect, c->rate_redirect_burst, &lnk_clock_monotonic);
+}
+
+static void close_limiters(struct app *a)
+{
+    lnk_ratelimit_free(a->rl_read);
+    lnk_ratelimit_free(a->rl_write);
+    lnk_ratelimit_free(a->rl_redirect);
+}
+
+static void warn_about_open_settings(const struct lnk_config *c)
+{
+    if (!c->auth)
+        LNK_LOG(WARN, NULL, "app", "auth_off",
+                LNK_F_STR("detail", "LINKD_AUTH=off: the management API is open to every client"));
+    if (!c->rate_limit)
+        LNK_LOG(WARN, NULL, "app", "rate_limit_off",
+                LNK_F_STR("detail", "LINKD_RATE_LIMIT=off: no request is rate limited"));
+}
+
 static int start_http(struct app *a)
 {
     char err[256] = "";
@@ -121,6 +156,11 @@ static int start_http(struct app *a)
         .n_workers = a->cfg->workers,
         .drain_s = a->cfg->drain_s,
         .access_log = a->cfg->access_log,
+        .trusted_proxies = &a->cfg->trusted_proxies,
+        .max_header_bytes = a->cfg->max_header_bytes,
+        .max_connections = a->cfg->max_connections,
+        .read_timeout_ms = a->cfg->read_timeout_s * 1000,
+        .metrics = a->metrics,
         .dispatch = lnk_router_dispatch,
         .worker_init = worker_init,
         .worker_fini = worker_fini,
@@ -198,6 +238,8 @@ int lnk_app_serve(const struct lnk_config *cfg)
             LNK_F_INT("click_flush_ms", cfg->click_flush_ms), LNK_F_INT("cache_mb", cfg->cache_mb));
     if (open_store(&a) != LNK_OK || seed(&a) != LNK_OK)
         goto out;
+    warn_about_open_settings(cfg);
+    open_limiters(&a);
     if (lnk_events_new(a.store, cfg->workers, cfg->click_flush_ms, cfg->click_backlog, &a.events) !=
             LNK_OK ||
         open_caches(&a) != LNK_OK)
@@ -210,6 +252,7 @@ out:
     lnk_http_stop(a.http);
     lnk_http_join(a.http);
     lnk_events_free(a.events);
+    close_limiters(&a);
     lnk_cache_free(a.links);
     lnk_cache_free(a.url_json);
     lnk_metrics_free(a.metrics);

@@ -11,12 +11,13 @@
 #include "linkd/err.h"
 #include "linkd/str.h"
 
-enum kind { K_STR, K_UINT, K_LEVEL, K_BOOL, K_SYNC };
+enum kind { K_STR, K_UINT, K_LEVEL, K_BOOL, K_SYNC, K_CIDRS };
 #define K_OF_STR   K_STR
 #define K_OF_UINT  K_UINT
 #define K_OF_LEVEL K_LEVEL
 #define K_OF_BOOL  K_BOOL
 #define K_OF_SYNC  K_SYNC
+#define K_OF_CIDRS K_CIDRS
 
 struct def {
     enum kind kind;
@@ -82,6 +83,14 @@ static int set_value(struct lnk_config *cfg, const struct def *d, const char *v,
             return LNK_EINVAL;
         }
         return LNK_OK;
+    case K_CIDRS: {
+        char why[128];
+        if (lnk_cidr_list_parse(v, (struct lnk_cidr_list *)field, why, sizeof(why)) != LNK_OK) {
+            snprintf(err, errcap, "%s: %s", src, why);
+            return LNK_EINVAL;
+        }
+        return LNK_OK;
+    }
     case K_SYNC:
         if (strcmp(v, "full") != 0 && strcmp(v, "off") != 0) {
             snprintf(err, errcap, "%s: '%s' is not full or off", src, v);

@@ -131,31 +131,64 @@ bool lnk_h_list_query(struct lnk_req *r, unsigned filters, struct lnk_list_query
     return true;
 }
 
+int64_t lnk_h_scope(const struct lnk_req *r)
+{
+    const struct lnk_principal *p = lnk_req_principal(r);
+    return p->admin ? 0 : p->user_id;
+}
+
+bool lnk_h_url_visible(struct lnk_req *r, int64_t owner)
+{
+    int64_t scope = lnk_h_scope(r);
+    if (!scope || scope == owner)
+        return true;
+    lnk_resp_error(r, 404, "url not found", NULL);
+    return false;
+}
+
+/* What to do when an op completes: `then`, or `step` followed by `next`. */
 struct pending {
     struct lnk_req *r;
     lnk_h_then_fn then;
+    lnk_h_step_fn step;
+    lnk_handler_fn next;
 };
 
 static void on_done(struct lnk_store_op *op)
 {
     struct pending *p = op->udata;
-    if (lnk_req_alive(p->r))
-        p->then(p->r, op);
+    if (lnk_req_alive(p->r)) {
+        if (p->then)
+            p->then(p->r, op);
+        else
+            p->step(p->r, op, p->next);
+    }
     lnk_req_release(p->r);
     lnk_store_op_free(op);
     free(p);
 }
 
-void lnk_h_submit(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then)
+static void submit(struct lnk_req *r, struct lnk_store_op *op, const struct pending *how)
 {
     struct lnk_worker_env *env = lnk_req_env(r);
     struct pending *p = lnk_xmalloc(sizeof(*p));
+    *p = *how;
     p->r = lnk_req_retain(r);
-    p->then = then;
     op->udata = p;
     op->done = on_done;
     op->origin = env->exec;
     lnk_store_submit(env->store, env->conn, op);
+}
+
+void lnk_h_submit(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then)
+{
+    submit(r, op, &(struct pending){NULL, then, NULL, NULL});
+}
+
+void lnk_h_submit_step(struct lnk_req *r, struct lnk_store_op *op, lnk_h_step_fn step,
+                       lnk_handler_fn next)
+{
+    submit(r, op, &(struct pending){NULL, NULL, step, next});
 }
 
 void lnk_h_invalid_add(struct lnk_h_invalid *v, const char *field, const char *reason)

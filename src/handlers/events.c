@@ -36,6 +36,8 @@ void lnk_h_events_list(struct lnk_req *r)
         lnk_store_op_free(op);
         return;
     }
+    op->in.list.owner_id = lnk_h_scope(r);
+    op->in.list.has_owner_id = op->in.list.owner_id != 0;
     lnk_h_submit(r, op, then_list);
 }
 
@@ -106,5 +108,12 @@ void lnk_h_events_create(struct lnk_req *r)
         lnk_store_op_free(op);
         return;
     }
+    int64_t scope = lnk_h_scope(r);
+    if (scope && op->event.user_id && op->event.user_id != scope) {
+        lnk_store_op_free(op);
+        lnk_resp_error(r, 404, "user not found", NULL);
+        return;
+    }
+    op->owner_guard = scope;
     lnk_h_submit(r, op, then_created);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "linkd/handlers.h"
 #include "linkd/model.h"
 #include "linkd/req.h"
 #include "linkd/store.h"
@@ -38,6 +39,17 @@ bool lnk_h_list_query(struct lnk_req *r, unsigned filters, struct lnk_list_query
 typedef void (*lnk_h_then_fn)(struct lnk_req *r, struct lnk_store_op *op);
 /* Submits op on this worker's connection; `then` runs on completion. */
 void lnk_h_submit(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then);
+/* The same for a step that continues with a handler (the access step). */
+typedef void (*lnk_h_step_fn)(struct lnk_req *r, struct lnk_store_op *op, lnk_handler_fn next);
+void lnk_h_submit_step(struct lnk_req *r, struct lnk_store_op *op, lnk_h_step_fn step,
+                       lnk_handler_fn next);
+
+/* 0 for an admin; else the user whose urls and events alone the request
+ * may see (a user API key). */
+int64_t lnk_h_scope(const struct lnk_req *r);
+/* False (answered 404 "url not found") when a scoped request names another
+ * user's url. */
+bool lnk_h_url_visible(struct lnk_req *r, int64_t owner);
 
 /* Answers a failed op: maps rc and err_field to status and message
  * (errors.c holds the one table). */

@@ -36,6 +36,8 @@ static void then_stats(struct lnk_req *r, struct lnk_store_op *op)
         return;
     }
     const struct lnk_url *u = &op->urls[0];
+    if (!lnk_h_url_visible(r, u->user_id))
+        return;
     json_t *o = json_object();
     json_object_set_new(o, "url_id", json_integer(u->id));
     json_object_set_new(o, "user_id", json_integer(u->user_id));

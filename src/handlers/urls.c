@@ -55,9 +55,15 @@ static void read_is_active(const json_t *body, struct lnk_h_invalid *v, bool *se
         lnk_h_invalid_add(v, "is_active", "must be a boolean");
 }
 
-static void read_user_id(const json_t *body, struct lnk_h_invalid *v, int64_t *out)
+/* user_id; a user key may leave it out (its own user) and may not name
+ * another user (answered as an unknown user by the caller: *out = -1). */
+static void read_user_id(const json_t *body, int64_t scope, struct lnk_h_invalid *v, int64_t *out)
 {
     int rc = lnk_json_get_int(body, "user_id", out);
+    if (scope && (rc == LNK_ENOTFOUND || (rc == LNK_OK && *out != scope))) {
+        *out = rc == LNK_ENOTFOUND ? scope : -1;
+        return;
+    }
     if (rc == LNK_ENOTFOUND)
         lnk_h_invalid_add(v, "user_id", "is required");
     else if (rc != LNK_OK)
@@ -104,6 +110,8 @@ static void then_got(struct lnk_req *r, struct lnk_store_op *op)
         lnk_h_store_error(r, op);
         return;
     }
+    if (!lnk_h_url_visible(r, op->urls[0].user_id))
+        return;
     size_t len;
     json_t *o = lnk_h_url_json(&op->urls[0]);
     char *text = lnk_json_dump(o, &len);
@@ -142,6 +150,8 @@ static bool answer_from_cache(struct lnk_req *r)
     struct lnk_cache_value v;
     if (!c || lnk_cache_get(c, lnk_req_param(r), lnk_h_req_alloc, r, &v) != LNK_CACHE_HIT)
         return false;
+    if (!lnk_h_url_visible(r, v.owner))
+        return true;
     lnk_resp_cache_header(r, true);
     lnk_resp_raw(r, 200, "application/json", v.data, v.len);
     return true;
@@ -166,6 +176,8 @@ void lnk_h_urls_list(struct lnk_req *r)
         lnk_store_op_free(op);
         return;
     }
+    op->in.list.owner_id = lnk_h_scope(r);
+    op->in.list.has_owner_id = op->in.list.owner_id != 0;
     lnk_h_submit(r, op, then_list);
 }
 
@@ -190,7 +202,7 @@ void lnk_h_urls_create(struct lnk_req *r)
     struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
     struct lnk_h_invalid v = {0};
     bool set;
-    read_user_id(body, &v, &op->url.user_id);
+    read_user_id(body, lnk_h_scope(r), &v, &op->url.user_id);
     read_original_url(body, true, &v, &op->arena, &op->url.original_url);
     read_title(body, &v, &op->arena, &set, &op->url.title);
     op->url.is_active = true;
@@ -199,6 +211,11 @@ void lnk_h_urls_create(struct lnk_req *r)
     json_decref(body);
     if (lnk_h_invalid_answer(r, &v)) {
         lnk_store_op_free(op);
+        return;
+    }
+    if (op->url.user_id == -1) {
+        lnk_store_op_free(op);
+        lnk_resp_error(r, 404, "user not found", NULL);
         return;
     }
     lnk_h_submit(r, op, then_changed);
@@ -214,6 +231,7 @@ void lnk_h_url_update(struct lnk_req *r)
     struct lnk_url_patch *p = &op->url_patch;
     struct lnk_h_invalid v = {0};
     op->in.id = id;
+    op->owner_guard = lnk_h_scope(r);
     read_title(body, &v, &op->arena, &p->set_title, &p->title);
     read_is_active(body, &v, &p->set_is_active, &p->is_active);
     read_original_url(body, false, &v, &op->arena, &p->original_url);
@@ -232,5 +250,6 @@ void lnk_h_url_delete(struct lnk_req *r)
         return;
     struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_DELETE);
     op->in.id = id;
+    op->owner_guard = lnk_h_scope(r);
     lnk_h_submit(r, op, then_deleted);
 }

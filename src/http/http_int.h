@@ -30,6 +30,7 @@ struct worker {
     struct lnk_req *free_reqs; /* recycled lnk_req objects, linked by `next_free` */
     size_t n_free_reqs;
     uint64_t rid_state; /* request-id generator */
+    unsigned n_conns;   /* open connections of this worker */
 };
 
 struct lnk_http {
@@ -57,6 +58,10 @@ struct lnk_req {
     int status;
     uint64_t start_ns;
     char request_id[65];
+    struct lnk_principal principal;
+    bool has_client;
+    struct lnk_ip client;
+    char client_text[48];
 };
 
 /* request.c */

@@ -2,6 +2,7 @@
 /* Wraps an h2o request in a reference-counted lnk_req. h2o owns one reference
  * until it disposes the request's pool; each pending asynchronous operation
  * owns another. After h2o lets go, r->h2o is NULL and answers are dropped. */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,7 @@ struct lnk_req *lnk_http_req_new(struct worker *w, h2o_req_t *hreq)
     r->start_ns = lnk_http_now_ns();
     r->method = parse_method(hreq->method);
     r->route = LNK_ROUTE_UNMATCHED;
+    r->principal.admin = true;
     const char *path = hreq->path.base;
     size_t plen = hreq->query_at != SIZE_MAX ? hreq->query_at : hreq->path.len;
     r->path = lnk_str_make(path, plen);
@@ -176,6 +178,51 @@ struct lnk_str lnk_req_header(const struct lnk_req *r, const char *name)
 const char *lnk_req_id(const struct lnk_req *r)
 {
     return r->request_id;
+}
+
+static struct lnk_ip peer_ip(h2o_req_t *h)
+{
+    struct sockaddr_storage ss;
+    struct lnk_ip ip = {{0}};
+    socklen_t len = h->conn->callbacks->get_peername(h->conn, (struct sockaddr *)&ss);
+    if (len > 0 && ss.ss_family == AF_INET) {
+        ip.b[10] = ip.b[11] = 0xff;
+        memcpy(ip.b + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (len > 0 && ss.ss_family == AF_INET6) {
+        memcpy(ip.b, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    }
+    return ip;
+}
+
+/* Resolved once per request, on first use. */
+const struct lnk_ip *lnk_req_client_ip(struct lnk_req *r)
+{
+    if (!r->has_client && r->h2o) {
+        struct lnk_ip peer = peer_ip(r->h2o);
+        const struct lnk_cidr_list *trusted = r->w->srv->cfg.trusted_proxies;
+        r->client = trusted && trusted->n
+                        ? lnk_cidr_client_ip(trusted, &peer, lnk_req_header(r, "x-forwarded-for"))
+                        : peer;
+        lnk_ip_format(&r->client, r->client_text, sizeof(r->client_text));
+        r->has_client = true;
+    }
+    return &r->client;
+}
+
+const char *lnk_req_client(struct lnk_req *r)
+{
+    lnk_req_client_ip(r);
+    return r->client_text;
+}
+
+void lnk_req_set_principal(struct lnk_req *r, const struct lnk_principal *p)
+{
+    r->principal = *p;
+}
+
+const struct lnk_principal *lnk_req_principal(const struct lnk_req *r)
+{
+    return &r->principal;
 }
 
 struct lnk_worker_env *lnk_req_env(const struct lnk_req *r)

@@ -28,11 +28,26 @@
 _Static_assert(sizeof(h2o_multithread_message_t) == sizeof(((struct lnk_task *)0)->link_),
                "lnk_task reserves exactly the room of an h2o message");
 
+/* Request line and headers as they came, roughly: names, values and the
+ * separators, so the limit reads like nginx's header buffer size. */
+static size_t header_bytes(const h2o_req_t *h)
+{
+    size_t n = h->method.len + h->path.len + 12;
+    for (size_t i = 0; i < h->headers.size; i++)
+        n += h->headers.entries[i].name->len + h->headers.entries[i].value.len + 4;
+    return n;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
     (void)self;
     struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, ctx, hreq->conn->ctx);
     struct lnk_req *r = lnk_http_req_new(w, hreq);
+    if (header_bytes(hreq) > w->srv->cfg.max_header_bytes) {
+        lnk_metrics_add(w->env.mw, LNK_MC_header_too_large_total, 1);
+        lnk_resp_error(r, 431, "request headers too large", NULL);
+        return 0;
+    }
     w->srv->cfg.dispatch(r);
     return 0;
 }
@@ -58,15 +73,32 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
+static void on_conn_close(void *data)
+{
+    struct worker *w = data;
+    w->n_conns--;
+}
+
+/* Past its share of max_connections a worker closes new connections at once:
+ * HTTP has no polite answer for a client we cannot afford to read. */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
     struct worker *w = listener->data;
+    unsigned cap = w->srv->cfg.max_connections / w->srv->cfg.n_workers;
     for (int i = 0; i < ACCEPT_PER_WAKE; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             return;
+        if (cap && w->n_conns >= cap) {
+            lnk_metrics_add(w->env.mw, LNK_MC_connections_rejected_total, 1);
+            h2o_socket_close(sock);
+            continue;
+        }
+        w->n_conns++;
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = w;
         h2o_accept(&w->accept_ctx, sock);
     }
 }
@@ -207,6 +239,8 @@ static void init_globalconf(struct lnk_http *h)
     h->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("linkd"));
     h->globalconf.max_request_entity_size = ENTITY_MAX_BYTES;
     h->globalconf.http1.upgrade_to_http2 = 0; /* HTTP/1.1 only (DESIGN.md §2) */
+    if (h->cfg.read_timeout_ms)
+        h->globalconf.http1.req_timeout = h->cfg.read_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&h->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);

@@ -83,7 +83,7 @@ void lnk_router_dispatch(struct lnk_req *r)
         if (!h && m == LNK_METHOD_HEAD)
             h = d->handlers[LNK_METHOD_GET];
         if (h) {
-            h(r);
+            lnk_h_guard(r, d->access, h);
         } else {
             char allow[64];
             allow_header(d, allow, sizeof(allow));

@@ -13,6 +13,7 @@
 
 struct lnk_route_def {
     enum lnk_route route;
+    enum lnk_access access;               /* who may call it, which rate budget applies */
     const char *segs[LNK_ROUTE_SEGS_MAX]; /* NULL-terminated when shorter */
     lnk_handler_fn handlers[LNK_METHOD_COUNT];
 };

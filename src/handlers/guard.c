@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* The access step in front of every handler (DESIGN.md §6): who is asking
+ * (API key, or a loopback client while no key exists), may they call this
+ * route, and is their rate budget left. Keys are looked up in the store on
+ * every management request (one indexed read on the worker's connection), so
+ * a key created or revoked with `linkd keys` takes effect at once. */
+#include <stdio.h>
+
+#include "handlers/handlers_int.h"
+#include "linkd/auth.h"
+#include "linkd/config.h"
+#include "linkd/err.h"
+#include "linkd/handlers.h"
+#include "linkd/metrics.h"
+#include "linkd/ratelimit.h"
+
+/* Sets the RateLimit-* headers; false (answered 429) when over budget. */
+static bool within_budget(struct lnk_req *r, struct lnk_ratelimit *rl)
+{
+    struct lnk_ratelimit_result res;
+    char key[64], v[16];
+    if (!rl)
+        return true;
+    const struct lnk_principal *p = lnk_req_principal(r);
+    int n = p->key_id ? snprintf(key, sizeof(key), "key:%lld", (long long)p->key_id)
+                      : snprintf(key, sizeof(key), "ip:%s", lnk_req_client(r));
+    int rc = lnk_ratelimit_check(rl, lnk_str_make(key, (size_t)n), &res);
+    snprintf(v, sizeof(v), "%u", res.limit);
+    lnk_resp_header(r, "ratelimit-limit", v);
+    snprintf(v, sizeof(v), "%u", res.remaining);
+    lnk_resp_header(r, "ratelimit-remaining", v);
+    snprintf(v, sizeof(v), "%u", res.reset_s);
+    lnk_resp_header(r, "ratelimit-reset", v);
+    if (rc == LNK_OK)
+        return true;
+    snprintf(v, sizeof(v), "%u", res.retry_after_s);
+    lnk_resp_header(r, "retry-after", v);
+    lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_rate_limited_total, 1);
+    lnk_resp_error(r, 429, "rate limit exceeded, retry later", NULL);
+    return false;
+}
+
+static struct lnk_ratelimit *budget_of(struct lnk_req *r)
+{
+    struct lnk_worker_env *env = lnk_req_env(r);
+    enum lnk_method m = lnk_req_method(r);
+    bool read = m == LNK_METHOD_GET || m == LNK_METHOD_HEAD || m == LNK_METHOD_OPTIONS;
+    return read ? env->rl_read : env->rl_write;
+}
+
+static void refuse(struct lnk_req *r, enum lnk_auth_verdict v)
+{
+    lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_auth_refused_total, 1);
+    if (v == LNK_AUTH_PROTECTED) {
+        lnk_resp_error(r, 403,
+                       "no API key exists yet, so only local clients are served: create one "
+                       "on the server with `linkd keys create --name NAME --admin` and send it "
+                       "as 'Authorization: Bearer <key>' (or set LINKD_AUTH=off)",
+                       NULL);
+        return;
+    }
+    lnk_resp_header(r, "www-authenticate", "Bearer realm=\"linkd\"");
+    lnk_resp_error(r, 401,
+                   v == LNK_AUTH_NEED_KEY
+                       ? "an API key is required: send 'Authorization: Bearer <key>'"
+                       : "invalid or revoked API key",
+                   NULL);
+}
+
+/* After the key lookup: decide, then budget, then the handler. The access
+ * class travels in op->tag. */
+static void then_authorize(struct lnk_req *r, struct lnk_store_op *op, lnk_handler_fn next)
+{
+    if (op->rc != 0 && op->rc != LNK_ENOTFOUND) {
+        lnk_h_store_error(r, op);
+        return;
+    }
+    const struct lnk_api_key *key = op->rc == 0 && op->key_hash ? &op->keys[0] : NULL;
+    struct lnk_auth_facts f = {
+        .auth_off = false,
+        .client_loopback = lnk_ip_is_loopback(lnk_req_client_ip(r)),
+        .key_presented = op->key_hash != NULL,
+        .key_valid = key != NULL,
+        .key_admin = key && key->admin,
+        .active_keys = op->counts[0],
+    };
+    enum lnk_auth_verdict v = lnk_auth_decide(&f);
+    if (v != LNK_AUTH_ADMIN && v != LNK_AUTH_USER) {
+        refuse(r, v);
+        return;
+    }
+    struct lnk_principal p = {v == LNK_AUTH_ADMIN, key ? key->user_id : 0, key ? key->id : 0};
+    lnk_req_set_principal(r, &p);
+    if (!p.admin && op->tag != LNK_ACCESS_MANAGE) {
+        lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_auth_refused_total, 1);
+        lnk_resp_error(r, 403, "this needs an admin key: user keys manage their own urls only",
+                       NULL);
+        return;
+    }
+    if (within_budget(r, budget_of(r)))
+        next(r);
+}
+
+/* Looks the presented key up (or only counts keys when none came). */
+static void authorize(struct lnk_req *r, enum lnk_access access, lnk_handler_fn next)
+{
+    struct lnk_str key =
+        lnk_auth_key_of(lnk_req_header(r, "authorization"), lnk_req_header(r, "x-api-key"));
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_KEY_AUTH);
+    if (key.ptr) {
+        char *hash = lnk_arena_alloc(&op->arena, LNK_AUTH_HASH_LEN + 1);
+        lnk_auth_key_hash(key, hash);
+        op->key_hash = hash;
+    }
+    op->tag = (uint64_t)access;
+    lnk_h_submit_step(r, op, then_authorize, next);
+}
+
+void lnk_h_guard(struct lnk_req *r, enum lnk_access access, lnk_handler_fn next)
+{
+    const struct lnk_config *cfg = lnk_req_env(r)->cfg;
+    if (access == LNK_ACCESS_METRICS)
+        access = cfg->metrics_public ? LNK_ACCESS_PUBLIC : LNK_ACCESS_ADMIN;
+    switch (access) {
+    case LNK_ACCESS_PUBLIC:
+        next(r);
+        return;
+    case LNK_ACCESS_REDIRECT:
+        if (within_budget(r, lnk_req_env(r)->rl_redirect))
+            next(r);
+        return;
+    case LNK_ACCESS_MANAGE:
+    case LNK_ACCESS_ADMIN:
+    case LNK_ACCESS_METRICS:
+        if (!cfg->auth) {
+            if (within_budget(r, budget_of(r)))
+                next(r);
+            return;
+        }
+        authorize(r, access, next);
+        return;
+    }
+}
