@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* POST /users/bulk (CONTRACT.md §4.3): a multipart CSV upload, parsed by the
  * same code as `linkd import` (seed.c) and upserted through the writer. */
+#include <stdio.h>
+
 #include "handlers/handlers_int.h"
+#include "linkd/config.h"
 #include "linkd/err.h"
 #include "linkd/handlers.h"
 #include "linkd/metrics.h"
@@ -59,6 +62,15 @@ void lnk_h_users_bulk(struct lnk_req *r)
     if (rc != LNK_OK) {
         lnk_store_op_free(op);
         lnk_resp_error(r, 400, err, NULL);
+        return;
+    }
+    unsigned max_rows = lnk_req_env(r)->cfg->csv_max_rows;
+    if (op->rows.n + (size_t)skipped > max_rows) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "too many rows (at most %u per upload)", max_rows);
+        lnk_store_op_free(op);
+        lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_body_too_large_total, 1);
+        lnk_resp_error(r, 413, msg, NULL);
         return;
     }
     op->skipped = skipped; /* the store adds the rows it skips on conflict */
