@@ -258,11 +258,12 @@ def netns():
 
 
 def from_ns(ns, method, url, headers=None):
-    """One request made from inside the namespace; returns (status, headers, body)."""
+    """One request made from inside the namespace; returns (status, headers with
+    lower-case names, body)."""
     code = ("import json,sys,requests\n"
             "r=requests.request(sys.argv[1],sys.argv[2],headers=json.loads(sys.argv[3]),"
             "timeout=5,allow_redirects=False)\n"
-            "print(json.dumps([r.status_code,dict(r.headers),r.text]))\n")
+            "print(json.dumps([r.status_code,{k.lower():v for k,v in r.headers.items()},r.text]))\n")
     p = sh("ip", "netns", "exec", ns, "/usr/bin/python3", "-c", code, method, url,
            json.dumps(headers or {}))
     return json.loads(p.stdout)
@@ -274,7 +275,7 @@ def test_protected_mode_from_a_non_loopback_address(linkd, netns):
     # the server listens on HOST_IP only: every request below is non-loopback
     status, headers, body = from_ns(netns, "GET", f"{base}/users")
     assert status == 403, body
-    assert headers["Content-Type"].startswith("application/json")
+    assert headers["content-type"].startswith("application/json")
     assert "linkd keys create" in json.loads(body)["error"]
     status, _, body = from_ns(netns, "POST", f"{base}/urls")
     assert status == 403, body
@@ -284,7 +285,7 @@ def test_protected_mode_from_a_non_loopback_address(linkd, netns):
     assert status == 404, "redirects stay public"
     key = create_key(c.proc, "ops", admin=True)
     status, headers, _ = from_ns(netns, "GET", f"{base}/users")
-    assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+    assert status == 401 and headers["www-authenticate"].startswith("Bearer")
     status, _, body = from_ns(netns, "GET", f"{base}/users", bearer(key))
     assert status == 200 and json.loads(body) == []
 
@@ -335,15 +336,18 @@ def test_rate_limit_off_turns_every_limit_off(linkd):
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies(linkd):
-    env = {"LINKD_RATE_READ": "1", "LINKD_RATE_READ_BURST": "1"}
+    env = {"LINKD_RATE_REDIRECT": "1", "LINKD_RATE_REDIRECT_BURST": "1"}
     trusting = linkd.start(env={**env, "LINKD_TRUSTED_PROXIES": "127.0.0.1"})
     for ip in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
-        expect(trusting.get("/urls", headers={"X-Forwarded-For": f"{ip}, 127.0.0.1"}), 200)
-    # and the forwarded client is not local: protected mode applies to it
+        r = trusting.get("/nosuch1", headers={"X-Forwarded-For": f"{ip}, 127.0.0.1"})
+        expect_error(r, 404)  # each forwarded client has a budget of its own
+    # and a forwarded client is not local: protected mode applies to it
     expect_error(trusting.get("/urls", headers={"X-Forwarded-For": "198.51.100.9"}), 403)
+    expect_json(trusting.get("/urls"), 200)  # the proxy's own requests are local
     untrusting = linkd.start(env=env)
-    expect(untrusting.get("/urls", headers={"X-Forwarded-For": "198.51.100.1"}), 200)
-    expect_error(untrusting.get("/urls", headers={"X-Forwarded-For": "198.51.100.2"}), 429)
+    expect_error(untrusting.get("/nosuch1", headers={"X-Forwarded-For": "198.51.100.1"}), 404)
+    expect_error(untrusting.get("/nosuch1", headers={"X-Forwarded-For": "198.51.100.2"}), 429)
+    expect_json(untrusting.get("/urls", headers={"X-Forwarded-For": "198.51.100.9"}), 200)
 
 
 # -------------------------------------------------------------- input limits
