@@ -3,7 +3,11 @@
  * worker connections, and owns the single writer thread that drains the
  * queue in batches (group commit: one transaction, one fsync, many ops).
  * Every submitted op is completed exactly once, after its batch committed.
- * Lock order: s->mu only; no callback ever runs while it is held. */
+ * The writer also tends write health (docs/durability.md): once a write
+ * fails for a storage reason or the path stops naming the open file, writes
+ * are refused with LNK_EUNAVAIL until a probe succeeds, without a restart.
+ * Lock order: s->conns_mu -> conn->mu; s->mu and s->st_mu are never held
+ * with another lock; no callback ever runs while any of them is held. */
 #include "linkd/store.h"
 
 #include <pthread.h>
@@ -11,32 +15,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "linkd/err.h"
+#include "linkd/log.h"
 #include "linkd/str.h"
 #include "store/store_int.h"
 
 #define STORE_MAX_BATCH_DEFAULT 1024u
+#define STORE_CHECK_MS_DEFAULT  1000u
+#define STORE_PROBE_MS_DEFAULT  500u
 
 struct lnk_store {
     const struct lnk_store_ops *ops;
     struct lnk_store_backend *be;
     unsigned max_batch;
+    unsigned check_ms; /* file identity check period while healthy */
+    unsigned probe_ms; /* write probe period while degraded */
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;         /* signalled on submit and on stop */
+    pthread_cond_t cv;         /* CLOCK_MONOTONIC; signalled on submit, stop, recheck */
+    pthread_cond_t recheck_cv; /* signalled when a recheck is done */
     struct lnk_store_op *head; /* queue, linked through task.link_[0] */
     struct lnk_store_op *tail;
-    bool stopping; /* close requested: drain, then exit */
-    bool stopped;  /* the writer has exited; submits fail */
+    bool stopping;           /* close requested: drain, then exit */
+    bool stopped;            /* the writer has exited; submits fail */
+    uint64_t recheck_wanted; /* lnk_store_recheck requests ... */
+    uint64_t recheck_served; /* ... and how many the writer has served */
     pthread_t writer;
 
-    atomic_bool degraded;
+    /* Read connections, so that the writer can close them all before it
+     * reopens the database. */
+    pthread_mutex_t conns_mu;
+    struct lnk_store_conn *conns;
+
+    atomic_bool degraded; /* fault != LNK_STORE_OK, for lock-free readers */
+    pthread_mutex_t st_mu;
+    struct lnk_store_status st; /* published copy of the state below */
+
+    /* Writer thread only. */
+    enum lnk_store_fault fault;
+    int64_t next_check_ms; /* monotonic */
+    int64_t next_probe_ms; /* monotonic */
+    bool rescue_done;      /* this fault's rescue copy was made (or not needed) */
+    bool rescue_failed_logged;
 };
 
 struct lnk_store_conn {
     struct lnk_store *s;
-    struct lnk_store_bconn *bc;
+    pthread_mutex_t mu;                 /* held while bc is used, opened or closed */
+    struct lnk_store_bconn *bc;         /* NULL: closed for a reopen, opened on next use */
+    struct lnk_store_conn *prev, *next; /* s->conns, under s->conns_mu */
 };
 
 /* Backends by DATABASE_URL scheme; a bare path means the first entry. */
@@ -51,6 +80,42 @@ static void set_err(char *errbuf, size_t errcap, const char *msg)
 {
     if (errbuf && errcap)
         snprintf(errbuf, errcap, "%s", msg);
+}
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *lnk_store_fault_name(enum lnk_store_fault f)
+{
+    switch (f) {
+    case LNK_STORE_OK:
+        return "ok";
+    case LNK_STORE_FAULT_DISK_FULL:
+        return "disk_full";
+    case LNK_STORE_FAULT_READ_ONLY:
+        return "read_only";
+    case LNK_STORE_FAULT_IO_ERROR:
+        return "io_error";
+    case LNK_STORE_FAULT_LOCKED:
+        return "locked";
+    case LNK_STORE_FAULT_FILE_REMOVED:
+        return "file_removed";
+    case LNK_STORE_FAULT_FILE_REPLACED:
+        return "file_replaced";
+    case LNK_STORE_FAULT_UNAVAILABLE:
+        return "unavailable";
+    }
+    return "unavailable";
+}
+
+static bool is_file_fault(enum lnk_store_fault f)
+{
+    return f == LNK_STORE_FAULT_FILE_REMOVED || f == LNK_STORE_FAULT_FILE_REPLACED ||
+           f == LNK_STORE_FAULT_UNAVAILABLE;
 }
 
 /* Splits url into a backend and the backend's target (the rest after
@@ -146,17 +211,221 @@ static struct lnk_store_op *next_of(struct lnk_store_op *op)
     return op->task.link_[0];
 }
 
+/* ---- write health (writer thread) --------------------------------------- */
+
+/* Publishes the writer's state for lnk_store_get_status. */
+static void publish(struct lnk_store *s, enum lnk_store_fault f, int sys_errno, bool failed_probe)
+{
+    pthread_mutex_lock(&s->st_mu);
+    if (f == LNK_STORE_OK) {
+        if (s->st.fault != LNK_STORE_OK)
+            s->st.recoveries++;
+        s->st.since_ms = 0;
+        s->st.failed_probes = 0;
+        s->st.sys_errno = 0;
+        s->st.rescue_path[0] = '\0';
+    } else {
+        if (s->st.fault == LNK_STORE_OK)
+            s->st.since_ms = clock_ms(CLOCK_REALTIME);
+        if (sys_errno || s->st.fault != f)
+            s->st.sys_errno = sys_errno;
+        s->st.failed_probes += failed_probe;
+    }
+    s->st.fault = f;
+    pthread_mutex_unlock(&s->st_mu);
+    atomic_store(&s->degraded, f != LNK_STORE_OK);
+}
+
+static void set_rescue_path(struct lnk_store *s, const char *path)
+{
+    pthread_mutex_lock(&s->st_mu);
+    snprintf(s->st.rescue_path, sizeof(s->st.rescue_path), "%s", path);
+    pthread_mutex_unlock(&s->st_mu);
+}
+
+/* Enters (or changes) the degraded state. A file fault is worked on at
+ * once (rescue copy, reopen); others wait one probe period, since the
+ * failure that reported them just happened. */
+static void set_fault(struct lnk_store *s, enum lnk_store_fault f, int sys_errno)
+{
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
+    if (f == s->fault) {
+        publish(s, f, sys_errno, false);
+        return;
+    }
+    if (s->fault == LNK_STORE_OK) {
+        s->rescue_done = false;
+        s->rescue_failed_logged = false;
+        s->next_probe_ms = now + (is_file_fault(f) ? 0 : s->probe_ms);
+        LNK_LOG(WARN, NULL, "store", "degraded", LNK_F_STR("fault", lnk_store_fault_name(f)),
+                LNK_F_INT("errno", sys_errno));
+    } else {
+        LNK_LOG(WARN, NULL, "store", "fault_changed",
+                LNK_F_STR("from", lnk_store_fault_name(s->fault)),
+                LNK_F_STR("fault", lnk_store_fault_name(f)), LNK_F_INT("errno", sys_errno));
+    }
+    s->fault = f;
+    publish(s, f, sys_errno, false);
+}
+
+static void clear_fault(struct lnk_store *s)
+{
+    struct lnk_store_status st;
+    lnk_store_get_status(s, &st);
+    LNK_LOG(INFO, NULL, "store", "recovered", LNK_F_STR("fault", lnk_store_fault_name(s->fault)),
+            LNK_F_INT("degraded_ms", clock_ms(CLOCK_REALTIME) - st.since_ms),
+            LNK_F_INT("failed_probes", (int64_t)st.failed_probes));
+    s->fault = LNK_STORE_OK;
+    s->next_check_ms = clock_ms(CLOCK_MONOTONIC) + s->check_ms;
+    publish(s, LNK_STORE_OK, 0, false);
+}
+
+/* Closes every read connection (each under its own lock, so none is in
+ * use), then has the backend reopen the file. Readers reopen lazily. */
+static int reopen_all(struct lnk_store *s)
+{
+    char err[256] = "";
+    pthread_mutex_lock(&s->conns_mu);
+    for (struct lnk_store_conn *c = s->conns; c; c = c->next) {
+        pthread_mutex_lock(&c->mu);
+        s->ops->conn_close(c->bc);
+        c->bc = NULL;
+        pthread_mutex_unlock(&c->mu);
+    }
+    int rc = s->ops->reopen(s->be, err, sizeof(err));
+    pthread_mutex_unlock(&s->conns_mu);
+    if (rc == LNK_OK)
+        LNK_LOG(INFO, NULL, "store", "reopened",
+                LNK_F_STR("fault", lnk_store_fault_name(s->fault)));
+    else
+        LNK_LOG(ERROR, NULL, "store", "reopen_failed", LNK_F_STR("error", err));
+    return rc;
+}
+
+/* Saves what the old file holds before anything closes it: after an unlink,
+ * the write connection is the only way left to acknowledged data. */
+static void rescue_once(struct lnk_store *s)
+{
+    char path[sizeof(s->st.rescue_path)] = "";
+    if (s->rescue_done)
+        return;
+    int rc = s->ops->rescue(s->be, path, sizeof(path));
+    if (rc == LNK_OK) {
+        s->rescue_done = true;
+        set_rescue_path(s, path);
+        LNK_LOG(WARN, NULL, "store", "rescue_written", LNK_F_STR("path", path));
+    } else if (!s->rescue_failed_logged) {
+        s->rescue_failed_logged = true;
+        LNK_LOG(ERROR, NULL, "store", "rescue_failed", LNK_F_STR("error", lnk_strerror(rc)));
+    }
+}
+
+/* One recovery attempt while degraded: file identity first (rescue copy,
+ * reopen once a usable file is at the path), then a write probe. */
+static void try_recover(struct lnk_store *s)
+{
+    const struct lnk_store_ops *ops = s->ops;
+    enum lnk_store_fault f = ops->check(s->be);
+    if (f == LNK_STORE_FAULT_FILE_REMOVED || f == LNK_STORE_FAULT_FILE_REPLACED) {
+        if (f != s->fault)
+            set_fault(s, f, 0);
+        rescue_once(s);
+    }
+    if (f != LNK_STORE_OK) {
+        if (f == LNK_STORE_FAULT_FILE_REMOVED || !ops->reopen_ready(s->be)) {
+            publish(s, s->fault, 0, true);
+            return;
+        }
+        if (reopen_all(s) != LNK_OK) {
+            set_fault(s, LNK_STORE_FAULT_UNAVAILABLE, 0);
+            publish(s, s->fault, 0, true);
+            return;
+        }
+        s->rescue_done = true; /* the new file needs no rescue */
+    }
+    if (ops->probe(s->be) == LNK_OK) {
+        clear_fault(s);
+        return;
+    }
+    int sys_errno = 0;
+    enum lnk_store_fault pf = ops->last_fault(s->be, &sys_errno);
+    if (pf != LNK_STORE_OK && pf != s->fault)
+        set_fault(s, pf, sys_errno);
+    publish(s, s->fault, 0, true);
+}
+
+/* Timed work between batches: the identity check while healthy, probes
+ * while degraded. force: a recheck request, do it now. */
+static void tend(struct lnk_store *s, bool force)
+{
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
+    if (s->fault == LNK_STORE_OK) {
+        if (!force && now < s->next_check_ms)
+            return;
+        s->next_check_ms = now + s->check_ms;
+        enum lnk_store_fault f = s->ops->check(s->be);
+        if (f == LNK_STORE_OK)
+            return;
+        set_fault(s, f, 0);
+        if (!force && now < s->next_probe_ms)
+            return;
+    } else if (!force && now < s->next_probe_ms) {
+        return;
+    }
+    s->next_probe_ms = now + s->probe_ms;
+    try_recover(s);
+}
+
+static int64_t next_due_ms(const struct lnk_store *s)
+{
+    return s->fault == LNK_STORE_OK ? s->next_check_ms : s->next_probe_ms;
+}
+
+/* ---- batches (writer thread) -------------------------------------------- */
+
+/* Completes every op of a list linked through task.link_[0]. */
+static void complete_list(struct lnk_store_op *op)
+{
+    while (op) {
+        struct lnk_store_op *next = next_of(op);
+        complete_op(op);
+        op = next;
+    }
+}
+
 /* Runs one batch (a list of at most max_batch ops) in one transaction and
- * completes every op. Writer thread only. */
+ * completes every op. While degraded, writes fail at once and only the
+ * reads run, so a failing disk is not written to by every request. */
 static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
 {
     const struct lnk_store_ops *ops = s->ops;
+    struct lnk_store_op *run = first;
+    struct lnk_store_op *refused = NULL;
     bool any_unavail = false;
-    bool any_write = false;
-    int rc = ops->batch_begin(s->be);
-    if (rc == LNK_OK) {
-        for (struct lnk_store_op *op = first; op && rc == LNK_OK; op = next_of(op)) {
-            any_write |= !lnk_store_op_is_read(op->kind);
+
+    if (s->fault != LNK_STORE_OK) {
+        struct lnk_store_op *last_read = NULL;
+        run = NULL;
+        for (struct lnk_store_op *op = first, *next; op; op = next) {
+            next = next_of(op);
+            op->task.link_[0] = NULL;
+            if (lnk_store_op_is_read(op->kind)) {
+                if (last_read)
+                    last_read->task.link_[0] = op;
+                else
+                    run = op;
+                last_read = op;
+            } else {
+                lnk_store_op_reset_outputs(op);
+                op->rc = LNK_EUNAVAIL;
+                op->task.link_[0] = refused;
+                refused = op;
+            }
+        }
+    }
+    int rc = run ? ops->batch_begin(s->be) : LNK_OK;
+    if (run && rc == LNK_OK) {
+        for (struct lnk_store_op *op = run; op && rc == LNK_OK; op = next_of(op)) {
             rc = ops->batch_apply(s->be, op);
             any_unavail |= op->rc == LNK_EUNAVAIL;
         }
@@ -167,23 +436,25 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
     }
     if (rc != LNK_OK) {
         /* Nothing of this batch is durable: no op may report success. */
-        for (struct lnk_store_op *op = first; op; op = next_of(op)) {
+        for (struct lnk_store_op *op = run; op; op = next_of(op)) {
             lnk_store_op_reset_outputs(op);
             op->rc = rc;
         }
         any_unavail |= rc == LNK_EUNAVAIL;
     }
-    if (any_unavail)
-        atomic_store(&s->degraded, true);
-    else if (any_write)
-        atomic_store(&s->degraded, false);
-
-    struct lnk_store_op *op = first;
-    while (op) {
-        struct lnk_store_op *next = next_of(op);
-        complete_op(op);
-        op = next;
+    if (any_unavail && s->fault == LNK_STORE_OK) {
+        int sys_errno = 0;
+        enum lnk_store_fault f = ops->last_fault(s->be, &sys_errno);
+        if (f != LNK_STORE_OK)
+            set_fault(s, f, sys_errno);
     }
+    complete_list(run);
+    complete_list(refused);
+}
+
+static struct timespec monotonic_deadline(int64_t ms)
+{
+    return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
 }
 
 static void *writer_main(void *arg)
@@ -192,10 +463,27 @@ static void *writer_main(void *arg)
     pthread_setname_np(pthread_self(), "linkd-store-wr");
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->head && !s->stopping)
-            pthread_cond_wait(&s->cv, &s->mu);
-        if (!s->head)
+        bool recheck = s->recheck_wanted != s->recheck_served;
+        int64_t now = clock_ms(CLOCK_MONOTONIC);
+        int64_t due = next_due_ms(s);
+        if (!s->head && s->stopping)
             break;
+        if (recheck || now >= due) {
+            uint64_t wanted = s->recheck_wanted;
+            pthread_mutex_unlock(&s->mu);
+            tend(s, recheck);
+            pthread_mutex_lock(&s->mu);
+            if (recheck) {
+                s->recheck_served = wanted;
+                pthread_cond_broadcast(&s->recheck_cv);
+            }
+            continue;
+        }
+        if (!s->head) {
+            struct timespec ts = monotonic_deadline(due);
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+            continue;
+        }
         /* Detach up to max_batch ops from the front of the queue. */
         struct lnk_store_op *first = s->head;
         struct lnk_store_op *last = first;
@@ -210,8 +498,36 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&s->mu);
     }
     s->stopped = true;
+    s->recheck_served = s->recheck_wanted;
+    pthread_cond_broadcast(&s->recheck_cv);
     pthread_mutex_unlock(&s->mu);
     return NULL;
+}
+
+/* ---- open and close -------------------------------------------------------- */
+
+static bool init_sync(struct lnk_store *s)
+{
+    pthread_condattr_t ca;
+    bool ok = pthread_condattr_init(&ca) == 0;
+    ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
+    ok = ok && pthread_cond_init(&s->cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    /* glibc never fails these for default attributes */
+    ok = ok && pthread_cond_init(&s->recheck_cv, NULL) == 0;
+    ok = ok && pthread_mutex_init(&s->mu, NULL) == 0;
+    ok = ok && pthread_mutex_init(&s->conns_mu, NULL) == 0;
+    ok = ok && pthread_mutex_init(&s->st_mu, NULL) == 0;
+    return ok;
+}
+
+static void destroy_sync(struct lnk_store *s)
+{
+    pthread_mutex_destroy(&s->st_mu);
+    pthread_mutex_destroy(&s->conns_mu);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->recheck_cv);
+    pthread_cond_destroy(&s->cv);
 }
 
 int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, char *errbuf,
@@ -233,17 +549,23 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     s = lnk_xcalloc(1, sizeof(*s));
     s->ops = ops;
     s->max_batch = cfg->max_batch ? cfg->max_batch : STORE_MAX_BATCH_DEFAULT;
+    s->check_ms = cfg->check_ms ? cfg->check_ms : STORE_CHECK_MS_DEFAULT;
+    s->probe_ms = cfg->probe_ms ? cfg->probe_ms : STORE_PROBE_MS_DEFAULT;
     atomic_init(&s->degraded, false);
     rc = ops->open(target, cfg, &s->be, errbuf, errcap);
     if (rc != LNK_OK)
         goto out;
-    if (pthread_mutex_init(&s->mu, NULL) != 0 || pthread_cond_init(&s->cv, NULL) != 0) {
-        /* glibc never fails these for default attributes */
-        set_err(errbuf, errcap, "store: cannot create the writer's lock");
+    if (!init_sync(s)) {
+        set_err(errbuf, errcap, "store: cannot create the writer's locks");
         rc = LNK_EBACKEND;
         goto out;
     }
     have_sync = true;
+    /* A file that opened read-only serves reads and is probed from the start. */
+    enum lnk_store_fault f = ops->check(s->be);
+    if (f != LNK_STORE_OK)
+        set_fault(s, f, 0);
+    s->next_check_ms = clock_ms(CLOCK_MONOTONIC) + s->check_ms;
     int err = pthread_create(&s->writer, NULL, writer_main, s);
     if (err != 0) {
         set_err(errbuf, errcap, "store: cannot start the writer thread");
@@ -254,11 +576,10 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     s = NULL;
 out:
     if (s) {
-        if (have_sync) {
-            pthread_cond_destroy(&s->cv);
-            pthread_mutex_destroy(&s->mu);
-        }
-        ops->close(s->be);
+        if (have_sync)
+            destroy_sync(s);
+        if (ops)
+            ops->close(s->be);
         free(s);
     }
     return rc;
@@ -274,8 +595,7 @@ void lnk_store_close(struct lnk_store *s)
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
     s->ops->close(s->be);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
+    destroy_sync(s);
     free(s);
 }
 
@@ -288,13 +608,22 @@ int lnk_store_conn_open(struct lnk_store *s, struct lnk_store_conn **out)
 {
     struct lnk_store_bconn *bc = NULL;
     *out = NULL;
+    /* Under conns_mu, so a reopen cannot miss a connection opened on the
+     * old file. */
+    pthread_mutex_lock(&s->conns_mu);
     int rc = s->ops->conn_open(s->be, &bc);
     if (rc == LNK_OK) {
-        struct lnk_store_conn *c = lnk_xmalloc(sizeof(*c));
+        struct lnk_store_conn *c = lnk_xcalloc(1, sizeof(*c));
         c->s = s;
         c->bc = bc;
+        pthread_mutex_init(&c->mu, NULL);
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
         *out = c;
     }
+    pthread_mutex_unlock(&s->conns_mu);
     return rc;
 }
 
@@ -302,7 +631,17 @@ void lnk_store_conn_close(struct lnk_store_conn *c)
 {
     if (!c)
         return;
-    c->s->ops->conn_close(c->bc);
+    struct lnk_store *s = c->s;
+    pthread_mutex_lock(&s->conns_mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->conns_mu);
+    s->ops->conn_close(c->bc);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
@@ -323,12 +662,30 @@ void lnk_store_op_free(struct lnk_store_op *op)
     free(op);
 }
 
+/* A read on the caller's connection; a connection closed by a reopen is
+ * opened again first. done runs after the lock is released, since it may
+ * submit the next read on the same connection. */
+static void read_inline(struct lnk_store_conn *c, struct lnk_store_op *op)
+{
+    struct lnk_store *s = c->s;
+    pthread_mutex_lock(&c->mu);
+    if (!c->bc)
+        (void)s->ops->conn_open(s->be, &c->bc);
+    if (c->bc) {
+        s->ops->read(c->bc, op);
+    } else {
+        lnk_store_op_reset_outputs(op);
+        op->rc = LNK_EUNAVAIL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (op->done)
+        op->done(op);
+}
+
 void lnk_store_submit(struct lnk_store *s, struct lnk_store_conn *conn, struct lnk_store_op *op)
 {
     if (conn && lnk_store_op_is_read(op->kind) && (s->ops->caps & LNK_STORE_CAP_INLINE_READS)) {
-        s->ops->read(conn->bc, op);
-        if (op->done)
-            op->done(op);
+        read_inline(conn, op);
         return;
     }
     op->task.link_[0] = NULL;
@@ -393,4 +750,21 @@ int lnk_store_run(struct lnk_store *s, struct lnk_store_op *op)
 bool lnk_store_is_degraded(const struct lnk_store *s)
 {
     return atomic_load(&s->degraded);
+}
+
+void lnk_store_get_status(struct lnk_store *s, struct lnk_store_status *out)
+{
+    pthread_mutex_lock(&s->st_mu);
+    *out = s->st;
+    pthread_mutex_unlock(&s->st_mu);
+}
+
+void lnk_store_recheck(struct lnk_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t ticket = ++s->recheck_wanted;
+    pthread_cond_signal(&s->cv);
+    while (!s->stopped && s->recheck_served < ticket)
+        pthread_cond_wait(&s->recheck_cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
 }

@@ -33,7 +33,10 @@ struct lnk_store_ops {
      * connection closed. NULL ok. */
     void (*close)(struct lnk_store_backend *b);
 
-    /* A read connection; thread-safe. LNK_EUNAVAIL/LNK_EBACKEND on failure. */
+    /* A read connection; thread-safe. LNK_EUNAVAIL/LNK_EBACKEND on failure,
+     * LNK_EUNAVAIL also when the file at the path is not the one the write
+     * connection has open (it was removed or replaced and not reopened yet),
+     * so that no reader ever pairs a new file with the old file's WAL. */
     int (*conn_open)(struct lnk_store_backend *b, struct lnk_store_bconn **out);
     void (*conn_close)(struct lnk_store_bconn *c); /* NULL ok */
     /* Runs a read kind on c, setting op->rc and the outputs. */
@@ -49,6 +52,38 @@ struct lnk_store_ops {
     int (*batch_apply)(struct lnk_store_backend *b, struct lnk_store_op *op);
     int (*batch_commit)(struct lnk_store_backend *b);
     void (*batch_abort)(struct lnk_store_backend *b);
+
+    /* Write health, writer thread only. None of them blocks for long except
+     * rescue, which copies the whole database. */
+    /* What a look at the file says without writing: FILE_REMOVED or
+     * FILE_REPLACED when the path no longer names the open file, READ_ONLY
+     * when the write connection could only open it read-only, UNAVAILABLE
+     * when there is no write connection (a reopen failed), else LNK_STORE_OK.
+     * A few stat calls. */
+    enum lnk_store_fault (*check)(struct lnk_store_backend *b);
+    /* A small write transaction of its own (a heartbeat row), synced like a
+     * batch: LNK_OK, or the error with its fault left for last_fault. */
+    int (*probe)(struct lnk_store_backend *b);
+    /* The fault behind the latest storage failure of batch_begin, batch_apply
+     * (an op's rc included), batch_commit or probe, and its errno (0 if
+     * unknown); LNK_STORE_OK when that failure was not the storage's (a
+     * constraint, the code space exhausted). */
+    enum lnk_store_fault (*last_fault)(struct lnk_store_backend *b, int *sys_errno);
+    /* Copies what the write connection sees (a consistent snapshot, WAL
+     * included) to a new file next to the path and syncs it; its name goes
+     * to path_out. For a file that was removed or replaced while open. */
+    int (*rescue)(struct lnk_store_backend *b, char *path_out, size_t cap);
+    /* Whether reopen would now find a usable file: one that is a complete
+     * database and has not changed since the previous call (a copy still in
+     * progress is not), or, for a connection that was opened read-only, a
+     * file that is writable again. */
+    bool (*reopen_ready)(struct lnk_store_backend *b);
+    /* Closes the write connection, removes the old file's WAL and
+     * shared-memory files if the path still names them, and opens (and
+     * migrates) the file now at the path. Every read connection must be
+     * closed first. On failure there is no write connection: batch calls and
+     * probe fail with LNK_EUNAVAIL and check says UNAVAILABLE. */
+    int (*reopen)(struct lnk_store_backend *b, char *errbuf, size_t errcap);
 };
 
 extern const struct lnk_store_ops lnk_store_sqlite_ops;

@@ -3,16 +3,24 @@
  * writer thread, one read connection per worker, statements prepared once
  * per connection and always parameterised, schema migrations from
  * migrations.h keyed by PRAGMA user_version. The only file that includes
- * sqlite3.h. A connection is used by one thread at a time (NOMUTEX). */
+ * sqlite3.h. A connection is used by one thread at a time (NOMUTEX).
+ * Write health: the SQLite error behind a failed write is classified into a
+ * fault; the file is identified by (device, inode) so that a removed or
+ * replaced file is noticed, copied out (rescue) and reopened safely. */
 #include <sqlite3.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "linkd/err.h"
 #include "linkd/shortcode.h"
@@ -58,6 +66,7 @@ enum stmt_id {
     ST_EVENT_UPSERT,
     ST_CLICKS_TOTAL,
     ST_CLICKS_DAILY,
+    ST_HEARTBEAT,
     ST_KEY_INSERT,
     ST_KEY_GET,
     ST_KEY_LIST,
@@ -141,6 +150,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " AND revoked_at IS NULL",
     [ST_KEY_COUNT_ACTIVE] = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
     [ST_CLICKS_DAILY] = "SELECT day, clicks FROM link_clicks_daily WHERE url_id = ?1 ORDER BY day",
+    /* the write probe of a degraded store: one small row, one page */
+    [ST_HEARTBEAT] = "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1)"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 };
 
 /* Result row shapes, also the tables a list reads. */
@@ -162,10 +174,27 @@ struct lnk_store_bconn {
     sqlite3_stmt *list[ROW__COUNT][LF_VARIANTS];
 };
 
+/* A file's identity; 0/0 when unknown or absent. */
+struct file_id {
+    uint64_t dev, ino;
+};
+
 struct lnk_store_backend {
     char *path;
-    struct lnk_store_bconn *wr; /* the writer's; writer thread only once open returns */
-    struct lnk_codegen gen;     /* from meta.code_key; read-only after open */
+    bool synchronous_full;
+    struct lnk_store_bconn *wr; /* the writer's; writer thread only once open returns;
+                                   NULL after a failed reopen */
+    struct lnk_codegen gen;     /* from meta.code_key; writer thread only after open */
+
+    /* Identity of the file wr has open, read by conn_open on any thread. */
+    _Atomic uint64_t db_dev, db_ino;
+
+    /* Writer thread only. */
+    struct file_id wal_id, shm_id; /* the WAL and shm files wr created or found */
+    int fail_src;                  /* extended SQLite code of the latest storage failure */
+    int fail_errno;                /* and its errno, 0 if none */
+    struct stat candidate;         /* the file at the path seen by the last reopen_ready */
+    bool have_candidate;
 };
 
 /* One positional statement argument (?1, ?2, ... in order). */
@@ -1115,9 +1144,43 @@ static int run_write(struct lnk_store_bconn *c, struct lnk_store_op *op)
 
 /* ---- group commit ------------------------------------------------------- */
 
+/* The errno of the latest failed system call on the WAL (or journal) or
+ * the database file. sqlite3_system_errno misses errors met while
+ * committing, which is where a WAL write fails. */
+static int file_errno(sqlite3 *db)
+{
+    sqlite3_file *jf = NULL;
+    int e = 0;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &jf) == SQLITE_OK && jf &&
+        jf->pMethods && jf->pMethods->xFileControl(jf, SQLITE_FCNTL_LAST_ERRNO, &e) == SQLITE_OK &&
+        e)
+        return e;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &e) != SQLITE_OK)
+        e = 0;
+    return e;
+}
+
+/* Remembers the error of the write connection's latest failed call, before
+ * a ROLLBACK can overwrite it, for last_fault. */
+static void note_failure(struct lnk_store_backend *b)
+{
+    if (b->wr) {
+        b->fail_src = sqlite3_extended_errcode(b->wr->db);
+        b->fail_errno = sqlite3_system_errno(b->wr->db);
+        if (!b->fail_errno)
+            b->fail_errno = file_errno(b->wr->db);
+    } else {
+        b->fail_src = SQLITE_CANTOPEN;
+        b->fail_errno = 0;
+    }
+}
+
 static int sq_batch_begin(struct lnk_store_backend *b)
 {
-    return exec_stmt(b->wr, ST_BEGIN, NO_ARGS, NULL);
+    int rc = b->wr ? exec_stmt(b->wr, ST_BEGIN, NO_ARGS, NULL) : LNK_EUNAVAIL;
+    if (rc != LNK_OK)
+        note_failure(b);
+    return rc;
 }
 
 /* Each write runs inside SAVEPOINT op so that its failure undoes only its
@@ -1135,6 +1198,8 @@ static int sq_batch_apply(struct lnk_store_backend *b, struct lnk_store_op *op)
     if (rc != LNK_OK)
         goto out;
     op->rc = run_write(c, op);
+    if (op->rc == LNK_EUNAVAIL)
+        note_failure(b);
     if (op->rc != LNK_OK) {
         drop_rows(op);
         if (sqlite3_get_autocommit(c->db)) {
@@ -1148,21 +1213,258 @@ static int sq_batch_apply(struct lnk_store_backend *b, struct lnk_store_op *op)
     if (rc == LNK_OK)
         rc = exec_stmt(c, ST_RELEASE, NO_ARGS, NULL);
 out:
+    if (rc != LNK_OK && rc != op->rc)
+        note_failure(b);
     return rc;
 }
 
 static void sq_batch_abort(struct lnk_store_backend *b)
 {
-    if (!sqlite3_get_autocommit(b->wr->db))
+    if (b->wr && !sqlite3_get_autocommit(b->wr->db))
         exec_stmt(b->wr, ST_ROLLBACK, NO_ARGS, NULL);
 }
 
 static int sq_batch_commit(struct lnk_store_backend *b)
 {
     int rc = exec_stmt(b->wr, ST_COMMIT, NO_ARGS, NULL);
-    if (rc != LNK_OK)
+    if (rc != LNK_OK) {
+        note_failure(b);
         sq_batch_abort(b);
+    }
     return rc;
+}
+
+/* ---- write health ------------------------------------------------------- */
+
+/* The fault behind an SQLite failure. errno decides for I/O errors only:
+ * SQLite leaves it from the last I/O error, which may be an old one. */
+static enum lnk_store_fault classify(int src, int sys_errno)
+{
+    int primary = src & 0xff;
+    if (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_FULL) {
+        if (sys_errno == ENOSPC || sys_errno == EDQUOT)
+            return LNK_STORE_FAULT_DISK_FULL;
+        if (sys_errno == EROFS)
+            return LNK_STORE_FAULT_READ_ONLY;
+    }
+    switch (primary) {
+    case SQLITE_FULL:
+        return LNK_STORE_FAULT_DISK_FULL;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return LNK_STORE_FAULT_READ_ONLY;
+    case SQLITE_IOERR:
+    case SQLITE_NOLFS:
+        return LNK_STORE_FAULT_IO_ERROR;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return LNK_STORE_FAULT_LOCKED;
+    case SQLITE_CANTOPEN:
+        return LNK_STORE_FAULT_UNAVAILABLE;
+    default:
+        return LNK_STORE_OK; /* not the storage's: constraints, misuse, code space */
+    }
+}
+
+/* Whether the filesystem holding path is mounted read-only. */
+static bool fs_read_only(const char *path)
+{
+    struct statvfs sv;
+    return statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
+static enum lnk_store_fault sq_last_fault(struct lnk_store_backend *b, int *sys_errno)
+{
+    enum lnk_store_fault f = classify(b->fail_src, b->fail_errno);
+    if (f == LNK_STORE_FAULT_IO_ERROR && !b->fail_errno && fs_read_only(b->path)) {
+        f = LNK_STORE_FAULT_READ_ONLY; /* the errno was lost; the mount says why */
+        b->fail_errno = EROFS;
+    }
+    *sys_errno = f == LNK_STORE_OK ? 0 : b->fail_errno;
+    if (f == LNK_STORE_FAULT_DISK_FULL && !*sys_errno)
+        *sys_errno = ENOSPC;
+    return f;
+}
+
+static struct file_id stat_id(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return (struct file_id){0, 0};
+    return (struct file_id){(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+}
+
+/* "<path><suffix>" in buf. */
+static const char *sibling(const struct lnk_store_backend *b, const char *suffix, char *buf,
+                           size_t cap)
+{
+    snprintf(buf, cap, "%s%s", b->path, suffix);
+    return buf;
+}
+
+/* Records the identity of the files wr has open: right after it opened
+ * them, so that nothing else can have taken the names in between. */
+static void record_ids(struct lnk_store_backend *b)
+{
+    char p[4096];
+    struct file_id db = stat_id(b->path);
+    atomic_store(&b->db_dev, db.dev);
+    atomic_store(&b->db_ino, db.ino);
+    b->wal_id = stat_id(sibling(b, "-wal", p, sizeof(p)));
+    b->shm_id = stat_id(sibling(b, "-shm", p, sizeof(p)));
+    b->have_candidate = false;
+}
+
+static bool same_id(struct file_id a, uint64_t dev, uint64_t ino)
+{
+    return a.ino != 0 && a.dev == dev && a.ino == ino;
+}
+
+static enum lnk_store_fault sq_check(struct lnk_store_backend *b)
+{
+    if (!b->wr)
+        return LNK_STORE_FAULT_UNAVAILABLE;
+    /* SQLite compares the path with the inode it has open; the stat also
+     * catches a file replaced by one on another device. */
+    int moved = 0;
+    if (sqlite3_file_control(b->wr->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+        moved = 0;
+    struct file_id now = stat_id(b->path);
+    if (now.ino == 0)
+        return LNK_STORE_FAULT_FILE_REMOVED;
+    if (moved || !same_id(now, atomic_load(&b->db_dev), atomic_load(&b->db_ino)))
+        return LNK_STORE_FAULT_FILE_REPLACED;
+    if (sqlite3_db_readonly(b->wr->db, "main") == 1)
+        return LNK_STORE_FAULT_READ_ONLY;
+    return LNK_STORE_OK;
+}
+
+static int sq_probe(struct lnk_store_backend *b)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int rc = sq_batch_begin(b);
+    if (rc != LNK_OK)
+        return rc;
+    rc = exec_stmt(b->wr, ST_HEARTBEAT,
+                   ARGS(A_I64((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000)), NULL);
+    if (rc == LNK_OK)
+        return sq_batch_commit(b);
+    note_failure(b);
+    sq_batch_abort(b);
+    return rc;
+}
+
+/* Makes a new directory entry durable. */
+static void sync_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/* The online backup API reads through wr, so the copy holds every
+ * committed transaction, those still in the WAL included. */
+static int sq_rescue(struct lnk_store_backend *b, char *path_out, size_t cap)
+{
+    char tmp[4096];
+    sqlite3 *dst = NULL;
+    sqlite3_backup *bk = NULL;
+    int rc = LNK_EUNAVAIL;
+    if (!b->wr)
+        goto out;
+    int n = snprintf(path_out, cap, "%s.rescue-%lld", b->path, (long long)time(NULL));
+    if (n < 0 || (size_t)n >= cap)
+        goto out;
+    for (int i = 2; access(path_out, F_OK) == 0 && i < 100; i++)
+        snprintf(path_out, cap, "%s.rescue-%lld-%d", b->path, (long long)time(NULL), i);
+    int src = sqlite3_open_v2(
+        path_out, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_exec(dst, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    if (src == SQLITE_OK) {
+        bk = sqlite3_backup_init(dst, "main", b->wr->db, "main");
+        src = bk ? sqlite3_backup_step(bk, -1) : sqlite3_errcode(dst);
+        int fsrc = bk ? sqlite3_backup_finish(bk) : SQLITE_OK;
+        if (src == SQLITE_DONE)
+            src = fsrc;
+    }
+    rc = map_sqlite_rc(src);
+    if (rc == LNK_OK && src != SQLITE_OK)
+        rc = LNK_EBACKEND;
+out:
+    sqlite3_close_v2(dst);
+    if (dst && rc != LNK_OK) {
+        snprintf(tmp, sizeof(tmp), "%s-journal", path_out);
+        unlink(path_out);
+        unlink(tmp);
+    }
+    if (rc == LNK_OK)
+        sync_parent_dir(path_out);
+    else if (cap)
+        path_out[0] = '\0';
+    return rc;
+}
+
+/* Whether the file at path is a whole SQLite database: the header's page
+ * count (valid when its version-valid-for number matches the change
+ * counter) times the page size is the file's size. A copy still being
+ * written is shorter. */
+static bool looks_complete(const char *path, const struct stat *st)
+{
+    unsigned char h[100];
+    bool ok = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+        goto out;
+    if (memcmp(h, "SQLite format 3", 16) != 0)
+        goto out;
+    uint32_t page = (uint32_t)h[16] << 8 | h[17];
+    if (page == 1)
+        page = 65536;
+    uint32_t counter = (uint32_t)h[24] << 24 | (uint32_t)h[25] << 16 | (uint32_t)h[26] << 8 | h[27];
+    uint32_t pages = (uint32_t)h[28] << 24 | (uint32_t)h[29] << 16 | (uint32_t)h[30] << 8 | h[31];
+    uint32_t valid_for =
+        (uint32_t)h[92] << 24 | (uint32_t)h[93] << 16 | (uint32_t)h[94] << 8 | h[95];
+    ok = page >= 512 && counter == valid_for && pages > 0 &&
+         (uint64_t)page * pages == (uint64_t)st->st_size;
+out:
+    close(fd);
+    return ok;
+}
+
+static bool sq_reopen_ready(struct lnk_store_backend *b)
+{
+    struct stat st;
+    if (b->wr && sqlite3_db_readonly(b->wr->db, "main") == 1 &&
+        same_id(stat_id(b->path), atomic_load(&b->db_dev), atomic_load(&b->db_ino)))
+        return access(b->path, R_OK | W_OK) == 0; /* same file, writable again */
+    if (stat(b->path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        b->have_candidate = false;
+        return false;
+    }
+    /* unchanged since the previous look, so not a copy in progress */
+    bool stable = b->have_candidate && b->candidate.st_dev == st.st_dev &&
+                  b->candidate.st_ino == st.st_ino && b->candidate.st_size == st.st_size &&
+                  b->candidate.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+                  b->candidate.st_mtim.tv_nsec == st.st_mtim.tv_nsec;
+    b->candidate = st;
+    b->have_candidate = true;
+    return stable && looks_complete(b->path, &st);
 }
 
 /* ---- open, migrate, close ----------------------------------------------- */
@@ -1370,26 +1672,75 @@ static void sq_close(struct lnk_store_backend *b)
     free(b);
 }
 
+/* Opens b->wr on b->path: WAL, synchronous, schema, code key; records the
+ * files' identities. On failure b->wr stays NULL. */
+static int open_writer(struct lnk_store_backend *b, char *errbuf, size_t errcap)
+{
+    struct lnk_store_bconn *c = NULL;
+    int rc = open_conn(b, true, &c, errbuf, errcap);
+    if (rc != LNK_OK)
+        goto out;
+    rc = set_wal(c->db, errbuf, errcap);
+    if (rc != LNK_OK)
+        goto out;
+    /* FULL: each group commit syncs the WAL before any op is answered. */
+    rc = exec_sql(c->db,
+                  b->synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
+                  errbuf, errcap, "synchronous");
+    if (rc != LNK_OK)
+        goto out;
+    b->wr = c;
+    rc = migrate(b, errbuf, errcap);
+    if (rc == LNK_OK)
+        record_ids(b);
+out:
+    if (rc != LNK_OK) {
+        b->wr = NULL;
+        close_conn(c);
+    }
+    return rc;
+}
+
+/* Removes path if it still names the file `id` (the old file's WAL or
+ * shm): applied to another database, an old WAL corrupts it. */
+static void remove_if_same(const char *path, struct file_id id)
+{
+    if (id.ino && same_id(stat_id(path), id.dev, id.ino))
+        unlink(path);
+}
+
+static int sq_reopen(struct lnk_store_backend *b, char *errbuf, size_t errcap)
+{
+    char p[4096];
+    struct lnk_store_bconn *old = b->wr;
+    bool same_file = same_id(stat_id(b->path), atomic_load(&b->db_dev), atomic_load(&b->db_ino));
+    b->wr = NULL;
+    if (old && !same_file) {
+        /* Closing the last connection checkpoints into the old inode and
+         * would delete the WAL and shm by name, which may by now be the
+         * new file's; keep them and remove only what is provably old. */
+        int persist = 1;
+        sqlite3_file_control(old->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    }
+    close_conn(old);
+    if (!same_file) {
+        remove_if_same(sibling(b, "-wal", p, sizeof(p)), b->wal_id);
+        remove_if_same(sibling(b, "-shm", p, sizeof(p)), b->shm_id);
+    }
+    atomic_store(&b->db_dev, 0);
+    atomic_store(&b->db_ino, 0);
+    return open_writer(b, errbuf, errcap);
+}
+
 static int sq_open(const char *target, const struct lnk_store_config *cfg,
                    struct lnk_store_backend **out, char *errbuf, size_t errcap)
 {
     struct lnk_store_backend *b = lnk_xcalloc(1, sizeof(*b));
-    int rc;
     b->path = lnk_xstrndup(target, strlen(target));
-    rc = open_conn(b, true, &b->wr, errbuf, errcap);
-    if (rc != LNK_OK)
-        goto out;
-    rc = set_wal(b->wr->db, errbuf, errcap);
-    if (rc != LNK_OK)
-        goto out;
-    /* FULL: each group commit syncs the WAL before any op is answered. */
-    rc = exec_sql(b->wr->db,
-                  cfg->synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
-                  errbuf, errcap, "synchronous");
-    if (rc != LNK_OK)
-        goto out;
-    rc = migrate(b, errbuf, errcap);
-out:
+    b->synchronous_full = cfg->synchronous_full != 0;
+    atomic_init(&b->db_dev, 0);
+    atomic_init(&b->db_ino, 0);
+    int rc = open_writer(b, errbuf, errcap);
     if (rc == LNK_OK) {
         *out = b;
     } else {
@@ -1399,9 +1750,24 @@ out:
     return rc;
 }
 
+/* A reader must open the file the writer has: after a removal or a
+ * replacement the path may name a file whose WAL is not the one at
+ * "<path>-wal" yet (store_int.h). It reads once at open: SQLite fails the
+ * first read of a connection whose file was unlinked before it ever read
+ * (SQLITE_IOERR_FSTAT), while a connection that has read keeps reading. */
 static int sq_conn_open(struct lnk_store_backend *b, struct lnk_store_bconn **out)
 {
-    return open_conn(b, false, out, NULL, 0);
+    int rc = open_conn(b, false, out, NULL, 0);
+    if (rc == LNK_OK &&
+        !same_id(stat_id(b->path), atomic_load(&b->db_dev), atomic_load(&b->db_ino)))
+        rc = LNK_EUNAVAIL;
+    if (rc == LNK_OK)
+        rc = exec_sql((*out)->db, "SELECT 1 FROM meta LIMIT 1", NULL, 0, "warm up");
+    if (rc != LNK_OK) {
+        close_conn(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 const struct lnk_store_ops lnk_store_sqlite_ops = {
@@ -1416,4 +1782,10 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .batch_apply = sq_batch_apply,
     .batch_commit = sq_batch_commit,
     .batch_abort = sq_batch_abort,
+    .check = sq_check,
+    .probe = sq_probe,
+    .last_fault = sq_last_fault,
+    .rescue = sq_rescue,
+    .reopen_ready = sq_reopen_ready,
+    .reopen = sq_reopen,
 };
