@@ -146,6 +146,33 @@ bool lnk_h_url_visible(struct lnk_req *r, int64_t owner)
     return false;
 }
 
+static void then_list(struct lnk_req *r, struct lnk_store_op *op)
+{
+    if (op->rc != 0) {
+        lnk_h_store_error(r, op);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < op->n_rows; i++)
+        json_array_append_new(arr, op->kind == LNK_OP_USER_LIST ? lnk_h_user_json(&op->users[i])
+                                   : op->kind == LNK_OP_URL_LIST
+                                       ? lnk_h_url_json(&op->urls[i])
+                                       : lnk_h_event_json(&op->events[i]));
+    lnk_resp_json(r, 200, arr);
+}
+
+void lnk_h_list(struct lnk_req *r, enum lnk_op_kind kind, unsigned filters)
+{
+    struct lnk_store_op *op = lnk_store_op_new(kind);
+    if (!lnk_h_list_query(r, filters, &op->in.list)) {
+        lnk_store_op_free(op);
+        return;
+    }
+    op->in.list.owner_id = lnk_h_scope(r);
+    op->in.list.has_owner_id = op->in.list.owner_id != 0;
+    lnk_h_submit(r, op, then_list);
+}
+
 /* What to do when an op completes: `then`, or `step` followed by `next`. */
 struct pending {
     struct lnk_req *r;

@@ -8,18 +8,6 @@
 #include "linkd/handlers.h"
 #include "linkd/json.h"
 
-static void then_list(struct lnk_req *r, struct lnk_store_op *op)
-{
-    if (op->rc != 0) {
-        lnk_h_store_error(r, op);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < op->n_rows; i++)
-        json_array_append_new(arr, lnk_h_event_json(&op->events[i]));
-    lnk_resp_json(r, 200, arr);
-}
-
 static void then_created(struct lnk_req *r, struct lnk_store_op *op)
 {
     if (op->rc != 0)
@@ -30,15 +18,8 @@ static void then_created(struct lnk_req *r, struct lnk_store_op *op)
 
 void lnk_h_events_list(struct lnk_req *r)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
-    unsigned filters = LNK_H_FILTER_URL_ID | LNK_H_FILTER_USER_ID | LNK_H_FILTER_EVENT_TYPE;
-    if (!lnk_h_list_query(r, filters, &op->in.list)) {
-        lnk_store_op_free(op);
-        return;
-    }
-    op->in.list.owner_id = lnk_h_scope(r);
-    op->in.list.has_owner_id = op->in.list.owner_id != 0;
-    lnk_h_submit(r, op, then_list);
+    lnk_h_list(r, LNK_OP_EVENT_LIST,
+               LNK_H_FILTER_URL_ID | LNK_H_FILTER_USER_ID | LNK_H_FILTER_EVENT_TYPE);
 }
 
 static void read_id(const json_t *body, const char *key, bool required, struct lnk_h_invalid *v,

@@ -34,6 +34,10 @@ enum {
  * Strings point into request memory. */
 bool lnk_h_list_query(struct lnk_req *r, unsigned filters, struct lnk_list_query *q);
 
+/* A list endpoint: reads paging and the allowed filters, limits a user key
+ * to its own rows, and answers a bare JSON array of the rows. */
+void lnk_h_list(struct lnk_req *r, enum lnk_op_kind kind, unsigned filters);
+
 /* Continuation after a store operation, called on the worker thread only
  * while the client is still connected. The op is freed after it returns. */
 typedef void (*lnk_h_then_fn)(struct lnk_req *r, struct lnk_store_op *op);

@@ -157,28 +157,9 @@ static bool answer_from_cache(struct lnk_req *r)
     return true;
 }
 
-static void then_list(struct lnk_req *r, struct lnk_store_op *op)
-{
-    if (op->rc != 0) {
-        lnk_h_store_error(r, op);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < op->n_rows; i++)
-        json_array_append_new(arr, lnk_h_url_json(&op->urls[i]));
-    lnk_resp_json(r, 200, arr);
-}
-
 void lnk_h_urls_list(struct lnk_req *r)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_LIST);
-    if (!lnk_h_list_query(r, LNK_H_FILTER_USER_ID | LNK_H_FILTER_IS_ACTIVE, &op->in.list)) {
-        lnk_store_op_free(op);
-        return;
-    }
-    op->in.list.owner_id = lnk_h_scope(r);
-    op->in.list.has_owner_id = op->in.list.owner_id != 0;
-    lnk_h_submit(r, op, then_list);
+    lnk_h_list(r, LNK_OP_URL_LIST, LNK_H_FILTER_USER_ID | LNK_H_FILTER_IS_ACTIVE);
 }
 
 void lnk_h_url_get(struct lnk_req *r)

@@ -67,26 +67,9 @@ static void then_deleted(struct lnk_req *r, struct lnk_store_op *op)
     lnk_resp_empty(r, 204);
 }
 
-static void then_list(struct lnk_req *r, struct lnk_store_op *op)
-{
-    if (op->rc != 0) {
-        lnk_h_store_error(r, op);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < op->n_rows; i++)
-        json_array_append_new(arr, lnk_h_user_json(&op->users[i]));
-    lnk_resp_json(r, 200, arr);
-}
-
 void lnk_h_users_list(struct lnk_req *r)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_LIST);
-    if (!lnk_h_list_query(r, 0, &op->in.list)) {
-        lnk_store_op_free(op);
-        return;
-    }
-    lnk_h_submit(r, op, then_list);
+    lnk_h_list(r, LNK_OP_USER_LIST, 0);
 }
 
 void lnk_h_user_get(struct lnk_req *r)
