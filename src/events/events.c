@@ -338,8 +338,9 @@ void lnk_events_get_stats(struct lnk_events *ev, struct lnk_events_stats *out)
 {
     uint64_t pushed = atomic_load_explicit(&ev->pushed, memory_order_relaxed);
     out->written = atomic_load_explicit(&ev->written, memory_order_relaxed);
-    out->queued = pushed > out->written ? pushed - out->written : 0;
     out->overflow = atomic_load_explicit(&ev->overflowed, memory_order_relaxed);
     out->failed = atomic_load_explicit(&ev->failed, memory_order_relaxed);
     out->dropped = atomic_load_explicit(&ev->dropped, memory_order_relaxed);
+    uint64_t done = out->written + out->dropped;
+    out->queued = pushed > done ? pushed - done : 0;
 }
