@@ -29,9 +29,11 @@ enum inject { INJECT_NONE, INJECT_FULL, INJECT_EROFS, INJECT_EIO };
 
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs fault_vfs;
-static _Atomic int inject_mode;  /* enum inject */
-static _Atomic int last_errno;   /* what xGetLastError reports after an injection */
-static _Atomic long write_calls; /* xWrite/xSync/xTruncate on db, WAL and journals */
+static _Atomic int inject_mode;   /* enum inject */
+static _Atomic int last_errno;    /* what xGetLastError reports after an injection */
+static _Atomic long write_calls;  /* xWrite/xSync/xTruncate on db, WAL and journals */
+static _Atomic bool deny_rw_open; /* open main databases read-only, as SQLite does when the
+                                     file cannot be opened for writing */
 
 struct fault_file {
     sqlite3_file base;
@@ -201,6 +203,9 @@ static int v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int fl
         (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL)) != 0;
     ff->last_errno = 0;
     file->pMethods = NULL;
+    if ((flags & SQLITE_OPEN_MAIN_DB) && (flags & SQLITE_OPEN_READWRITE) &&
+        atomic_load(&deny_rw_open))
+        flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
     int rc = real_vfs->xOpen(real_vfs, name, ff->real, flags, out_flags);
     if (rc == SQLITE_OK)
         file->pMethods = &fault_methods;
@@ -216,6 +221,7 @@ static int v_get_last_error(sqlite3_vfs *vfs, int n, char *buf)
 
 static void set_inject(enum inject mode)
 {
+    atomic_store(&deny_rw_open, false);
     atomic_store(&inject_mode, mode);
     if (mode == INJECT_NONE)
         atomic_store(&last_errno, 0);
@@ -482,6 +488,24 @@ static void test_clicks_queued_while_unwritable_are_written_after_recovery(void 
 
 /* ---- the file itself ---------------------------------------------------- */
 
+static void test_file_opened_read_only_is_reopened_once_writable(void **state)
+{
+    struct fixture *f = *state;
+    lnk_store_close(f->s);
+    atomic_store(&deny_rw_open, true);
+    CHECK(open_store_ms(f, FAR_MS, FAR_MS) == LNK_OK, "a read-only file still opens");
+    struct lnk_store_status st = status_of(f->s);
+    CHECK(st.fault == LNK_STORE_FAULT_READ_ONLY, "degraded from the start: read_only");
+    CHECK(count_users(f->s) == 1, "reads are served");
+    CHECK(create_user_rc(f->s, "bob") == LNK_EUNAVAIL, "writes are refused");
+    lnk_store_recheck(f->s);
+    CHECK(lnk_store_is_degraded(f->s), "still read-only: the probe fails");
+    atomic_store(&deny_rw_open, false);
+    lnk_store_recheck(f->s);
+    CHECK(!lnk_store_is_degraded(f->s), "writable again: the writer reopens it and recovers");
+    CHECK(create_user_rc(f->s, "carol") == LNK_OK && count_users(f->s) == 2, "writes work");
+}
+
 static void test_removed_file_is_detected_rescued_and_reopened(void **state)
 {
     struct fixture *f = *state;
@@ -632,6 +656,7 @@ int main(void)
         T(test_erofs_is_read_only_and_eio_is_io_error),
         T(test_degraded_store_recovers_by_itself),
         T(test_clicks_queued_while_unwritable_are_written_after_recovery),
+        T(test_file_opened_read_only_is_reopened_once_writable),
         T(test_removed_file_is_detected_rescued_and_reopened),
         T(test_replaced_file_switches_to_the_new_database),
         T(test_incomplete_file_is_not_opened),
