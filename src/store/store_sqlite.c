@@ -1340,19 +1340,29 @@ static enum lnk_store_fault sq_check(struct lnk_store_backend *b)
     return LNK_STORE_OK;
 }
 
+/* A probe waits briefly for a lock held elsewhere: the writer must get back
+ * to refusing queued writes rather than sit out the whole busy timeout. */
+#define SQ_PROBE_BUSY_MS 100
+
 static int sq_probe(struct lnk_store_backend *b)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    if (!b->wr)
+        return sq_batch_begin(b);
+    sqlite3_busy_timeout(b->wr->db, SQ_PROBE_BUSY_MS);
     int rc = sq_batch_begin(b);
-    if (rc != LNK_OK)
-        return rc;
-    rc = exec_stmt(b->wr, ST_HEARTBEAT,
-                   ARGS(A_I64((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000)), NULL);
-    if (rc == LNK_OK)
-        return sq_batch_commit(b);
-    note_failure(b);
-    sq_batch_abort(b);
+    if (rc == LNK_OK) {
+        rc = exec_stmt(b->wr, ST_HEARTBEAT,
+                       ARGS(A_I64((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000)), NULL);
+        if (rc == LNK_OK) {
+            rc = sq_batch_commit(b);
+        } else {
+            note_failure(b);
+            sq_batch_abort(b);
+        }
+    }
+    sqlite3_busy_timeout(b->wr->db, SQ_BUSY_TIMEOUT_MS);
     return rc;
 }
 
