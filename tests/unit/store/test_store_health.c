@@ -434,6 +434,29 @@ static void test_erofs_is_read_only_and_eio_is_io_error(void **state)
     CHECK(create_user_rc(f->s, "carol") == LNK_OK, "writes succeed again");
 }
 
+static void test_lock_held_elsewhere_is_locked_and_probes_do_not_wait_long(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3 *other = NULL;
+    CHECK(sqlite3_open_v2(f->path, &other, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK,
+          "another connection");
+    CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK,
+          "holds the write lock");
+    CHECK(create_user_rc(f->s, "bob") == LNK_EUNAVAIL, "a write gives up after the busy timeout");
+    CHECK(status_of(f->s).fault == LNK_STORE_FAULT_LOCKED, "locked");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lnk_store_recheck(f->s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(lnk_store_is_degraded(f->s) && ms < 2000, "a probe fails quickly while it is held");
+    CHECK(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL) == SQLITE_OK, "the lock is released");
+    sqlite3_close(other);
+    lnk_store_recheck(f->s);
+    CHECK(!lnk_store_is_degraded(f->s), "the next probe recovers");
+    CHECK(create_user_rc(f->s, "carol") == LNK_OK, "writes succeed again");
+}
+
 static void test_degraded_store_recovers_by_itself(void **state)
 {
     struct fixture *f = *state;
@@ -654,6 +677,7 @@ int main(void)
         T(test_constraint_errors_do_not_degrade),
         T(test_full_disk_refuses_writes_without_io_and_recovers_on_probe),
         T(test_erofs_is_read_only_and_eio_is_io_error),
+        T(test_lock_held_elsewhere_is_locked_and_probes_do_not_wait_long),
         T(test_degraded_store_recovers_by_itself),
         T(test_clicks_queued_while_unwritable_are_written_after_recovery),
         T(test_file_opened_read_only_is_reopened_once_writable),
