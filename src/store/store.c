@@ -25,6 +25,9 @@
 #define STORE_MAX_BATCH_DEFAULT 1024u
 #define STORE_CHECK_MS_DEFAULT  1000u
 #define STORE_PROBE_MS_DEFAULT  500u
+/* A failed rescue copy (a full disk, most often) is retried this often: each
+ * attempt may write a whole database before it fails. */
+#define STORE_RESCUE_RETRY_MS 10000
 
 struct lnk_store {
     const struct lnk_store_ops *ops;
@@ -59,6 +62,7 @@ struct lnk_store {
     int64_t next_probe_ms; /* monotonic */
     bool rescue_done;      /* this fault's rescue copy was made (or not needed) */
     bool rescue_failed_logged;
+    int64_t next_rescue_ms; /* monotonic; a failed copy is retried this late */
 };
 
 struct lnk_store_conn {
@@ -256,6 +260,7 @@ static void set_fault(struct lnk_store *s, enum lnk_store_fault f, int sys_errno
     if (s->fault == LNK_STORE_OK) {
         s->rescue_done = false;
         s->rescue_failed_logged = false;
+        s->next_rescue_ms = 0;
         s->next_probe_ms = now + (is_file_fault(f) ? 0 : s->probe_ms);
         LNK_LOG(WARN, NULL, "store", "degraded", LNK_F_STR("fault", lnk_store_fault_name(f)),
                 LNK_F_INT("errno", sys_errno));
@@ -307,14 +312,18 @@ static int reopen_all(struct lnk_store *s)
 static void rescue_once(struct lnk_store *s)
 {
     char path[sizeof(s->st.rescue_path)] = "";
-    if (s->rescue_done)
+    int64_t now = clock_ms(CLOCK_MONOTONIC);
+    if (s->rescue_done || now < s->next_rescue_ms)
         return;
     int rc = s->ops->rescue(s->be, path, sizeof(path));
     if (rc == LNK_OK) {
         s->rescue_done = true;
         set_rescue_path(s, path);
         LNK_LOG(WARN, NULL, "store", "rescue_written", LNK_F_STR("path", path));
-    } else if (!s->rescue_failed_logged) {
+        return;
+    }
+    s->next_rescue_ms = now + STORE_RESCUE_RETRY_MS;
+    if (!s->rescue_failed_logged) {
         s->rescue_failed_logged = true;
         LNK_LOG(ERROR, NULL, "store", "rescue_failed", LNK_F_STR("error", lnk_strerror(rc)));
     }
