@@ -73,7 +73,7 @@ def wait_clicks(server, links, expected, timeout_s=5):
 def test_full_disk_refuses_writes_keeps_redirects_and_recovers(tmpfs):
     mnt = tmpfs("16m")
     db = mnt / "linkd.db"
-    server = Server(mnt, db)
+    server = Server(mnt.parent, db)  # logs stay off the filesystem under test
     user_id = new_user(server.client, "full")
     links = new_links(server.client, user_id, 5, "full")
     uncached = new_links(server.client, user_id, 1, "full-uncached")[0]
@@ -115,7 +115,7 @@ def test_read_only_remount_is_refused_while_linkd_has_the_database_open(tmpfs):
     full read-only scenario runs."""
     mnt = tmpfs("16m")
     db = mnt / "linkd.db"
-    server = Server(mnt, db)
+    server = Server(mnt.parent, db)  # logs stay off the filesystem under test
     user_id = new_user(server.client, "ro")
     links = new_links(server.client, user_id, 3, "ro")
     served = redirect_all(server, links)

@@ -5,8 +5,9 @@
  * and reopened. Storage failures come from a fault-injecting SQLite VFS
  * (SQLite's own test approach), registered as the default so the store uses
  * it; removal and replacement are real unlink and rename calls. Timers are
- * set far out and driven by lnk_store_recheck, except in the one test that
- * checks the timers themselves. */
+ * set far out and driven by lnk_store_recheck, except in the two tests whose
+ * subject is time: the writer probing on its own, and the events writer's
+ * retries. */
 #include <sqlite3.h>
 
 #include <errno.h>
