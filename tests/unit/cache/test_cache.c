@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "linkd/cache.h"
 #include "linkd/err.h"
@@ -202,6 +203,11 @@ static void test_no_stale_value_after_invalidation_under_load(void **state)
         atomic_store(&r.store_version, v); /* the write commits */
         lnk_cache_invalidate(r.c, LNK_STR("code"));
         atomic_store(&r.acked, v); /* the client gets its 2xx */
+        if (v % 100 == 0) {
+            /* let readers fill and hit between writes, even on a busy machine */
+            struct timespec pause = {0, 200 * 1000};
+            nanosleep(&pause, NULL);
+        }
     }
     atomic_store(&r.stop, true);
     for (int i = 0; i < 3; i++)
