@@ -62,11 +62,17 @@ enum stmt_id {
     ST_EVENT_CREATED,
     ST_EVENT_UPDATED,
     ST_EVENT_DELETED,
-    ST_EVENT_CLICK,
     ST_EVENT_UPSERT,
     ST_CLICKS_TOTAL,
     ST_CLICKS_DAILY,
     ST_HEARTBEAT,
+    ST_ROLLUP_ADD,
+    ST_ROLLUP_ADD_DAY,
+    ST_ROLLUP_CLEAR,
+    ST_ROLLUP_CLEAR_DAYS,
+    ST_ROLLUP_RECOUNT,
+    ST_ROLLUP_RECOUNT_DAYS,
+    ST_EVENT_TYPE_OF,
     ST_KEY_INSERT,
     ST_KEY_GET,
     ST_KEY_LIST,
@@ -132,15 +138,30 @@ static const char *const stmt_sql[ST__COUNT] = {
                                    " json_object('field', ?4, 'new_value', ?5))",
     [ST_EVENT_DELETED] = EVENT_INS "VALUES (?1, ?2, 'deleted', ?3,"
                                    " json_object('reason', 'user_requested'))",
-    /* a url hard-deleted since the redirect selects no row: the click is dropped */
-    [ST_EVENT_CLICK] = EVENT_INS "SELECT id, user_id, 'click', ?2, json_object('short_code',"
-                                 " coalesce(?3, short_code), 'user_agent', ?4, 'referrer', ?5)"
-                                 " FROM urls WHERE id = ?1",
     [ST_EVENT_UPSERT] = "INSERT INTO events (" EVENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                         " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id,"
                         " user_id = excluded.user_id, event_type = excluded.event_type,"
                         " timestamp = excluded.timestamp, details = excluded.details",
     [ST_CLICKS_TOTAL] = "SELECT clicks, last_click_at FROM link_clicks WHERE url_id = ?1",
+    /* a url hard-deleted since its clicks were queued adds nothing */
+    [ST_ROLLUP_ADD] = "INSERT INTO link_clicks (url_id, clicks, last_click_at) SELECT ?1, ?2, ?3"
+                      " WHERE EXISTS (SELECT 1 FROM urls WHERE id = ?1)"
+                      " ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks,"
+                      " last_click_at = max(last_click_at, excluded.last_click_at)",
+    [ST_ROLLUP_ADD_DAY] = "INSERT INTO link_clicks_daily (url_id, day, clicks) SELECT ?1, ?2, ?3"
+                          " WHERE EXISTS (SELECT 1 FROM urls WHERE id = ?1)"
+                          " ON CONFLICT (url_id, day) DO UPDATE SET"
+                          " clicks = clicks + excluded.clicks",
+    [ST_ROLLUP_CLEAR] = "DELETE FROM link_clicks WHERE url_id = ?1",
+    [ST_ROLLUP_CLEAR_DAYS] = "DELETE FROM link_clicks_daily WHERE url_id = ?1",
+    [ST_ROLLUP_RECOUNT] = "INSERT INTO link_clicks (url_id, clicks, last_click_at)"
+                          " SELECT url_id, count(*), max(timestamp) FROM events"
+                          " WHERE url_id = ?1 AND event_type = 'click' GROUP BY url_id",
+    [ST_ROLLUP_RECOUNT_DAYS] = "INSERT INTO link_clicks_daily (url_id, day, clicks)"
+                               " SELECT url_id, timestamp / 86400, count(*) FROM events"
+                               " WHERE url_id = ?1 AND event_type = 'click'"
+                               " GROUP BY url_id, timestamp / 86400",
+    [ST_EVENT_TYPE_OF] = "SELECT event_type = 'click' FROM events WHERE id = ?1",
     [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1",
@@ -172,6 +193,7 @@ struct lnk_store_bconn {
     struct lnk_store_backend *b;
     sqlite3_stmt *st[ST__COUNT];
     sqlite3_stmt *list[ROW__COUNT][LF_VARIANTS];
+    sqlite3_stmt *click_chunk; /* CLICK_CHUNK rows at once (writer only) */
 };
 
 /* A file's identity; 0/0 when unknown or absent. */
@@ -997,6 +1019,64 @@ static int url_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
     return rc;
 }
 
+/* ---- rollups -------------------------------------------------------------
+ * link_clicks and link_clicks_daily follow the click events: a batch of
+ * clicks adds its counts per link and per link-day in one upsert each;
+ * a single click event adds one; an import recounts the links it touched. */
+
+struct counted_click {
+    int64_t url_id, day, ts;
+};
+
+static int cmp_counted(const void *a, const void *b)
+{
+    const struct counted_click *x = a, *y = b;
+    if (x->url_id != y->url_id)
+        return x->url_id < y->url_id ? -1 : 1;
+    return x->day < y->day ? -1 : x->day > y->day;
+}
+
+/* Adds n sorted clicks to the rollups: one upsert per run of (url, day) and
+ * one per run of url. */
+static int rollup_add_sorted(struct lnk_store_bconn *c, const struct counted_click *k, size_t n)
+{
+    int rc = LNK_OK;
+    size_t i = 0;
+    while (i < n && rc == LNK_OK) {
+        size_t j = i;
+        int64_t last = 0;
+        while (j < n && k[j].url_id == k[i].url_id && rc == LNK_OK) {
+            size_t d = j;
+            while (d < n && k[d].url_id == k[j].url_id && k[d].day == k[j].day) {
+                last = k[d].ts > last ? k[d].ts : last;
+                d++;
+            }
+            rc =
+                exec_stmt(c, ST_ROLLUP_ADD_DAY,
+                          ARGS(A_I64(k[j].url_id), A_I64(k[j].day), A_I64((int64_t)(d - j))), NULL);
+            j = d;
+        }
+        if (rc == LNK_OK)
+            rc = exec_stmt(c, ST_ROLLUP_ADD,
+                           ARGS(A_I64(k[i].url_id), A_I64((int64_t)(j - i)), A_I64(last)), NULL);
+        i = j;
+    }
+    return rc;
+}
+
+/* Recounts one link's rollups from its click events. */
+static int rollup_recount(struct lnk_store_bconn *c, int64_t url_id)
+{
+    int rc = exec_stmt(c, ST_ROLLUP_CLEAR, ARGS(A_I64(url_id)), NULL);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_ROLLUP_CLEAR_DAYS, ARGS(A_I64(url_id)), NULL);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_ROLLUP_RECOUNT, ARGS(A_I64(url_id)), NULL);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_ROLLUP_RECOUNT_DAYS, ARGS(A_I64(url_id)), NULL);
+    return rc;
+}
+
 /* ---- writes: events ----------------------------------------------------- */
 
 static int event_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
@@ -1018,6 +1098,10 @@ static int event_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int6
                        ARGS(A_I64(e->url_id), A_I64(user_id), A_TEXT(e->event_type), A_I64(now),
                             A_TEXT(e->details ? e->details : "{}")),
                        NULL);
+    if (rc == LNK_OK && strcmp(e->event_type, "click") == 0) {
+        struct counted_click one = {e->url_id, now / 86400, now};
+        rc = rollup_add_sorted(c, &one, 1);
+    }
     if (rc == LNK_OK)
         rc = load_one(c, ST_EVENT_GET, A_I64(sqlite3_last_insert_rowid(c->db)), ROW_EVENT, op,
                       "event");
@@ -1036,10 +1120,18 @@ static int event_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
             rc = LNK_EINVAL;
             break;
         }
+        /* a click added, or an event turned into or out of a click, changes
+         * the url's counts: recount it after the upsert */
+        int64_t was_click = 0;
+        if (query_i64(c, ST_EVENT_TYPE_OF, ARGS(A_I64(e->id)), &was_click) == LNK_ENOTFOUND)
+            was_click = 0;
+        bool recount = was_click || strcmp(e->event_type, "click") == 0;
         rc = exec_stmt(c, ST_EVENT_UPSERT,
                        ARGS(A_ID(e->id), A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
                             A_I64(e->timestamp), A_TEXT(e->details ? e->details : "{}")),
                        NULL);
+        if (rc == LNK_OK && recount)
+            rc = rollup_recount(c, e->url_id);
         if (rc == LNK_OK) {
             imported++;
         } else if (rc == LNK_EINVAL) {
@@ -1053,20 +1145,102 @@ static int event_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
     return rc;
 }
 
+/* Clicks go in CLICK_CHUNK rows per statement: inside the batch's savepoint
+ * every statement keeps a journal of the pages it changes, and one statement
+ * per click made that journal the main cost of recording a click (measured:
+ * 23 -> 9 us of writer CPU per click with the rollups of the time). */
+#define CLICK_CHUNK 256
+
+/* INSERT ... SELECT over a VALUES list joined with urls: a url hard-deleted
+ * since the redirect selects no row, so its click is dropped. */
+static char *click_chunk_sql(size_t n)
+{
+    static const char head[] =
+        "INSERT INTO events (url_id, user_id, event_type, timestamp, details)"
+        " SELECT u.id, u.user_id, 'click', v.column2, json_object('short_code',"
+        " v.column3, 'user_agent', v.column4, 'referrer', v.column5) FROM (VALUES ";
+    static const char row[] = "(?,?,?,?,?),";
+    static const char tail[] = ") AS v JOIN urls u ON u.id = v.column1";
+    size_t len = sizeof(head) - 1 + n * (sizeof(row) - 1) + sizeof(tail);
+    char *sql = lnk_xmalloc(len), *p = sql;
+    memcpy(p, head, sizeof(head) - 1);
+    p += sizeof(head) - 1;
+    for (size_t i = 0; i < n; i++, p += sizeof(row) - 1)
+        memcpy(p, row, sizeof(row) - 1);
+    memcpy(p - 1, tail, sizeof(tail)); /* over the last comma */
+    return sql;
+}
+
+static int bind_clicks(sqlite3_stmt *st, const struct lnk_click *k, size_t n, int64_t now)
+{
+    int src = SQLITE_OK;
+    for (size_t i = 0; i < n && src == SQLITE_OK; i++) {
+        int at = (int)(i * 5);
+        src = sqlite3_bind_int64(st, at + 1, k[i].url_id);
+        if (src == SQLITE_OK)
+            src = sqlite3_bind_int64(st, at + 2, k[i].timestamp > 0 ? k[i].timestamp : now);
+        if (src == SQLITE_OK)
+            src = sqlite3_bind_text(st, at + 3, k[i].short_code, -1, SQLITE_STATIC);
+        if (src == SQLITE_OK)
+            src = sqlite3_bind_text(st, at + 4, k[i].user_agent ? k[i].user_agent : "", -1,
+                                    SQLITE_STATIC);
+        if (src == SQLITE_OK)
+            src = sqlite3_bind_text(st, at + 5, k[i].referrer ? k[i].referrer : "", -1,
+                                    SQLITE_STATIC);
+    }
+    return map_sqlite_rc(src);
+}
+
+/* Inserts clicks k[0..n), n <= CLICK_CHUNK; *written = rows inserted. */
+static int insert_click_chunk(struct lnk_store_bconn *c, const struct lnk_click *k, size_t n,
+                              int64_t now, int64_t *written)
+{
+    sqlite3_stmt *st = NULL, *once = NULL;
+    int rc = LNK_OK;
+    if (n == CLICK_CHUNK && !c->click_chunk) {
+        char *sql = click_chunk_sql(n);
+        rc = prepare_sql(c->db, sql, &c->click_chunk);
+        free(sql);
+    } else if (n != CLICK_CHUNK) {
+        char *sql = click_chunk_sql(n);
+        int src = sqlite3_prepare_v2(c->db, sql, -1, &once, NULL);
+        rc = map_sqlite_rc(src);
+        free(sql);
+    }
+    if (rc != LNK_OK)
+        goto out;
+    st = n == CLICK_CHUNK ? c->click_chunk : once;
+    rc = bind_clicks(st, k, n, now);
+    if (rc == LNK_OK) {
+        int src = sqlite3_step(st);
+        rc = src == SQLITE_DONE ? LNK_OK : map_sqlite_rc(src);
+    }
+    if (rc == LNK_OK)
+        *written = sqlite3_changes(c->db);
+out:
+    release_stmt(n == CLICK_CHUNK ? c->click_chunk : NULL);
+    sqlite3_finalize(once);
+    return rc;
+}
+
 /* op->imported counts the clicks written; clicks of vanished urls are not. */
 static int clicks_append(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
 {
     int rc = LNK_OK;
-    for (size_t i = 0; i < op->n_clicks && rc == LNK_OK; i++) {
-        const struct lnk_click *k = &op->clicks[i];
-        int64_t n = 0;
-        rc = exec_stmt(c, ST_EVENT_CLICK,
-                       ARGS(A_I64(k->url_id), A_I64(k->timestamp > 0 ? k->timestamp : now),
-                            A_TEXT(k->short_code), A_TEXT(k->user_agent ? k->user_agent : ""),
-                            A_TEXT(k->referrer ? k->referrer : "")),
-                       &n);
-        op->imported += n;
+    struct counted_click *counted = lnk_arena_alloc(&op->arena, sizeof(*counted) * op->n_clicks);
+    for (size_t i = 0; i < op->n_clicks && rc == LNK_OK; i += CLICK_CHUNK) {
+        size_t n = op->n_clicks - i < CLICK_CHUNK ? op->n_clicks - i : CLICK_CHUNK;
+        int64_t written = 0;
+        rc = insert_click_chunk(c, op->clicks + i, n, now, &written);
+        op->imported += written;
     }
+    for (size_t i = 0; i < op->n_clicks; i++) {
+        int64_t ts = op->clicks[i].timestamp > 0 ? op->clicks[i].timestamp : now;
+        counted[i] = (struct counted_click){op->clicks[i].url_id, ts / 86400, ts};
+    }
+    qsort(counted, op->n_clicks, sizeof(*counted), cmp_counted);
+    if (rc == LNK_OK)
+        rc = rollup_add_sorted(c, counted, op->n_clicks);
     return rc;
 }
 
@@ -1488,6 +1662,7 @@ static void close_conn(struct lnk_store_bconn *c)
     for (size_t k = 0; k < ROW__COUNT; k++)
         for (size_t m = 0; m < LF_VARIANTS; m++)
             sqlite3_finalize(c->list[k][m]);
+    sqlite3_finalize(c->click_chunk);
     sqlite3_close_v2(c->db);
     free(c);
 }
@@ -1697,6 +1872,13 @@ static int open_writer(struct lnk_store_backend *b, char *errbuf, size_t errcap)
     rc = exec_sql(c->db,
                   b->synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
                   errbuf, errcap, "synchronous");
+    /* A group commit of thousands of clicks touches many pages: a large cache
+     * keeps them in memory until COMMIT instead of spilling to the WAL early,
+     * and rarer checkpoints keep the copy-back off most commits. */
+    if (rc == LNK_OK)
+        rc = exec_sql(c->db, "PRAGMA cache_size = -65536", errbuf, errcap, "cache_size");
+    if (rc == LNK_OK)
+        rc = exec_sql(c->db, "PRAGMA wal_autocheckpoint = 10000", errbuf, errcap, "checkpoint");
     if (rc != LNK_OK)
         goto out;
     b->wr = c;
