@@ -420,6 +420,28 @@ def other_cpu(res, server_cpu_s):
     return res.get("other_cores")
 
 
+def wait_quiet(max_wait, max_cores, own_cpu=lambda: 0.0, sample=2.0):
+    """Waits up to max_wait seconds until the processes other than ours use
+    less than max_cores over a `sample`-second window (a shared machine).
+    own_cpu() returns the CPU seconds of our servers so far. Returns the last
+    measured cores of the others."""
+    deadline = time.monotonic() + max_wait
+    said = False
+    while True:
+        b0, o0 = machine_busy_seconds(), own_cpu()
+        time.sleep(sample)
+        cores = max(0.0, (machine_busy_seconds() - b0 - (own_cpu() - o0)) / sample)
+        if cores < max_cores or time.monotonic() >= deadline:
+            if said:
+                log("    (others at %.2f cores%s)" % (
+                    cores, "" if cores < max_cores else "; going on anyway"))
+            return cores
+        if not said:
+            log("    waiting up to %.0fs for other processes to calm down (%.2f cores busy)" % (
+                max_wait, cores))
+            said = True
+
+
 def parse_seconds(d):
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", str(d).strip())
     if not m:
