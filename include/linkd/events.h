@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Click recording off the request path (DESIGN.md §3). Each worker pushes
- * clicks into its own single-producer ring (no lock, no allocation); one
+ * clicks into its own single-producer byte ring (no lock, no allocation); one
  * writer thread drains every ring each flush interval and hands the batch to
  * the store (LNK_OP_CLICKS_APPEND, group-committed). When a ring is full the
  * click goes to a mutex-protected overflow list instead (slower), holding at
@@ -15,9 +15,9 @@
 #include "linkd/model.h"
 #include "linkd/store.h"
 
-#define LNK_CLICK_UA_MAX      255  /* bytes of User-Agent kept */
-#define LNK_CLICK_REF_MAX     511  /* bytes of Referer kept */
-#define LNK_EVENTS_RING_SLOTS 4096 /* clicks per worker ring; a power of two */
+#define LNK_CLICK_UA_MAX      255        /* bytes of User-Agent kept */
+#define LNK_CLICK_REF_MAX     511        /* bytes of Referer kept */
+#define LNK_EVENTS_RING_BYTES (8u << 20) /* per worker: ~60,000 typical clicks */
 
 struct lnk_events;
 

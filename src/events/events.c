@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Per-worker SPSC rings of fixed-size click slots, an overflow list, and the
- * writer thread that batches them into the store. Ring indices are free-
- * running 64-bit counters: the producer owns `head`, the writer owns `tail`;
- * acquire/release ordering publishes slot contents. A failed store write is
- * retried on the next flush (the batch is kept), so no click is lost while the
- * store is briefly unwritable. */
+/* Per-worker SPSC byte rings of variable-size click records, an overflow
+ * list, and the writer thread that batches them into the store.
+ *
+ * Ring positions are free-running 64-bit byte counters: the producer owns
+ * `head`, the writer owns `tail`; acquire/release ordering publishes record
+ * contents. Records are 32-byte aligned and never wrap: a record that does not
+ * fit before the end of the buffer is preceded by a skip record filling the
+ * rest. The writer builds its batch with pointers into the rings (no copy) and
+ * moves `tail` only after the store committed the batch, so a failed write is
+ * simply retried with the same records and no click is lost while the store is
+ * briefly unwritable. */
 #include "linkd/events.h"
 
 #include <pthread.h>
@@ -19,29 +24,32 @@
 #include "linkd/log.h"
 #include "linkd/str.h"
 
-#define RING_SLOTS   LNK_EVENTS_RING_SLOTS
-#define BATCH_MAX    8192
+#define RING_BYTES   LNK_EVENTS_RING_BYTES
+#define REC_ALIGN    32
+#define BATCH_MAX    65536 /* clicks per store operation */
 #define RETRY_MAX_MS 1000
 
-struct slot {
+/* A record: this header, then code, user agent and referrer, each
+ * NUL-terminated. url_id < 0 marks a skip record. */
+struct rec {
+    uint32_t len; /* whole record, a multiple of REC_ALIGN */
+    uint32_t pad_;
     int64_t url_id, user_id, timestamp;
-    char code[LNK_CODE_MAX + 1];
-    char ua[LNK_CLICK_UA_MAX + 1];
-    char ref[LNK_CLICK_REF_MAX + 1];
 };
+_Static_assert(sizeof(struct rec) == REC_ALIGN, "a skip record fits any tail of the ring");
+_Static_assert(RING_BYTES % REC_ALIGN == 0, "records tile the ring");
 
 struct ring {
     _Alignas(64) _Atomic uint64_t head; /* written by the producer */
     _Alignas(64) _Atomic uint64_t tail; /* written by the writer */
-    struct slot *slots;
+    uint64_t batch_end;                 /* writer: where the current batch ends */
+    char *bytes;
 };
 
-/* A click that found its ring full, stored compactly: code, user agent and
- * referrer back to back, each NUL-terminated. */
+/* A click that found its ring full: the same record, on its own. */
 struct overflow {
     struct overflow *next;
-    int64_t url_id, user_id, timestamp;
-    char data[];
+    struct rec r; /* followed by its strings */
 };
 
 struct lnk_events {
@@ -59,70 +67,94 @@ struct lnk_events {
 
     _Atomic uint64_t pushed, written, overflowed, failed, dropped;
 
-    /* Writer-thread only. */
-    struct slot *batch;
+    /* Writer-thread only: the batch being written, pointing into the rings
+     * and into `ov_batch`, overflow records taken off the list. */
+    struct lnk_click *batch;
     size_t n_batch;
+    struct overflow *ov_batch;
     pthread_t thread;
     bool started;
 };
 
-/* Copies at most max bytes of s into dst, cut at a UTF-8 boundary, with
- * invalid bytes replaced by '?', so the stored details are valid JSON text. */
-static void copy_clean(char *dst, size_t max, const char *s)
+/* Bytes of s a record keeps: at most max, cut at a UTF-8 boundary. */
+static size_t kept_len(const char *s, size_t max)
 {
-    size_t n = s ? strlen(s) : 0, o = 0;
-    for (size_t i = 0; i < n && o < max;) {
-        size_t k = 1;
+    size_t n = s ? strnlen(s, max + 1) : 0;
+    return n > max ? max : n;
+}
+
+/* Copies the kept bytes of s (len from kept_len) to dst with a NUL, invalid
+ * UTF-8 replaced by '?' and a sequence cut by the limit dropped, so the stored
+ * details are valid JSON text. */
+static void copy_clean(char *dst, const char *s, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80) {
-            k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-            if (i + k > n || !lnk_utf8_valid(s + i, k)) {
-                dst[o++] = '?';
-                i++;
-                continue;
-            }
-            if (o + k > max)
-                break;
+        size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (k > 1 && (i + k > len || !lnk_utf8_valid(s + i, k))) {
+            if (i + k > len && c >= 0xC0)
+                break; /* a character cut by the limit */
+            dst[o++] = '?';
+            i++;
+            continue;
         }
         memcpy(dst + o, s + i, k);
         o += k;
         i += k;
     }
-    dst[o] = '\0';
+    memset(dst + o, 0, len + 1 - o);
 }
 
-static void fill_slot(struct slot *s, const struct lnk_click *c)
+struct lens {
+    size_t code, ua, ref, total;
+};
+
+static struct lens measure(const struct lnk_click *c)
 {
-    s->url_id = c->url_id;
-    s->user_id = c->user_id;
-    s->timestamp = c->timestamp;
-    copy_clean(s->code, LNK_CODE_MAX, c->short_code);
-    copy_clean(s->ua, LNK_CLICK_UA_MAX, c->user_agent);
-    copy_clean(s->ref, LNK_CLICK_REF_MAX, c->referrer);
+    struct lens l = {kept_len(c->short_code, LNK_CODE_MAX),
+                     kept_len(c->user_agent, LNK_CLICK_UA_MAX),
+                     kept_len(c->referrer, LNK_CLICK_REF_MAX), 0};
+    size_t n = sizeof(struct rec) + l.code + l.ua + l.ref + 3;
+    l.total = (n + REC_ALIGN - 1) / REC_ALIGN * REC_ALIGN;
+    return l;
+}
+
+static void write_rec(struct rec *r, const struct lnk_click *c, const struct lens *l)
+{
+    char *p = (char *)(r + 1);
+    r->len = (uint32_t)l->total;
+    r->pad_ = 0;
+    r->url_id = c->url_id;
+    r->user_id = c->user_id;
+    r->timestamp = c->timestamp;
+    copy_clean(p, c->short_code, l->code);
+    copy_clean(p + l->code + 1, c->user_agent, l->ua);
+    copy_clean(p + l->code + l->ua + 2, c->referrer, l->ref);
+}
+
+static struct lnk_click click_of(const struct rec *r)
+{
+    const char *code = (const char *)(r + 1);
+    const char *ua = code + strlen(code) + 1;
+    const char *ref = ua + strlen(ua) + 1;
+    return (struct lnk_click){r->url_id, r->user_id, r->timestamp, code, ua, ref};
 }
 
 /* The slow path: the overflow list, bounded by backlog_max clicks; past it
  * the click is dropped and counted (docs/adr/0003). */
-static void push_overflow(struct lnk_events *ev, const struct lnk_click *c)
+static void push_overflow(struct lnk_events *ev, const struct lnk_click *c, const struct lens *l)
 {
-    struct slot s;
-    fill_slot(&s, c); /* cleans and truncates like the ring does */
-    size_t cl = strlen(s.code) + 1, ul = strlen(s.ua) + 1, rl = strlen(s.ref) + 1;
     pthread_mutex_lock(&ev->lock);
-    if (ev->n_overflow >= ev->backlog_max) {
-        pthread_mutex_unlock(&ev->lock);
+    bool full = ev->n_overflow >= ev->backlog_max;
+    pthread_mutex_unlock(&ev->lock);
+    if (full) {
         atomic_fetch_add_explicit(&ev->dropped, 1, memory_order_relaxed);
         return;
     }
-    pthread_mutex_unlock(&ev->lock);
-    struct overflow *o = lnk_xmalloc(sizeof(*o) + cl + ul + rl);
+    struct overflow *o = lnk_xmalloc(sizeof(*o) - sizeof(o->r) + l->total);
     o->next = NULL;
-    o->url_id = s.url_id;
-    o->user_id = s.user_id;
-    o->timestamp = s.timestamp;
-    memcpy(o->data, s.code, cl);
-    memcpy(o->data + cl, s.ua, ul);
-    memcpy(o->data + cl + ul, s.ref, rl);
+    write_rec(&o->r, c, l);
     atomic_fetch_add_explicit(&ev->overflowed, 1, memory_order_relaxed);
     pthread_mutex_lock(&ev->lock);
     *ev->ov_tail = o;
@@ -131,41 +163,44 @@ static void push_overflow(struct lnk_events *ev, const struct lnk_click *c)
     pthread_mutex_unlock(&ev->lock);
 }
 
-static void slot_from_overflow(struct slot *s, const struct overflow *o)
-{
-    const char *code = o->data, *ua = code + strlen(code) + 1, *ref = ua + strlen(ua) + 1;
-    s->url_id = o->url_id;
-    s->user_id = o->user_id;
-    s->timestamp = o->timestamp;
-    memcpy(s->code, code, strlen(code) + 1);
-    memcpy(s->ua, ua, strlen(ua) + 1);
-    memcpy(s->ref, ref, strlen(ref) + 1);
-}
-
 void lnk_events_push(struct lnk_events *ev, unsigned producer, const struct lnk_click *c)
 {
     struct ring *r = &ev->rings[producer % ev->n_rings];
+    struct lens l = measure(c);
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    size_t at = (size_t)(head % RING_BYTES), room_to_end = RING_BYTES - at;
+    size_t skip = l.total > room_to_end ? room_to_end : 0;
     atomic_fetch_add_explicit(&ev->pushed, 1, memory_order_relaxed);
-    if (head - tail < RING_SLOTS) {
-        fill_slot(&r->slots[head & (RING_SLOTS - 1)], c);
-        atomic_store_explicit(&r->head, head + 1, memory_order_release);
+    if (RING_BYTES - (head - tail) < skip + l.total) {
+        push_overflow(ev, c, &l);
         return;
     }
-    push_overflow(ev, c);
+    if (skip) {
+        struct rec *s = (struct rec *)(r->bytes + at);
+        *s = (struct rec){(uint32_t)skip, 0, -1, 0, 0};
+        head += skip;
+        at = 0;
+    }
+    write_rec((struct rec *)(r->bytes + at), c, &l);
+    atomic_store_explicit(&r->head, head + l.total, memory_order_release);
 }
 
-/* Moves queued clicks into the writer's batch, up to BATCH_MAX. */
+/* Adds queued clicks to the writer's batch, up to BATCH_MAX: records from
+ * each ring after the part already in the batch, then overflow records. */
 static void collect(struct lnk_events *ev)
 {
     for (unsigned i = 0; i < ev->n_rings && ev->n_batch < BATCH_MAX; i++) {
         struct ring *r = &ev->rings[i];
-        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        uint64_t pos = r->batch_end;
         uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-        while (tail != head && ev->n_batch < BATCH_MAX)
-            ev->batch[ev->n_batch++] = r->slots[tail++ & (RING_SLOTS - 1)];
-        atomic_store_explicit(&r->tail, tail, memory_order_release);
+        while (pos != head && ev->n_batch < BATCH_MAX) {
+            const struct rec *rec = (const struct rec *)(r->bytes + pos % RING_BYTES);
+            if (rec->url_id >= 0)
+                ev->batch[ev->n_batch++] = click_of(rec);
+            pos += rec->len;
+        }
+        r->batch_end = pos;
     }
     pthread_mutex_lock(&ev->lock);
     while (ev->ov_head && ev->n_batch < BATCH_MAX) {
@@ -174,29 +209,40 @@ static void collect(struct lnk_events *ev)
         if (!ev->ov_head)
             ev->ov_tail = &ev->ov_head;
         ev->n_overflow--;
-        slot_from_overflow(&ev->batch[ev->n_batch++], o);
-        free(o);
+        o->next = ev->ov_batch;
+        ev->ov_batch = o;
+        ev->batch[ev->n_batch++] = click_of(&o->r);
     }
     pthread_mutex_unlock(&ev->lock);
 }
 
+/* After a committed batch: give the ring space back, free overflow records. */
+static void release_batch(struct lnk_events *ev)
+{
+    for (unsigned i = 0; i < ev->n_rings; i++)
+        atomic_store_explicit(&ev->rings[i].tail, ev->rings[i].batch_end, memory_order_release);
+    while (ev->ov_batch) {
+        struct overflow *o = ev->ov_batch;
+        ev->ov_batch = o->next;
+        free(o);
+    }
+    ev->n_batch = 0;
+}
+
 static int write_batch(struct lnk_events *ev)
 {
-    if (ev->n_batch == 0)
+    if (ev->n_batch == 0) {
+        release_batch(ev); /* skip records only */
         return LNK_OK;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
-    struct lnk_click *clicks = lnk_arena_alloc(&op->arena, sizeof(*clicks) * ev->n_batch);
-    for (size_t i = 0; i < ev->n_batch; i++) {
-        const struct slot *s = &ev->batch[i];
-        clicks[i] = (struct lnk_click){s->url_id, s->user_id, s->timestamp, s->code, s->ua, s->ref};
     }
-    op->clicks = clicks;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    op->clicks = ev->batch;
     op->n_clicks = ev->n_batch;
     int rc = lnk_store_run(ev->store, op);
     lnk_store_op_free(op);
     if (rc == LNK_OK) {
         atomic_fetch_add_explicit(&ev->written, ev->n_batch, memory_order_relaxed);
-        ev->n_batch = 0;
+        release_batch(ev);
     } else {
         atomic_fetch_add_explicit(&ev->failed, ev->n_batch, memory_order_relaxed);
         LNK_LOG(WARN, NULL, "events", "click_write_failed", LNK_F_STR("error", lnk_strerror(rc)),
@@ -282,9 +328,11 @@ int lnk_events_new(struct lnk_store *store, unsigned n_producers, unsigned flush
     for (unsigned i = 0; i < ev->n_rings; i++) {
         atomic_init(&ev->rings[i].head, 0);
         atomic_init(&ev->rings[i].tail, 0);
-        ev->rings[i].slots = lnk_xcalloc(RING_SLOTS, sizeof(struct slot));
+        ev->rings[i].batch_end = 0;
+        /* pages are touched as clicks arrive: an idle worker costs no memory */
+        ev->rings[i].bytes = lnk_xmalloc(RING_BYTES);
     }
-    ev->batch = lnk_xmalloc(sizeof(struct slot) * BATCH_MAX);
+    ev->batch = lnk_xmalloc(sizeof(*ev->batch) * BATCH_MAX);
     ev->ov_tail = &ev->ov_head;
     pthread_mutex_init(&ev->lock, NULL);
     pthread_cond_init(&ev->cond, NULL);
@@ -325,8 +373,13 @@ void lnk_events_free(struct lnk_events *ev)
         ev->ov_head = o->next;
         free(o);
     }
+    while (ev->ov_batch) {
+        struct overflow *o = ev->ov_batch;
+        ev->ov_batch = o->next;
+        free(o);
+    }
     for (unsigned i = 0; i < ev->n_rings; i++)
-        free(ev->rings[i].slots);
+        free(ev->rings[i].bytes);
     free(ev->rings);
     free(ev->batch);
     pthread_cond_destroy(&ev->cond);

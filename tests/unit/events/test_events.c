@@ -78,19 +78,23 @@ static void push_n(struct lnk_events *ev, struct fixture *f, int n, const char *
     }
 }
 
+/* Clicks of push_n's shape that fill one ring: 32-byte header, "abcdef",
+ * "curl/8" and "" with their NULs, rounded up to 32 bytes = 64 bytes each. */
+#define RING_CLICKS ((int)(LNK_EVENTS_RING_BYTES / 64))
+
 static void test_full_backlog_drops_and_counts(void **state)
 {
     struct fixture *f = *state;
     struct lnk_events *ev;
     struct lnk_events_stats st;
-    /* a 1 s flush interval: everything below is pushed before the first flush */
-    CHECK(lnk_events_new(f->s, 1, 1000, 5, &ev) == LNK_OK, "events started");
-    push_n(ev, f, LNK_EVENTS_RING_SLOTS + 20, "curl/8");
+    /* no flush before lnk_events_free: the ring only fills */
+    CHECK(lnk_events_new(f->s, 1, 600000, 5, &ev) == LNK_OK, "events started");
+    push_n(ev, f, RING_CLICKS + 20, "curl/8");
     lnk_events_get_stats(ev, &st);
     CHECK(st.overflow == 5, "five clicks took the overflow list");
     CHECK(st.dropped == 15, "the rest past the backlog were dropped and counted");
     lnk_events_free(ev);
-    CHECK(clicks_in_store(f) == LNK_EVENTS_RING_SLOTS + 5, "every click not dropped is written");
+    CHECK(clicks_in_store(f) == RING_CLICKS + 5, "every click not dropped is written");
 }
 
 static void test_every_click_is_written_on_free(void **state)
@@ -98,13 +102,13 @@ static void test_every_click_is_written_on_free(void **state)
     struct fixture *f = *state;
     struct lnk_events *ev;
     struct lnk_events_stats st;
-    CHECK(lnk_events_new(f->s, 2, 1000, 100000, &ev) == LNK_OK, "events started");
-    push_n(ev, f, LNK_EVENTS_RING_SLOTS * 2 + 7, "curl/8");
+    CHECK(lnk_events_new(f->s, 2, 600000, 1000000, &ev) == LNK_OK, "events started");
+    push_n(ev, f, RING_CLICKS * 2 + 7, "curl/8");
     lnk_events_get_stats(ev, &st);
-    CHECK(st.overflow == LNK_EVENTS_RING_SLOTS + 7 && st.dropped == 0,
+    CHECK(st.overflow == RING_CLICKS + 7 && st.dropped == 0,
           "a full ring spills to the overflow list without dropping");
     lnk_events_free(ev);
-    CHECK(clicks_in_store(f) == LNK_EVENTS_RING_SLOTS * 2 + 7, "all clicks written on free");
+    CHECK(clicks_in_store(f) == RING_CLICKS * 2 + 7, "all clicks written on free");
 }
 
 static void test_invalid_utf8_and_long_headers_are_cleaned(void **state)
