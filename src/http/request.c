@@ -61,7 +61,10 @@ static void set_request_id(struct lnk_req *r, h2o_req_t *hreq)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
-    snprintf(r->request_id, sizeof(r->request_id), "%016llx", (unsigned long long)z);
+    static const char hex[] = "0123456789abcdef";
+    for (int d = 15; d >= 0; d--, z >>= 4)
+        r->request_id[d] = hex[z & 15];
+    r->request_id[16] = '\0';
 }
 
 static void on_pool_dispose(void *p)

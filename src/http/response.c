@@ -92,7 +92,7 @@ static void access_log(const struct lnk_req *r, uint64_t dur_ns)
     LNK_LOG(INFO, r->request_id, "http", "request", LNK_F_STR("method", lnk_method_name(r->method)),
             LNK_F_SLICE("path", r->path.ptr, r->path.len),
             LNK_F_STR("route", lnk_route_name(r->route)), LNK_F_INT("status", r->status),
-            LNK_F_DBL("duration_ms", (double)dur_ns / 1e6));
+            LNK_F_INT("duration_us", (int64_t)(dur_ns / 1000)));
 }
 
 void lnk_http_req_finished(struct lnk_req *r)

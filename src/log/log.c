@@ -92,11 +92,25 @@ static void put(struct line *l, const char *s, size_t n)
 
 /* JSON string escaping; invalid UTF-8 bytes become U+FFFD so the line stays
  * valid JSON whatever a client sent. */
+static bool plain_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 static void put_escaped(struct line *l, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     put(l, "\"", 1);
     for (size_t i = 0; i < n; i++) {
+        size_t run = i;
+        while (run < n && plain_ascii((unsigned char)s[run]))
+            run++;
+        if (run > i) { /* most of a line: copied in one go */
+            put(l, s + i, run - i);
+            i = run;
+            if (i == n)
+                break;
+        }
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
@@ -104,8 +118,6 @@ static void put_escaped(struct line *l, const char *s, size_t n)
         } else if (c < 0x20 || c == 0x7f) {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             put(l, e, 6);
-        } else if (c < 0x80) {
-            put(l, (const char *)&c, 1);
         } else {
             size_t k = 1;
             while (k < 4 && i + k < n && ((unsigned char)s[i + k] & 0xC0) == 0x80)
@@ -140,6 +152,21 @@ static void put_fmt(struct line *l, const char *fmt, ...)
         put(l, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/* Decimal without printf: the access line is written for every request. */
+static void put_int(struct line *l, int64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    put(l, tmp + i, sizeof(tmp) - i);
+}
+
 static void put_field(struct line *l, const struct lnk_log_field *f)
 {
     put_key(l, f->key);
@@ -154,7 +181,7 @@ static void put_field(struct line *l, const struct lnk_log_field *f)
         put_escaped(l, f->v.s ? f->v.s : "", f->v.s ? f->len : 0);
         break;
     case LNK_LF_INT:
-        put_fmt(l, "%lld", (long long)f->v.i);
+        put_int(l, f->v.i);
         break;
     case LNK_LF_DBL:
         put_fmt(l, "%.6g", f->v.d);
@@ -183,9 +210,12 @@ static void put_ts(struct line *l)
         cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
         cached_sec = ts.tv_sec;
     }
+    long ms = ts.tv_nsec / 1000000;
+    char frac[6] = {
+        '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', '"'};
     put(l, "{\"ts\":\"", 7);
     put(l, cached, cached_len);
-    put_fmt(l, ".%03ldZ\"", ts.tv_nsec / 1000000);
+    put(l, frac, sizeof(frac));
 }
 
 static void emit(const char *p, size_t len);
