@@ -488,13 +488,20 @@ def table(rows, headers, aligns=None):
     return "\n".join(out)
 
 
-def write_json(name, data):
+def out_path(name):
     os.makedirs(OUT_DIR, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = os.path.join(OUT_DIR, "%s-%s.json" % (name, stamp))
-    with open(path, "w") as f:
+    return os.path.join(OUT_DIR, "%s-%s.json" % (name, stamp))
+
+
+def write_json(path, data):
+    """(Re)writes the raw results; called after each part, so that an
+    interrupted run keeps what it measured."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
         f.write("\n")
+    os.replace(tmp, path)
     return path
 
 
