@@ -14,14 +14,20 @@ static bool starts_with_nocase(struct lnk_str s, const char *p)
     return s.len >= n && lnk_str_eq_nocase(lnk_str_make(s.ptr, n), lnk_str_make(p, n));
 }
 
-/* Value of parameter `key` in a header value like `form-data; name="x"`. */
+/* Value of parameter `key` in a header value like `form-data; name="x"`:
+ * parameters are split at ';' outside quotes only, so a quoted value that
+ * contains "; key=" is not mistaken for the parameter. */
 static struct lnk_str header_param(struct lnk_str v, const char *key)
 {
-    size_t kl = strlen(key);
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.ptr[i] != ';')
+    size_t kl = strlen(key), i = 0;
+    bool quoted = false;
+    while (i < v.len) {
+        char ch = v.ptr[i++];
+        if (ch == '"')
+            quoted = !quoted;
+        if (ch != ';' || quoted)
             continue;
-        struct lnk_str rest = lnk_str_trim(lnk_str_make(v.ptr + i + 1, v.len - i - 1));
+        struct lnk_str rest = lnk_str_trim(lnk_str_make(v.ptr + i, v.len - i));
         if (rest.len <= kl || !starts_with_nocase(rest, key) || rest.ptr[kl] != '=')
             continue;
         const char *p = rest.ptr + kl + 1, *end = rest.ptr + rest.len;
@@ -39,8 +45,11 @@ static struct lnk_str header_param(struct lnk_str v, const char *key)
 
 int lnk_multipart_boundary(struct lnk_str content_type, struct lnk_str *boundary)
 {
+    static const char type[] = "multipart/form-data";
     struct lnk_str ct = lnk_str_trim(content_type);
-    if (!starts_with_nocase(ct, "multipart/form-data"))
+    size_t tl = sizeof(type) - 1;
+    /* the type must end there: "multipart/form-dataX" is another type */
+    if (!starts_with_nocase(ct, type) || (ct.len > tl && ct.ptr[tl] != ';' && ct.ptr[tl] != ' '))
         return LNK_EINVAL;
     struct lnk_str b = header_param(ct, "boundary");
     if (b.len == 0 || b.len > LNK_MULTIPART_BOUNDARY_MAX)

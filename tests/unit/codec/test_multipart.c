@@ -20,6 +20,8 @@ test_boundary_rejects_other_types_and_missing_boundary(void **state)
     CHECK(lnk_multipart_boundary(S("multipart/form-data"), &b) == LNK_EINVAL, "boundary required");
     CHECK(lnk_multipart_boundary(S("multipart/form-data; boundary="), &b) == LNK_EINVAL,
           "empty boundary rejected");
+    CHECK(lnk_multipart_boundary(S("multipart/form-dataX; boundary=a"), &b) == LNK_EINVAL,
+          "another type with the same prefix is rejected");
     char big[200] = "multipart/form-data; boundary=";
     memset(big + strlen(big), 'x', 71);
     CHECK(lnk_multipart_boundary(S(big), &b) == LNK_EINVAL, "boundary over 70 bytes rejected");
@@ -35,6 +37,10 @@ static void test_boundary_quoted_and_bare(void **state)
               LNK_OK,
           "quoted, any case, after another parameter");
     CHECK(lnk_str_eq_cstr(b, "a b"), "quoted value");
+    CHECK(lnk_multipart_boundary(S("multipart/form-data; x=\"a; boundary=evil\"; boundary=real"),
+                                 &b) == LNK_OK,
+          "a quoted ';' does not start a parameter");
+    CHECK(lnk_str_eq_cstr(b, "real"), "the real boundary is found");
 }
 
 static void test_find_rejects_malformed_bodies(void **state)
