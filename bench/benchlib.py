@@ -473,7 +473,7 @@ def fmt(v, spec="{:,.0f}"):
 
 
 def mb(b):
-    return "-" if not b else "%.1f MB" % (b / 1048576)
+    return "-" if not b else "%.1f MiB" % (b / 1048576)
 
 
 def table(rows, headers, aligns=None):
