@@ -315,8 +315,9 @@ out:
     return rc;
 }
 
-static int url_row(const struct reader *r, struct lnk_arena *a, struct lnk_url *u, const char **why)
+static int url_row(const struct reader *r, struct lnk_arena *a, void *row, const char **why)
 {
+    struct lnk_url *u = row;
     if ((*why = parse_positive_id(field(r, L_ID), &u->id)))
         return L_ID;
     if ((*why = parse_positive_id(field(r, L_USER_ID), &u->user_id)))
@@ -348,6 +349,46 @@ static int url_row(const struct reader *r, struct lnk_arena *a, struct lnk_url *
     return -1;
 }
 
+/* Reads every data row of a file whose rows must all be valid (urls,
+ * events): `row` fills one element of row_size bytes or names the bad column.
+ * On success *out points to the n rows, copied into `a`. */
+typedef int (*row_fn)(const struct reader *r, struct lnk_arena *a, void *row, const char **why);
+
+static int parse_all_rows(const char *data, size_t len, struct column *cols, size_t n_cols,
+                          size_t row_size, row_fn row, struct lnk_arena *a, void **out,
+                          size_t *n_out, char *err, size_t errcap)
+{
+    struct reader r;
+    char *rows = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    reader_init(&r, data, len, cols, n_cols, err, errcap);
+    rc = open_reader(&r, data, len);
+    if (rc != LNK_OK)
+        goto out;
+    while ((rc = next_row(&r)) == LNK_OK) {
+        rows = grow(rows, &cap, n, row_size);
+        const char *why = NULL;
+        int bad = row(&r, a, rows + n * row_size, &why);
+        if (bad >= 0) {
+            rc = row_error(&r, bad, why);
+            goto out;
+        }
+        n++;
+    }
+    if (rc != LNK_EEOF)
+        goto out;
+    rc = LNK_OK;
+    *n_out = n;
+    *out = to_arena(a, rows, n, row_size);
+
+out:
+    free(rows);
+    lnk_csv_cleanup(&r.csv);
+    return rc;
+}
+
 int lnk_seed_parse_urls(const char *data, size_t len, struct lnk_arena *a,
                         struct lnk_import_rows *rows, char *err, size_t errcap)
 {
@@ -361,35 +402,11 @@ int lnk_seed_parse_urls(const char *data, size_t len, struct lnk_arena *a,
         [L_CREATED_AT] = {"created_at", true, -1},
         [L_UPDATED_AT] = {"updated_at", true, -1},
     };
-    struct reader r;
-    struct lnk_url *urls = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-
+    void *urls = NULL;
     memset(rows, 0, sizeof(*rows));
-    reader_init(&r, data, len, cols, L_N, err, errcap);
-    rc = open_reader(&r, data, len);
-    if (rc != LNK_OK)
-        goto out;
-    while ((rc = next_row(&r)) == LNK_OK) {
-        urls = grow(urls, &cap, n, sizeof(*urls));
-        const char *why = NULL;
-        int bad = url_row(&r, a, &urls[n], &why);
-        if (bad >= 0) {
-            rc = row_error(&r, bad, why);
-            goto out;
-        }
-        n++;
-    }
-    if (rc != LNK_EEOF)
-        goto out;
-    rc = LNK_OK;
-    rows->n = n;
-    rows->urls = to_arena(a, urls, n, sizeof(*urls));
-
-out:
-    free(urls);
-    lnk_csv_cleanup(&r.csv);
+    int rc = parse_all_rows(data, len, cols, L_N, sizeof(struct lnk_url), url_row, a, &urls,
+                            &rows->n, err, errcap);
+    rows->urls = urls;
     return rc;
 }
 
@@ -414,9 +431,9 @@ static const char *parse_details(struct lnk_str s, struct lnk_arena *a, const ch
     return NULL;
 }
 
-static int event_row(const struct reader *r, struct lnk_arena *a, struct lnk_event *e,
-                     const char **why)
+static int event_row(const struct reader *r, struct lnk_arena *a, void *row, const char **why)
 {
+    struct lnk_event *e = row;
     if ((*why = parse_positive_id(field(r, E_ID), &e->id)))
         return E_ID;
     if ((*why = parse_positive_id(field(r, E_URL_ID), &e->url_id)))
@@ -446,35 +463,11 @@ int lnk_seed_parse_events(const char *data, size_t len, struct lnk_arena *a,
         [E_TIMESTAMP] = {"timestamp", true, -1},
         [E_DETAILS] = {"details", false, -1},
     };
-    struct reader r;
-    struct lnk_event *events = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-
+    void *events = NULL;
     memset(rows, 0, sizeof(*rows));
-    reader_init(&r, data, len, cols, E_N, err, errcap);
-    rc = open_reader(&r, data, len);
-    if (rc != LNK_OK)
-        goto out;
-    while ((rc = next_row(&r)) == LNK_OK) {
-        events = grow(events, &cap, n, sizeof(*events));
-        const char *why = NULL;
-        int bad = event_row(&r, a, &events[n], &why);
-        if (bad >= 0) {
-            rc = row_error(&r, bad, why);
-            goto out;
-        }
-        n++;
-    }
-    if (rc != LNK_EEOF)
-        goto out;
-    rc = LNK_OK;
-    rows->n = n;
-    rows->events = to_arena(a, events, n, sizeof(*events));
-
-out:
-    free(events);
-    lnk_csv_cleanup(&r.csv);
+    int rc = parse_all_rows(data, len, cols, E_N, sizeof(struct lnk_event), event_row, a, &events,
+                            &rows->n, err, errcap);
+    rows->events = events;
     return rc;
 }
 
