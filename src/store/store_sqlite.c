@@ -1360,7 +1360,21 @@ static int sq_batch_begin(struct lnk_store_backend *b)
 /* Each write runs inside SAVEPOINT op so that its failure undoes only its
  * own changes. If SQLite rolled the whole transaction back (SQLITE_FULL,
  * IOERR, ...: sqlite3_get_autocommit turns true), the batch is lost. */
-static int sq_batch_apply(struct lnk_store_backend *b, struct lnk_store_op *op)
+/* A batch of clicks alone runs without its savepoint: the savepoint journals
+ * every page the batch touches first, about a fifth of the writer's CPU per
+ * click (measured 7.6 -> 6.1 us), and clicks fail only when the storage does,
+ * which loses the transaction anyway (the events writer then retries). */
+static int apply_bare(struct lnk_store_backend *b, struct lnk_store_op *op)
+{
+    op->rc = run_write(b->wr, op);
+    if (op->rc == LNK_OK)
+        return LNK_OK;
+    note_failure(b);
+    drop_rows(op);
+    return op->rc == LNK_EUNAVAIL || op->rc == LNK_ENOMEM ? op->rc : LNK_EBACKEND;
+}
+
+static int sq_batch_apply(struct lnk_store_backend *b, struct lnk_store_op *op, bool alone)
 {
     struct lnk_store_bconn *c = b->wr;
     if (lnk_store_op_is_read(op->kind)) {
@@ -1368,6 +1382,8 @@ static int sq_batch_apply(struct lnk_store_backend *b, struct lnk_store_op *op)
         return LNK_OK;
     }
     lnk_store_op_reset_outputs(op);
+    if (alone && op->kind == LNK_OP_CLICKS_APPEND)
+        return apply_bare(b, op);
     int rc = exec_stmt(c, ST_SAVEPOINT, NO_ARGS, NULL);
     if (rc != LNK_OK)
         goto out;
