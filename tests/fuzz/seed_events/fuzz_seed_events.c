@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../fuzz.h"
+#include "../seed_check.h"
 #include "linkd/arena.h"
 #include "linkd/csv.h"
 #include "linkd/err.h"
@@ -14,36 +15,6 @@
 #include "linkd/model.h"
 #include "linkd/seed.h"
 #include "linkd/str.h"
-
-#define ERR_BYTES 256
-#define TS_MAX    INT64_C(253402300799) /* 9999-12-31T23:59:59 */
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static bool text_ok(const char *s, size_t max)
-{
-    if (!s)
-        return false;
-    size_t len = strlen(s);
-    return len > 0 && !is_space(s[0]) && !is_space(s[len - 1]) && lnk_utf8_valid(s, len) &&
-           lnk_utf8_len(s, len) <= max;
-}
-
-static long data_records(const uint8_t *data, size_t size)
-{
-    struct lnk_csv c;
-    struct lnk_csv_record rec;
-    long n = -1;
-    int rc;
-    lnk_csv_init(&c, (const char *)data, size);
-    while ((rc = lnk_csv_next(&c, &rec)) == LNK_OK)
-        n++;
-    lnk_csv_cleanup(&c);
-    return rc == LNK_EEOF ? n : -1;
-}
 
 /* details is an object that lnk_json_dump writes back unchanged. */
 static bool details_ok(const char *details)
