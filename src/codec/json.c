@@ -127,21 +127,12 @@ int lnk_json_get_string_or_null(const json_t *obj, const char *key, const char *
     const json_t *v = json_object_get(obj, key);
     if (!v)
         return LNK_ENOTFOUND;
-    if (json_is_null(v)) {
-        *is_null = true;
-        *s = NULL;
-        if (len)
-            *len = 0;
-        return LNK_OK;
-    }
-    if (!json_is_string(v))
-        return LNK_EINVAL;
-    *is_null = false;
-    *s = json_string_value(v);
-    if (memchr(*s, '\0', json_string_length(v)))
-        return LNK_ERANGE;
+    *is_null = json_is_null(v);
+    if (!*is_null)
+        return lnk_json_get_string(obj, key, s, len);
+    *s = NULL;
     if (len)
-        *len = json_string_length(v);
+        *len = 0;
     return LNK_OK;
 }
 

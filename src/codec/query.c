@@ -93,13 +93,19 @@ int lnk_query_get(struct lnk_str query, const char *key, char *out, size_t cap, 
     return LNK_ENOTFOUND;
 }
 
+/* A value for a typed getter: one too long for its buffer cannot be valid. */
+static int get_short_value(struct lnk_str query, const char *key, char *buf, size_t cap,
+                           size_t *len)
+{
+    int rc = lnk_query_get(query, key, buf, cap, len);
+    return rc == LNK_ETOOBIG ? LNK_EINVAL : rc;
+}
+
 int lnk_query_get_i64(struct lnk_str query, const char *key, int64_t *out)
 {
     char buf[NUM_BUF_BYTES];
     size_t len;
-    int rc = lnk_query_get(query, key, buf, sizeof(buf), &len);
-    if (rc == LNK_ETOOBIG)
-        return LNK_EINVAL;
+    int rc = get_short_value(query, key, buf, sizeof(buf), &len);
     if (rc != LNK_OK)
         return rc;
     struct lnk_str s = lnk_str_make(buf, len);
@@ -128,9 +134,7 @@ int lnk_query_get_bool(struct lnk_str query, const char *key, bool *out)
                  {"false", false}, {"0", false}, {"no", false}};
     char buf[BOOL_BUF_BYTES];
     size_t len;
-    int rc = lnk_query_get(query, key, buf, sizeof(buf), &len);
-    if (rc == LNK_ETOOBIG)
-        return LNK_EINVAL;
+    int rc = get_short_value(query, key, buf, sizeof(buf), &len);
     if (rc != LNK_OK)
         return rc;
     for (size_t i = 0; i < sizeof(WORDS) / sizeof(WORDS[0]); i++) {
