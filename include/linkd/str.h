@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct lnk_str {
@@ -44,6 +45,10 @@ struct lnk_str lnk_str_trim(struct lnk_str s);
 
 /* True when s is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool lnk_utf8_valid(const char *s, size_t len);
+
+/* A 64-bit hash of the bytes (FNV-1a with a final mix so that short keys
+ * spread over every bit). Not for adversarial use as a secret. */
+uint64_t lnk_str_hash(struct lnk_str s);
 
 /* Number of code points in well-formed UTF-8 s[0..len). */
 size_t lnk_utf8_len(const char *s, size_t len);

@@ -61,16 +61,9 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* FNV-1a, then a 64-bit finaliser to spread short keys over the buckets. */
 static unsigned long hash_key(struct lnk_str k)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < k.len; i++)
-        h = (h ^ (unsigned char)k.ptr[i]) * 1099511628211ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return (unsigned long)h;
+    return (unsigned long)lnk_str_hash(k);
 }
 
 static int match(struct cds_lfht_node *node, const void *key)

@@ -50,13 +50,7 @@ void lnk_ratelimit_free(struct lnk_ratelimit *rl)
 
 static uint64_t fingerprint(struct lnk_str key)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < key.len; i++)
-        h = (h ^ (unsigned char)key.ptr[i]) * 1099511628211ull;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
-    return h | 1; /* never 0, which marks a free slot */
+    return lnk_str_hash(key) | 1; /* never 0, which marks a free slot */
 }
 
 /* The slot of fp: its own, or a free or idle one claimed for it, or (all

@@ -70,6 +70,17 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
     return need;
 }
 
+uint64_t lnk_str_hash(struct lnk_str s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s.len; i++)
+        h = (h ^ (unsigned char)s.ptr[i]) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
 bool lnk_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
