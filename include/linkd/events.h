@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "linkd/model.h"
+#include "linkd/str.h"
 #include "linkd/store.h"
 
 #define LNK_CLICK_UA_MAX      255        /* bytes of User-Agent kept */
@@ -36,9 +37,20 @@ int lnk_events_new(struct lnk_store *store, unsigned n_producers, unsigned flush
 /* Writes every queued click, stops the writer thread and frees. NULL ok. */
 void lnk_events_free(struct lnk_events *ev);
 
+/* A click as a redirect sees it: strings are slices of request memory (need
+ * not be NUL-terminated), copied by lnk_events_push. */
+struct lnk_click_src {
+    int64_t url_id;
+    int64_t user_id;
+    int64_t timestamp;
+    struct lnk_str short_code;
+    struct lnk_str user_agent; /* empty when absent */
+    struct lnk_str referrer;   /* empty when absent */
+};
+
 /* Copies the click (strings truncated to the limits above at a UTF-8
  * boundary, invalid UTF-8 replaced) into producer's ring. Never blocks on I/O. */
-void lnk_events_push(struct lnk_events *ev, unsigned producer, const struct lnk_click *c);
+void lnk_events_push(struct lnk_events *ev, unsigned producer, const struct lnk_click_src *c);
 
 /* Asks the writer to flush now (tests, shutdown). Thread-safe. */
 void lnk_events_kick(struct lnk_events *ev);

@@ -76,22 +76,27 @@ struct lnk_events {
     bool started;
 };
 
-/* Bytes of s a record keeps: at most max, cut at a UTF-8 boundary. */
-static size_t kept_len(const char *s, size_t max)
+/* Bytes of s a record keeps: at most max (copy_clean cuts at a UTF-8
+ * boundary). */
+static size_t kept_len(struct lnk_str s, size_t max)
 {
-    size_t n = s ? strnlen(s, max + 1) : 0;
-    return n > max ? max : n;
+    return s.ptr && s.len < max ? s.len : (s.ptr ? max : 0);
 }
 
-/* Copies the kept bytes of s (len from kept_len) to dst with a NUL, invalid
- * UTF-8 replaced by '?' and a sequence cut by the limit dropped, so the stored
- * details are valid JSON text. */
+/* Copies the kept bytes of s (len from kept_len) to dst with a NUL, NUL
+ * bytes and invalid UTF-8 replaced by '?' and a sequence cut by the limit
+ * dropped, so the stored details are valid JSON text. */
 static void copy_clean(char *dst, const char *s, size_t len)
 {
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)s[i];
         size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (c == 0) { /* the record's strings are NUL-separated */
+            dst[o++] = '?';
+            i++;
+            continue;
+        }
         if (k > 1 && (i + k > len || !lnk_utf8_valid(s + i, k))) {
             if (i + k > len && c >= 0xC0)
                 break; /* a character cut by the limit */
@@ -110,7 +115,7 @@ struct lens {
     size_t code, ua, ref, total;
 };
 
-static struct lens measure(const struct lnk_click *c)
+static struct lens measure(const struct lnk_click_src *c)
 {
     struct lens l = {kept_len(c->short_code, LNK_CODE_MAX),
                      kept_len(c->user_agent, LNK_CLICK_UA_MAX),
@@ -120,7 +125,7 @@ static struct lens measure(const struct lnk_click *c)
     return l;
 }
 
-static void write_rec(struct rec *r, const struct lnk_click *c, const struct lens *l)
+static void write_rec(struct rec *r, const struct lnk_click_src *c, const struct lens *l)
 {
     char *p = (char *)(r + 1);
     r->len = (uint32_t)l->total;
@@ -128,9 +133,9 @@ static void write_rec(struct rec *r, const struct lnk_click *c, const struct len
     r->url_id = c->url_id;
     r->user_id = c->user_id;
     r->timestamp = c->timestamp;
-    copy_clean(p, c->short_code, l->code);
-    copy_clean(p + l->code + 1, c->user_agent, l->ua);
-    copy_clean(p + l->code + l->ua + 2, c->referrer, l->ref);
+    copy_clean(p, c->short_code.ptr, l->code);
+    copy_clean(p + l->code + 1, c->user_agent.ptr, l->ua);
+    copy_clean(p + l->code + l->ua + 2, c->referrer.ptr, l->ref);
 }
 
 static struct lnk_click click_of(const struct rec *r)
@@ -143,7 +148,8 @@ static struct lnk_click click_of(const struct rec *r)
 
 /* The slow path: the overflow list, bounded by backlog_max clicks; past it
  * the click is dropped and counted (docs/adr/0003). */
-static void push_overflow(struct lnk_events *ev, const struct lnk_click *c, const struct lens *l)
+static void push_overflow(struct lnk_events *ev, const struct lnk_click_src *c,
+                          const struct lens *l)
 {
     pthread_mutex_lock(&ev->lock);
     bool full = ev->n_overflow >= ev->backlog_max;
@@ -163,7 +169,7 @@ static void push_overflow(struct lnk_events *ev, const struct lnk_click *c, cons
     pthread_mutex_unlock(&ev->lock);
 }
 
-void lnk_events_push(struct lnk_events *ev, unsigned producer, const struct lnk_click *c)
+void lnk_events_push(struct lnk_events *ev, unsigned producer, const struct lnk_click_src *c)
 {
     struct ring *r = &ev->rings[producer % ev->n_rings];
     struct lens l = measure(c);

@@ -22,17 +22,6 @@ struct target {
     size_t len;
 };
 
-static const char *header_cstr(struct lnk_req *r, const char *name)
-{
-    struct lnk_str v = lnk_req_header(r, name);
-    if (!v.ptr)
-        return "";
-    char *s = lnk_req_alloc(r, v.len + 1);
-    memcpy(s, v.ptr, v.len);
-    s[v.len] = '\0';
-    return s;
-}
-
 static void not_found(struct lnk_req *r, bool cache_hit)
 {
     lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_redirect_not_found_total, 1);
@@ -43,15 +32,13 @@ static void not_found(struct lnk_req *r, bool cache_hit)
 static void record_click(struct lnk_req *r, const struct target *t, struct lnk_str code)
 {
     struct lnk_worker_env *env = lnk_req_env(r);
-    char buf[LNK_CODE_MAX + 1];
-    memcpy(buf, code.ptr, code.len);
-    buf[code.len] = '\0';
-    struct lnk_click c = {t->url_id,
-                          t->owner,
-                          lnk_ts_now(),
-                          buf,
-                          header_cstr(r, "user-agent"),
-                          header_cstr(r, "referer")};
+    /* slices of the request: lnk_events_push copies them once, into the ring */
+    struct lnk_click_src c = {t->url_id,
+                              t->owner,
+                              lnk_ts_now(),
+                              code,
+                              lnk_req_header(r, "user-agent"),
+                              lnk_req_header(r, "referer")};
     lnk_events_push(env->events, env->id, &c);
     lnk_metrics_add(env->mw, LNK_MC_clicks_enqueued_total, 1);
 }

@@ -73,7 +73,9 @@ static int64_t clicks_in_store(struct fixture *f)
 static void push_n(struct lnk_events *ev, struct fixture *f, int n, const char *ua)
 {
     for (int i = 0; i < n; i++) {
-        struct lnk_click c = {f->url_id, f->user_id, 1700000000 + i, "abcdef", ua, ""};
+        struct lnk_click_src c = {
+            f->url_id,  f->user_id, 1700000000 + i, LNK_STR("abcdef"), lnk_str_from_cstr(ua),
+            LNK_STR("")};
         lnk_events_push(ev, 0, &c);
     }
 }

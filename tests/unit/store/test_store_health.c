@@ -493,7 +493,8 @@ static void test_clicks_queued_while_unwritable_are_written_after_recovery(void 
           "the store is degraded");
     enum { N = 300 };
     for (int i = 0; i < N; i++) {
-        struct lnk_click c = {url_id, f->user_id, 1700000000 + i, "abc", "ua", ""};
+        struct lnk_click_src c = {url_id,         f->user_id,    1700000000 + i,
+                                  LNK_STR("abc"), LNK_STR("ua"), LNK_STR("")};
         lnk_events_push(ev, 0, &c);
     }
     sleep_ms(100); /* several failed flushes */
