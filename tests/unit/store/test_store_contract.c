@@ -747,6 +747,83 @@ static void test_list_filters_and_paging(void **state)
     lnk_store_op_free(op);
 }
 
+/* Events are indexed per bucket of 2^18 ids (migration 5): lists by url,
+ * user and owner must cross buckets in id order, page across them, and
+ * deletes must find the events in every bucket. */
+static void test_event_lists_cross_id_buckets(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    int64_t alice = add_user(s, "alice"), bob = add_user(s, "bob");
+    int64_t a1 = add_url(s, alice, "https://a.example/1"); /* created event id 1 */
+    int64_t b1 = add_url(s, bob, "https://b.example/1");   /* created event id 2 */
+    enum { B = 1 << 18 };
+    /* a1's events by id: 1, B-1, B, B+1, 2B, 4B+7 (one per bucket edge) */
+    struct lnk_event events[] = {
+        {.id = 4 * B + 7, .url_id = a1, .user_id = alice, .event_type = "click", .timestamp = 9},
+        {.id = B, .url_id = a1, .user_id = bob, .event_type = "share", .timestamp = 9},
+        {.id = B - 1, .url_id = a1, .user_id = alice, .event_type = "click", .timestamp = 9},
+        {.id = B + 2, .url_id = b1, .user_id = alice, .event_type = "share", .timestamp = 9},
+        {.id = 2 * B, .url_id = a1, .user_id = alice, .event_type = "click", .timestamp = 9},
+        {.id = B + 1, .url_id = a1, .user_id = alice, .event_type = "click", .timestamp = 9},
+    };
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_IMPORT);
+    op->rows = (struct lnk_import_rows){.n = 6, .events = events};
+    CHECK(run(s, op)->rc == LNK_OK && op->imported == 6, "events imported across buckets");
+    lnk_store_op_free(op);
+
+    const int64_t want_url[] = {1, B - 1, B, B + 1, 2 * B, 4 * B + 7};
+    struct lnk_store_op *ev = list_events(s, a1, 0, NULL);
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 6, "every event of the url, from every bucket");
+    for (size_t i = 0; i < ev->n_rows && i < 6; i++)
+        CHECK(ev->events[i].id == want_url[i], "url list ordered by id across buckets");
+    lnk_store_op_free(ev);
+
+    const int64_t want_user[] = {1, B - 1, B + 1, B + 2, 2 * B, 4 * B + 7};
+    ev = list_events(s, 0, alice, NULL);
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 6, "every event naming the user");
+    for (size_t i = 0; i < ev->n_rows && i < 6; i++)
+        CHECK(ev->events[i].id == want_user[i], "user list ordered by id across buckets");
+    lnk_store_op_free(ev);
+
+    ev = list_events(s, a1, alice, "click");
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 4 && ev->events[0].id == B - 1 &&
+              ev->events[3].id == 4 * B + 7,
+          "url AND user AND type across buckets");
+    lnk_store_op_free(ev);
+
+    op = lnk_store_op_new(LNK_OP_EVENT_LIST);
+    op->in.list = (struct lnk_list_query){
+        .is_active = -1, .has_url_id = true, .url_id = a1, .page = 2, .per_page = 2};
+    CHECK(run(s, op)->rc == LNK_OK && op->n_rows == 2 && op->events[0].id == B &&
+              op->events[1].id == B + 1,
+          "page 2 of the url's events straddles a bucket edge");
+    lnk_store_op_free(op);
+
+    op = lnk_store_op_new(LNK_OP_EVENT_LIST);
+    op->in.list = (struct lnk_list_query){.is_active = -1, .has_owner_id = true, .owner_id = bob};
+    CHECK(run(s, op)->rc == LNK_OK && op->n_rows == 2 && op->events[0].id == 2 &&
+              op->events[1].id == B + 2,
+          "owner list: the events of bob's urls, in id order");
+    lnk_store_op_free(op);
+
+    /* alice's url goes with her, and with it bob's event on it (id B);
+     * her event on bob's url (id B+2) goes because it names her */
+    op = lnk_store_op_new(LNK_OP_USER_DELETE);
+    op->in.id = alice;
+    CHECK(run(s, op)->rc == LNK_OK, "delete alice");
+    lnk_store_op_free(op);
+    int64_t c[3];
+    counts(s, c);
+    ev = list_events(s, 0, alice, NULL);
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 0, "no event names the deleted user, in any bucket");
+    lnk_store_op_free(ev);
+    ev = list_events(s, a1, 0, NULL);
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 0, "no event of her url is left, in any bucket");
+    lnk_store_op_free(ev);
+    CHECK(c[2] == 1, "only bob's created event is left");
+}
+
 static void test_generated_codes_are_distinct_and_six_alnum(void **state)
 {
     struct fixture *f = *state;
@@ -1155,6 +1232,7 @@ int main(void)
         T(test_clicks_append_drops_vanished_urls),
         T(test_clicks_roll_up_per_link_and_day),
         T(test_list_filters_and_paging),
+        T(test_event_lists_cross_id_buckets),
         T(test_generated_codes_are_distinct_and_six_alnum),
         T(test_sequences_continue_past_imported_ids),
         T(test_failed_op_does_not_spoil_its_batch),

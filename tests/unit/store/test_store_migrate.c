@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Schema upgrades (src/store/migrations.h): a database written by an older
+ * linkd opens in this one with every row, id and counter it had. The old
+ * file is built here with the old migrations, straight through SQLite. */
+#include <sqlite3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "linkd/err.h"
+#include "linkd/store.h"
+#include "store/migrations.h"
+
+enum { BUCKET = 1 << 18 };
+
+struct fixture {
+    char dir[64];
+    char path[128];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/linkd-migrate-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/old.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char p[160];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        print_error("%s: %s\n", sql, err ? err : "?");
+    sqlite3_free(err);
+    CHECK(rc == SQLITE_OK, "old schema statement runs");
+}
+
+/* A version-4 file: two users, two urls, events on both sides of the first
+ * bucket edge, and an AUTOINCREMENT counter above the largest event id (the
+ * newest events were deleted), which the upgrade must keep. */
+static void write_v4_database(const char *path)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK, "create the old file");
+    exec_ok(db, "PRAGMA foreign_keys = ON");
+    exec_ok(db, "BEGIN");
+    for (size_t v = 0; v < 4; v++)
+        exec_ok(db, lnk_sqlite_migrations[v]);
+    exec_ok(db, "PRAGMA user_version = 4");
+    exec_ok(db, "INSERT INTO users (id, username, email, created_at) VALUES"
+                " (1, 'ann', 'ann@x.io', 1), (2, 'bo', 'bo@x.io', 1)");
+    exec_ok(db, "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active,"
+                " created_at, updated_at) VALUES"
+                " (1, 1, 'annOne', 'https://a.example/', NULL, 1, 1, 1),"
+                " (2, 2, 'boOne1', 'https://b.example/', NULL, 1, 1, 1)");
+    exec_ok(db, "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) VALUES"
+                " (1, 1, 1, 'created', 1, '{}'), (2, 2, 2, 'created', 1, '{}'),"
+                " (262143, 1, 1, 'click', 5, '{}'), (262144, 2, 1, 'share', 5, '{}'),"
+                " (262145, 1, 1, 'click', 6, '{}')");
+    exec_ok(db, "UPDATE sqlite_sequence SET seq = 300000 WHERE name = 'events'");
+    exec_ok(db, "COMMIT");
+    CHECK(sqlite3_close(db) == SQLITE_OK, "close the old file");
+}
+
+static struct lnk_store *open_store(const char *path)
+{
+    char url[160], err[256] = "";
+    snprintf(url, sizeof(url), "sqlite://%s", path);
+    struct lnk_store_config cfg = {.url = url, .synchronous_full = 1};
+    struct lnk_store *s = NULL;
+    int rc = lnk_store_open(&cfg, &s, err, sizeof(err));
+    if (rc != LNK_OK)
+        print_error("lnk_store_open: %s\n", err);
+    CHECK(rc == LNK_OK, "the old file opens and is upgraded");
+    return s;
+}
+
+static struct lnk_store_op *list_events(struct lnk_store *s, int64_t url_id, int64_t user_id)
+{
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
+    op->in.list = (struct lnk_list_query){.is_active = -1,
+                                          .has_url_id = url_id != 0,
+                                          .url_id = url_id,
+                                          .has_user_id = user_id != 0,
+                                          .user_id = user_id};
+    lnk_store_run(s, op);
+    return op;
+}
+
+static void test_version_4_file_keeps_events_ids_and_counter(void **state)
+{
+    struct fixture *f = *state;
+    write_v4_database(f->path);
+    struct lnk_store *s = open_store(f->path);
+
+    struct lnk_store_op *op = list_events(s, 0, 0);
+    CHECK(op->rc == LNK_OK && op->n_rows == 5, "every event is still there");
+    lnk_store_op_free(op);
+
+    op = list_events(s, 1, 0);
+    CHECK(op->rc == LNK_OK && op->n_rows == 3, "url 1's events, found through the new index");
+    CHECK(op->n_rows == 3 && op->events[0].id == 1 && op->events[1].id == BUCKET - 1 &&
+              op->events[2].id == BUCKET + 1,
+          "in id order across the bucket edge");
+    lnk_store_op_free(op);
+
+    op = list_events(s, 0, 1);
+    CHECK(op->rc == LNK_OK && op->n_rows == 4, "ann's events, including hers on bo's url");
+    lnk_store_op_free(op);
+
+    op = lnk_store_op_new(LNK_OP_EVENT_CREATE);
+    op->event = (struct lnk_event){.url_id = 2, .event_type = "note"};
+    CHECK(lnk_store_run(s, op) == LNK_OK && op->events[0].id == 300001,
+          "the next event id follows the kept counter, not max(id)");
+    lnk_store_op_free(op);
+
+    op = lnk_store_op_new(LNK_OP_USER_DELETE);
+    op->in.id = 1;
+    CHECK(lnk_store_run(s, op) == LNK_OK, "delete ann");
+    lnk_store_op_free(op);
+    op = list_events(s, 0, 0);
+    CHECK(op->rc == LNK_OK && op->n_rows == 2 && op->events[0].id == 2 &&
+              op->events[1].id == 300001,
+          "her url's events and the events naming her are gone; bo's remain");
+    lnk_store_op_free(op);
+    lnk_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_version_4_file_keeps_events_ids_and_counter, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
