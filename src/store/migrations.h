@@ -42,7 +42,7 @@ static const char LNK_SQLITE_MIGRATION_1[] =
     " details TEXT NOT NULL DEFAULT '{}');"
     "CREATE INDEX events_url_id ON events(url_id);"
     "CREATE INDEX events_user_id ON events(user_id);"
-    "CREATE INDEX events_event_type ON events(event_type);"
+    "CREATE INDEX events_event_type ON events(event_type) WHERE event_type <> 'click';"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "INSERT INTO meta (key, value) VALUES ('code_seq', 0);"
     "CREATE TABLE retired_codes (code TEXT PRIMARY KEY) WITHOUT ROWID;"
@@ -114,7 +114,12 @@ static const char LNK_SQLITE_MIGRATION_4[] = "DROP TRIGGER events_click_rollup;"
  * - event_buckets lists every bucket that holds an event; a query by url or
  *   user probes each bucket, in order, so its rows come out ordered by id.
  *   The shift (18) is part of the index expressions and of every query that
- *   uses them (store_sqlite.c, EVENT_BUCKET).
+ *   uses them (store_sqlite.c, EVENT_IN_BUCKETS). The "+b" makes SQLite read
+ *   the bucket list first and seek each bucket; with a bare rowid column it
+ *   scans the whole index and tests each entry's bucket instead.
+ * - events_event_type leaves clicks out: most events are clicks, so a list
+ *   of clicks reads the table in id order, and the index serves the rare
+ *   types (a query must spell out "event_type <> 'click'" to use it).
  * - events loses its foreign keys: SQLite finds the children of a deleted
  *   parent through an index led by the child key, which these are not.
  *   Triggers delete the events of a deleted url or user instead, and every
@@ -139,16 +144,16 @@ static const char LNK_SQLITE_MIGRATION_5[] =
     "ALTER TABLE events_v5 RENAME TO events;"
     "CREATE INDEX events_url_id ON events(id >> 18, url_id);"
     "CREATE INDEX events_user_id ON events(id >> 18, user_id);"
-    "CREATE INDEX events_event_type ON events(event_type);"
+    "CREATE INDEX events_event_type ON events(event_type) WHERE event_type <> 'click';"
     "CREATE TABLE event_buckets (b INTEGER PRIMARY KEY);"
     "INSERT INTO event_buckets (b) SELECT DISTINCT id >> 18 FROM events;"
     "CREATE TRIGGER events_bucket AFTER INSERT ON events BEGIN"
     " INSERT OR IGNORE INTO event_buckets (b) VALUES (new.id >> 18); END;"
     "CREATE TRIGGER urls_delete_events AFTER DELETE ON urls BEGIN"
-    " DELETE FROM events WHERE id >> 18 IN (SELECT b FROM event_buckets)"
+    " DELETE FROM events WHERE id >> 18 IN (SELECT +b FROM event_buckets)"
     " AND url_id = old.id; END;"
     "CREATE TRIGGER users_delete_events AFTER DELETE ON users BEGIN"
-    " DELETE FROM events WHERE id >> 18 IN (SELECT b FROM event_buckets)"
+    " DELETE FROM events WHERE id >> 18 IN (SELECT +b FROM event_buckets)"
     " AND user_id = old.id; END;";
 
 static const char *const lnk_sqlite_migrations[] = {

@@ -88,8 +88,9 @@ enum stmt_id {
 #define EVENT_INS  "INSERT INTO events (url_id, user_id, event_type, timestamp, details) "
 #define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
 /* the id buckets of migration 5's event indexes; the expression must match
- * theirs for SQLite to use them */
-#define EVENT_IN_BUCKETS "id >> 18 IN (SELECT b FROM event_buckets)"
+ * theirs for SQLite to use them, and "+b" makes it seek bucket by bucket
+ * (see migrations.h) */
+#define EVENT_IN_BUCKETS "id >> 18 IN (SELECT +b FROM event_buckets)"
 #define EVENT_ORDER      "id >> 18, id"
 
 static const char *const stmt_sql[ST__COUNT] = {
@@ -125,7 +126,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'code_seq'",
     [ST_SEQ_SET] = "UPDATE meta SET value = ?1 WHERE key = 'code_seq'",
     [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
-                      " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                      " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"
+                      " RETURNING " URL_COLS,
     [ST_URL_UPDATE] = "UPDATE urls SET title = ?2, is_active = ?3, original_url = ?4,"
                       " updated_at = ?5 WHERE id = ?1",
     [ST_URL_DEACTIVATE] = "UPDATE urls SET is_active = 0, updated_at = ?2 WHERE id = ?1",
@@ -192,7 +194,8 @@ enum row_kind { ROW_USER, ROW_URL, ROW_EVENT, ROW_KEY, ROW__COUNT };
 #define LF_TYPE     8u
 #define LF_PAGED    16u
 #define LF_OWNER    32u
-#define LF_VARIANTS 64u
+#define LF_RARE     64u /* an event type other than click: its index is partial */
+#define LF_VARIANTS 128u
 
 struct lnk_store_bconn {
     sqlite3 *db;
@@ -213,6 +216,10 @@ struct lnk_store_backend {
     struct lnk_store_bconn *wr; /* the writer's; writer thread only once open returns;
                                    NULL after a failed reopen */
     struct lnk_codegen gen;     /* from meta.code_key; writer thread only after open */
+    /* meta.code_seq as the current batch has advanced it; stored once, at
+     * its commit (writer thread only) */
+    int64_t code_seq;
+    bool seq_loaded, seq_dirty;
 
     /* Identity of the file wr has open, read by conn_open on any thread. */
     _Atomic uint64_t db_dev, db_ino;
@@ -546,10 +553,9 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
         unsigned bit;
         const char *sql;
     } filters[] = {
-        {LF_USER, "user_id = :user_id"},
-        {LF_URL, "url_id = :url_id"},
-        {LF_ACTIVE, "is_active = :is_active"},
-        {LF_TYPE, "event_type = :event_type"},
+        {LF_USER, "user_id = :user_id"},       {LF_URL, "url_id = :url_id"},
+        {LF_ACTIVE, "is_active = :is_active"}, {LF_TYPE, "event_type = :event_type"},
+        {LF_RARE, "event_type <> 'click'"}, /* the WHERE of events_event_type */
     };
     char sql[512];
     const char *bucketed = k == ROW_EVENT ? event_list_source(mask) : NULL;
@@ -585,7 +591,7 @@ static int read_list(struct lnk_store_bconn *c, enum row_kind k, struct lnk_stor
     static const unsigned allowed[ROW__COUNT] = {
         [ROW_USER] = 0,
         [ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER,
-        [ROW_EVENT] = LF_USER | LF_URL | LF_TYPE | LF_OWNER,
+        [ROW_EVENT] = LF_USER | LF_URL | LF_TYPE | LF_OWNER | LF_RARE,
         [ROW_KEY] = 0,
     };
     const struct lnk_list_query *q = &op->in.list;
@@ -599,6 +605,7 @@ static int read_list(struct lnk_store_bconn *c, enum row_kind k, struct lnk_stor
     mask |= q->has_url_id ? LF_URL : 0;
     mask |= q->is_active >= 0 ? LF_ACTIVE : 0;
     mask |= q->event_type ? LF_TYPE : 0;
+    mask |= q->event_type && strcmp(q->event_type, "click") != 0 ? LF_RARE : 0;
     mask |= q->has_owner_id ? LF_OWNER : 0;
     mask &= allowed[k];
     if (q->page > 0) {
@@ -865,20 +872,27 @@ static int user_import(struct lnk_store_bconn *c, struct lnk_store_op *op, int64
 /* ---- writes: urls ------------------------------------------------------- */
 
 /* The next generated code: sequence numbers through the keyed permutation,
- * skipping reserved words and codes in use or retired. The advanced
- * sequence is stored in the same transaction, so a number is never reused. */
+ * skipping reserved words and codes in use or retired. The batch reads the
+ * sequence once and stores it before its COMMIT (sq_batch_commit), so a
+ * number is never reused; one skipped by an op that failed stays unused. */
 static int next_code(struct lnk_store_bconn *c, char code[LNK_CODE_LEN + 1])
 {
-    int64_t seq = 0, one = 0;
-    int rc = query_i64(c, ST_SEQ_GET, NO_ARGS, &seq);
-    if (rc == LNK_ENOTFOUND || (rc == LNK_OK && seq < 0))
-        rc = LNK_EBACKEND; /* meta row missing or corrupt */
+    struct lnk_store_backend *b = c->b;
+    int64_t one = 0;
+    int rc = LNK_OK;
+    if (!b->seq_loaded) {
+        rc = query_i64(c, ST_SEQ_GET, NO_ARGS, &b->code_seq);
+        if (rc == LNK_ENOTFOUND || (rc == LNK_OK && b->code_seq < 0))
+            rc = LNK_EBACKEND; /* meta row missing or corrupt */
+        b->seq_loaded = rc == LNK_OK;
+    }
     while (rc == LNK_OK) {
-        if (lnk_codegen_code(&c->b->gen, (uint64_t)seq, code) != LNK_OK) {
+        if (lnk_codegen_code(&b->gen, (uint64_t)b->code_seq, code) != LNK_OK) {
             rc = LNK_EUNAVAIL; /* all 62^6 codes handed out */
             break;
         }
-        seq++;
+        b->code_seq++;
+        b->seq_dirty = true;
         if (lnk_code_is_reserved(code, LNK_CODE_LEN))
             continue;
         rc = query_i64(c, ST_CODE_TAKEN, ARGS(A_TEXT(code)), &one);
@@ -887,8 +901,6 @@ static int next_code(struct lnk_store_bconn *c, char code[LNK_CODE_LEN + 1])
             break;
         }
     }
-    if (rc == LNK_OK)
-        rc = exec_stmt(c, ST_SEQ_SET, ARGS(A_I64(seq)), NULL);
     return rc;
 }
 
@@ -917,20 +929,19 @@ static int url_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_
         code = generated;
     }
     if (rc == LNK_OK)
-        rc = exec_stmt(c, ST_URL_INSERT,
-                       ARGS(A_I64(u->user_id), A_TEXT(code), A_TEXT(u->original_url),
-                            A_TEXT(u->title), A_BOOL(u->is_active), A_I64(now)),
-                       NULL);
+        rc = query_rows(c, ST_URL_INSERT,
+                        ARGS(A_I64(u->user_id), A_TEXT(code), A_TEXT(u->original_url),
+                             A_TEXT(u->title), A_BOOL(u->is_active), A_I64(now)),
+                        ROW_URL, op);
     if (rc == LNK_EEXISTS)
         op->err_field = "short_code";
-    int64_t id = sqlite3_last_insert_rowid(c->db);
+    if (rc == LNK_OK && op->n_rows != 1)
+        rc = LNK_EBACKEND;
     if (rc == LNK_OK)
-        rc = exec_stmt(
-            c, ST_EVENT_CREATED,
-            ARGS(A_I64(id), A_I64(u->user_id), A_I64(now), A_TEXT(code), A_TEXT(u->original_url)),
-            NULL);
-    if (rc == LNK_OK)
-        rc = load_one(c, ST_URL_GET, A_I64(id), ROW_URL, op, "url");
+        rc = exec_stmt(c, ST_EVENT_CREATED,
+                       ARGS(A_I64(op->urls[0].id), A_I64(u->user_id), A_I64(now), A_TEXT(code),
+                            A_TEXT(u->original_url)),
+                       NULL);
     return rc;
 }
 
@@ -1389,6 +1400,8 @@ static void note_failure(struct lnk_store_backend *b)
 
 static int sq_batch_begin(struct lnk_store_backend *b)
 {
+    b->seq_loaded = false;
+    b->seq_dirty = false;
     int rc = b->wr ? exec_stmt(b->wr, ST_BEGIN, NO_ARGS, NULL) : LNK_EUNAVAIL;
     if (rc != LNK_OK)
         note_failure(b);
@@ -1454,7 +1467,9 @@ static void sq_batch_abort(struct lnk_store_backend *b)
 
 static int sq_batch_commit(struct lnk_store_backend *b)
 {
-    int rc = exec_stmt(b->wr, ST_COMMIT, NO_ARGS, NULL);
+    int rc = b->seq_dirty ? exec_stmt(b->wr, ST_SEQ_SET, ARGS(A_I64(b->code_seq)), NULL) : LNK_OK;
+    if (rc == LNK_OK)
+        rc = exec_stmt(b->wr, ST_COMMIT, NO_ARGS, NULL);
     if (rc != LNK_OK) {
         note_failure(b);
         sq_batch_abort(b);

@@ -792,6 +792,22 @@ static void test_event_lists_cross_id_buckets(void **state)
           "url AND user AND type across buckets");
     lnk_store_op_free(ev);
 
+    /* clicks are read in id order from the table, other types through a
+     * partial index */
+    ev = list_events(s, 0, 0, "click");
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 4 && ev->events[0].id == B - 1 &&
+              ev->events[1].id == B + 1 && ev->events[3].id == 4 * B + 7,
+          "every click, in id order");
+    lnk_store_op_free(ev);
+    ev = list_events(s, 0, 0, "share");
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 2 && ev->events[0].id == B && ev->events[1].id == B + 2,
+          "every share, in id order");
+    lnk_store_op_free(ev);
+    ev = list_events(s, 0, 0, "created");
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 2 && ev->events[0].id == 1 && ev->events[1].id == 2,
+          "every created event");
+    lnk_store_op_free(ev);
+
     op = lnk_store_op_new(LNK_OP_EVENT_LIST);
     op->in.list = (struct lnk_list_query){
         .is_active = -1, .has_url_id = true, .url_id = a1, .page = 2, .per_page = 2};
