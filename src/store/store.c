@@ -2,14 +2,18 @@
 /* Store dispatch: picks the backend from DATABASE_URL, runs reads inline on
  * worker connections, and owns the single writer thread that drains the
  * queue in batches (group commit: one transaction, one fsync, many ops).
- * Every submitted op is completed exactly once, after its batch committed.
+ * Every submitted op is completed exactly once, after its batch committed
+ * (and, with a backend that syncs after commit, after the syncer thread made
+ * it durable: the writer runs the next batch meanwhile).
  * The writer also tends write health (docs/durability.md): once a write
  * fails for a storage reason or the path stops naming the open file, writes
  * are refused with LNK_EUNAVAIL until a probe succeeds, without a restart.
- * Lock order: s->conns_mu -> conn->mu; s->mu and s->st_mu are never held
- * with another lock; no callback ever runs while any of them is held. */
+ * Lock order: s->conns_mu -> conn->mu; s->mu, s->sync_mu and s->st_mu are
+ * never held with another lock; no callback ever runs while any of them is
+ * held. */
 #include "linkd/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +50,16 @@ struct lnk_store {
     uint64_t recheck_wanted; /* lnk_store_recheck requests ... */
     uint64_t recheck_served; /* ... and how many the writer has served */
     pthread_t writer;
+
+    /* Durability after commit (ops->sync with synchronous_full): committed
+     * batches wait here, linked through task.link_[0], for the syncer. */
+    bool use_syncer;
+    pthread_t syncer;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    struct lnk_store_op *sync_head, *sync_tail;
+    bool sync_stopping;
+    atomic_bool sync_failed; /* a sync failed: the writer raises the fault */
 
     /* Read connections, so that the writer can close them all before it
      * reopens the database. */
@@ -363,10 +377,18 @@ static void try_recover(struct lnk_store *s)
     publish(s, s->fault, 0, true);
 }
 
+/* A failed sync (syncer thread) becomes an I/O fault here, on the writer. */
+static void take_sync_failure(struct lnk_store *s)
+{
+    if (atomic_exchange(&s->sync_failed, false) && s->fault == LNK_STORE_OK)
+        set_fault(s, LNK_STORE_FAULT_IO_ERROR, EIO);
+}
+
 /* Timed work between batches: the identity check while healthy, probes
  * while degraded. force: a recheck request, do it now. */
 static void tend(struct lnk_store *s, bool force)
 {
+    take_sync_failure(s);
     int64_t now = clock_ms(CLOCK_MONOTONIC);
     if (s->fault == LNK_STORE_OK) {
         if (!force && now < s->next_check_ms)
@@ -402,6 +424,64 @@ static void complete_list(struct lnk_store_op *op)
     }
 }
 
+/* ---- the syncer ------------------------------------------------------------ */
+
+static void hand_to_syncer(struct lnk_store *s, struct lnk_store_op *list)
+{
+    struct lnk_store_op *last = list;
+    while (next_of(last))
+        last = next_of(last);
+    pthread_mutex_lock(&s->sync_mu);
+    if (s->sync_tail)
+        s->sync_tail->task.link_[0] = list;
+    else
+        s->sync_head = list;
+    s->sync_tail = last;
+    pthread_cond_signal(&s->sync_cv);
+    pthread_mutex_unlock(&s->sync_mu);
+}
+
+/* A failed sync leaves the batch committed but maybe not on disk: its
+ * writes are answered LNK_EUNAVAIL, and the writer raises an I/O fault. */
+static void fail_unsynced(struct lnk_store *s, struct lnk_store_op *list)
+{
+    for (struct lnk_store_op *op = list; op; op = next_of(op)) {
+        if (!lnk_store_op_is_read(op->kind) && op->rc == LNK_OK) {
+            lnk_store_op_reset_outputs(op);
+            op->rc = LNK_EUNAVAIL;
+        }
+    }
+    atomic_store(&s->sync_failed, true);
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Takes every committed batch waiting, makes them durable with one sync,
+ * then completes their ops; exits once the writer has stopped and nothing
+ * waits. */
+static void *syncer_main(void *arg)
+{
+    struct lnk_store *s = arg;
+    pthread_setname_np(pthread_self(), "linkd-store-sy");
+    pthread_mutex_lock(&s->sync_mu);
+    for (;;) {
+        while (!s->sync_head && !s->sync_stopping)
+            pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+        struct lnk_store_op *list = s->sync_head;
+        if (!list)
+            break;
+        s->sync_head = s->sync_tail = NULL;
+        pthread_mutex_unlock(&s->sync_mu);
+        if (s->ops->sync(s->be) != LNK_OK)
+            fail_unsynced(s, list);
+        complete_list(list);
+        pthread_mutex_lock(&s->sync_mu);
+    }
+    pthread_mutex_unlock(&s->sync_mu);
+    return NULL;
+}
+
 /* Runs one batch (a list of at most max_batch ops) in one transaction and
  * completes every op. While degraded, writes fail at once and only the
  * reads run, so a failing disk is not written to by every request. */
@@ -412,6 +492,7 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
     struct lnk_store_op *refused = NULL;
     bool any_unavail = false;
 
+    take_sync_failure(s);
     if (s->fault != LNK_STORE_OK) {
         struct lnk_store_op *last_read = NULL;
         run = NULL;
@@ -457,7 +538,10 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
         if (f != LNK_STORE_OK)
             set_fault(s, f, sys_errno);
     }
-    complete_list(run);
+    if (rc == LNK_OK && run && s->use_syncer)
+        hand_to_syncer(s, run);
+    else
+        complete_list(run);
     complete_list(refused);
 }
 
@@ -527,16 +611,32 @@ static bool init_sync(struct lnk_store *s)
     ok = ok && pthread_mutex_init(&s->mu, NULL) == 0;
     ok = ok && pthread_mutex_init(&s->conns_mu, NULL) == 0;
     ok = ok && pthread_mutex_init(&s->st_mu, NULL) == 0;
+    ok = ok && pthread_mutex_init(&s->sync_mu, NULL) == 0;
+    ok = ok && pthread_cond_init(&s->sync_cv, NULL) == 0;
     return ok;
 }
 
 static void destroy_sync(struct lnk_store *s)
 {
+    pthread_cond_destroy(&s->sync_cv);
+    pthread_mutex_destroy(&s->sync_mu);
     pthread_mutex_destroy(&s->st_mu);
     pthread_mutex_destroy(&s->conns_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->recheck_cv);
     pthread_cond_destroy(&s->cv);
+}
+
+/* After the writer stopped: the syncer answers what is left, then exits. */
+static void stop_syncer(struct lnk_store *s)
+{
+    if (!s->use_syncer)
+        return;
+    pthread_mutex_lock(&s->sync_mu);
+    s->sync_stopping = true;
+    pthread_cond_signal(&s->sync_cv);
+    pthread_mutex_unlock(&s->sync_mu);
+    pthread_join(s->syncer, NULL);
 }
 
 int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, char *errbuf,
@@ -561,6 +661,8 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     s->check_ms = cfg->check_ms ? cfg->check_ms : STORE_CHECK_MS_DEFAULT;
     s->probe_ms = cfg->probe_ms ? cfg->probe_ms : STORE_PROBE_MS_DEFAULT;
     atomic_init(&s->degraded, false);
+    atomic_init(&s->sync_failed, false);
+    s->use_syncer = ops->sync && cfg->synchronous_full;
     rc = ops->open(target, cfg, &s->be, errbuf, errcap);
     if (rc != LNK_OK)
         goto out;
@@ -575,8 +677,15 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     if (f != LNK_STORE_OK)
         set_fault(s, f, 0);
     s->next_check_ms = clock_ms(CLOCK_MONOTONIC) + s->check_ms;
-    int err = pthread_create(&s->writer, NULL, writer_main, s);
+    int err = s->use_syncer ? pthread_create(&s->syncer, NULL, syncer_main, s) : 0;
     if (err != 0) {
+        set_err(errbuf, errcap, "store: cannot start the syncer thread");
+        rc = lnk_err_from_errno(err);
+        goto out;
+    }
+    err = pthread_create(&s->writer, NULL, writer_main, s);
+    if (err != 0) {
+        stop_syncer(s);
         set_err(errbuf, errcap, "store: cannot start the writer thread");
         rc = lnk_err_from_errno(err);
         goto out;
@@ -603,6 +712,7 @@ void lnk_store_close(struct lnk_store *s)
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
+    stop_syncer(s);
     s->ops->close(s->be);
     destroy_sync(s);
     free(s);

@@ -54,6 +54,13 @@ struct lnk_store_ops {
     int (*batch_apply)(struct lnk_store_backend *b, struct lnk_store_op *op, bool alone);
     int (*batch_commit)(struct lnk_store_backend *b);
     void (*batch_abort)(struct lnk_store_backend *b);
+    /* With a durable configuration (synchronous_full) and this set,
+     * batch_commit does not wait for the disk: sync makes every batch
+     * committed before the call durable. The store calls it from its syncer
+     * thread, concurrently with the writer's next batch, and answers a
+     * batch's ops only after it returned LNK_OK. NULL: batch_commit is
+     * durable by itself. */
+    int (*sync)(struct lnk_store_backend *b);
 
     /* Write health, writer thread only. None of them blocks for long except
      * rescue, which copies the whole database. */

@@ -415,6 +415,24 @@ static void test_full_disk_refuses_writes_without_io_and_recovers_on_probe(void 
     CHECK(count_users(f->s) == 2, "and nothing refused was written");
 }
 
+/* A write is answered only after its WAL was synced: with the WAL gone
+ * from the directory (the writer still writes to the open file), the sync
+ * cannot happen, so the commit is never acknowledged. */
+static void test_write_whose_wal_cannot_be_synced_is_not_acknowledged(void **state)
+{
+    struct fixture *f = *state;
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    CHECK(unlink(wal) == 0, "remove the WAL's name");
+    CHECK(create_user_rc(f->s, "bob") == LNK_EUNAVAIL, "the write is not acknowledged");
+    lnk_store_recheck(f->s);
+    struct lnk_store_status st = status_of(f->s);
+    CHECK(lnk_store_is_degraded(f->s) && st.fault == LNK_STORE_FAULT_IO_ERROR,
+          "the store is degraded: io_error");
+    CHECK(create_user_rc(f->s, "carol") == LNK_EUNAVAIL, "later writes are refused");
+    CHECK(count_users(f->s) >= 1, "reads still run");
+}
+
 static void test_erofs_is_read_only_and_eio_is_io_error(void **state)
 {
     struct fixture *f = *state;
@@ -678,6 +696,7 @@ int main(void)
         T(test_fault_names_are_stable),
         T(test_constraint_errors_do_not_degrade),
         T(test_full_disk_refuses_writes_without_io_and_recovers_on_probe),
+        T(test_write_whose_wal_cannot_be_synced_is_not_acknowledged),
         T(test_erofs_is_read_only_and_eio_is_io_error),
         T(test_lock_held_elsewhere_is_locked_and_probes_do_not_wait_long),
         T(test_degraded_store_recovers_by_itself),
