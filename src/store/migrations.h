@@ -42,7 +42,7 @@ static const char LNK_SQLITE_MIGRATION_1[] =
     " details TEXT NOT NULL DEFAULT '{}');"
     "CREATE INDEX events_url_id ON events(url_id);"
     "CREATE INDEX events_user_id ON events(user_id);"
-    "CREATE INDEX events_event_type ON events(event_type) WHERE event_type <> 'click';"
+    "CREATE INDEX events_event_type ON events(event_type);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "INSERT INTO meta (key, value) VALUES ('code_seq', 0);"
     "CREATE TABLE retired_codes (code TEXT PRIMARY KEY) WITHOUT ROWID;"

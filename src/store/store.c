@@ -56,10 +56,12 @@ struct lnk_store {
     bool use_syncer;
     pthread_t syncer;
     pthread_mutex_t sync_mu;
-    pthread_cond_t sync_cv;
+    pthread_cond_t sync_cv;      /* signalled on a hand-off and on stop */
+    pthread_cond_t sync_idle_cv; /* signalled when the syncer has answered all */
     struct lnk_store_op *sync_head, *sync_tail;
+    bool sync_busy; /* a taken list is being synced and answered */
     bool sync_stopping;
-    atomic_bool sync_failed; /* a sync failed: the writer raises the fault */
+    atomic_int sync_errno; /* a sync failed (its errno): the writer raises the fault */
 
     /* Read connections, so that the writer can close them all before it
      * reopens the database. */
@@ -345,9 +347,12 @@ static void rescue_once(struct lnk_store *s)
 
 /* One recovery attempt while degraded: file identity first (rescue copy,
  * reopen once a usable file is at the path), then a write probe. */
+static void wait_synced(struct lnk_store *s);
+
 static void try_recover(struct lnk_store *s)
 {
     const struct lnk_store_ops *ops = s->ops;
+    wait_synced(s);
     enum lnk_store_fault f = ops->check(s->be);
     if (f == LNK_STORE_FAULT_FILE_REMOVED || f == LNK_STORE_FAULT_FILE_REPLACED) {
         if (f != s->fault)
@@ -377,11 +382,14 @@ static void try_recover(struct lnk_store *s)
     publish(s, s->fault, 0, true);
 }
 
-/* A failed sync (syncer thread) becomes an I/O fault here, on the writer. */
+/* A failed sync (syncer thread) becomes a fault here, on the writer. */
 static void take_sync_failure(struct lnk_store *s)
 {
-    if (atomic_exchange(&s->sync_failed, false) && s->fault == LNK_STORE_OK)
-        set_fault(s, LNK_STORE_FAULT_IO_ERROR, EIO);
+    int e = atomic_exchange(&s->sync_errno, 0);
+    if (e && s->fault == LNK_STORE_OK)
+        set_fault(s,
+                  e == ENOSPC || e == EDQUOT ? LNK_STORE_FAULT_DISK_FULL : LNK_STORE_FAULT_IO_ERROR,
+                  e);
 }
 
 /* Timed work between batches: the identity check while healthy, probes
@@ -442,19 +450,36 @@ static void hand_to_syncer(struct lnk_store *s, struct lnk_store_op *list)
 }
 
 /* A failed sync leaves the batch committed but maybe not on disk: its
- * writes are answered LNK_EUNAVAIL, and the writer raises an I/O fault. */
-static void fail_unsynced(struct lnk_store *s, struct lnk_store_op *list)
+ * writes are answered LNK_EUNAVAIL, and the writer raises the fault. Click
+ * batches are the exception: they are answered as written, since they are
+ * committed and visible, and a retry by the events writer would count them
+ * twice (clicks are durable within a flush interval, not at an answer). */
+static void fail_unsynced(struct lnk_store *s, struct lnk_store_op *list, int sys_errno)
 {
     for (struct lnk_store_op *op = list; op; op = next_of(op)) {
-        if (!lnk_store_op_is_read(op->kind) && op->rc == LNK_OK) {
+        if (!lnk_store_op_is_read(op->kind) && op->kind != LNK_OP_CLICKS_APPEND &&
+            op->rc == LNK_OK) {
             lnk_store_op_reset_outputs(op);
             op->rc = LNK_EUNAVAIL;
         }
     }
-    atomic_store(&s->sync_failed, true);
+    atomic_store(&s->sync_errno, sys_errno ? sys_errno : EIO);
     pthread_mutex_lock(&s->mu);
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Writer thread, before it rescues or reopens the database: waits until
+ * every committed batch was synced and answered, so that no sync runs
+ * against a connection being replaced. */
+static void wait_synced(struct lnk_store *s)
+{
+    if (!s->use_syncer)
+        return;
+    pthread_mutex_lock(&s->sync_mu);
+    while (s->sync_head || s->sync_busy)
+        pthread_cond_wait(&s->sync_idle_cv, &s->sync_mu);
+    pthread_mutex_unlock(&s->sync_mu);
 }
 
 /* Takes every committed batch waiting, makes them durable with one sync,
@@ -472,11 +497,16 @@ static void *syncer_main(void *arg)
         if (!list)
             break;
         s->sync_head = s->sync_tail = NULL;
+        s->sync_busy = true;
         pthread_mutex_unlock(&s->sync_mu);
-        if (s->ops->sync(s->be) != LNK_OK)
-            fail_unsynced(s, list);
+        int sys_errno = 0;
+        if (s->ops->sync(s->be, &sys_errno) != LNK_OK)
+            fail_unsynced(s, list, sys_errno);
         complete_list(list);
         pthread_mutex_lock(&s->sync_mu);
+        s->sync_busy = false;
+        if (!s->sync_head)
+            pthread_cond_broadcast(&s->sync_idle_cv);
     }
     pthread_mutex_unlock(&s->sync_mu);
     return NULL;
@@ -491,6 +521,7 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
     struct lnk_store_op *run = first;
     struct lnk_store_op *refused = NULL;
     bool any_unavail = false;
+    bool any_write = false;
 
     take_sync_failure(s);
     if (s->fault != LNK_STORE_OK) {
@@ -518,6 +549,7 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
         for (struct lnk_store_op *op = run; op && rc == LNK_OK; op = next_of(op)) {
             rc = ops->batch_apply(s->be, op, op == run && !next_of(op));
             any_unavail |= op->rc == LNK_EUNAVAIL;
+            any_write |= !lnk_store_op_is_read(op->kind);
         }
         if (rc == LNK_OK)
             rc = ops->batch_commit(s->be);
@@ -538,7 +570,7 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
         if (f != LNK_STORE_OK)
             set_fault(s, f, sys_errno);
     }
-    if (rc == LNK_OK && run && s->use_syncer)
+    if (rc == LNK_OK && any_write && s->use_syncer)
         hand_to_syncer(s, run);
     else
         complete_list(run);
@@ -557,11 +589,12 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         bool recheck = s->recheck_wanted != s->recheck_served;
+        bool sync_failed = atomic_load(&s->sync_errno) != 0;
         int64_t now = clock_ms(CLOCK_MONOTONIC);
         int64_t due = next_due_ms(s);
         if (!s->head && s->stopping)
             break;
-        if (recheck || now >= due) {
+        if (recheck || sync_failed || now >= due) {
             uint64_t wanted = s->recheck_wanted;
             pthread_mutex_unlock(&s->mu);
             tend(s, recheck);
@@ -613,11 +646,13 @@ static bool init_sync(struct lnk_store *s)
     ok = ok && pthread_mutex_init(&s->st_mu, NULL) == 0;
     ok = ok && pthread_mutex_init(&s->sync_mu, NULL) == 0;
     ok = ok && pthread_cond_init(&s->sync_cv, NULL) == 0;
+    ok = ok && pthread_cond_init(&s->sync_idle_cv, NULL) == 0;
     return ok;
 }
 
 static void destroy_sync(struct lnk_store *s)
 {
+    pthread_cond_destroy(&s->sync_idle_cv);
     pthread_cond_destroy(&s->sync_cv);
     pthread_mutex_destroy(&s->sync_mu);
     pthread_mutex_destroy(&s->st_mu);
@@ -661,7 +696,7 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     s->check_ms = cfg->check_ms ? cfg->check_ms : STORE_CHECK_MS_DEFAULT;
     s->probe_ms = cfg->probe_ms ? cfg->probe_ms : STORE_PROBE_MS_DEFAULT;
     atomic_init(&s->degraded, false);
-    atomic_init(&s->sync_failed, false);
+    atomic_init(&s->sync_errno, 0);
     s->use_syncer = ops->sync && cfg->synchronous_full;
     rc = ops->open(target, cfg, &s->be, errbuf, errcap);
     if (rc != LNK_OK)

@@ -58,9 +58,10 @@ struct lnk_store_ops {
      * batch_commit does not wait for the disk: sync makes every batch
      * committed before the call durable. The store calls it from its syncer
      * thread, concurrently with the writer's next batch, and answers a
-     * batch's ops only after it returned LNK_OK. NULL: batch_commit is
+     * batch's ops only after it returned LNK_OK. A failure (with its errno
+     * in *sys_errno) is sticky until a reopen. NULL: batch_commit is
      * durable by itself. */
-    int (*sync)(struct lnk_store_backend *b);
+    int (*sync)(struct lnk_store_backend *b, int *sys_errno);
 
     /* Write health, writer thread only. None of them blocks for long except
      * rescue, which copies the whole database. */

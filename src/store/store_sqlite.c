@@ -230,6 +230,11 @@ struct lnk_store_backend {
     int fail_errno;                /* and its errno, 0 if none */
     struct stat candidate;         /* the file at the path seen by the last reopen_ready */
     bool have_candidate;
+
+    /* sq_sync's, on the store's syncer thread; the writer touches them only
+     * in reopen and close, when the syncer is idle. */
+    int wal_fd;            /* the WAL wr writes, opened by the first sync; -1 */
+    atomic_int sync_errno; /* a failed sync: sticky until the file is reopened */
 };
 
 /* One positional statement argument (?1, ?2, ... in order). */
@@ -1587,19 +1592,54 @@ static enum lnk_store_fault sq_check(struct lnk_store_backend *b)
  * to refusing queued writes rather than sit out the whole busy timeout. */
 #define SQ_PROBE_BUSY_MS 100
 
+/* The WAL that wr writes, for syncing: its name must still lead to the
+ * file record_ids saw. Returns an errno, 0 when b->wal_fd is open. */
+static int open_wal_fd(struct lnk_store_backend *b)
+{
+    char p[4096];
+    struct stat st;
+    int fd = open(sibling(b, "-wal", p, sizeof(p)), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno ? errno : EBADF;
+    if (fstat(fd, &st) != 0 ||
+        (b->wal_id.ino && !same_id(b->wal_id, (uint64_t)st.st_dev, (uint64_t)st.st_ino))) {
+        close(fd);
+        return ESTALE;
+    }
+    b->wal_fd = fd;
+    return 0;
+}
+
 /* Durability after commit: one fdatasync of the WAL covers every
  * transaction committed before the call. The store's syncer thread calls it
  * while the writer already runs the next batch; it touches no connection,
- * only the WAL file by name (its directory entry was synced at open). */
-static int sq_sync(struct lnk_store_backend *b)
+ * only the WAL file (whose directory entry was synced at open). A WAL that
+ * lost its name would be gone after a crash, so that fails too. A failure
+ * is sticky: the kernel reports a writeback error once, and pages it could
+ * not write may be dropped, so no later sync may vouch for them. */
+static int sq_sync(struct lnk_store_backend *b, int *sys_errno)
 {
-    char p[4096];
-    int fd = open(sibling(b, "-wal", p, sizeof(p)), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return LNK_EUNAVAIL;
-    int rc = fdatasync(fd) == 0 ? LNK_OK : LNK_EUNAVAIL;
-    close(fd);
-    return rc;
+    struct stat st;
+    int e = atomic_load(&b->sync_errno);
+    if (!e && b->wal_fd < 0)
+        e = open_wal_fd(b);
+    if (!e && fdatasync(b->wal_fd) != 0)
+        e = errno ? errno : EIO;
+    if (!e && (fstat(b->wal_fd, &st) != 0 || st.st_nlink == 0))
+        e = ENOENT;
+    if (e)
+        atomic_store(&b->sync_errno, e);
+    *sys_errno = e;
+    return e ? LNK_EUNAVAIL : LNK_OK;
+}
+
+/* Before open_writer: the next sync starts from the new file's WAL. */
+static void close_wal_fd(struct lnk_store_backend *b)
+{
+    if (b->wal_fd >= 0)
+        close(b->wal_fd);
+    b->wal_fd = -1;
+    atomic_store(&b->sync_errno, 0);
 }
 
 static int sq_probe(struct lnk_store_backend *b)
@@ -1620,8 +1660,12 @@ static int sq_probe(struct lnk_store_backend *b)
             sq_batch_abort(b);
         }
     }
-    if (rc == LNK_OK && b->synchronous_full)
-        rc = sq_sync(b);
+    int sys_errno = 0;
+    if (rc == LNK_OK && b->synchronous_full && sq_sync(b, &sys_errno) != LNK_OK) {
+        b->fail_src = SQLITE_IOERR_FSYNC;
+        b->fail_errno = sys_errno;
+        rc = LNK_EUNAVAIL;
+    }
     sqlite3_busy_timeout(b->wr->db, SQ_BUSY_TIMEOUT_MS);
     return rc;
 }
@@ -1939,6 +1983,7 @@ static void sq_close(struct lnk_store_backend *b)
     if (!b)
         return;
     close_conn(b->wr);
+    close_wal_fd(b);
     free(b->path);
     free(b);
 }
@@ -2012,6 +2057,7 @@ static int sq_reopen(struct lnk_store_backend *b, char *errbuf, size_t errcap)
     }
     atomic_store(&b->db_dev, 0);
     atomic_store(&b->db_ino, 0);
+    close_wal_fd(b);
     return open_writer(b, errbuf, errcap);
 }
 
@@ -2021,6 +2067,8 @@ static int sq_open(const char *target, const struct lnk_store_config *cfg,
     struct lnk_store_backend *b = lnk_xcalloc(1, sizeof(*b));
     b->path = lnk_xstrndup(target, strlen(target));
     b->synchronous_full = cfg->synchronous_full != 0;
+    b->wal_fd = -1;
+    atomic_init(&b->sync_errno, 0);
     atomic_init(&b->db_dev, 0);
     atomic_init(&b->db_ino, 0);
     int rc = open_writer(b, errbuf, errcap);

@@ -430,7 +430,40 @@ static void test_write_whose_wal_cannot_be_synced_is_not_acknowledged(void **sta
     CHECK(lnk_store_is_degraded(f->s) && st.fault == LNK_STORE_FAULT_IO_ERROR,
           "the store is degraded: io_error");
     CHECK(create_user_rc(f->s, "carol") == LNK_EUNAVAIL, "later writes are refused");
-    CHECK(count_users(f->s) >= 1, "reads still run");
+    CHECK(count_users(f->s) == 2, "reads still run: bob is committed, only not durable");
+}
+
+/* A click batch whose sync failed is committed and visible: it is answered
+ * as written, or the events writer would write it a second time. */
+static void test_click_batch_whose_sync_failed_is_not_written_twice(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
+    op->url = (struct lnk_url){
+        .user_id = f->user_id, .original_url = "https://a.example/", .is_active = true};
+    CHECK(lnk_store_run(f->s, op) == LNK_OK, "a url");
+    int64_t url_id = op->urls[0].id;
+    lnk_store_op_free(op);
+
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    CHECK(unlink(wal) == 0, "remove the WAL's name");
+    struct lnk_click clicks[3];
+    for (int i = 0; i < 3; i++)
+        clicks[i] = (struct lnk_click){url_id, f->user_id, 1700000000 + i, "abc", "ua", ""};
+    op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    op->clicks = clicks;
+    op->n_clicks = 3;
+    CHECK(lnk_store_run(f->s, op) == LNK_OK && op->imported == 3,
+          "the click batch is answered as written");
+    lnk_store_op_free(op);
+    lnk_store_recheck(f->s);
+    CHECK(lnk_store_is_degraded(f->s), "and the store is degraded");
+
+    op = lnk_store_op_new(LNK_OP_EVENT_LIST);
+    op->in.list.event_type = "click";
+    CHECK(lnk_store_run(f->s, op) == LNK_OK && op->n_rows == 3, "the clicks are there once");
+    lnk_store_op_free(op);
 }
 
 static void test_erofs_is_read_only_and_eio_is_io_error(void **state)
@@ -697,6 +730,7 @@ int main(void)
         T(test_constraint_errors_do_not_degrade),
         T(test_full_disk_refuses_writes_without_io_and_recovers_on_probe),
         T(test_write_whose_wal_cannot_be_synced_is_not_acknowledged),
+        T(test_click_batch_whose_sync_failed_is_not_written_twice),
         T(test_erofs_is_read_only_and_eio_is_io_error),
         T(test_lock_held_elsewhere_is_locked_and_probes_do_not_wait_long),
         T(test_degraded_store_recovers_by_itself),

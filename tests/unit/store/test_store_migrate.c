@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Schema upgrades (src/store/migrations.h): a database written by an older
- * linkd opens in this one with every row, id and counter it had. The old
- * file is built here with the old migrations, straight through SQLite. */
+/* What the file holds beyond the ops' results, read straight through
+ * SQLite: schema upgrades (src/store/migrations.h: a database written by an
+ * older linkd opens in this one with every row, id and counter it had; the
+ * old file is built here with the old migrations) and the code sequence. */
 #include <sqlite3.h>
 
 #include <stdio.h>
@@ -151,10 +152,50 @@ static void test_version_4_file_keeps_events_ids_and_counter(void **state)
     lnk_store_close(s);
 }
 
+static int64_t stored_code_seq(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'code_seq'", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* The sequence advances in memory during a group commit and is stored with
+ * it: after three generated codes it is at least 3 on disk (more if a
+ * reserved word was skipped), so a restart never hands a number out twice. */
+static void test_code_sequence_is_stored_with_its_links(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = open_store(f->path);
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_CREATE);
+    op->user = (struct lnk_user){.username = "ann", .email = "ann@x.io"};
+    CHECK(lnk_store_run(s, op) == LNK_OK, "a user");
+    int64_t uid = op->users[0].id;
+    lnk_store_op_free(op);
+    for (int i = 0; i < 3; i++) {
+        op = lnk_store_op_new(LNK_OP_URL_CREATE);
+        op->url = (struct lnk_url){.user_id = uid, .original_url = "https://a.example/"};
+        CHECK(lnk_store_run(s, op) == LNK_OK, "a generated code");
+        lnk_store_op_free(op);
+    }
+    lnk_store_close(s);
+    int64_t seq = stored_code_seq(f->path);
+    CHECK(seq >= 3 && seq < 10, "meta.code_seq moved past the three numbers used");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version_4_file_keeps_events_ids_and_counter, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_code_sequence_is_stored_with_its_links, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
