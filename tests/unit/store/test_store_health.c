@@ -304,6 +304,18 @@ static int64_t count_users_on(struct lnk_store *s, struct lnk_store_conn *c, int
     return n;
 }
 
+/* A url of the fixture's user; its id. */
+static int64_t add_url(struct fixture *f)
+{
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
+    op->url = (struct lnk_url){
+        .user_id = f->user_id, .original_url = "https://a.example/", .is_active = true};
+    CHECK(lnk_store_run(f->s, op) == LNK_OK, "a url");
+    int64_t url_id = op->urls[0].id;
+    lnk_store_op_free(op);
+    return url_id;
+}
+
 static struct lnk_store_status status_of(struct lnk_store *s)
 {
     struct lnk_store_status st;
@@ -438,20 +450,14 @@ static void test_write_whose_wal_cannot_be_synced_is_not_acknowledged(void **sta
 static void test_click_batch_whose_sync_failed_is_not_written_twice(void **state)
 {
     struct fixture *f = *state;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
-    op->url = (struct lnk_url){
-        .user_id = f->user_id, .original_url = "https://a.example/", .is_active = true};
-    CHECK(lnk_store_run(f->s, op) == LNK_OK, "a url");
-    int64_t url_id = op->urls[0].id;
-    lnk_store_op_free(op);
-
+    int64_t url_id = add_url(f);
     char wal[160];
     snprintf(wal, sizeof(wal), "%s-wal", f->path);
     CHECK(unlink(wal) == 0, "remove the WAL's name");
     struct lnk_click clicks[3];
     for (int i = 0; i < 3; i++)
         clicks[i] = (struct lnk_click){url_id, f->user_id, 1700000000 + i, "abc", "ua", ""};
-    op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
     op->clicks = clicks;
     op->n_clicks = 3;
     CHECK(lnk_store_run(f->s, op) == LNK_OK && op->imported == 3,
@@ -530,13 +536,7 @@ static void test_degraded_store_recovers_by_itself(void **state)
 static void test_clicks_queued_while_unwritable_are_written_after_recovery(void **state)
 {
     struct fixture *f = *state;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
-    op->url = (struct lnk_url){
-        .user_id = f->user_id, .original_url = "https://a.example/", .is_active = true};
-    CHECK(lnk_store_run(f->s, op) == LNK_OK, "a url");
-    int64_t url_id = op->urls[0].id;
-    lnk_store_op_free(op);
-
+    int64_t url_id = add_url(f);
     struct lnk_events *ev = NULL;
     CHECK(lnk_events_new(f->s, 1, 10, 1000, &ev) == LNK_OK, "events writer, 10 ms flushes");
     set_inject(INJECT_FULL);
@@ -556,7 +556,7 @@ static void test_clicks_queued_while_unwritable_are_written_after_recovery(void 
     lnk_store_recheck(f->s);
     lnk_events_free(ev); /* flushes everything queued */
 
-    op = lnk_store_op_new(LNK_OP_EVENT_LIST);
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
     op->in.list.event_type = "click";
     CHECK(lnk_store_run(f->s, op) == LNK_OK && op->n_rows == N, "every click is in the store");
     lnk_store_op_free(op);
