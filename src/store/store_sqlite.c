@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -2061,9 +2062,20 @@ static int sq_reopen(struct lnk_store_backend *b, char *errbuf, size_t errcap)
     return open_writer(b, errbuf, errcap);
 }
 
+/* SQLite counts the memory it allocates under a global mutex on every
+ * malloc, for sqlite3_memory_used(), which linkd does not call. Possible
+ * only before SQLite initializes; when it already has (a caller used SQLite
+ * first), the call fails and nothing changes. */
+static void configure_sqlite(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *target, const struct lnk_store_config *cfg,
                    struct lnk_store_backend **out, char *errbuf, size_t errcap)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, configure_sqlite);
     struct lnk_store_backend *b = lnk_xcalloc(1, sizeof(*b));
     b->path = lnk_xstrndup(target, strlen(target));
     b->synchronous_full = cfg->synchronous_full != 0;
