@@ -547,7 +547,7 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
     int rc = run ? ops->batch_begin(s->be) : LNK_OK;
     if (run && rc == LNK_OK) {
         for (struct lnk_store_op *op = run; op && rc == LNK_OK; op = next_of(op)) {
-            rc = ops->batch_apply(s->be, op, op == run && !next_of(op));
+            rc = ops->batch_apply(s->be, op);
             any_unavail |= op->rc == LNK_EUNAVAIL;
             any_write |= !lnk_store_op_is_read(op->kind);
         }

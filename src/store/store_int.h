@@ -47,11 +47,9 @@ struct lnk_store_ops {
      * then batch_commit, or batch_abort when a call failed. batch_apply sets
      * op->rc; a failing operation is undone alone (savepoint) and the call
      * still returns LNK_OK. A non-OK return means the transaction itself was
-     * lost and every operation in the batch fails with that code. `alone`
-     * says the batch holds only this operation: a backend may then skip the
-     * savepoint for kinds whose only failures are storage failures. */
+     * lost and every operation in the batch fails with that code. */
     int (*batch_begin)(struct lnk_store_backend *b);
-    int (*batch_apply)(struct lnk_store_backend *b, struct lnk_store_op *op, bool alone);
+    int (*batch_apply)(struct lnk_store_backend *b, struct lnk_store_op *op);
     int (*batch_commit)(struct lnk_store_backend *b);
     void (*batch_abort)(struct lnk_store_backend *b);
     /* With a durable configuration (synchronous_full) and this set,
