@@ -51,9 +51,12 @@ def test_wrong_method_is_405_with_allow(server, method, path):
 
 def test_trailing_slash_on_collections(server, link):
     owner, u = link
-    for path in ("/users", "/urls", "/events"):
-        plain, slashed = server.get(path), server.get(path + "/")
+    # events are filtered to this link: clicks of earlier tests may still be
+    # landing, asynchronously, between the two listings
+    for path, query in (("/users", ""), ("/urls", ""), ("/events", f"?url_id={u['id']}")):
+        plain, slashed = server.get(path + query), server.get(path + "/" + query)
         assert ids(expect_list(slashed)) == ids(expect_list(plain)), path
+        assert expect_list(plain), path
     assert expect_json(server.get("/health/"), 200).get("status") == "ok"
     expect(server.get("/metrics/"), 200)
     assert expect_json(server.get(f"/users/{owner['id']}/"), 200) == owner
