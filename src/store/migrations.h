@@ -114,7 +114,7 @@ static const char LNK_SQLITE_MIGRATION_4[] = "DROP TRIGGER events_click_rollup;"
  * - event_buckets lists every bucket that holds an event; a query by url or
  *   user probes each bucket, in order, so its rows come out ordered by id.
  *   The shift (18) is part of the index expressions and of every query that
- *   uses them (store_sqlite.c, EVENT_IN_BUCKETS). The "+b" makes SQLite read
+ *   uses them (LNK_SQLITE_EVENTS_BY_URL and _BY_USER below). The "+b" makes SQLite read
  *   the bucket list first and seek each bucket; with a bare rowid column it
  *   scans the whole index and tests each entry's bucket instead.
  * - events_event_type leaves clicks out: most events are clicks, so a list
@@ -155,6 +155,17 @@ static const char LNK_SQLITE_MIGRATION_5[] =
     "CREATE TRIGGER users_delete_events AFTER DELETE ON users BEGIN"
     " DELETE FROM events WHERE id >> 18 IN (SELECT +b FROM event_buckets)"
     " AND user_id = old.id; END;";
+
+/* How queries reach events through migration 5's indexes: the expression
+ * must match theirs for SQLite to use them, "+b" makes it seek bucket by
+ * bucket, and ordering by bucket then id is id order straight from the
+ * index. Used by store_sqlite.c; their plans are pinned by
+ * tests/unit/store/test_store_migrate.c. */
+#define LNK_SQLITE_EVENTS_BY_URL                                                                   \
+    " FROM events INDEXED BY events_url_id WHERE id >> 18 IN (SELECT +b FROM event_buckets)"
+#define LNK_SQLITE_EVENTS_BY_USER                                                                  \
+    " FROM events INDEXED BY events_user_id WHERE id >> 18 IN (SELECT +b FROM event_buckets)"
+#define LNK_SQLITE_EVENT_ORDER "id >> 18, id"
 
 static const char *const lnk_sqlite_migrations[] = {
     LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2, LNK_SQLITE_MIGRATION_3,

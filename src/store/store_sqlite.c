@@ -88,11 +88,6 @@ enum stmt_id {
 #define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
 #define EVENT_INS  "INSERT INTO events (url_id, user_id, event_type, timestamp, details) "
 #define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
-/* the id buckets of migration 5's event indexes; the expression must match
- * theirs for SQLite to use them, and "+b" makes it seek bucket by bucket
- * (see migrations.h) */
-#define EVENT_IN_BUCKETS "id >> 18 IN (SELECT +b FROM event_buckets)"
-#define EVENT_ORDER      "id >> 18, id"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -162,14 +157,13 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_ROLLUP_CLEAR] = "DELETE FROM link_clicks WHERE url_id = ?1",
     [ST_ROLLUP_CLEAR_DAYS] = "DELETE FROM link_clicks_daily WHERE url_id = ?1",
     [ST_ROLLUP_RECOUNT] = "INSERT INTO link_clicks (url_id, clicks, last_click_at)"
-                          " SELECT url_id, count(*), max(timestamp)"
-                          " FROM events INDEXED BY events_url_id WHERE " EVENT_IN_BUCKETS
+                          " SELECT url_id, count(*), max(timestamp)" LNK_SQLITE_EVENTS_BY_URL
                           " AND url_id = ?1 AND event_type = 'click' GROUP BY url_id",
-    [ST_ROLLUP_RECOUNT_DAYS] = "INSERT INTO link_clicks_daily (url_id, day, clicks)"
-                               " SELECT url_id, timestamp / 86400, count(*)"
-                               " FROM events INDEXED BY events_url_id WHERE " EVENT_IN_BUCKETS
-                               " AND url_id = ?1 AND event_type = 'click'"
-                               " GROUP BY url_id, timestamp / 86400",
+    [ST_ROLLUP_RECOUNT_DAYS] =
+        "INSERT INTO link_clicks_daily (url_id, day, clicks)"
+        " SELECT url_id, timestamp / 86400, count(*)" LNK_SQLITE_EVENTS_BY_URL
+        " AND url_id = ?1 AND event_type = 'click'"
+        " GROUP BY url_id, timestamp / 86400",
     [ST_CLICK_URL_OF] = "SELECT url_id FROM events WHERE id = ?1 AND event_type = 'click'",
     [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -533,11 +527,11 @@ static void drop_rows(struct lnk_store_op *op)
 static const char *event_list_source(unsigned mask)
 {
     if (mask & LF_URL)
-        return " FROM events INDEXED BY events_url_id WHERE " EVENT_IN_BUCKETS;
+        return LNK_SQLITE_EVENTS_BY_URL;
     if (mask & LF_USER)
-        return " FROM events INDEXED BY events_user_id WHERE " EVENT_IN_BUCKETS;
+        return LNK_SQLITE_EVENTS_BY_USER;
     if (mask & LF_OWNER)
-        return " FROM events INDEXED BY events_url_id WHERE " EVENT_IN_BUCKETS;
+        return LNK_SQLITE_EVENTS_BY_URL;
     return NULL;
 }
 
@@ -578,7 +572,8 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
         len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", joiner, owner_sql[k]);
         joiner = " AND ";
     }
-    snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s", bucketed ? EVENT_ORDER : "id",
+    snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s",
+             bucketed ? LNK_SQLITE_EVENT_ORDER : "id",
              (mask & LF_PAGED) ? " LIMIT :limit OFFSET :offset" : "");
     return prepare_sql(c->db, sql, out);
 }
