@@ -345,10 +345,10 @@ static void rescue_once(struct lnk_store *s)
     }
 }
 
-/* One recovery attempt while degraded: file identity first (rescue copy,
- * reopen once a usable file is at the path), then a write probe. */
 static void wait_synced(struct lnk_store *s);
 
+/* One recovery attempt while degraded: file identity first (rescue copy,
+ * reopen once a usable file is at the path), then a write probe. */
 static void try_recover(struct lnk_store *s)
 {
     const struct lnk_store_ops *ops = s->ops;

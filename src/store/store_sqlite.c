@@ -1442,7 +1442,7 @@ out:
 /* Kinds that refuse (bad input, a missing user or url, a taken code) before
  * their first write, and after it fail only when the storage or memory does.
  * They run without a savepoint: it journals every page an op touches first,
- * a fifth of the writer's CPU per click (7.6 -> 6.1 us) and per create. */
+ * which cost a fifth of the writer's CPU per click (7.6 -> 6.1 us). */
 static bool refuses_before_writing(enum lnk_op_kind kind)
 {
     return kind == LNK_OP_URL_CREATE || kind == LNK_OP_USER_CREATE || kind == LNK_OP_EVENT_CREATE ||
