@@ -150,17 +150,39 @@ def join_all(threads, timeout_s=20):
     assert not alive, f"{len(alive)} client threads did not stop"
 
 
-class CreateLoad:
-    """Threads POSTing /urls, each with its own keep-alive session, until
-    stopped or until the server goes away. Every 201 is kept."""
+class _Load:
+    """Client threads that run self._run(i) on keep-alive sessions until
+    stopped or until the server goes away. Subclasses set their own fields
+    before calling __init__, which starts the threads."""
 
-    def __init__(self, server, user_id, tag, n_threads=16):
-        self.server, self.user_id, self.tag = server, user_id, tag
-        self.acked, self.errors, self.other = [], 0, {}
+    def __init__(self, n_threads):
+        self.errors, self.other = 0, {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.t0 = time.monotonic()
         self.threads = run_threads(n_threads, self._run)
+
+    def _count_error(self):
+        with self.lock:
+            self.errors += 1
+
+    def _count_other(self, status):
+        with self.lock:
+            self.other[status] = self.other.get(status, 0) + 1
+
+    def finish(self):
+        self.stop.set()
+        join_all(self.threads)
+
+
+class CreateLoad(_Load):
+    """Threads POSTing /urls, each with its own keep-alive session. Every 201
+    is kept."""
+
+    def __init__(self, server, user_id, tag, n_threads=16):
+        self.server, self.user_id, self.tag = server, user_id, tag
+        self.acked = []
+        super().__init__(n_threads)
 
     def _run(self, i):
         c = self.server.session()
@@ -171,32 +193,24 @@ class CreateLoad:
             try:
                 r = c.post("/urls", json={"user_id": self.user_id, "original_url": url})
             except requests.RequestException:
-                with self.lock:
-                    self.errors += 1
+                self._count_error()
                 return
-            with self.lock:
-                if r.status_code == 201:
-                    body = r.json()
+            if r.status_code == 201:
+                body = r.json()
+                with self.lock:
                     self.acked.append((body["id"], body["short_code"], url))
-                else:
-                    self.other[r.status_code] = self.other.get(r.status_code, 0) + 1
-
-    def finish(self):
-        self.stop.set()
-        join_all(self.threads)
+            else:
+                self._count_other(r.status_code)
 
 
-class RedirectLoad:
+class RedirectLoad(_Load):
     """Threads GETting /{code} on keep-alive sessions; records the time of
     every 302 received (time.monotonic, after the response arrived)."""
 
     def __init__(self, server, codes, n_threads=8):
         self.server, self.codes = server, codes
-        self.times, self.other, self.errors = [], {}, 0
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.t0 = time.monotonic()
-        self.threads = run_threads(n_threads, self._run)
+        self.times = []
+        super().__init__(n_threads)
 
     def _run(self, i):
         c = self.server.session()
@@ -206,20 +220,17 @@ class RedirectLoad:
             try:
                 r = c.get("/" + rnd.choice(self.codes))
             except requests.RequestException:
-                with self.lock:
-                    self.errors += 1
+                self._count_error()
                 break
             if r.status_code == 302:
                 mine.append(time.monotonic())
             else:
-                with self.lock:
-                    self.other[r.status_code] = self.other.get(r.status_code, 0) + 1
+                self._count_other(r.status_code)
         with self.lock:
             self.times.extend(mine)
 
     def finish(self):
-        self.stop.set()
-        join_all(self.threads)
+        super().finish()
         return len(self.times)
 
 
