@@ -27,6 +27,7 @@
 #include "linkd/shortcode.h"
 #include "store/migrations.h"
 #include "store/store_int.h"
+#include "store/store_sqlite_pcache.h"
 
 #define SQ_BUSY_TIMEOUT_MS 5000
 
@@ -2075,13 +2076,16 @@ static int sq_reopen(struct lnk_store_backend *b, char *errbuf, size_t errcap)
     return open_writer(b, errbuf, errcap);
 }
 
-/* SQLite counts the memory it allocates under a global mutex on every
- * malloc, for sqlite3_memory_used(), which linkd does not call. Possible
- * only before SQLite initializes; when it already has (a caller used SQLite
- * first), the call fails and nothing changes. */
+/* Possible only before SQLite initializes; when it already has (a caller
+ * used SQLite first), the calls fail and nothing changes.
+ * - SQLite counts the memory it allocates under a global mutex on every
+ *   malloc, for sqlite3_memory_used(), which linkd does not call.
+ * - The page cache skips a scan of itself on most commits
+ *   (store_sqlite_pcache.c). */
 static void configure_sqlite(void)
 {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)lnk_sqlite_pcache_install();
 }
 
 static int sq_open(const char *target, const struct lnk_store_config *cfg,

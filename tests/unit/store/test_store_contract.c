@@ -10,20 +10,20 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmp_db.h"
 #include "linkd/err.h"
 #include "linkd/shortcode.h"
 #include "linkd/store.h"
 
 struct fixture {
-    char dir[64];
-    char path[128];
+    struct tmp_db t;
     struct lnk_store *s;
 };
 
 static int open_store(struct fixture *f)
 {
     char url[160], err[256] = "";
-    snprintf(url, sizeof(url), "sqlite://%s", f->path);
+    snprintf(url, sizeof(url), "sqlite://%s", f->t.path);
     struct lnk_store_config cfg = {.url = url, .synchronous_full = 1, .max_batch = 0};
     int rc = lnk_store_open(&cfg, &f->s, err, sizeof(err));
     if (rc != LNK_OK)
@@ -36,32 +36,19 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/linkd-store-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (tmp_db_make(&f->t, "test.db") != 0) {
         free(f);
         return -1;
     }
-    snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
     *state = f;
     return open_store(f) == LNK_OK ? 0 : -1;
-}
-
-static void remove_db_files(const char *path)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char p[160];
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
-        unlink(p);
-    }
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     lnk_store_close(f->s);
-    remove_db_files(f->path);
-    rmdir(f->dir);
+    tmp_db_remove(&f->t);
     free(f);
     return 0;
 }
@@ -229,21 +216,21 @@ static void test_open_accepts_bare_and_relative_paths(void **state)
     struct fixture *f = *state;
     char path[160], err[256] = "";
     struct lnk_store *s = NULL;
-    snprintf(path, sizeof(path), "%s/bare.db", f->dir);
+    snprintf(path, sizeof(path), "%s/bare.db", f->t.dir);
     struct lnk_store_config cfg = {.url = path, .synchronous_full = 0};
     CHECK(lnk_store_open(&cfg, &s, err, sizeof(err)) == LNK_OK, "a bare path opens SQLite");
     CHECK(strcmp(lnk_store_backend_name(s), "sqlite") == 0, "the backend is sqlite");
     lnk_store_close(s);
-    remove_db_files(path);
+    tmp_db_remove_files(path);
 
     char cwd[512];
     CHECK(getcwd(cwd, sizeof(cwd)) != NULL, "getcwd");
-    CHECK(chdir(f->dir) == 0, "chdir into the temp dir");
+    CHECK(chdir(f->t.dir) == 0, "chdir into the temp dir");
     cfg.url = "sqlite://./rel.db";
     int rc = lnk_store_open(&cfg, &s, err, sizeof(err));
     if (rc == LNK_OK)
         lnk_store_close(s);
-    remove_db_files("rel.db");
+    tmp_db_remove_files("rel.db");
     CHECK(chdir(cwd) == 0, "chdir back");
     CHECK(rc == LNK_OK, "sqlite://./rel.db opens a relative path");
 }

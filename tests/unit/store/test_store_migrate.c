@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "store/sqlite_exec.h"
+#include "tmp_db.h"
 #include "linkd/err.h"
 #include "linkd/store.h"
 #include "store/migrations.h"
@@ -18,21 +19,16 @@
 enum { BUCKET = 1 << 18 };
 
 struct fixture {
-    char dir[64];
-    char path[128];
+    struct tmp_db t;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/linkd-migrate-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (!f || tmp_db_make(&f->t, "old.db") != 0) {
         free(f);
         return -1;
     }
-    snprintf(f->path, sizeof(f->path), "%s/old.db", f->dir);
     *state = f;
     return 0;
 }
@@ -40,25 +36,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char p[160];
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    tmp_db_remove(&f->t);
     free(f);
     return 0;
-}
-
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-    char *err = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-    if (rc != SQLITE_OK)
-        print_error("%s: %s\n", sql, err ? err : "?");
-    sqlite3_free(err);
-    CHECK(rc == SQLITE_OK, "old schema statement runs");
 }
 
 /* A version-4 file: two users, two urls, events on both sides of the first
@@ -116,8 +96,8 @@ static struct lnk_store_op *list_events(struct lnk_store *s, int64_t url_id, int
 static void test_version_4_file_keeps_events_ids_and_counter(void **state)
 {
     struct fixture *f = *state;
-    write_v4_database(f->path);
-    struct lnk_store *s = open_store(f->path);
+    write_v4_database(f->t.path);
+    struct lnk_store *s = open_store(f->t.path);
 
     struct lnk_store_op *op = list_events(s, 0, 0);
     CHECK(op->rc == LNK_OK && op->n_rows == 5, "every event is still there");
@@ -173,7 +153,7 @@ static int64_t stored_code_seq(const char *path)
 static void test_code_sequence_is_stored_with_its_links(void **state)
 {
     struct fixture *f = *state;
-    struct lnk_store *s = open_store(f->path);
+    struct lnk_store *s = open_store(f->t.path);
     struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_CREATE);
     op->user = (struct lnk_user){.username = "ann", .email = "ann@x.io"};
     CHECK(lnk_store_run(s, op) == LNK_OK, "a user");
@@ -186,7 +166,7 @@ static void test_code_sequence_is_stored_with_its_links(void **state)
         lnk_store_op_free(op);
     }
     lnk_store_close(s);
-    int64_t seq = stored_code_seq(f->path);
+    int64_t seq = stored_code_seq(f->t.path);
     CHECK(seq >= 3 && seq < 10, "meta.code_seq moved past the three numbers used");
 }
 
