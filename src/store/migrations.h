@@ -156,6 +156,56 @@ static const char LNK_SQLITE_MIGRATION_5[] =
     " DELETE FROM events WHERE id >> 18 IN (SELECT +b FROM event_buckets)"
     " AND user_id = old.id; END;";
 
+/* Version 6: urls are indexed by (id >> 12, user_id) instead of user_id, so
+ * that a create's index entry lands among the newest 4,096 urls' entries (a
+ * few pages) instead of on its owner's page anywhere in an index as large as
+ * the table: a group commit of creates by many owners dirtied one page per
+ * owner, each written whole to the WAL (measured: +13 % durable creates at
+ * 100 connections). A list by owner probes each bucket of url_buckets.
+ * - urls loses its foreign key to users, which SQLite could cascade only
+ *   through an index led by user_id: a trigger deletes a deleted user's
+ *   urls, and every insert checks its user (store_sqlite.c). The table is
+ *   rebuilt with its rows, ids and AUTOINCREMENT counter, and the triggers
+ *   dropped with the old table are created again. It runs with foreign keys
+ *   off, or dropping the old table would empty the click rollups that
+ *   reference it (migrate() in store_sqlite.c). */
+static const char LNK_SQLITE_MIGRATION_6[] =
+    "CREATE TABLE urls_v6 ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " user_id INTEGER NOT NULL,"
+    " short_code TEXT NOT NULL UNIQUE,"
+    " original_url TEXT NOT NULL,"
+    " title TEXT,"
+    " is_active INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "INSERT INTO urls_v6 (id, user_id, short_code, original_url, title, is_active, created_at,"
+    " updated_at) SELECT id, user_id, short_code, original_url, title, is_active, created_at,"
+    " updated_at FROM urls ORDER BY id;"
+    "UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM sqlite_sequence"
+    " WHERE name IN ('urls', 'urls_v6')) WHERE name = 'urls_v6';"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'urls_v6', seq FROM sqlite_sequence"
+    " WHERE name = 'urls' AND NOT EXISTS"
+    " (SELECT 1 FROM sqlite_sequence WHERE name = 'urls_v6');"
+    "DROP TABLE urls;"
+    "ALTER TABLE urls_v6 RENAME TO urls;"
+    "CREATE INDEX urls_user_id ON urls(id >> 12, user_id);"
+    "CREATE TABLE url_buckets (b INTEGER PRIMARY KEY);"
+    "INSERT INTO url_buckets (b) SELECT DISTINCT id >> 12 FROM urls;"
+    "CREATE TRIGGER urls_bucket AFTER INSERT ON urls BEGIN"
+    " INSERT OR IGNORE INTO url_buckets (b) VALUES (new.id >> 12); END;"
+    "CREATE TRIGGER urls_retire_deleted AFTER DELETE ON urls BEGIN"
+    " INSERT OR IGNORE INTO retired_codes (code) VALUES (old.short_code); END;"
+    "CREATE TRIGGER urls_retire_recoded AFTER UPDATE OF short_code ON urls"
+    " WHEN old.short_code IS NOT new.short_code BEGIN"
+    " INSERT OR IGNORE INTO retired_codes (code) VALUES (old.short_code); END;"
+    "CREATE TRIGGER urls_delete_events AFTER DELETE ON urls BEGIN"
+    " DELETE FROM events WHERE id >> 18 IN (SELECT +b FROM event_buckets)"
+    " AND url_id = old.id; END;"
+    "CREATE TRIGGER users_delete_urls AFTER DELETE ON users BEGIN"
+    " DELETE FROM urls WHERE id >> 12 IN (SELECT +b FROM url_buckets)"
+    " AND user_id = old.id; END;";
+
 /* How queries reach events through migration 5's indexes: the expression
  * must match theirs for SQLite to use them, "+b" makes it seek bucket by
  * bucket, and ordering by bucket then id is id order straight from the
@@ -167,9 +217,14 @@ static const char LNK_SQLITE_MIGRATION_5[] =
     " FROM events INDEXED BY events_user_id WHERE id >> 18 IN (SELECT +b FROM event_buckets)"
 #define LNK_SQLITE_EVENT_ORDER "id >> 18, id"
 
+/* The same for urls through migration 6's index. */
+#define LNK_SQLITE_URLS_BY_USER                                                                    \
+    " FROM urls INDEXED BY urls_user_id WHERE id >> 12 IN (SELECT +b FROM url_buckets)"
+#define LNK_SQLITE_URL_ORDER "id >> 12, id"
+
 static const char *const lnk_sqlite_migrations[] = {
     LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2, LNK_SQLITE_MIGRATION_3,
-    LNK_SQLITE_MIGRATION_4, LNK_SQLITE_MIGRATION_5,
+    LNK_SQLITE_MIGRATION_4, LNK_SQLITE_MIGRATION_5, LNK_SQLITE_MIGRATION_6,
 };
 
 #define LNK_SQLITE_N_MIGRATIONS (sizeof(lnk_sqlite_migrations) / sizeof(lnk_sqlite_migrations[0]))

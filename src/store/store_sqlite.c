@@ -117,7 +117,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_URL_GET] = "SELECT " URL_COLS " FROM urls WHERE id = ?1",
     [ST_URL_BY_CODE] = "SELECT " URL_COLS " FROM urls WHERE short_code = ?1",
     [ST_URL_OWNER] = "SELECT user_id FROM urls WHERE id = ?1",
-    [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = ?1 ORDER BY id",
+    [ST_URLS_OF_USER] = "SELECT " URL_COLS LNK_SQLITE_URLS_BY_USER
+                        " AND user_id = ?1 ORDER BY " LNK_SQLITE_URL_ORDER,
     [ST_CODE_TAKEN] = "SELECT 1 FROM urls WHERE short_code = ?1"
                       " UNION ALL SELECT 1 FROM retired_codes WHERE code = ?1",
     [ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'code_seq'",
@@ -525,14 +526,24 @@ static void drop_rows(struct lnk_store_op *op)
  * index (migration 5): a list by url, user or owner probes the buckets in
  * order, and orders by bucket then id, which is id order that the index
  * delivers without a sort. Other event lists read the table in id order. */
-static const char *event_list_source(unsigned mask)
+/* The bucketed FROM ... WHERE a list of kind k with these filters reads
+ * through (migrations 5 and 6), with its ORDER BY; NULL for a plain one. */
+static const char *bucketed_source(enum row_kind k, unsigned mask, const char **order)
 {
-    if (mask & LF_URL)
-        return LNK_SQLITE_EVENTS_BY_URL;
-    if (mask & LF_USER)
-        return LNK_SQLITE_EVENTS_BY_USER;
-    if (mask & LF_OWNER)
-        return LNK_SQLITE_EVENTS_BY_URL;
+    if (k == ROW_EVENT) {
+        *order = LNK_SQLITE_EVENT_ORDER;
+        if (mask & LF_URL)
+            return LNK_SQLITE_EVENTS_BY_URL;
+        if (mask & LF_USER)
+            return LNK_SQLITE_EVENTS_BY_USER;
+        if (mask & LF_OWNER)
+            return LNK_SQLITE_EVENTS_BY_URL;
+    }
+    if (k == ROW_URL && (mask & (LF_USER | LF_OWNER))) {
+        *order = LNK_SQLITE_URL_ORDER;
+        return LNK_SQLITE_URLS_BY_USER;
+    }
+    *order = "id";
     return NULL;
 }
 
@@ -548,7 +559,7 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
     /* the owner filter reads differently per table */
     static const char *const owner_sql[ROW__COUNT] = {
         [ROW_URL] = "user_id = :owner_id",
-        [ROW_EVENT] = "url_id IN (SELECT id FROM urls WHERE user_id = :owner_id)",
+        [ROW_EVENT] = "url_id IN (SELECT id" LNK_SQLITE_URLS_BY_USER " AND user_id = :owner_id)",
     };
     static const struct {
         unsigned bit;
@@ -558,9 +569,14 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
         {LF_ACTIVE, "is_active = :is_active"}, {LF_TYPE, "event_type = :event_type"},
         {LF_RARE, "event_type <> 'click'"}, /* the WHERE of events_event_type */
     };
-    char sql[512];
-    const char *bucketed = k == ROW_EVENT ? event_list_source(mask) : NULL;
-    size_t len = bucketed ? (size_t)snprintf(sql, sizeof(sql), "SELECT " EVENT_COLS "%s", bucketed)
+    static const char *const cols_sql[ROW__COUNT] = {
+        [ROW_URL] = "SELECT " URL_COLS,
+        [ROW_EVENT] = "SELECT " EVENT_COLS,
+    };
+    char sql[640];
+    const char *order = NULL;
+    const char *bucketed = bucketed_source(k, mask, &order);
+    size_t len = bucketed ? (size_t)snprintf(sql, sizeof(sql), "%s%s", cols_sql[k], bucketed)
                           : (size_t)snprintf(sql, sizeof(sql), "%s", select_sql[k]);
     const char *joiner = bucketed ? " AND " : " WHERE ";
     for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
@@ -573,8 +589,7 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum row_kind k, unsigned 
         len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", joiner, owner_sql[k]);
         joiner = " AND ";
     }
-    snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s",
-             bucketed ? LNK_SQLITE_EVENT_ORDER : "id",
+    snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s", order,
              (mask & LF_PAGED) ? " LIMIT :limit OFFSET :offset" : "");
     return prepare_sql(c->db, sql, out);
 }
@@ -826,7 +841,7 @@ static int user_update(struct lnk_store_bconn *c, struct lnk_store_op *op)
 }
 
 /* Returns the deleted user's urls in op->urls so that callers can drop their
- * codes from caches; a foreign key cascades to urls, triggers to events. */
+ * codes from caches; triggers delete its urls and events (migrations 5, 6). */
 static int user_delete(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
     int64_t id = op->in.id;
@@ -1038,17 +1053,20 @@ static int url_import(struct lnk_store_bconn *c, struct lnk_store_op *op)
             op->err_field = !u->short_code ? "short_code" : "url";
             break;
         }
-        rc = exec_stmt(c, ST_URL_UPSERT,
-                       ARGS(A_ID(u->id), A_I64(u->user_id), A_TEXT(u->short_code),
-                            A_TEXT(u->original_url), A_TEXT(u->title), A_BOOL(u->is_active),
-                            A_I64(u->created_at), A_I64(u->updated_at)),
-                       NULL);
+        /* urls have no foreign key (migration 6): the owner is checked here */
+        rc = check_user_exists(c, op, u->user_id);
+        if (rc == LNK_ENOTFOUND)
+            rc = LNK_EINVAL;
+        if (rc == LNK_OK)
+            rc = exec_stmt(c, ST_URL_UPSERT,
+                           ARGS(A_ID(u->id), A_I64(u->user_id), A_TEXT(u->short_code),
+                                A_TEXT(u->original_url), A_TEXT(u->title), A_BOOL(u->is_active),
+                                A_I64(u->created_at), A_I64(u->updated_at)),
+                           NULL);
         if (rc == LNK_OK)
             imported++;
         else if (rc == LNK_EEXISTS)
             op->err_field = "short_code";
-        else if (rc == LNK_EINVAL)
-            op->err_field = "user"; /* the only foreign key of urls */
     }
     if (rc == LNK_OK)
         op->imported += imported;
@@ -1948,22 +1966,27 @@ static int store_code_key(sqlite3 *db, uint8_t key[LNK_CODEGEN_KEY_BYTES])
  * opens (its writes then fail with LNK_EUNAVAIL). Otherwise everything
  * happens in one IMMEDIATE transaction, so that two processes opening a new
  * file at once cannot both migrate it. */
-static int migrate(struct lnk_store_backend *b, char *errbuf, size_t errcap)
+/* LNK_EBACKEND when a row names a parent that does not exist. */
+static int check_foreign_keys(sqlite3 *db, char *errbuf, size_t errcap)
 {
-    sqlite3 *db = b->wr->db;
-    uint8_t key[LNK_CODEGEN_KEY_BYTES];
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src == SQLITE_ROW) {
+        set_err(errbuf, errcap, "migrate", "a row names a missing parent after the upgrade");
+        return LNK_EBACKEND;
+    }
+    return src == SQLITE_DONE ? LNK_OK : map_sqlite_rc(src);
+}
+
+/* Moves the schema from the file's user_version to the newest. */
+static int apply_migrations(sqlite3 *db, char *errbuf, size_t errcap)
+{
     int64_t version = 0;
-    bool in_txn = false;
     char sql[64];
     int rc = read_user_version(db, &version);
-    if (rc == LNK_OK && (uint64_t)version == LNK_SQLITE_N_MIGRATIONS &&
-        read_code_key(db, key) == LNK_OK)
-        goto out;
-
-    rc = exec_sql(db, "BEGIN IMMEDIATE", errbuf, errcap, "migrate");
-    in_txn = rc == LNK_OK;
-    if (rc == LNK_OK)
-        rc = read_user_version(db, &version);
     if (rc == LNK_OK && (version < 0 || (uint64_t)version > LNK_SQLITE_N_MIGRATIONS)) {
         set_err(errbuf, errcap, "migrate", "the database schema is newer than this linkd");
         rc = LNK_EINVAL;
@@ -1974,20 +1997,53 @@ static int migrate(struct lnk_store_backend *b, char *errbuf, size_t errcap)
         if (rc == LNK_OK)
             rc = exec_sql(db, sql, errbuf, errcap, "migration");
     }
-    if (rc == LNK_OK) {
-        rc = read_code_key(db, key);
-        if (rc == LNK_ENOTFOUND)
-            rc = store_code_key(db, key);
-        if (rc != LNK_OK)
-            set_err(errbuf, errcap, "code key", "cannot read or create meta.code_key");
-    }
+    return rc;
+}
+
+static int ensure_code_key(sqlite3 *db, uint8_t key[LNK_CODEGEN_KEY_BYTES], char *errbuf,
+                           size_t errcap)
+{
+    int rc = read_code_key(db, key);
+    if (rc == LNK_ENOTFOUND)
+        rc = store_code_key(db, key);
+    if (rc != LNK_OK)
+        set_err(errbuf, errcap, "code key", "cannot read or create meta.code_key");
+    return rc;
+}
+
+/* The migrations and the code key in one transaction, the way SQLite
+ * rebuilds a table others reference: foreign keys off (dropping the old
+ * table would delete its children otherwise), checked before COMMIT, on
+ * again after. The pragma does nothing inside a transaction. */
+static int upgrade(sqlite3 *db, uint8_t key[LNK_CODEGEN_KEY_BYTES], char *errbuf, size_t errcap)
+{
+    int rc = exec_sql(db, "PRAGMA foreign_keys = OFF", errbuf, errcap, "migrate");
+    if (rc == LNK_OK)
+        rc = exec_sql(db, "BEGIN IMMEDIATE", errbuf, errcap, "migrate");
+    bool in_txn = rc == LNK_OK;
+    if (rc == LNK_OK)
+        rc = apply_migrations(db, errbuf, errcap);
+    if (rc == LNK_OK)
+        rc = ensure_code_key(db, key, errbuf, errcap);
+    if (rc == LNK_OK)
+        rc = check_foreign_keys(db, errbuf, errcap);
     if (rc == LNK_OK)
         rc = exec_sql(db, "COMMIT", errbuf, errcap, "migrate");
-    if (rc == LNK_OK)
-        in_txn = false;
-out:
-    if (in_txn && !sqlite3_get_autocommit(db))
+    if (rc != LNK_OK && in_txn && !sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    int on = exec_sql(db, "PRAGMA foreign_keys = ON", errbuf, errcap, "migrate");
+    return rc == LNK_OK ? on : rc;
+}
+
+static int migrate(struct lnk_store_backend *b, char *errbuf, size_t errcap)
+{
+    sqlite3 *db = b->wr->db;
+    uint8_t key[LNK_CODEGEN_KEY_BYTES];
+    int64_t version = 0;
+    int rc = read_user_version(db, &version);
+    if (rc != LNK_OK || (uint64_t)version != LNK_SQLITE_N_MIGRATIONS ||
+        read_code_key(db, key) != LNK_OK)
+        rc = upgrade(db, key, errbuf, errcap);
     if (rc == LNK_OK)
         lnk_codegen_init(&b->gen, key);
     return rc;

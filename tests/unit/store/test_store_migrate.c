@@ -42,8 +42,9 @@ static int teardown(void **state)
 }
 
 /* A version-4 file: two users, two urls, events on both sides of the first
- * bucket edge, and an AUTOINCREMENT counter above the largest event id (the
- * newest events were deleted), which the upgrade must keep. */
+ * bucket edge, click rollups for url 1, and AUTOINCREMENT counters above the
+ * largest event and url ids (the newest were deleted), which the upgrades
+ * must keep. */
 static void write_v4_database(const char *path)
 {
     sqlite3 *db = NULL;
@@ -64,6 +65,9 @@ static void write_v4_database(const char *path)
                 " (262143, 1, 1, 'click', 5, '{}'), (262144, 2, 1, 'share', 5, '{}'),"
                 " (262145, 1, 1, 'click', 6, '{}')");
     exec_ok(db, "UPDATE sqlite_sequence SET seq = 300000 WHERE name = 'events'");
+    exec_ok(db, "INSERT INTO link_clicks (url_id, clicks, last_click_at) VALUES (1, 2, 6)");
+    exec_ok(db, "INSERT INTO link_clicks_daily (url_id, day, clicks) VALUES (1, 0, 2)");
+    exec_ok(db, "UPDATE sqlite_sequence SET seq = 40 WHERE name = 'urls'");
     exec_ok(db, "COMMIT");
     CHECK(sqlite3_close(db) == SQLITE_OK, "close the old file");
 }
@@ -132,19 +136,73 @@ static void test_version_4_file_keeps_events_ids_and_counter(void **state)
     lnk_store_close(s);
 }
 
-static int64_t stored_code_seq(const char *path)
+/* The first column of the first row of sql, read from the closed file. */
+static int64_t file_i64(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'code_seq'", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+static struct lnk_store_op *list_urls_of(struct lnk_store *s, int64_t user_id)
+{
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_LIST);
+    op->in.list = (struct lnk_list_query){.is_active = -1, .has_user_id = true, .user_id = user_id};
+    lnk_store_run(s, op);
+    return op;
+}
+
+/* Migration 6 rebuilds urls, which the click rollups reference: the
+ * rollups survive it (foreign keys are off while it runs), the url counter
+ * is kept, lists by owner go through the new index, and deleting a user
+ * still takes its urls and their rollups with it. */
+static void test_version_4_file_keeps_urls_rollups_and_counter(void **state)
+{
+    struct fixture *f = *state;
+    write_v4_database(f->t.path);
+    struct lnk_store *s = open_store(f->t.path);
+
+    struct lnk_store_op *op = list_urls_of(s, 2);
+    CHECK(op->rc == LNK_OK && op->n_rows == 1 && op->urls[0].id == 2, "bo's url, by owner");
+    lnk_store_op_free(op);
+
+    op = lnk_store_op_new(LNK_OP_URL_STATS);
+    op->in.id = 1;
+    CHECK(lnk_store_run(s, op) == LNK_OK && op->click_total == 2,
+          "url 1's click rollup survived the rebuild of urls");
+    lnk_store_op_free(op);
+
+    op = lnk_store_op_new(LNK_OP_URL_CREATE);
+    op->url = (struct lnk_url){.user_id = 2, .original_url = "https://c.example/"};
+    CHECK(lnk_store_run(s, op) == LNK_OK && op->urls[0].id == 41,
+          "the next url id follows the kept counter, not max(id)");
+    lnk_store_op_free(op);
+
+    op = lnk_store_op_new(LNK_OP_USER_DELETE);
+    op->in.id = 1;
+    CHECK(lnk_store_run(s, op) == LNK_OK, "delete ann");
+    lnk_store_op_free(op);
+    op = list_urls_of(s, 1);
+    CHECK(op->rc == LNK_OK && op->n_rows == 0, "her url went with her");
+    lnk_store_op_free(op);
+    op = list_urls_of(s, 2);
+    CHECK(op->rc == LNK_OK && op->n_rows == 2, "bo's urls stay");
+    lnk_store_op_free(op);
+    lnk_store_close(s);
+
+    CHECK(file_i64(f->t.path, "SELECT count(*) FROM link_clicks") == 0 &&
+              file_i64(f->t.path, "SELECT count(*) FROM link_clicks_daily") == 0,
+          "and so did its click rollups");
+    CHECK(file_i64(f->t.path, "SELECT count(*) FROM retired_codes WHERE code = 'annOne'") == 1,
+          "its code is retired");
+    CHECK(file_i64(f->t.path, "SELECT count(*) FROM pragma_foreign_key_check") == 0,
+          "no row names a missing parent");
 }
 
 /* The sequence advances in memory during a group commit and is stored with
@@ -166,7 +224,7 @@ static void test_code_sequence_is_stored_with_its_links(void **state)
         lnk_store_op_free(op);
     }
     lnk_store_close(s);
-    int64_t seq = stored_code_seq(f->t.path);
+    int64_t seq = file_i64(f->t.path, "SELECT value FROM meta WHERE key = 'code_seq'");
     CHECK(seq >= 3 && seq < 10, "meta.code_seq moved past the three numbers used");
 }
 
@@ -220,6 +278,67 @@ static void test_event_list_plans_seek_and_do_not_sort(void **state)
             plan, sizeof(plan));
     CHECK(strstr(plan, "INDEX events_event_type") && !strstr(plan, "TEMP B-TREE"),
           "a rare type reads the partial type index in id order");
+    /* an owner's events: each bucket's events of several urls are sorted */
+    plan_of(db,
+            "SELECT id" LNK_SQLITE_EVENTS_BY_URL " AND url_id IN (SELECT id" LNK_SQLITE_URLS_BY_USER
+            " AND user_id = 3) ORDER BY " LNK_SQLITE_EVENT_ORDER,
+            plan, sizeof(plan));
+    CHECK(strstr(plan, "SEARCH events USING") && strstr(plan, "SEARCH urls USING") &&
+              !strstr(plan, "SCAN events") && !strstr(plan, "SCAN urls"),
+          "an owner's events are sought through the owner's urls");
+    plan_of(db,
+            "SELECT id" LNK_SQLITE_URLS_BY_USER
+            " AND user_id = 3 AND is_active = 1 ORDER BY " LNK_SQLITE_URL_ORDER " LIMIT 10",
+            plan, sizeof(plan));
+    if (strstr(plan, "SCAN urls") || strstr(plan, "TEMP B-TREE"))
+        print_error("plan: %s\n", plan);
+    CHECK(strstr(plan, "SEARCH urls USING INDEX urls_user_id") && !strstr(plan, "SCAN urls") &&
+              !strstr(plan, "TEMP B-TREE"),
+          "an owner's urls are sought bucket by bucket and come out in id order");
+
+    sqlite3_close(db);
+}
+
+/* Deleting a user reaches its urls and events through the bucketed
+ * indexes: no step of the DELETE, its triggers and its cascades included,
+ * scans a table. */
+static void test_user_delete_does_not_scan(void **state)
+{
+    (void)state;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK, "a database");
+    for (size_t v = 0; v < LNK_SQLITE_N_MIGRATIONS; v++)
+        exec_ok(db, lnk_sqlite_migrations[v]);
+    exec_ok(db, "PRAGMA foreign_keys = ON");
+    exec_ok(db, "INSERT INTO users (id, username, email, created_at) VALUES"
+                " (1, 'ann', 'ann@x.io', 1), (2, 'bo', 'bo@x.io', 1)");
+    exec_ok(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)"
+                " INSERT INTO urls (user_id, short_code, original_url, is_active, created_at,"
+                " updated_at) SELECT 1 + (i % 500 != 0), 'c' || i, 'https://a.example/', 1, 1, 1"
+                " FROM n");
+    exec_ok(db, "INSERT INTO events (url_id, user_id, event_type, timestamp)"
+                " SELECT id, user_id, 'created', 1 FROM urls");
+    CHECK(sqlite3_prepare_v2(db, "DELETE FROM users WHERE id = 1", -1, &st, NULL) == SQLITE_OK,
+          "the delete prepares");
+    CHECK(sqlite3_step(st) == SQLITE_DONE, "ann is deleted");
+    int scanned = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+    sqlite3_finalize(st);
+    if (scanned > 3)
+        print_error("full-scan steps: %d\n", scanned);
+    CHECK(scanned <= 3, "her urls and events were sought, not scanned for (the 3 steps are the"
+                        " bucket lists')");
+    sqlite3_stmt *cnt = NULL;
+    CHECK(sqlite3_prepare_v2(db,
+                             "SELECT (SELECT count(*) FROM urls), (SELECT count(*) FROM events),"
+                             " (SELECT count(*) FROM urls WHERE user_id = 1)",
+                             -1, &cnt, NULL) == SQLITE_OK &&
+              sqlite3_step(cnt) == SQLITE_ROW,
+          "count what is left");
+    CHECK(sqlite3_column_int(cnt, 0) == 4990 && sqlite3_column_int(cnt, 1) == 4990 &&
+              sqlite3_column_int(cnt, 2) == 0,
+          "her 10 urls and their events are gone, bo's 4,990 remain");
+    sqlite3_finalize(cnt);
     sqlite3_close(db);
 }
 
@@ -228,9 +347,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version_4_file_keeps_events_ids_and_counter, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_version_4_file_keeps_urls_rollups_and_counter, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_code_sequence_is_stored_with_its_links, setup,
                                         teardown),
         cmocka_unit_test(test_event_list_plans_seek_and_do_not_sort),
+        cmocka_unit_test(test_user_delete_does_not_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
