@@ -636,6 +636,53 @@ static void test_clicks_append_drops_vanished_urls(void **state)
     lnk_store_op_free(ev);
 }
 
+/* A batch larger than one INSERT (256 rows), urls interleaved, one of them
+ * gone: the clicks of the others are written in the order they came, each
+ * with its url's owner whatever the record says, and counted once. */
+static void test_clicks_append_keeps_order_across_chunks(void **state)
+{
+    struct fixture *f = *state;
+    int64_t alice = add_user(f->s, "alice"), bob = add_user(f->s, "bob");
+    int64_t carol = add_user(f->s, "carol");
+    int64_t a = add_url(f->s, alice, "https://a.example/");
+    int64_t gone = add_url(f->s, bob, "https://g.example/");
+    int64_t b = add_url(f->s, carol, "https://b.example/");
+    CHECK(op_rc(f->s, LNK_OP_USER_DELETE, bob) == LNK_OK, "bob and his url deleted");
+
+    enum { N = 600 };
+    static struct lnk_click clicks[N];
+    const int64_t urls[3] = {a, gone, b};
+    for (int i = 0; i < N; i++)
+        clicks[i] = (struct lnk_click){.url_id = urls[i % 3],
+                                       .user_id = 0, /* the owner comes from the url */
+                                       .timestamp = 1700000000 + i,
+                                       .short_code = "c"};
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    op->clicks = clicks;
+    op->n_clicks = N;
+    CHECK(run(f->s, op)->rc == LNK_OK && op->imported == 2 * N / 3,
+          "the clicks of the two urls left are written");
+    lnk_store_op_free(op);
+
+    struct lnk_store_op *ev = list_events(f->s, 0, 0, "click");
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 2 * N / 3, "and listed");
+    bool in_order = true, owners = true;
+    for (size_t i = 0; i < ev->n_rows; i++) {
+        const struct lnk_event *e = &ev->events[i];
+        int src = (int)(i / 2) * 3 + (i % 2 ? 2 : 0); /* skipping every url `gone` */
+        in_order = in_order && e->timestamp == 1700000000 + src && e->url_id == urls[src % 3];
+        owners = owners && e->user_id == (e->url_id == a ? alice : carol);
+    }
+    CHECK(in_order, "in the order they came");
+    CHECK(owners, "each with its url's owner");
+    lnk_store_op_free(ev);
+
+    op = lnk_store_op_new(LNK_OP_URL_STATS);
+    op->in.id = b;
+    CHECK(run(f->s, op)->rc == LNK_OK && op->click_total == N / 3, "b's rollup counts its own");
+    lnk_store_op_free(op);
+}
+
 static void test_clicks_roll_up_per_link_and_day(void **state)
 {
     struct fixture *f = *state;
@@ -1233,6 +1280,7 @@ int main(void)
         T(test_url_update_records_only_changed_fields),
         T(test_event_create_defaults),
         T(test_clicks_append_drops_vanished_urls),
+        T(test_clicks_append_keeps_order_across_chunks),
         T(test_clicks_roll_up_per_link_and_day),
         T(test_list_filters_and_paging),
         T(test_event_lists_cross_id_buckets),
