@@ -30,6 +30,13 @@ int lnk_json_get_bool(const json_t *obj, const char *key, bool *v);
 int lnk_json_get_string_or_null(const json_t *obj, const char *key, const char **s, size_t *len,
                                 bool *is_null);
 
+/* Writes s[0..n) as a JSON string, quotes included, into dst[0..cap), and
+ * returns the bytes written. '"' and '\\' are escaped with a backslash,
+ * control characters and DEL as \u00XX, and invalid UTF-8 bytes become
+ * U+FFFD, so that the result is valid JSON whatever s holds. When it does not
+ * fit, it writes what fits, never part of an escape, and sets *truncated. */
+size_t lnk_json_escape(char *dst, size_t cap, const char *s, size_t n, bool *truncated);
+
 /* Serialises v compactly (no indentation, keys in insertion order). Returns a
  * malloc'ed string that the caller frees, and its length. */
 char *lnk_json_dump(const json_t *v, size_t *len);

@@ -9,6 +9,7 @@
 
 #include "linkd/arena.h"
 #include "linkd/err.h"
+#include "linkd/str.h"
 
 static bool is_json_space(char c)
 {
@@ -154,4 +155,76 @@ char *lnk_json_dump(const json_t *v, size_t *len)
     if (len)
         *len = n;
     return s;
+}
+
+/* ---- writing strings ------------------------------------------------------ */
+
+struct out {
+    char *p;
+    size_t len, cap;
+    bool truncated;
+};
+
+static void out_put(struct out *o, const char *s, size_t n)
+{
+    if (o->truncated || o->len + n > o->cap) {
+        o->truncated = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static bool plain_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* The escape of the character at s[i], whose first byte is not plain; *used
+ * gets the bytes of s it covers. */
+static void put_special(struct out *o, const char *s, size_t n, size_t i, size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = (unsigned char)s[i];
+    *used = 1;
+    if (c == '"' || c == '\\') {
+        char e[2] = {'\\', (char)c};
+        out_put(o, e, 2);
+    } else if (c < 0x20 || c == 0x7f) {
+        char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        out_put(o, e, 6);
+    } else {
+        size_t k = 1;
+        while (k < 4 && i + k < n && ((unsigned char)s[i + k] & 0xC0) == 0x80)
+            k++;
+        if (lnk_utf8_valid(s + i, k)) {
+            out_put(o, s + i, k);
+            *used = k;
+        } else {
+            out_put(o, "\xEF\xBF\xBD", 3);
+        }
+    }
+}
+
+size_t lnk_json_escape(char *dst, size_t cap, const char *s, size_t n, bool *truncated)
+{
+    struct out o = {dst, 0, cap, false};
+    out_put(&o, "\"", 1);
+    for (size_t i = 0; i < n && !o.truncated;) {
+        size_t run = i;
+        while (run < n && plain_ascii((unsigned char)s[run]))
+            run++;
+        if (run > i) { /* most of a string: copied in one go */
+            out_put(&o, s + i, run - i);
+            i = run;
+            continue;
+        }
+        size_t used = 1;
+        put_special(&o, s, n, i, &used);
+        i += used;
+    }
+    out_put(&o, "\"", 1);
+    if (o.truncated)
+        *truncated = true;
+    return o.len;
 }

@@ -18,6 +18,7 @@
 
 #include "linkd/arena.h"
 #include "linkd/err.h"
+#include "linkd/json.h"
 #include "linkd/str.h"
 
 #define LINE_MAX_BYTES 8192
@@ -90,47 +91,11 @@ static void put(struct line *l, const char *s, size_t n)
     l->len += n;
 }
 
-/* JSON string escaping; invalid UTF-8 bytes become U+FFFD so the line stays
- * valid JSON whatever a client sent. */
-static bool plain_ascii(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
+/* JSON string escaping (lnk_json_escape): whatever a client sent, the line
+ * stays valid JSON. */
 static void put_escaped(struct line *l, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    put(l, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        size_t run = i;
-        while (run < n && plain_ascii((unsigned char)s[run]))
-            run++;
-        if (run > i) { /* most of a line: copied in one go */
-            put(l, s + i, run - i);
-            i = run;
-            if (i == n)
-                break;
-        }
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            put(l, e, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(l, e, 6);
-        } else {
-            size_t k = 1;
-            while (k < 4 && i + k < n && ((unsigned char)s[i + k] & 0xC0) == 0x80)
-                k++;
-            if (lnk_utf8_valid(s + i, k)) {
-                put(l, s + i, k);
-                i += k - 1;
-            } else {
-                put(l, "\xEF\xBF\xBD", 3);
-            }
-        }
-    }
-    put(l, "\"", 1);
+    l->len += lnk_json_escape(l->p + l->len, l->cap - l->len, s, n, &l->truncated);
 }
 
 static void put_key(struct line *l, const char *key)

@@ -241,6 +241,61 @@ static void test_dump_is_compact_ordered_and_utf8(void **state)
     json_decref(empty);
 }
 
+/* s escaped into a fresh buffer of cap bytes, NUL-terminated. */
+static char *escaped(const char *s, size_t n, size_t cap, bool *truncated)
+{
+    char *buf = calloc(1, cap + 1);
+    *truncated = false;
+    size_t len = lnk_json_escape(buf, cap, s, n, truncated);
+    CHECK(len <= cap, "never past cap");
+    buf[len] = '\0';
+    return buf;
+}
+
+static void test_escape_writes_valid_json_strings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+    } cases[] = {
+        {"curl/8.1", 8, "\"curl/8.1\""},
+        {"", 0, "\"\""},
+        {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},
+        {"tab\there\nnl\x7f", 12, "\"tab\\u0009here\\u000anl\\u007f\""},
+        {"caf\xc3\xa9 \xe2\x82\xac", 9, "\"caf\xc3\xa9 \xe2\x82\xac\""},
+        {"bad\xff\xc3", 5, "\"bad\xef\xbf\xbd\xef\xbf\xbd\""},
+        {"nul\0in", 6, "\"nul\\u0000in\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool truncated = true;
+        char *out = escaped(cases[i].in, cases[i].n, 64, &truncated);
+        if (strcmp(out, cases[i].out) != 0)
+            print_error("case %zu: got %s\n", i, out);
+        CHECK(strcmp(out, cases[i].out) == 0, "the expected escape");
+        CHECK(!truncated, "not truncated");
+        json_error_t err;
+        json_t *v = json_loads(out, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+        CHECK(v && json_is_string(v), "jansson reads it back as one string");
+        json_decref(v);
+        free(out);
+    }
+}
+
+static void test_escape_truncates_between_escapes(void **state)
+{
+    (void)state;
+    bool truncated = false;
+    char *out = escaped("ab\"cd", 5, 4, &truncated);
+    CHECK(truncated, "a string that does not fit says so");
+    CHECK(strcmp(out, "\"ab") == 0, "and stops before the escape that would not fit");
+    free(out);
+    out = escaped("\xc3\xa9\xc3\xa9", 4, 4, &truncated);
+    CHECK(truncated && strcmp(out, "\"\xc3\xa9") == 0, "never half a character");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +308,8 @@ int main(void)
         cmocka_unit_test(test_getters_report_absent_and_wrong_type),
         cmocka_unit_test(test_getters_return_values),
         cmocka_unit_test(test_dump_is_compact_ordered_and_utf8),
+        cmocka_unit_test(test_escape_writes_valid_json_strings),
+        cmocka_unit_test(test_escape_truncates_between_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
