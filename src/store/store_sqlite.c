@@ -2161,12 +2161,6 @@ static int open_writer(struct lnk_store_backend *b, char *errbuf, size_t errcap)
      * and rarer checkpoints keep the copy-back off most commits. */
     if (rc == LNK_OK)
         rc = exec_sql(c->db, "PRAGMA cache_size = -65536", errbuf, errcap, "cache_size");
-    /* A statement that writes many rows inside a transaction keeps a journal
-     * of the pages it changes, to undo itself alone; past 64 KiB SQLite puts
-     * it in a temporary file, and writing that file was a third of the
-     * writer's time under redirect load. In memory it is a copy. */
-    if (rc == LNK_OK)
-        rc = exec_sql(c->db, "PRAGMA temp_store = MEMORY", errbuf, errcap, "temp_store");
     if (rc == LNK_OK)
         rc = exec_sql(c->db, "PRAGMA wal_autocheckpoint = 10000", errbuf, errcap, "checkpoint");
     if (rc != LNK_OK)
