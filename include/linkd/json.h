@@ -32,9 +32,11 @@ int lnk_json_get_string_or_null(const json_t *obj, const char *key, const char *
 
 /* Writes s[0..n) as a JSON string, quotes included, into dst[0..cap), and
  * returns the bytes written. '"' and '\\' are escaped with a backslash,
- * control characters and DEL as \u00XX, and invalid UTF-8 bytes become
- * U+FFFD, so that the result is valid JSON whatever s holds. When it does not
- * fit, it writes what fits, never part of an escape, and sets *truncated. */
+ * control characters and DEL as \u00XX, and each byte that does not belong
+ * to a valid UTF-8 character becomes U+FFFD, so that the result is valid
+ * JSON whatever s holds. 6 * n + 2 bytes always suffice. With less, it stops
+ * at the first run of plain bytes or escape that does not fit, leaving the
+ * string unclosed, and sets *truncated. */
 size_t lnk_json_escape(char *dst, size_t cap, const char *s, size_t n, bool *truncated);
 
 /* Serialises v compactly (no indentation, keys in insertion order). Returns a

@@ -180,6 +180,19 @@ static bool plain_ascii(unsigned char c)
     return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
+/* The length of a UTF-8 sequence from its first byte; 1 for a byte that
+ * cannot start one. */
+static size_t utf8_len(unsigned char c)
+{
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF)
+        return 3;
+    if (c >= 0xF0 && c <= 0xF4)
+        return 4;
+    return 1;
+}
+
 /* The escape of the character at s[i], whose first byte is not plain; *used
  * gets the bytes of s it covers. */
 static void put_special(struct out *o, const char *s, size_t n, size_t i, size_t *used)
@@ -194,10 +207,8 @@ static void put_special(struct out *o, const char *s, size_t n, size_t i, size_t
         char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         out_put(o, e, 6);
     } else {
-        size_t k = 1;
-        while (k < 4 && i + k < n && ((unsigned char)s[i + k] & 0xC0) == 0x80)
-            k++;
-        if (lnk_utf8_valid(s + i, k)) {
+        size_t k = utf8_len(c);
+        if (k > 1 && i + k <= n && lnk_utf8_valid(s + i, k)) {
             out_put(o, s + i, k);
             *used = k;
         } else {

@@ -1251,21 +1251,36 @@ struct owned_click {
     const char *details;
 };
 
-/* {"short_code":...,"user_agent":...,"referrer":...} in a: a click's
- * details as the events API shows them. */
-static const char *click_details(struct lnk_arena *a, const struct lnk_click *k)
+/* The three strings of a click's details, never NULL. */
+static void details_values(const struct lnk_click *k, const char *vals[3], size_t lens[3])
+{
+    vals[0] = k->short_code ? k->short_code : "";
+    vals[1] = k->user_agent ? k->user_agent : "";
+    vals[2] = k->referrer ? k->referrer : "";
+    for (size_t i = 0; i < 3; i++)
+        lens[i] = strlen(vals[i]);
+}
+
+/* Bytes that hold k's details whatever their escapes, NUL included. */
+static size_t details_cap(const struct lnk_click *k)
+{
+    const char *vals[3];
+    size_t lens[3], cap = 64;
+    details_values(k, vals, lens);
+    for (size_t i = 0; i < 3; i++)
+        cap += 6 * lens[i] + 2;
+    return cap;
+}
+
+/* {"short_code":...,"user_agent":...,"referrer":...} into p[0..cap), cap
+ * from details_cap(k): a click's details as the events API shows them. */
+static void write_details(char *p, size_t cap, const struct lnk_click *k)
 {
     static const char *const keys[] = {"{\"short_code\":", ",\"user_agent\":", ",\"referrer\":"};
-    const char *vals[] = {k->short_code ? k->short_code : "", k->user_agent ? k->user_agent : "",
-                          k->referrer ? k->referrer : ""};
-    size_t lens[3], cap = 64;
-    for (size_t i = 0; i < 3; i++) {
-        lens[i] = strlen(vals[i]);
-        cap += 6 * lens[i] + 2;
-    }
-    char *p = lnk_arena_alloc(a, cap);
-    size_t len = 0;
+    const char *vals[3];
+    size_t lens[3], len = 0;
     bool truncated = false; /* cap holds the longest escape */
+    details_values(k, vals, lens);
     for (size_t i = 0; i < 3; i++) {
         size_t kl = strlen(keys[i]);
         memcpy(p + len, keys[i], kl);
@@ -1273,7 +1288,22 @@ static const char *click_details(struct lnk_arena *a, const struct lnk_click *k)
         len += lnk_json_escape(p + len, cap - len - 2, vals[i], lens[i], &truncated);
     }
     memcpy(p + len, "}", 2);
-    return p;
+}
+
+/* Writes the details of o[0..n) into one buffer, which the caller frees
+ * once the chunk's statement has run. */
+static char *chunk_details(struct owned_click *o, size_t n)
+{
+    size_t caps[CLICK_CHUNK], total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += caps[i] = details_cap(o[i].k);
+    char *buf = lnk_xmalloc(total), *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        write_details(p, caps[i], o[i].k);
+        o[i].details = p;
+        p += caps[i];
+    }
+    return buf;
 }
 
 static int bind_clicks(sqlite3_stmt *st, const struct owned_click *o, size_t n, int64_t now)
@@ -1355,7 +1385,7 @@ static int resolve_owners(struct lnk_store_bconn *c, struct counted_click *count
 
 /* Inserts the clicks whose owner is known, in their order, CLICK_CHUNK rows
  * per statement; *written counts them. */
-static int insert_owned_clicks(struct lnk_store_bconn *c, struct lnk_store_op *op,
+static int insert_owned_clicks(struct lnk_store_bconn *c, const struct lnk_store_op *op,
                                const int64_t *owners, struct owned_click *chunk, int64_t now,
                                int64_t *written)
 {
@@ -1363,10 +1393,11 @@ static int insert_owned_clicks(struct lnk_store_bconn *c, struct lnk_store_op *o
     int rc = LNK_OK;
     for (size_t i = 0; i < op->n_clicks && rc == LNK_OK; i++) {
         if (owners[i])
-            chunk[n++] = (struct owned_click){&op->clicks[i], owners[i],
-                                              click_details(&op->arena, &op->clicks[i])};
+            chunk[n++] = (struct owned_click){&op->clicks[i], owners[i], NULL};
         if (n == CLICK_CHUNK || (i + 1 == op->n_clicks && n > 0)) {
+            char *details = chunk_details(chunk, n);
             rc = insert_click_chunk(c, chunk, n, now);
+            free(details);
             *written += rc == LNK_OK ? (int64_t)n : 0;
             n = 0;
         }
@@ -2112,8 +2143,11 @@ static int upgrade(sqlite3 *db, uint8_t key[LNK_CODEGEN_KEY_BYTES], char *errbuf
         rc = exec_sql(db, "COMMIT", errbuf, errcap, "migrate");
     if (rc != LNK_OK && in_txn && !sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    int on = exec_sql(db, "PRAGMA foreign_keys = ON", errbuf, errcap, "migrate");
-    return rc == LNK_OK ? on : rc;
+    if (rc != LNK_OK) { /* keep the first error; the caller closes db */
+        sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec_sql(db, "PRAGMA foreign_keys = ON", errbuf, errcap, "migrate");
 }
 
 static int migrate(struct lnk_store_backend *b, char *errbuf, size_t errcap)

@@ -267,6 +267,8 @@ static void test_escape_writes_valid_json_strings(void **state)
         {"caf\xc3\xa9 \xe2\x82\xac", 9, "\"caf\xc3\xa9 \xe2\x82\xac\""},
         {"bad\xff\xc3", 5, "\"bad\xef\xbf\xbd\xef\xbf\xbd\""},
         {"nul\0in", 6, "\"nul\\u0000in\""},
+        {"\xc3\xa9\x80", 3, "\"\xc3\xa9\xef\xbf\xbd\""},
+        {"\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bool truncated = true;

@@ -666,15 +666,19 @@ static void test_clicks_append_keeps_order_across_chunks(void **state)
 
     struct lnk_store_op *ev = list_events(f->s, 0, 0, "click");
     CHECK(ev->rc == LNK_OK && ev->n_rows == 2 * N / 3, "and listed");
-    bool in_order = true, owners = true;
+    bool in_order = true, owners = true, details = true;
     for (size_t i = 0; i < ev->n_rows; i++) {
         const struct lnk_event *e = &ev->events[i];
         int src = (int)(i / 2) * 3 + (i % 2 ? 2 : 0); /* skipping every url `gone` */
         in_order = in_order && e->timestamp == 1700000000 + src && e->url_id == urls[src % 3];
         owners = owners && e->user_id == (e->url_id == a ? alice : carol);
+        details =
+            details &&
+            strcmp(e->details, "{\"short_code\":\"c\",\"user_agent\":\"\",\"referrer\":\"\"}") == 0;
     }
     CHECK(in_order, "in the order they came");
     CHECK(owners, "each with its url's owner");
+    CHECK(details, "and its details");
     lnk_store_op_free(ev);
 
     op = lnk_store_op_new(LNK_OP_URL_STATS);
