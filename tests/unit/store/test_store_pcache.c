@@ -116,6 +116,18 @@ static void test_commits_that_split_pages_drop_nothing(void **state)
     check_integrity(f->db);
 }
 
+/* After a rollback of rows tagged 2: commits rows on the same page numbers
+ * again, with other content, and checks that what is read is what was
+ * committed (total rows in all). */
+static void check_reused_pages(sqlite3 *db, unsigned *seed, int64_t total)
+{
+    commit_random(db, seed, 20000, 3);
+    CHECK(query_int(db, "SELECT count(*) FROM t WHERE tag = 2") == 0,
+          "nothing of the rolled-back rows is read back");
+    CHECK(query_int(db, "SELECT count(*) FROM t") == total, "the committed rows are there");
+    check_integrity(db);
+}
+
 static void test_rollback_of_a_grown_file_drops_its_pages(void **state)
 {
     struct fixture *f = *state;
@@ -132,12 +144,7 @@ static void test_rollback_of_a_grown_file_drops_its_pages(void **state)
     lnk_sqlite_pcache_counts(&after);
     CHECK(after.forwarded > before.forwarded, "the rollback dropped the pages past the end");
 
-    /* the same page numbers again, with other content */
-    commit_random(f->db, &seed, 20000, 3);
-    CHECK(query_int(f->db, "SELECT count(*) FROM t WHERE tag = 2") == 0,
-          "nothing of the rolled-back rows is read back");
-    CHECK(query_int(f->db, "SELECT count(*) FROM t") == 25000, "the committed rows are there");
-    check_integrity(f->db);
+    check_reused_pages(f->db, &seed, 25000);
 }
 
 static void test_savepoint_rollback_then_commit(void **state)
@@ -158,11 +165,7 @@ static void test_savepoint_rollback_then_commit(void **state)
     lnk_sqlite_pcache_counts(&after);
     CHECK(after.forwarded > before.forwarded, "the pages the savepoint had added were dropped");
 
-    commit_random(f->db, &seed, 20000, 3);
-    CHECK(query_int(f->db, "SELECT count(*) FROM t WHERE tag = 2") == 0,
-          "nothing of the rolled-back rows is read back");
-    CHECK(query_int(f->db, "SELECT count(*) FROM t") == 25100, "the committed rows are there");
-    check_integrity(f->db);
+    check_reused_pages(f->db, &seed, 25100);
 }
 
 int main(void)
