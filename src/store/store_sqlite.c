@@ -1251,57 +1251,60 @@ struct owned_click {
     const char *details;
 };
 
-/* The three strings of a click's details, never NULL. */
-static void details_values(const struct lnk_click *k, const char *vals[3], size_t lens[3])
+/* The three strings of a click's details, never NULL, and their lengths. */
+struct details_parts {
+    const char *v[3];
+    size_t len[3];
+};
+
+static struct details_parts details_parts(const struct lnk_click *k)
 {
-    vals[0] = k->short_code ? k->short_code : "";
-    vals[1] = k->user_agent ? k->user_agent : "";
-    vals[2] = k->referrer ? k->referrer : "";
+    struct details_parts d = {{k->short_code ? k->short_code : "",
+                               k->user_agent ? k->user_agent : "", k->referrer ? k->referrer : ""},
+                              {0, 0, 0}};
     for (size_t i = 0; i < 3; i++)
-        lens[i] = strlen(vals[i]);
+        d.len[i] = strlen(d.v[i]);
+    return d;
 }
 
-/* Bytes that hold k's details whatever their escapes, NUL included. */
-static size_t details_cap(const struct lnk_click *k)
+/* Bytes that hold the details whatever their escapes, NUL included. */
+static size_t details_cap(const struct details_parts *d)
 {
-    const char *vals[3];
-    size_t lens[3], cap = 64;
-    details_values(k, vals, lens);
-    for (size_t i = 0; i < 3; i++)
-        cap += 6 * lens[i] + 2;
-    return cap;
+    return 64 + 6 * (d->len[0] + d->len[1] + d->len[2]) + 6;
 }
 
-/* {"short_code":...,"user_agent":...,"referrer":...} into p[0..cap), cap
- * from details_cap(k): a click's details as the events API shows them. */
-static void write_details(char *p, size_t cap, const struct lnk_click *k)
+/* {"short_code":...,"user_agent":...,"referrer":...} into p, which holds
+ * details_cap(d) bytes: a click's details as the events API shows them.
+ * Returns the bytes written, NUL included. */
+static size_t write_details(char *p, const struct details_parts *d)
 {
     static const char *const keys[] = {"{\"short_code\":", ",\"user_agent\":", ",\"referrer\":"};
-    const char *vals[3];
-    size_t lens[3], len = 0;
+    size_t len = 0, cap = details_cap(d);
     bool truncated = false; /* cap holds the longest escape */
-    details_values(k, vals, lens);
     for (size_t i = 0; i < 3; i++) {
         size_t kl = strlen(keys[i]);
         memcpy(p + len, keys[i], kl);
         len += kl;
-        len += lnk_json_escape(p + len, cap - len - 2, vals[i], lens[i], &truncated);
+        len += lnk_json_escape(p + len, cap - len - 2, d->v[i], d->len[i], &truncated);
     }
     memcpy(p + len, "}", 2);
+    return len + 2;
 }
 
 /* Writes the details of o[0..n) into one buffer, which the caller frees
  * once the chunk's statement has run. */
 static char *chunk_details(struct owned_click *o, size_t n)
 {
-    size_t caps[CLICK_CHUNK], total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += caps[i] = details_cap(o[i].k);
+    struct details_parts parts[CLICK_CHUNK];
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        parts[i] = details_parts(o[i].k);
+        total += details_cap(&parts[i]);
+    }
     char *buf = lnk_xmalloc(total), *p = buf;
     for (size_t i = 0; i < n; i++) {
-        write_details(p, caps[i], o[i].k);
         o[i].details = p;
-        p += caps[i];
+        p += write_details(p, &parts[i]);
     }
     return buf;
 }

@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include <stdint.h>
+
 #include "check.h"
 
 /* Runs sql (one or more statements) and fails the test if it errs. */
@@ -16,6 +18,18 @@ static inline void exec_ok(sqlite3 *db, const char *sql)
         print_error("%s: %s\n", sql, err ? err : "?");
     sqlite3_free(err);
     CHECK(rc == SQLITE_OK, "statement runs");
+}
+
+/* The first column of the first row of sql, or -1 when it has none. */
+static inline int64_t query_i64_or(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "query prepares");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
 }
 
 #endif

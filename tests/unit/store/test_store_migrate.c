@@ -140,12 +140,9 @@ static void test_version_4_file_keeps_events_ids_and_counter(void **state)
 static int64_t file_i64(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
+          "the file opens read-only");
+    int64_t v = query_i64_or(db, sql);
     sqlite3_close(db);
     return v;
 }

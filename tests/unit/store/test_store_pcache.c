@@ -19,17 +19,6 @@ struct fixture {
     sqlite3 *db;
 };
 
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "query prepares");
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static void check_integrity(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
@@ -112,7 +101,7 @@ static void test_commits_that_split_pages_drop_nothing(void **state)
     CHECK(after.truncates - before.truncates >= 200, "every commit asked the cache to truncate");
     CHECK(after.forwarded == before.forwarded,
           "no commit made SQLite's cache look for pages to drop");
-    CHECK(query_int(f->db, "SELECT count(*) FROM t") == 30000, "every row is there");
+    CHECK(query_i64_or(f->db, "SELECT count(*) FROM t") == 30000, "every row is there");
     check_integrity(f->db);
 }
 
@@ -122,9 +111,9 @@ static void test_commits_that_split_pages_drop_nothing(void **state)
 static void check_reused_pages(sqlite3 *db, unsigned *seed, int64_t total)
 {
     commit_random(db, seed, 20000, 3);
-    CHECK(query_int(db, "SELECT count(*) FROM t WHERE tag = 2") == 0,
+    CHECK(query_i64_or(db, "SELECT count(*) FROM t WHERE tag = 2") == 0,
           "nothing of the rolled-back rows is read back");
-    CHECK(query_int(db, "SELECT count(*) FROM t") == total, "the committed rows are there");
+    CHECK(query_i64_or(db, "SELECT count(*) FROM t") == total, "the committed rows are there");
     check_integrity(db);
 }
 
@@ -133,13 +122,13 @@ static void test_rollback_of_a_grown_file_drops_its_pages(void **state)
     struct fixture *f = *state;
     unsigned seed = 11;
     commit_random(f->db, &seed, 5000, 0);
-    int64_t pages = query_int(f->db, "PRAGMA page_count");
+    int64_t pages = query_i64_or(f->db, "PRAGMA page_count");
 
     struct lnk_sqlite_pcache_counts before, after;
     lnk_sqlite_pcache_counts(&before);
     exec_ok(f->db, "BEGIN IMMEDIATE");
     insert_random(f->db, &seed, 20000, 2);
-    CHECK(query_int(f->db, "PRAGMA page_count") > pages, "the transaction grew the file");
+    CHECK(query_i64_or(f->db, "PRAGMA page_count") > pages, "the transaction grew the file");
     exec_ok(f->db, "ROLLBACK");
     lnk_sqlite_pcache_counts(&after);
     CHECK(after.forwarded > before.forwarded, "the rollback dropped the pages past the end");
