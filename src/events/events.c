@@ -41,6 +41,7 @@ _Static_assert(RING_BYTES % REC_ALIGN == 0, "records tile the ring");
 
 struct ring {
     _Alignas(64) _Atomic uint64_t head; /* written by the producer */
+    _Atomic uint64_t pushed;            /* producer: clicks handed over, ring or not */
     _Alignas(64) _Atomic uint64_t tail; /* written by the writer */
     uint64_t batch_end;                 /* writer: where the current batch ends */
     char *bytes;
@@ -65,7 +66,7 @@ struct lnk_events {
     size_t backlog_max;
     bool stop, kicked;
 
-    _Atomic uint64_t pushed, written, overflowed, failed, dropped;
+    _Atomic uint64_t written, overflowed, failed, dropped;
 
     /* Writer-thread only: the batch being written, pointing into the rings
      * and into `ov_batch`, overflow records taken off the list. */
@@ -177,7 +178,9 @@ void lnk_events_push(struct lnk_events *ev, unsigned producer, const struct lnk_
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
     size_t at = (size_t)(head % RING_BYTES), room_to_end = RING_BYTES - at;
     size_t skip = l.total > room_to_end ? room_to_end : 0;
-    atomic_fetch_add_explicit(&ev->pushed, 1, memory_order_relaxed);
+    /* the ring's own producer is the only writer: no read-modify-write */
+    atomic_store_explicit(&r->pushed, atomic_load_explicit(&r->pushed, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     if (RING_BYTES - (head - tail) < skip + l.total) {
         push_overflow(ev, c, &l);
         return;
@@ -257,6 +260,14 @@ static int write_batch(struct lnk_events *ev)
     return rc;
 }
 
+static uint64_t pushed(struct lnk_events *ev)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < ev->n_rings; i++)
+        n += atomic_load_explicit(&ev->rings[i].pushed, memory_order_relaxed);
+    return n;
+}
+
 static bool queues_empty(struct lnk_events *ev)
 {
     for (unsigned i = 0; i < ev->n_rings; i++)
@@ -334,6 +345,7 @@ int lnk_events_new(struct lnk_store *store, unsigned n_producers, unsigned flush
     for (unsigned i = 0; i < ev->n_rings; i++) {
         atomic_init(&ev->rings[i].head, 0);
         atomic_init(&ev->rings[i].tail, 0);
+        atomic_init(&ev->rings[i].pushed, 0);
         ev->rings[i].batch_end = 0;
         /* pages are touched as clicks arrive: an idle worker costs no memory */
         ev->rings[i].bytes = lnk_xmalloc(RING_BYTES);
@@ -371,9 +383,8 @@ void lnk_events_free(struct lnk_events *ev)
         pthread_join(ev->thread, NULL);
     }
     if (!queues_empty(ev) || ev->n_batch)
-        LNK_LOG(
-            ERROR, NULL, "events", "clicks_lost_on_stop",
-            LNK_F_INT("clicks", (int64_t)(atomic_load(&ev->pushed) - atomic_load(&ev->written))));
+        LNK_LOG(ERROR, NULL, "events", "clicks_lost_on_stop",
+                LNK_F_INT("clicks", (int64_t)(pushed(ev) - atomic_load(&ev->written))));
     while (ev->ov_head) {
         struct overflow *o = ev->ov_head;
         ev->ov_head = o->next;
@@ -395,11 +406,11 @@ void lnk_events_free(struct lnk_events *ev)
 
 void lnk_events_get_stats(struct lnk_events *ev, struct lnk_events_stats *out)
 {
-    uint64_t pushed = atomic_load_explicit(&ev->pushed, memory_order_relaxed);
+    uint64_t in = pushed(ev);
     out->written = atomic_load_explicit(&ev->written, memory_order_relaxed);
     out->overflow = atomic_load_explicit(&ev->overflowed, memory_order_relaxed);
     out->failed = atomic_load_explicit(&ev->failed, memory_order_relaxed);
     out->dropped = atomic_load_explicit(&ev->dropped, memory_order_relaxed);
     uint64_t done = out->written + out->dropped;
-    out->queued = pushed > done ? pushed - done : 0;
+    out->queued = in > done ? in - done : 0;
 }
