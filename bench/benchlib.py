@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -258,6 +259,45 @@ def proc_cpu_seconds(pid):
         return 0.0
 
 
+def run_delay_seconds(pid):
+    """Seconds the threads of pid spent runnable but waiting for a CPU, summed
+    over the threads alive now (field 2 of /proc/PID/task/TID/schedstat)."""
+    total = 0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0.0
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
+class RunDelaySampler:
+    """Follows a process's run_delay_seconds until it exits: its threads'
+    counters vanish with them, so the last sample before the exit stands for
+    the total (it misses at most the last `every` seconds)."""
+
+    def __init__(self, pid, every=0.2):
+        self.pid, self.last, self._stop = pid, 0.0, threading.Event()
+        self._t = threading.Thread(target=self._loop, args=(every,), daemon=True)
+        self._t.start()
+
+    def _loop(self, every):
+        while not self._stop.wait(every):
+            v = run_delay_seconds(self.pid)
+            if v > 0:
+                self.last = v
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+        return self.last
+
+
 def machine_busy_seconds():
     """CPU seconds all cores spent busy (not idle or iowait) since boot."""
     with open("/proc/stat") as f:
@@ -284,6 +324,11 @@ def children_of(pid):
 def tree_cpu_seconds(pid):
     """CPU of a process and its direct children (nginx master + workers)."""
     return proc_cpu_seconds(pid) + sum(proc_cpu_seconds(k) for k in children_of(pid))
+
+
+def tree_run_delay_seconds(pid):
+    """run_delay_seconds of a process and its direct children."""
+    return run_delay_seconds(pid) + sum(run_delay_seconds(k) for k in children_of(pid))
 
 
 def tree_rss(pid):
@@ -377,21 +422,28 @@ def require_tools(names):
 RESULT_RE = re.compile(r"^@@BENCH (\{.*\})\s*$", re.M)
 
 
-def run_wrk(url, lua, lua_args, conns, duration, threads=2, timeout="2s", extra_env=None):
+def run_wrk(url, lua, lua_args, conns, duration, threads=2, timeout="2s", extra_env=None,
+            server_pid=None):
     """Runs wrk with one of bench/lua/*.lua, whose done() prints one
-    `@@BENCH {json}` line. Returns that dict plus wrk's CPU seconds."""
+    `@@BENCH {json}` line. Returns that dict plus wrk's CPU seconds and how
+    long wrk's threads (and server_pid's) waited for a CPU."""
     threads = max(1, min(threads, conns))
     args = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%s" % duration, "--timeout", timeout,
             "-s", os.path.join(LUA_DIR, lua), url, "--"] + [str(a) for a in lua_args]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy0, t0 = machine_busy_seconds(), time.monotonic()
+    server_wait0 = tree_run_delay_seconds(server_pid) if server_pid else 0.0
     proc = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                  env=dict(os.environ, **(extra_env or {})))
+    sampler = RunDelaySampler(proc.pid)
     try:
         out, err = proc.communicate(timeout=parse_seconds(duration) + 120)
     except BaseException:
         stop_proc(proc, signal.SIGKILL, 5)
         raise
+    finally:
+        wrk_wait = sampler.stop()
+    server_wait = tree_run_delay_seconds(server_pid) - server_wait0 if server_pid else None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy1, t1 = machine_busy_seconds(), time.monotonic()
     m = RESULT_RE.search(out.decode(errors="replace"))
@@ -401,6 +453,8 @@ def run_wrk(url, lua, lua_args, conns, duration, threads=2, timeout="2s", extra_
     res = json.loads(m.group(1))
     res["wrk_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     res["machine_busy_s"] = busy1 - busy0
+    res["wrk_wait_s"] = wrk_wait
+    res["server_wait_s"] = server_wait
     res["wall_s"] = t1 - t0
     res["conns"] = conns
     res["threads"] = threads
