@@ -380,6 +380,20 @@ def ensure_binary(path, build_dir, do_build):
     return binary
 
 
+def import_seed(binary, seed_dir, db):
+    """`linkd import seed_dir` into a new SQLite file db. Returns the seconds
+    it took and the last line linkd printed (its summary)."""
+    env = clean_env()
+    env["DATABASE_URL"] = "sqlite://" + db
+    t0 = time.monotonic()
+    imp = subprocess.run([binary, "import", seed_dir], env=env, capture_output=True, text=True)
+    secs = time.monotonic() - t0
+    if imp.returncode != 0:
+        die("linkd import failed (exit %d):\n%s%s" % (imp.returncode, imp.stdout[-2000:],
+                                                      imp.stderr[-2000:]))
+    return secs, (imp.stdout.strip().splitlines() or [""])[-1]
+
+
 def machine_info():
     cpu = ""
     try:
