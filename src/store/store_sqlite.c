@@ -1386,18 +1386,52 @@ static int resolve_owners(struct lnk_store_bconn *c, struct counted_click *count
     return rc;
 }
 
-/* Inserts the clicks whose owner is known, in their order, CLICK_CHUNK rows
- * per statement; *written counts them. */
+/* The order a batch's clicks are inserted in: by timestamp, then owner, then
+ * url, then arrival. Ids keep following time (to the second, the timestamps'
+ * resolution); within a second the rows go in the order of both events
+ * indexes' keys after the bucket, so a batch walks each index forward instead
+ * of landing anywhere in it (bench/click-floor: 3.8 -> 2.3 us of CPU per row). */
+struct timed_click {
+    int64_t ts, owner, url_id;
+    size_t idx; /* of the click in its op */
+};
+
+static int cmp_timed(const void *a, const void *b)
+{
+    const struct timed_click *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    if (x->owner != y->owner)
+        return x->owner < y->owner ? -1 : 1;
+    if (x->url_id != y->url_id)
+        return x->url_id < y->url_id ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The kept clicks of counted[0..n) with their owners, in insertion order. */
+static struct timed_click *insertion_order(struct lnk_store_op *op,
+                                           const struct counted_click *counted, size_t n,
+                                           const int64_t *owners)
+{
+    struct timed_click *t = lnk_arena_alloc(&op->arena, sizeof(*t) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        t[i] = (struct timed_click){counted[i].ts, owners[counted[i].idx], counted[i].url_id,
+                                    counted[i].idx};
+    qsort(t, n, sizeof(*t), cmp_timed);
+    return t;
+}
+
+/* Inserts the clicks t[0..n), CLICK_CHUNK rows per statement; *written
+ * counts them. */
 static int insert_owned_clicks(struct lnk_store_bconn *c, const struct lnk_store_op *op,
-                               const int64_t *owners, struct owned_click *chunk, int64_t now,
-                               int64_t *written)
+                               const struct timed_click *t, size_t n_clicks,
+                               struct owned_click *chunk, int64_t now, int64_t *written)
 {
     size_t n = 0;
     int rc = LNK_OK;
-    for (size_t i = 0; i < op->n_clicks && rc == LNK_OK; i++) {
-        if (owners[i])
-            chunk[n++] = (struct owned_click){&op->clicks[i], owners[i], NULL};
-        if (n == CLICK_CHUNK || (i + 1 == op->n_clicks && n > 0)) {
+    for (size_t i = 0; i < n_clicks && rc == LNK_OK; i++) {
+        chunk[n++] = (struct owned_click){&op->clicks[t[i].idx], t[i].owner, NULL};
+        if (n == CLICK_CHUNK || i + 1 == n_clicks) {
             char *details = chunk_details(chunk, n);
             rc = insert_click_chunk(c, chunk, n, now);
             free(details);
@@ -1422,7 +1456,8 @@ static int clicks_append(struct lnk_store_bconn *c, struct lnk_store_op *op, int
     qsort(counted, n, sizeof(*counted), cmp_counted);
     int rc = resolve_owners(c, counted, n, owners, &kept);
     if (rc == LNK_OK)
-        rc = insert_owned_clicks(c, op, owners, chunk, now, &op->imported);
+        rc = insert_owned_clicks(c, op, insertion_order(op, counted, kept, owners), kept, chunk,
+                                 now, &op->imported);
     if (rc == LNK_OK)
         rc = rollup_add_sorted(c, counted, kept);
     return rc;

@@ -687,6 +687,47 @@ static void test_clicks_append_keeps_order_across_chunks(void **state)
     lnk_store_op_free(op);
 }
 
+/* Within a batch, clicks go in by timestamp, then owner, then url, then
+ * arrival: event ids follow time even when the workers' queues hand clicks
+ * over out of time order, and the clicks of one second are grouped by the
+ * keys of the events indexes. */
+static void test_clicks_append_orders_by_time_owner_url(void **state)
+{
+    struct fixture *f = *state;
+    int64_t alice = add_user(f->s, "alice"), bob = add_user(f->s, "bob");
+    int64_t b1 = add_url(f->s, bob, "https://b1.example/");
+    int64_t a1 = add_url(f->s, alice, "https://a1.example/");
+    int64_t a2 = add_url(f->s, alice, "https://a2.example/");
+    CHECK(alice < bob && b1 < a1 && a1 < a2, "ids in creation order");
+    /* in arrival order; the short code names the arrival */
+    struct lnk_click clicks[] = {
+        {.url_id = b1, .timestamp = 1700000001, .short_code = "c0"},
+        {.url_id = a2, .timestamp = 1700000001, .short_code = "c1"},
+        {.url_id = a1, .timestamp = 1700000001, .short_code = "c2"},
+        {.url_id = a2, .timestamp = 1700000001, .short_code = "c3"},
+        {.url_id = b1, .timestamp = 1700000000, .short_code = "c4"},
+        {.url_id = a2, .timestamp = 1700000000, .short_code = "c5"},
+    };
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    op->clicks = clicks;
+    op->n_clicks = 6;
+    CHECK(run(f->s, op)->rc == LNK_OK && op->imported == 6, "six clicks written");
+    lnk_store_op_free(op);
+
+    static const char *const want[] = {"c5", "c4", "c2", "c1", "c3", "c0"};
+    struct lnk_store_op *ev = list_events(f->s, 0, 0, "click");
+    CHECK(ev->rc == LNK_OK && ev->n_rows == 6, "six clicks listed");
+    bool ordered = true;
+    for (size_t i = 0; i < ev->n_rows; i++) {
+        char code[48];
+        snprintf(code, sizeof(code), "{\"short_code\":\"%s\",", want[i]);
+        ordered = ordered && strncmp(ev->events[i].details, code, strlen(code)) == 0;
+        ordered = ordered && (i == 0 || ev->events[i - 1].id < ev->events[i].id);
+    }
+    CHECK(ordered, "by id: time, then owner, then url, then arrival");
+    lnk_store_op_free(ev);
+}
+
 static void test_clicks_roll_up_per_link_and_day(void **state)
 {
     struct fixture *f = *state;
@@ -1285,6 +1326,7 @@ int main(void)
         T(test_event_create_defaults),
         T(test_clicks_append_drops_vanished_urls),
         T(test_clicks_append_keeps_order_across_chunks),
+        T(test_clicks_append_orders_by_time_owner_url),
         T(test_clicks_roll_up_per_link_and_day),
         T(test_list_filters_and_paging),
         T(test_event_lists_cross_id_buckets),
