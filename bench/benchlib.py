@@ -259,43 +259,46 @@ def proc_cpu_seconds(pid):
         return 0.0
 
 
-def run_delay_seconds(pid):
-    """Seconds the threads of pid spent runnable but waiting for a CPU, summed
-    over the threads alive now (field 2 of /proc/PID/task/TID/schedstat)."""
-    total = 0
+def thread_run_delays(pid):
+    """{tid: seconds} each thread of pid alive now spent runnable but waiting
+    for a CPU (field 2 of /proc/PID/task/TID/schedstat)."""
+    out = {}
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
-        return 0.0
+        return out
     for tid in tids:
         try:
             with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[1])
+                out[tid] = int(f.read().split()[1]) / 1e9
         except (OSError, IndexError, ValueError):
             continue
-    return total / 1e9
+    return out
+
+
+def run_delay_seconds(pid):
+    """thread_run_delays of pid, added up."""
+    return sum(thread_run_delays(pid).values())
 
 
 class RunDelaySampler:
-    """Follows a process's run_delay_seconds until it exits: its threads'
-    counters vanish with them, so the last sample before the exit stands for
-    the total (it misses at most the last `every` seconds)."""
+    """Follows the run_delay of a child process's threads until it exits.
+    A thread's counter vanishes with the thread, so each thread counts with
+    the last value seen for it (missing at most the last `every` seconds)."""
 
-    def __init__(self, pid, every=0.2):
-        self.pid, self.last, self._stop = pid, 0.0, threading.Event()
+    def __init__(self, proc, every=0.2):
+        self.proc, self.seen, self._stop = proc, {}, threading.Event()
         self._t = threading.Thread(target=self._loop, args=(every,), daemon=True)
         self._t.start()
 
     def _loop(self, every):
-        while not self._stop.wait(every):
-            v = run_delay_seconds(self.pid)
-            if v > 0:
-                self.last = v
+        while not self._stop.wait(every) and self.proc.poll() is None:
+            self.seen.update(thread_run_delays(self.proc.pid))
 
     def stop(self):
         self._stop.set()
         self._t.join()
-        return self.last
+        return sum(self.seen.values())
 
 
 def machine_busy_seconds():
@@ -449,7 +452,7 @@ def run_wrk(url, lua, lua_args, conns, duration, threads=2, timeout="2s", extra_
     server_wait0 = tree_run_delay_seconds(server_pid) if server_pid else 0.0
     proc = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                  env=dict(os.environ, **(extra_env or {})))
-    sampler = RunDelaySampler(proc.pid)
+    sampler = RunDelaySampler(proc)
     try:
         out, err = proc.communicate(timeout=parse_seconds(duration) + 120)
     except BaseException:

@@ -47,17 +47,27 @@ static void must(sqlite3 *db, int rc, const char *what)
     }
 }
 
+static void *xrealloc(void *p, size_t size)
+{
+    p = realloc(p, size);
+    if (!p) {
+        fprintf(stderr, "click_append: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
 static struct link *load_links(sqlite3 *db, size_t *n)
 {
     sqlite3_stmt *st;
     must(db, sqlite3_prepare_v2(db, "SELECT id, user_id FROM urls ORDER BY id", -1, &st, NULL),
          "select urls");
     size_t cap = 1024;
-    struct link *links = malloc(cap * sizeof(*links));
+    struct link *links = xrealloc(NULL, cap * sizeof(*links));
     *n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (*n == cap)
-            links = realloc(links, (cap *= 2) * sizeof(*links));
+            links = xrealloc(links, (cap *= 2) * sizeof(*links));
         links[(*n)++] = (struct link){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
     }
     sqlite3_finalize(st);
@@ -106,7 +116,7 @@ int main(int argc, char **argv)
     struct link *links = load_links(db, &n_links);
     sqlite3_stmt *st = prepare_chunk(db);
     char details[CHUNK][96];
-    const struct link **batch = malloc((size_t)per * sizeof(*batch));
+    const struct link **batch = xrealloc(NULL, (size_t)per * sizeof(*batch));
     uint64_t rnd = 88172645463325252ull;
     double t0 = cpu_seconds();
     for (long b = 0; b < batches; b++) {
