@@ -1387,10 +1387,11 @@ static int resolve_owners(struct lnk_store_bconn *c, struct counted_click *count
 }
 
 /* The order a batch's clicks are inserted in: by timestamp, then owner, then
- * url, then arrival. Ids keep following time (to the second, the timestamps'
- * resolution); within a second the rows go in the order of both events
- * indexes' keys after the bucket, so a batch walks each index forward instead
- * of landing anywhere in it (bench/click-floor: 3.8 -> 2.3 us of CPU per row). */
+ * url, then arrival. Within a batch, ids follow time to the second (the
+ * timestamps' resolution). Within a second the rows follow the keys of
+ * events_user_id after the bucket, and those of events_url_id within each
+ * owner, so a batch walks the indexes forward instead of landing anywhere in
+ * them (bench/click-floor: 3.7 -> 2.2 us of CPU per row). */
 struct timed_click {
     int64_t ts, owner, url_id;
     size_t idx; /* of the click in its op */

@@ -637,8 +637,9 @@ static void test_clicks_append_drops_vanished_urls(void **state)
 }
 
 /* A batch larger than one INSERT (256 rows), urls interleaved, one of them
- * gone: the clicks of the others are written in the order they came, each
- * with its url's owner whatever the record says, and counted once. */
+ * gone: the clicks of the others are written in the order they came (their
+ * timestamps rise with it), each with its url's owner whatever the record
+ * says, and counted once. */
 static void test_clicks_append_keeps_order_across_chunks(void **state)
 {
     struct fixture *f = *state;
@@ -690,7 +691,8 @@ static void test_clicks_append_keeps_order_across_chunks(void **state)
 /* Within a batch, clicks go in by timestamp, then owner, then url, then
  * arrival: event ids follow time even when the workers' queues hand clicks
  * over out of time order, and the clicks of one second are grouped by the
- * keys of the events indexes. */
+ * keys of the events indexes. A click without a timestamp gets the write's
+ * time, later than all of these. */
 static void test_clicks_append_orders_by_time_owner_url(void **state)
 {
     struct fixture *f = *state;
@@ -703,20 +705,24 @@ static void test_clicks_append_orders_by_time_owner_url(void **state)
     struct lnk_click clicks[] = {
         {.url_id = b1, .timestamp = 1700000001, .short_code = "c0"},
         {.url_id = a2, .timestamp = 1700000001, .short_code = "c1"},
-        {.url_id = a1, .timestamp = 1700000001, .short_code = "c2"},
-        {.url_id = a2, .timestamp = 1700000001, .short_code = "c3"},
-        {.url_id = b1, .timestamp = 1700000000, .short_code = "c4"},
-        {.url_id = a2, .timestamp = 1700000000, .short_code = "c5"},
+        {.url_id = a1, .timestamp = 0, .short_code = "c2"},
+        {.url_id = a1, .timestamp = 1700000001, .short_code = "c3"},
+        {.url_id = a2, .timestamp = 1700000001, .short_code = "c4"},
+        {.url_id = b1, .timestamp = 1700000000, .short_code = "c5"},
+        {.url_id = a2, .timestamp = 1700000001, .short_code = "c6"},
+        {.url_id = a2, .timestamp = 1700000000, .short_code = "c7"},
+        {.url_id = a2, .timestamp = 1700000001, .short_code = "c8"},
     };
+    enum { N = sizeof(clicks) / sizeof(clicks[0]) };
     struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
     op->clicks = clicks;
-    op->n_clicks = 6;
-    CHECK(run(f->s, op)->rc == LNK_OK && op->imported == 6, "six clicks written");
+    op->n_clicks = N;
+    CHECK(run(f->s, op)->rc == LNK_OK && op->imported == N, "every click written");
     lnk_store_op_free(op);
 
-    static const char *const want[] = {"c5", "c4", "c2", "c1", "c3", "c0"};
+    static const char *const want[N] = {"c7", "c5", "c3", "c1", "c4", "c6", "c8", "c0", "c2"};
     struct lnk_store_op *ev = list_events(f->s, 0, 0, "click");
-    CHECK(ev->rc == LNK_OK && ev->n_rows == 6, "six clicks listed");
+    CHECK(ev->rc == LNK_OK && ev->n_rows == N, "every click listed");
     bool ordered = true;
     for (size_t i = 0; i < ev->n_rows; i++) {
         char code[48];
@@ -725,6 +731,49 @@ static void test_clicks_append_orders_by_time_owner_url(void **state)
         ordered = ordered && (i == 0 || ev->events[i - 1].id < ev->events[i].id);
     }
     CHECK(ordered, "by id: time, then owner, then url, then arrival");
+    CHECK(ev->events[N - 1].timestamp > 1700000001, "the click without a time got the write's");
+    lnk_store_op_free(ev);
+}
+
+/* The same order over a batch of several INSERTs, timestamps running
+ * backwards in blocks and four urls of two owners interleaved: listed by id,
+ * every pair of neighbours is in (time, owner, url, arrival) order. */
+static void test_clicks_append_orders_across_chunks(void **state)
+{
+    struct fixture *f = *state;
+    int64_t owners[2] = {add_user(f->s, "alice"), add_user(f->s, "bob")};
+    int64_t urls[4];
+    for (int i = 0; i < 4; i++)
+        urls[i] = add_url(f->s, owners[i % 2], "https://example.com/");
+    enum { N = 700 };
+    static struct lnk_click clicks[N];
+    static char codes[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(codes[i], sizeof(codes[i]), "c%03d", i);
+        clicks[i] = (struct lnk_click){.url_id = urls[(i * 7) % 4],
+                                       .timestamp = 1700000000 + (N - i) / 50,
+                                       .short_code = codes[i]};
+    }
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    op->clicks = clicks;
+    op->n_clicks = N;
+    CHECK(run(f->s, op)->rc == LNK_OK && op->imported == N, "every click written");
+    lnk_store_op_free(op);
+
+    struct lnk_store_op *ev = list_events(f->s, 0, 0, "click");
+    CHECK(ev->rc == LNK_OK && ev->n_rows == N, "every click listed");
+    bool ordered = true;
+    for (size_t i = 1; i < ev->n_rows && ordered; i++) {
+        const struct lnk_event *x = &ev->events[i - 1], *y = &ev->events[i];
+        int ax = atoi(strstr(x->details, "\"c") + 2), ay = atoi(strstr(y->details, "\"c") + 2);
+        ordered =
+            x->id < y->id && (x->timestamp < y->timestamp ||
+                              (x->timestamp == y->timestamp &&
+                               (x->user_id < y->user_id ||
+                                (x->user_id == y->user_id &&
+                                 (x->url_id < y->url_id || (x->url_id == y->url_id && ax < ay))))));
+    }
+    CHECK(ordered, "neighbours in (time, owner, url, arrival) order");
     lnk_store_op_free(ev);
 }
 
@@ -1327,6 +1376,7 @@ int main(void)
         T(test_clicks_append_drops_vanished_urls),
         T(test_clicks_append_keeps_order_across_chunks),
         T(test_clicks_append_orders_by_time_owner_url),
+        T(test_clicks_append_orders_across_chunks),
         T(test_clicks_roll_up_per_link_and_day),
         T(test_list_filters_and_paging),
         T(test_event_lists_cross_id_buckets),
