@@ -108,6 +108,18 @@ static struct lnk_store_op *list_events(struct lnk_store *s, int64_t url_id, int
     return run(s, op);
 }
 
+/* Appends n clicks as one batch; returns how many were written, -1 when the
+ * append failed. */
+static int64_t append_clicks(struct lnk_store *s, const struct lnk_click *clicks, size_t n)
+{
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    op->clicks = clicks;
+    op->n_clicks = n;
+    int64_t written = run(s, op)->rc == LNK_OK ? op->imported : -1;
+    lnk_store_op_free(op);
+    return written;
+}
+
 static size_t count_events(struct lnk_store *s, int64_t url_id, const char *type)
 {
     struct lnk_store_op *op = list_events(s, url_id, 0, type);
@@ -619,12 +631,9 @@ static void test_clicks_append_drops_vanished_urls(void **state)
          .user_agent = "curl/8",
          .referrer = "https://r.example/"},
     };
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
-    op->clicks = clicks;
-    op->n_clicks = 2;
-    CHECK(run(f->s, op)->rc == LNK_OK, "append succeeds");
-    CHECK(op->imported == 1, "one click written, one dropped");
-    lnk_store_op_free(op);
+    int64_t written = append_clicks(f->s, clicks, 2);
+    CHECK(written >= 0, "append succeeds");
+    CHECK(written == 1, "one click written, one dropped");
 
     struct lnk_store_op *ev = list_events(f->s, keep, 0, "click");
     CHECK(ev->n_rows == 1, "the click is listed");
@@ -658,12 +667,8 @@ static void test_clicks_append_keeps_order_across_chunks(void **state)
                                        .user_id = 0, /* the owner comes from the url */
                                        .timestamp = 1700000000 + i,
                                        .short_code = "c"};
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
-    op->clicks = clicks;
-    op->n_clicks = N;
-    CHECK(run(f->s, op)->rc == LNK_OK && op->imported == 2 * N / 3,
+    CHECK(append_clicks(f->s, clicks, N) == 2 * N / 3,
           "the clicks of the two urls left are written");
-    lnk_store_op_free(op);
 
     struct lnk_store_op *ev = list_events(f->s, 0, 0, "click");
     CHECK(ev->rc == LNK_OK && ev->n_rows == 2 * N / 3, "and listed");
@@ -682,7 +687,7 @@ static void test_clicks_append_keeps_order_across_chunks(void **state)
     CHECK(details, "and its details");
     lnk_store_op_free(ev);
 
-    op = lnk_store_op_new(LNK_OP_URL_STATS);
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_STATS);
     op->in.id = b;
     CHECK(run(f->s, op)->rc == LNK_OK && op->click_total == N / 3, "b's rollup counts its own");
     lnk_store_op_free(op);
@@ -714,11 +719,7 @@ static void test_clicks_append_orders_by_time_owner_url(void **state)
         {.url_id = a2, .timestamp = 1700000001, .short_code = "c8"},
     };
     enum { N = sizeof(clicks) / sizeof(clicks[0]) };
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
-    op->clicks = clicks;
-    op->n_clicks = N;
-    CHECK(run(f->s, op)->rc == LNK_OK && op->imported == N, "every click written");
-    lnk_store_op_free(op);
+    CHECK(append_clicks(f->s, clicks, N) == N, "every click written");
 
     static const char *const want[N] = {"c7", "c5", "c3", "c1", "c4", "c6", "c8", "c0", "c2"};
     struct lnk_store_op *ev = list_events(f->s, 0, 0, "click");
@@ -754,11 +755,7 @@ static void test_clicks_append_orders_across_chunks(void **state)
                                        .timestamp = 1700000000 + (N - i) / 50,
                                        .short_code = codes[i]};
     }
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
-    op->clicks = clicks;
-    op->n_clicks = N;
-    CHECK(run(f->s, op)->rc == LNK_OK && op->imported == N, "every click written");
-    lnk_store_op_free(op);
+    CHECK(append_clicks(f->s, clicks, N) == N, "every click written");
 
     struct lnk_store_op *ev = list_events(f->s, 0, 0, "click");
     CHECK(ev->rc == LNK_OK && ev->n_rows == N, "every click listed");
@@ -794,11 +791,7 @@ static void test_clicks_roll_up_per_link_and_day(void **state)
         {.url_id = a, .user_id = alice, .timestamp = 19675 * 86400 + 86399, .short_code = "x"},
         {.url_id = a, .user_id = alice, .timestamp = 19676 * 86400, .short_code = "x"},
     };
-    op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
-    op->clicks = clicks;
-    op->n_clicks = 3;
-    CHECK(run(f->s, op)->rc == LNK_OK, "clicks appended");
-    lnk_store_op_free(op);
+    CHECK(append_clicks(f->s, clicks, 3) >= 0, "clicks appended");
 
     op = lnk_store_op_new(LNK_OP_URL_STATS);
     op->in.id = a;
