@@ -16,6 +16,8 @@
 #include "linkd/store.h"
 #include "store/migrations.h"
 
+/* An id edge of the events buckets of migration 5 (2^18 ids) and of
+ * migration 7 (2^16) alike. */
 enum { BUCKET = 1 << 18 };
 
 struct fixture {
@@ -97,6 +99,17 @@ static struct lnk_store_op *list_events(struct lnk_store *s, int64_t url_id, int
     return op;
 }
 
+/* The first column of the first row of sql, read from the closed file. */
+static int64_t file_i64(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
+          "the file opens read-only");
+    int64_t v = query_i64_or(db, sql);
+    sqlite3_close(db);
+    return v;
+}
+
 static void test_version_4_file_keeps_events_ids_and_counter(void **state)
 {
     struct fixture *f = *state;
@@ -134,17 +147,15 @@ static void test_version_4_file_keeps_events_ids_and_counter(void **state)
           "her url's events and the events naming her are gone; bo's remain");
     lnk_store_op_free(op);
     lnk_store_close(s);
-}
 
-/* The first column of the first row of sql, read from the closed file. */
-static int64_t file_i64(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
-          "the file opens read-only");
-    int64_t v = query_i64_or(db, sql);
-    sqlite3_close(db);
-    return v;
+    /* migration 7: buckets of 2^16 ids, listed again from the rows */
+    CHECK(file_i64(f->t.path, "SELECT count(*) FROM event_buckets WHERE b = 3") == 1,
+          "the bucket list was made again: id 262143 is in bucket 3 of 2^16 ids");
+    CHECK(file_i64(f->t.path, "SELECT count(*) FROM events"
+                              " WHERE id >> 16 NOT IN (SELECT b FROM event_buckets)") == 0,
+          "every event's bucket is listed");
+    CHECK(file_i64(f->t.path, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%>> 18%'") == 0,
+          "no index or trigger names the old buckets");
 }
 
 static struct lnk_store_op *list_urls_of(struct lnk_store *s, int64_t user_id)
