@@ -383,6 +383,22 @@ def ensure_binary(path, build_dir, do_build):
     return binary
 
 
+def write_seed(d, n_users, url_lines=()):
+    """Writes in d what `linkd import` reads: users.csv with users 1..n_users
+    (bench<N>), urls.csv with its header then url_lines (CSV lines, newline
+    included; any iterable, written as it comes), and events.csv with its
+    header only."""
+    with open(os.path.join(d, "users.csv"), "w", newline="") as f:
+        f.write("id,username,email,created_at\n")
+        f.writelines("%d,bench%d,bench%d@example.com,2025-01-01 00:00:00\n" % (i, i, i)
+                     for i in range(1, n_users + 1))
+    with open(os.path.join(d, "urls.csv"), "w", newline="") as f:
+        f.write("id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n")
+        f.writelines(url_lines)
+    with open(os.path.join(d, "events.csv"), "w", newline="") as f:
+        f.write("id,url_id,user_id,event_type,timestamp,details\n")
+
+
 def import_seed(binary, seed_dir, db):
     """`linkd import seed_dir` into a new SQLite file db. Returns the seconds
     it took and the last line linkd printed (its summary)."""
