@@ -63,11 +63,14 @@
     X(read_timeout_s, UINT, "LINKD_READ_TIMEOUT_S", "read-timeout-s", "10", 1, 3600,               \
       "time to receive a whole request, and to keep an idle connection, in seconds")               \
     X(csv_max_rows, UINT, "LINKD_CSV_MAX_ROWS", "csv-max-rows", "100000", 1, 100000000,            \
-      "rows accepted in one POST /users/bulk upload; more get 413")                                \
+      "rows accepted in one bulk request (users, urls, events); more get 413")                     \
     X(cache_mb, UINT, "LINKD_CACHE_MB", "cache-mb", "192", 0, 1048576,                             \
       "memory for cached links, in MiB (0 turns the cache off)")                                   \
     X(cache_negative_ttl_ms, UINT, "LINKD_CACHE_NEGATIVE_TTL_MS", "cache-negative-ttl-ms", "5000", \
-      0, 3600000, "how long an unknown code is remembered as unknown, in ms")
+      0, 3600000, "how long an unknown code is remembered as unknown, in ms")                      \
+    X(public_url, STR, "LINKD_PUBLIC_URL", "public-url", "", 0, 0,                                 \
+      "base of the short links POST /shorten answers (https://sho.rt); empty: the request's "      \
+      "scheme and Host")
 
 struct lnk_config {
     char *listen;
@@ -93,6 +96,7 @@ struct lnk_config {
     unsigned csv_max_rows;
     unsigned cache_mb;
     unsigned cache_negative_ttl_ms;
+    char *public_url; /* without a trailing '/' once loaded */
     /* Derived from `listen` by lnk_config_load. */
     char listen_host[64];
     uint16_t listen_port;

@@ -38,11 +38,17 @@ void lnk_h_url_get(struct lnk_req *r);
 void lnk_h_url_update(struct lnk_req *r);
 void lnk_h_url_delete(struct lnk_req *r);
 void lnk_h_url_stats(struct lnk_req *r);
+void lnk_h_urls_bulk(struct lnk_req *r);
+void lnk_h_user_urls(struct lnk_req *r);
+void lnk_h_url_events(struct lnk_req *r);
+void lnk_h_stats(struct lnk_req *r);
 
 void lnk_h_redirect(struct lnk_req *r);
 
 void lnk_h_events_list(struct lnk_req *r);
 void lnk_h_events_create(struct lnk_req *r);
+void lnk_h_events_bulk(struct lnk_req *r);
+void lnk_h_event_get(struct lnk_req *r);
 
 /* 404 for unknown routes, 405 (with Allow, comma-separated) for a method a
  * route does not take. */

@@ -18,6 +18,9 @@
  * accepted; the string getters refuse it); *why says which (static
  * string). On LNK_OK *out is a new reference. */
 int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char **why);
+/* The same for a body whose top level must be of jansson type `type`
+ * (JSON_OBJECT or JSON_ARRAY): "not a JSON array" otherwise. */
+int lnk_json_parse(const char *buf, size_t len, int type, json_t **out, const char **why);
 
 /* Field getters. LNK_ENOTFOUND when the key is absent, LNK_EINVAL when it is
  * present with another type (null included, unless the getter says so).

@@ -67,6 +67,11 @@ const char *lnk_req_id(const struct lnk_req *r);
 const struct lnk_ip *lnk_req_client_ip(struct lnk_req *r);
 /* Its text form (for rate-limit keys and logs), valid as long as r. */
 const char *lnk_req_client(struct lnk_req *r);
+/* The Host the client named (HTTP/1.1 Host header); LNK_STR_NULL if none. */
+struct lnk_str lnk_req_host(const struct lnk_req *r);
+/* "https" when a trusted proxy says so (X-Forwarded-Proto), else "http":
+ * linkd itself serves plain HTTP. */
+const char *lnk_req_scheme(struct lnk_req *r);
 
 void lnk_req_set_principal(struct lnk_req *r, const struct lnk_principal *p);
 /* Admin until the access step says otherwise. */
@@ -76,6 +81,7 @@ struct lnk_worker_env *lnk_req_env(const struct lnk_req *r);
 /* Set by the router: the matched route and its {id}/{code} segment. */
 void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str param);
 struct lnk_str lnk_req_param(const struct lnk_req *r);
+enum lnk_route lnk_req_route(const struct lnk_req *r);
 
 /* Memory that lives exactly as long as the request. Never NULL. */
 void *lnk_req_alloc(struct lnk_req *r, size_t size);

@@ -10,11 +10,20 @@
     X(USERS, "/users")                                                                             \
     X(USERS_BULK, "/users/bulk")                                                                   \
     X(USER, "/users/{id}")                                                                         \
+    X(USER_URLS, "/users/{id}/urls")                                                               \
     X(URLS, "/urls")                                                                               \
+    X(URLS_BULK, "/urls/bulk")                                                                     \
+    X(SHORTEN, "/shorten")                                                                         \
     X(URL, "/urls/{id}")                                                                           \
     X(URL_REDIRECT, "/urls/{code}/redirect")                                                       \
     X(URL_STATS, "/urls/{id}/stats")                                                               \
+    X(URL_EVENTS, "/urls/{id}/events")                                                             \
     X(EVENTS, "/events")                                                                           \
+    X(EVENTS_BULK, "/events/bulk")                                                                 \
+    X(EVENT, "/events/{id}")                                                                       \
+    X(STATS, "/stats")                                                                             \
+    X(REDIRECT_S, "/s/{code}")                                                                     \
+    X(REDIRECT_R, "/r/{code}")                                                                     \
     X(REDIRECT, "/{code}")                                                                         \
     X(UNMATCHED, "unmatched")
 

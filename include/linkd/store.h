@@ -49,6 +49,13 @@ enum lnk_op_kind {
     LNK_OP_KEY_AUTH,      /* read: key_hash (NULL: none) -> keys[0] if active;
                              counts[0] = number of active keys */
     LNK_OP_URL_STATS,     /* read: in.id -> urls[0], click_total, last_click_at, days[] */
+    LNK_OP_EVENT_GET,     /* read: in.id -> events[0] */
+    LNK_OP_STATS,         /* read: totals -> stats; owner_guard != 0: that user's rows only */
+    LNK_OP_URL_BULK,      /* write: rows.urls, each applied alone -> rows.results; a row with
+                             has_id is upserted as URL_IMPORT does, one without is created as
+                             URL_CREATE does (rows.reuse per row) */
+    LNK_OP_EVENT_BULK,    /* write: rows.events, each alone -> rows.results; has_id: upsert as
+                             EVENT_IMPORT, else created as EVENT_CREATE (timestamp 0 = now) */
 };
 
 /* Filters and paging for the list operations. Absent filters match all. */
@@ -61,8 +68,11 @@ struct lnk_list_query {
     const char *event_type; /* NULL: any */
     bool has_owner_id;      /* urls and events of urls owned by owner_id */
     int64_t owner_id;
-    int64_t page;     /* 1-based; 0 = no paging (every row) */
-    int64_t per_page; /* rows per page when page > 0 */
+    bool parent_must_exist; /* URL_LIST by user_id, EVENT_LIST by url_id: LNK_ENOTFOUND
+                               ("user", "url") when that user or url does not exist (or,
+                               with has_owner_id, is not the owner's) */
+    int64_t page;           /* 1-based; 0 = no paging (every row) */
+    int64_t per_page;       /* rows per page when page > 0 */
 };
 
 /* Clicks of one url on one UTC day (URL_STATS). */
@@ -80,14 +90,47 @@ struct lnk_url_patch {
     const char *original_url; /* NULL = unchanged */
 };
 
-/* Rows for the *_IMPORT operations (CSV seeds and POST /users/bulk). For
- * users, has_id=false means "insert, skip on a username/email conflict". */
+/* What became of one row of a bulk operation (USER_IMPORT, URL_BULK,
+ * EVENT_BULK). rc LNK_OK: written; otherwise the row was undone alone and
+ * err_field names the input that caused it, as for the single operation. */
+struct lnk_row_result {
+    int rc;
+    const char *err_field;
+    int64_t id;                  /* the row's id once written */
+    const char *short_code;      /* URL_BULK: the url's code once written */
+    const char *prev_short_code; /* URL_BULK upsert of an existing url: its code before */
+    bool existed;                /* an existing row was updated (upsert by id) or reused */
+};
+
+/* Rows for the *_IMPORT and *_BULK operations (CSV seeds, the bulk routes).
+ * For users, has_id=false means "insert, skip on a username/email conflict". */
 struct lnk_import_rows {
     size_t n;
     struct lnk_user *users;
     struct lnk_url *urls;
     struct lnk_event *events;
-    bool *has_id; /* users only: n flags */
+    bool *has_id;                   /* n flags; NULL: id > 0 says it */
+    bool *reuse;                    /* URL_BULK: n flags (NULL: none) */
+    struct lnk_row_result *results; /* out: n results (USER_IMPORT, *_BULK), op arena */
+    size_t *lines;                  /* the CSV line of each row, when parsed from CSV; or NULL */
+    /* Rows a lenient CSV parse left out (seed.h), with where and why. */
+    size_t n_skips;
+    struct lnk_import_skip {
+        size_t line;
+        const char *column; /* NULL: the whole row */
+        const char *reason;
+    } * skips;
+};
+
+/* Row counts (STATS). */
+struct lnk_type_count {
+    const char *event_type;
+    int64_t n;
+};
+struct lnk_store_stats {
+    int64_t users, urls, active_urls, events;
+    size_t n_types;
+    struct lnk_type_count *types; /* by event type, ordered by type */
 };
 
 struct lnk_store_op {
@@ -102,13 +145,16 @@ struct lnk_store_op {
     struct lnk_user user;           /* USER_CREATE / USER_UPDATE (NULL = unchanged) */
     struct lnk_url url;             /* URL_CREATE: user_id, original_url, title, is_active,
                                        short_code (NULL = generate) */
+    bool url_reuse;                 /* URL_CREATE: return the owner's newest url to the same
+                                       destination instead (reactivated if inactive) */
     struct lnk_url_patch url_patch; /* URL_UPDATE */
     struct lnk_event event;         /* EVENT_CREATE: user_id 0 = the url's owner */
-    struct lnk_import_rows rows;    /* *_IMPORT */
+    struct lnk_import_rows rows;    /* *_IMPORT, *_BULK */
     struct lnk_api_key key;         /* KEY_CREATE: name, prefix, admin, user_id */
     const char *key_hash;           /* KEY_CREATE, KEY_AUTH: hex SHA-256 of the key */
-    int64_t owner_guard;            /* URL_UPDATE/DELETE, EVENT_CREATE: when non-zero, a url
-                                       of another user is LNK_ENOTFOUND (user API keys) */
+    int64_t owner_guard;            /* URL_UPDATE/DELETE, EVENT_CREATE, EVENT_GET, *_BULK, STATS:
+                                       when non-zero, a url (or event) of another user is
+                                       LNK_ENOTFOUND (user API keys) */
     const struct lnk_click *clicks; /* CLICKS_APPEND */
     size_t n_clicks;
 
@@ -121,8 +167,10 @@ struct lnk_store_op {
     struct lnk_url *urls;
     struct lnk_event *events;
     struct lnk_api_key *keys;
-    int64_t imported, skipped; /* *_IMPORT: added to on success, so a caller may
-                                  preset them; meaningless when rc != LNK_OK */
+    int64_t imported, skipped;    /* *_IMPORT: added to on success, so a caller may
+                                     preset them; meaningless when rc != LNK_OK */
+    bool reused;                  /* URL_CREATE with url_reuse: urls[0] existed */
+    struct lnk_store_stats stats; /* STATS */
     int64_t counts[3];
     int64_t click_total, last_click_at; /* URL_STATS; last_click_at 0 = never */
     struct lnk_click_day *days;         /* URL_STATS: oldest first */

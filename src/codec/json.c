@@ -46,6 +46,11 @@ static bool depth_within_limit(const char *buf, size_t len)
 
 int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char **why)
 {
+    return lnk_json_parse(buf, len, JSON_OBJECT, out, why);
+}
+
+int lnk_json_parse(const char *buf, size_t len, int type, json_t **out, const char **why)
+{
     const char *msg = NULL;
     json_t *v = NULL;
     size_t i = 0;
@@ -71,8 +76,8 @@ int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char 
         msg = "invalid JSON";
         goto out;
     }
-    if (!json_is_object(v)) {
-        msg = "not a JSON object";
+    if (json_typeof(v) != (json_type)type) {
+        msg = type == JSON_ARRAY ? "not a JSON array" : "not a JSON object";
         json_decref(v);
         v = NULL;
         goto out;

@@ -128,6 +128,28 @@ static int parse_listen(struct lnk_config *cfg, char *err, size_t errcap)
     return LNK_OK;
 }
 
+/* LINKD_PUBLIC_URL: empty, or an http(s) base with a host and no query or
+ * fragment; its trailing '/'s are dropped so that a code can follow one. */
+static int parse_public_url(struct lnk_config *cfg, char *err, size_t errcap)
+{
+    char *u = cfg->public_url;
+    size_t len = strlen(u);
+    if (len == 0)
+        return LNK_OK;
+    size_t scheme = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+    bool ok = scheme && len > scheme && u[scheme] != '/';
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (unsigned char)u[i] > ' ' && u[i] != 0x7f && u[i] != '?' && u[i] != '#' &&
+             u[i] != '"' && u[i] != '\\';
+    if (!ok) {
+        snprintf(err, errcap, "public-url: '%s' is not an http(s) URL such as https://sho.rt", u);
+        return LNK_EINVAL;
+    }
+    while (len > scheme && u[len - 1] == '/')
+        u[--len] = '\0';
+    return LNK_OK;
+}
+
 static int load_args(struct lnk_config *cfg, int argc, char **argv, int first, bool *help,
                      const char **positional, char *err, size_t errcap)
 {
@@ -193,7 +215,10 @@ int lnk_config_load(struct lnk_config *cfg, int argc, char **argv, int first, bo
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = n > 0 ? (unsigned)(n < 256 ? n : 256) : 1;
     }
-    return parse_listen(cfg, err, errcap);
+    rc = parse_listen(cfg, err, errcap);
+    if (rc == LNK_OK)
+        rc = parse_public_url(cfg, err, errcap);
+    return rc;
 }
 
 void lnk_config_cleanup(struct lnk_config *cfg)
@@ -201,6 +226,7 @@ void lnk_config_cleanup(struct lnk_config *cfg)
     free(cfg->listen);
     free(cfg->database_url);
     free(cfg->seed_dir);
+    free(cfg->public_url);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -161,15 +161,45 @@ static void then_list(struct lnk_req *r, struct lnk_store_op *op)
     lnk_resp_json(r, 200, arr);
 }
 
-void lnk_h_list(struct lnk_req *r, enum lnk_op_kind kind, unsigned filters)
+/* A list op with the request's paging and filters and the caller's scope;
+ * NULL when a parameter was bad (answered). */
+static struct lnk_store_op *list_op(struct lnk_req *r, enum lnk_op_kind kind, unsigned filters)
 {
     struct lnk_store_op *op = lnk_store_op_new(kind);
     if (!lnk_h_list_query(r, filters, &op->in.list)) {
         lnk_store_op_free(op);
-        return;
+        return NULL;
     }
     op->in.list.owner_id = lnk_h_scope(r);
     op->in.list.has_owner_id = op->in.list.owner_id != 0;
+    return op;
+}
+
+void lnk_h_list(struct lnk_req *r, enum lnk_op_kind kind, unsigned filters)
+{
+    struct lnk_store_op *op = list_op(r, kind, filters);
+    if (op)
+        lnk_h_submit(r, op, then_list);
+}
+
+void lnk_h_list_under(struct lnk_req *r, const char *parent, enum lnk_op_kind kind,
+                      unsigned filters)
+{
+    int64_t id;
+    if (!lnk_h_path_id(r, parent, &id))
+        return;
+    struct lnk_store_op *op = list_op(r, kind, filters);
+    if (!op)
+        return;
+    struct lnk_list_query *q = &op->in.list;
+    q->parent_must_exist = true;
+    if (kind == LNK_OP_URL_LIST) {
+        q->has_user_id = true;
+        q->user_id = id;
+    } else {
+        q->has_url_id = true;
+        q->url_id = id;
+    }
     lnk_h_submit(r, op, then_list);
 }
 

@@ -26,10 +26,9 @@ int lnk_h_status_of(int rc)
     return 500;
 }
 
-void lnk_h_store_error(struct lnk_req *r, const struct lnk_store_op *op)
+json_t *lnk_h_error_body(int rc, const char *field, int *status_out)
 {
-    int status = lnk_h_status_of(op->rc);
-    const char *field = op->err_field;
+    int status = lnk_h_status_of(rc);
     char msg[96];
     switch (status) {
     case 404:
@@ -48,14 +47,24 @@ void lnk_h_store_error(struct lnk_req *r, const struct lnk_store_op *op)
         snprintf(msg, sizeof(msg), "internal error");
         break;
     }
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(msg));
+    if (field && (status == 409 || status == 422)) {
+        json_t *details = json_object();
+        json_object_set_new(details, field, json_string(status == 409 ? "taken" : "invalid"));
+        json_object_set_new(o, "details", details);
+    }
+    *status_out = status;
+    return o;
+}
+
+void lnk_h_store_error(struct lnk_req *r, const struct lnk_store_op *op)
+{
+    int status;
+    json_t *body = lnk_h_error_body(op->rc, op->err_field, &status);
     if (status >= 500)
         lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_store_errors_total, 1);
-    json_t *details = NULL;
-    if (field && (status == 409 || status == 422)) {
-        details = json_object();
-        json_object_set_new(details, field, json_string(status == 409 ? "taken" : "invalid"));
-    }
-    lnk_resp_error(r, status, msg, details);
+    lnk_resp_json(r, status, body);
 }
 
 void lnk_h_not_found(struct lnk_req *r)

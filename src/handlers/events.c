@@ -73,6 +73,16 @@ static void read_details(const json_t *body, struct lnk_h_invalid *v, struct lnk
     free(text);
 }
 
+void lnk_h_read_new_event(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a,
+                          struct lnk_event *e)
+{
+    memset(e, 0, sizeof(*e));
+    read_id(body, "url_id", true, v, &e->url_id);
+    read_id(body, "user_id", false, v, &e->user_id);
+    read_event_type(body, v, a, &e->event_type);
+    read_details(body, v, a, &e->details);
+}
+
 void lnk_h_events_create(struct lnk_req *r)
 {
     json_t *body;
@@ -80,10 +90,7 @@ void lnk_h_events_create(struct lnk_req *r)
         return;
     struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_CREATE);
     struct lnk_h_invalid v = {0};
-    read_id(body, "url_id", true, &v, &op->event.url_id);
-    read_id(body, "user_id", false, &v, &op->event.user_id);
-    read_event_type(body, &v, &op->arena, &op->event.event_type);
-    read_details(body, &v, &op->arena, &op->event.details);
+    lnk_h_read_new_event(body, &v, &op->arena, &op->event);
     json_decref(body);
     if (lnk_h_invalid_answer(r, &v)) {
         lnk_store_op_free(op);
@@ -97,4 +104,28 @@ void lnk_h_events_create(struct lnk_req *r)
     }
     op->owner_guard = scope;
     lnk_h_submit(r, op, then_created);
+}
+
+void lnk_h_url_events(struct lnk_req *r)
+{
+    lnk_h_list_under(r, "url", LNK_OP_EVENT_LIST, LNK_H_FILTER_USER_ID | LNK_H_FILTER_EVENT_TYPE);
+}
+
+static void then_got(struct lnk_req *r, struct lnk_store_op *op)
+{
+    if (op->rc != 0)
+        lnk_h_store_error(r, op);
+    else
+        lnk_resp_json(r, 200, lnk_h_event_json(&op->events[0]));
+}
+
+void lnk_h_event_get(struct lnk_req *r)
+{
+    int64_t id;
+    if (!lnk_h_path_id(r, "event", &id))
+        return;
+    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_GET);
+    op->in.id = id;
+    op->owner_guard = lnk_h_scope(r);
+    lnk_h_submit(r, op, then_got);
 }

@@ -37,6 +37,27 @@ bool lnk_h_list_query(struct lnk_req *r, unsigned filters, struct lnk_list_query
 /* A list endpoint: reads paging and the allowed filters, limits a user key
  * to its own rows, and answers a bare JSON array of the rows. */
 void lnk_h_list(struct lnk_req *r, enum lnk_op_kind kind, unsigned filters);
+struct lnk_h_invalid;
+
+/* The same for a list under a parent named by the path's {id}: `parent`
+ * "user" (kind URL_LIST) or "url" (kind EVENT_LIST). An unknown parent, or
+ * one a user key may not see, is 404 "<parent> not found". */
+void lnk_h_list_under(struct lnk_req *r, const char *parent, enum lnk_op_kind kind,
+                      unsigned filters);
+
+/* The fields of a new url (POST /urls, /shorten, and each row of
+ * /urls/bulk), with the rules of CONTRACT.md §4.9; strings go to `a`.
+ * Returns false when a user key named another user (answered as an
+ * unknown user by the caller). */
+bool lnk_h_read_new_url(const json_t *body, int64_t scope, struct lnk_h_invalid *v,
+                        struct lnk_arena *a, struct lnk_url *u, bool *reuse);
+/* username and email with the rules of CONTRACT.md §4.6 (both required
+ * when `required`); strings go to `a`. */
+void lnk_h_read_user_fields(const json_t *body, bool required, struct lnk_h_invalid *v,
+                            struct lnk_arena *a, struct lnk_user *u);
+/* The fields of a new event (POST /events and each row of /events/bulk). */
+void lnk_h_read_new_event(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a,
+                          struct lnk_event *e);
 
 /* Continuation after a store operation, called on the worker thread only
  * while the client is still connected. The op is freed after it returns. */
@@ -58,6 +79,8 @@ bool lnk_h_url_visible(struct lnk_req *r, int64_t owner);
 /* Answers a failed op: maps rc and err_field to status and message
  * (errors.c holds the one table). */
 void lnk_h_store_error(struct lnk_req *r, const struct lnk_store_op *op);
+/* The JSON error body for rc and err_field, and its status in *status. */
+json_t *lnk_h_error_body(int rc, const char *field, int *status);
 int lnk_h_status_of(int rc);
 
 /* Field validation errors: collects {"field": "reason"} and answers 422. */
@@ -69,6 +92,40 @@ void lnk_h_invalid_add(struct lnk_h_invalid *v, const char *field, const char *r
 const char *lnk_h_string_problem(int rc);
 /* True (and answers 422) when any problem was added; frees v either way. */
 bool lnk_h_invalid_answer(struct lnk_req *r, struct lnk_h_invalid *v);
+
+/* Bulk routes (bulk.c). */
+/* The 'file' part of a multipart upload: 413 past 16 MiB, 400 otherwise. */
+bool lnk_h_upload_csv(struct lnk_req *r, struct lnk_str *csv);
+bool lnk_h_is_multipart(const struct lnk_req *r);
+/* The rows of a bulk request as a JSON array (a new reference): a JSON
+ * array, {"<key>": [...]}, or (allow_csv) a multipart CSV upload whose
+ * rows become objects keyed by its header (*lines: each row's line, in
+ * `a`; NULL for JSON). 400 for a malformed body, 413 past
+ * LINKD_CSV_MAX_ROWS rows or 16 MiB. */
+bool lnk_h_bulk_rows(struct lnk_req *r, const char *key, bool allow_csv, struct lnk_arena *a,
+                     json_t **rows, size_t **lines);
+/* What the handler decided of each row of a bulk request. */
+struct lnk_h_bulk_row {
+    size_t store_idx;    /* its index in the op's rows, or SIZE_MAX: refused here */
+    int status;          /* when refused */
+    const char *error;   /* when refused */
+    const char *details; /* when refused: JSON text or NULL */
+};
+struct lnk_h_bulk {
+    size_t n;      /* rows in the request */
+    size_t *lines; /* CSV lines, or NULL (rows are numbered from 1) */
+    struct lnk_h_bulk_row *rows;
+};
+/* n rows, none sent yet; memory in a. */
+struct lnk_h_bulk *lnk_h_bulk_new(struct lnk_arena *a, size_t n, size_t *lines);
+/* Refuses row i with `status` and `error` (NULL: "validation failed") when
+ * v holds problems or error is given; false (nothing noted) otherwise.
+ * Consumes v's details. */
+bool lnk_h_bulk_refuse(struct lnk_h_bulk *b, size_t i, struct lnk_h_invalid *v, int status,
+                       const char *error, struct lnk_arena *a);
+/* The answer (201): counts and one result per row, from the notes and the
+ * store's results. */
+json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_import_rows *rows);
 
 /* Cache steps (cache.h); each is a no-op when the cache is off. */
 /* Drops the url's cached redirect and representation. Called by every

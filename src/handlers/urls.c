@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* /urls and /urls/{id} (CONTRACT.md §4.9-§4.13). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "handlers/handlers_int.h"
 #include "linkd/cache.h"
+#include "linkd/config.h"
 #include "linkd/err.h"
 #include "linkd/handlers.h"
 #include "linkd/json.h"
@@ -72,24 +74,63 @@ static void read_user_id(const json_t *body, int64_t scope, struct lnk_h_invalid
         lnk_h_invalid_add(v, "user_id", "must be positive");
 }
 
-/* An optional custom code; null counts as absent. */
-static void read_custom_code(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a,
-                             const char **out)
+/* An optional custom code under `key`; null counts as absent. */
+static void read_custom_code(const json_t *body, const char *key, struct lnk_h_invalid *v,
+                             struct lnk_arena *a, const char **out)
 {
     const char *s;
     size_t len;
     bool is_null;
-    int rc = lnk_json_get_string_or_null(body, "short_code", &s, &len, &is_null);
+    int rc = lnk_json_get_string_or_null(body, key, &s, &len, &is_null);
     if (rc == LNK_EINVAL || rc == LNK_ERANGE)
-        lnk_h_invalid_add(v, "short_code", lnk_h_string_problem(rc));
+        lnk_h_invalid_add(v, key, lnk_h_string_problem(rc));
     else if (rc != LNK_OK || is_null)
         return;
     else if (lnk_code_is_reserved(s, len))
-        lnk_h_invalid_add(v, "short_code", "is a reserved word");
+        lnk_h_invalid_add(v, key, "is a reserved word");
     else if (!lnk_code_is_valid_custom(s, len))
-        lnk_h_invalid_add(v, "short_code", "must match [A-Za-z0-9_-]{3,32}");
+        lnk_h_invalid_add(v, key, "must match [A-Za-z0-9_-]{3,32}");
+    else if (*out && strcmp(*out, lnk_arena_strndup(a, s, len)) != 0)
+        lnk_h_invalid_add(v, key, "differs from short_code");
     else
         *out = lnk_arena_strndup(a, s, len);
+}
+
+/* reuse: opt in to getting the caller's existing link to the destination. */
+static void read_reuse(const json_t *body, struct lnk_h_invalid *v, bool *out)
+{
+    int rc = lnk_json_get_bool(body, "reuse", out);
+    if (rc == LNK_ENOTFOUND)
+        *out = false;
+    else if (rc != LNK_OK)
+        lnk_h_invalid_add(v, "reuse", "must be a boolean");
+}
+
+/* The absolute short link: LINKD_PUBLIC_URL, else the request's scheme and
+ * Host (a Host that is not a plain host[:port] falls back to the listen
+ * address). */
+static json_t *short_url_json(struct lnk_req *r, const char *code)
+{
+    const struct lnk_config *cfg = lnk_req_env(r)->cfg;
+    char buf[LNK_CODE_MAX + 320];
+    if (cfg->public_url && *cfg->public_url) {
+        snprintf(buf, sizeof(buf), "%s/%s", cfg->public_url, code);
+        return json_string(buf);
+    }
+    struct lnk_str host = lnk_str_trim(lnk_req_host(r));
+    bool ok = host.len > 0 && host.len <= 255;
+    for (size_t i = 0; ok && i < host.len; i++) {
+        char ch = host.ptr[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']';
+    }
+    if (ok)
+        snprintf(buf, sizeof(buf), "%s://%.*s/%s", lnk_req_scheme(r), (int)host.len, host.ptr,
+                 code);
+    else
+        snprintf(buf, sizeof(buf), "%s://%s:%u/%s", lnk_req_scheme(r), cfg->listen_host,
+                 (unsigned)cfg->listen_port, code);
+    return json_string(buf);
 }
 
 static void answer_url(struct lnk_req *r, struct lnk_store_op *op, int status)
@@ -98,8 +139,11 @@ static void answer_url(struct lnk_req *r, struct lnk_store_op *op, int status)
         lnk_h_store_error(r, op);
         return;
     }
+    json_t *o = lnk_h_url_json(&op->urls[0]);
+    if (lnk_req_route(r) == LNK_ROUTE_SHORTEN)
+        json_object_set_new(o, "short_url", short_url_json(r, op->urls[0].short_code));
     lnk_resp_cache_header(r, false);
-    lnk_resp_json(r, status, lnk_h_url_json(&op->urls[0]));
+    lnk_resp_json(r, status, o);
 }
 
 /* GET: answer, and keep the representation for the next read. */
@@ -131,7 +175,7 @@ static void then_changed(struct lnk_req *r, struct lnk_store_op *op)
 {
     if (op->rc == 0)
         lnk_h_forget_url(r, &op->urls[0]);
-    answer_url(r, op, op->kind == LNK_OP_URL_CREATE ? 201 : 200);
+    answer_url(r, op, op->kind == LNK_OP_URL_CREATE && !op->reused ? 201 : 200);
 }
 
 static void then_deleted(struct lnk_req *r, struct lnk_store_op *op)
@@ -162,6 +206,11 @@ void lnk_h_urls_list(struct lnk_req *r)
     lnk_h_list(r, LNK_OP_URL_LIST, LNK_H_FILTER_USER_ID | LNK_H_FILTER_IS_ACTIVE);
 }
 
+void lnk_h_user_urls(struct lnk_req *r)
+{
+    lnk_h_list_under(r, "user", LNK_OP_URL_LIST, LNK_H_FILTER_IS_ACTIVE);
+}
+
 void lnk_h_url_get(struct lnk_req *r)
 {
     int64_t id;
@@ -175,6 +224,24 @@ void lnk_h_url_get(struct lnk_req *r)
     lnk_h_submit(r, op, then_got);
 }
 
+bool lnk_h_read_new_url(const json_t *body, int64_t scope, struct lnk_h_invalid *v,
+                        struct lnk_arena *a, struct lnk_url *u, bool *reuse)
+{
+    bool set;
+    memset(u, 0, sizeof(*u));
+    read_user_id(body, scope, v, &u->user_id);
+    read_original_url(body, true, v, a, &u->original_url);
+    read_title(body, v, a, &set, &u->title);
+    u->is_active = true;
+    read_is_active(body, v, &set, &u->is_active);
+    read_custom_code(body, "short_code", v, a, &u->short_code);
+    /* the seeds' POST /shorten names it custom_code */
+    read_custom_code(body, "custom_code", v, a, &u->short_code);
+    read_reuse(body, v, reuse);
+    return u->user_id != -1;
+}
+
+/* POST /urls and POST /shorten (which adds short_url to the answer). */
 void lnk_h_urls_create(struct lnk_req *r)
 {
     json_t *body;
@@ -182,19 +249,14 @@ void lnk_h_urls_create(struct lnk_req *r)
         return;
     struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
     struct lnk_h_invalid v = {0};
-    bool set;
-    read_user_id(body, lnk_h_scope(r), &v, &op->url.user_id);
-    read_original_url(body, true, &v, &op->arena, &op->url.original_url);
-    read_title(body, &v, &op->arena, &set, &op->url.title);
-    op->url.is_active = true;
-    read_is_active(body, &v, &set, &op->url.is_active);
-    read_custom_code(body, &v, &op->arena, &op->url.short_code);
+    bool known_user =
+        lnk_h_read_new_url(body, lnk_h_scope(r), &v, &op->arena, &op->url, &op->url_reuse);
     json_decref(body);
     if (lnk_h_invalid_answer(r, &v)) {
         lnk_store_op_free(op);
         return;
     }
-    if (op->url.user_id == -1) {
+    if (!known_user) {
         lnk_store_op_free(op);
         lnk_resp_error(r, 404, "user not found", NULL);
         return;

@@ -25,15 +25,20 @@ static bool email_ok(const char *s)
     return tld >= 2;
 }
 
+void lnk_h_read_user_fields(const json_t *body, bool required, struct lnk_h_invalid *v,
+                            struct lnk_arena *a, struct lnk_user *u)
+{
+    lnk_h_text_field(body, "username", required, LNK_NAME_MAX, v, a, &u->username);
+    if (lnk_h_text_field(body, "email", required, LNK_NAME_MAX, v, a, &u->email) && u->email &&
+        !email_ok(u->email))
+        lnk_h_invalid_add(v, "email", "must look like local@domain.tld");
+}
+
 /* Reads username and email (both required on create, optional on update). */
 static bool read_user(struct lnk_req *r, const json_t *body, bool required, struct lnk_store_op *op)
 {
     struct lnk_h_invalid v = {0};
-    struct lnk_user *u = &op->user;
-    lnk_h_text_field(body, "username", required, LNK_NAME_MAX, &v, &op->arena, &u->username);
-    if (lnk_h_text_field(body, "email", required, LNK_NAME_MAX, &v, &op->arena, &u->email) &&
-        u->email && !email_ok(u->email))
-        lnk_h_invalid_add(&v, "email", "must look like local@domain.tld");
+    lnk_h_read_user_fields(body, required, &v, &op->arena, &op->user);
     return !lnk_h_invalid_answer(r, &v);
 }
 

@@ -218,6 +218,30 @@ const char *lnk_req_client(struct lnk_req *r)
     return r->client_text;
 }
 
+struct lnk_str lnk_req_host(const struct lnk_req *r)
+{
+    if (!r->h2o || !r->h2o->authority.base)
+        return LNK_STR_NULL;
+    return lnk_str_make(r->h2o->authority.base, r->h2o->authority.len);
+}
+
+enum lnk_route lnk_req_route(const struct lnk_req *r)
+{
+    return r->route;
+}
+
+const char *lnk_req_scheme(struct lnk_req *r)
+{
+    const struct lnk_cidr_list *trusted = r->w->srv->cfg.trusted_proxies;
+    if (!r->h2o || !trusted || !trusted->n)
+        return "http";
+    struct lnk_ip peer = peer_ip(r->h2o);
+    struct lnk_str proto = lnk_str_trim(lnk_req_header(r, "x-forwarded-proto"));
+    if (lnk_cidr_list_contains(trusted, &peer) && lnk_str_eq_nocase(proto, LNK_STR("https")))
+        return "https";
+    return "http";
+}
+
 void lnk_req_set_principal(struct lnk_req *r, const struct lnk_principal *p)
 {
     r->principal = *p;

@@ -274,7 +274,9 @@ int lnk_seed_parse_users(const char *data, size_t len, enum lnk_seed_mode mode, 
     struct reader r;
     struct lnk_user *users = NULL;
     bool *has_id = NULL;
-    size_t n = 0, cap_users = 0, cap_flags = 0;
+    size_t *lines = NULL;
+    struct lnk_import_skip *skips = NULL;
+    size_t n = 0, cap_users = 0, cap_flags = 0, cap_lines = 0, cap_skips = 0;
     int64_t n_skipped = 0;
     int64_t now = lnk_ts_now();
     int rc;
@@ -287,12 +289,16 @@ int lnk_seed_parse_users(const char *data, size_t len, enum lnk_seed_mode mode, 
     while ((rc = next_row(&r)) == LNK_OK) {
         users = grow(users, &cap_users, n, sizeof(*users));
         has_id = grow(has_id, &cap_flags, n, sizeof(*has_id));
+        lines = grow(lines, &cap_lines, n, sizeof(*lines));
         const char *why = NULL;
         int bad = user_row(&r, a, now, &users[n], &has_id[n], &why);
         if (bad < 0) {
-            n++;
+            lines[n++] = r.csv.line;
         } else if (mode == LNK_SEED_LENIENT) {
-            /* CONTRACT.md §4.3: bulk upload skips and counts bad rows. */
+            /* CONTRACT.md §4.3: bulk upload skips and counts bad rows, and
+             * says which and why. */
+            skips = grow(skips, &cap_skips, (size_t)n_skipped, sizeof(*skips));
+            skips[n_skipped] = (struct lnk_import_skip){r.csv.line, r.cols[bad].name, why};
             n_skipped++;
         } else {
             rc = row_error(&r, bad, why);
@@ -305,10 +311,15 @@ int lnk_seed_parse_users(const char *data, size_t len, enum lnk_seed_mode mode, 
     rows->n = n;
     rows->users = to_arena(a, users, n, sizeof(*users));
     rows->has_id = to_arena(a, has_id, n, sizeof(*has_id));
+    rows->lines = to_arena(a, lines, n, sizeof(*lines));
+    rows->n_skips = (size_t)n_skipped;
+    rows->skips = to_arena(a, skips, (size_t)n_skipped, sizeof(*skips));
     if (skipped)
         *skipped = n_skipped;
 
 out:
+    free(skips);
+    free(lines);
     free(has_id);
     free(users);
     lnk_csv_cleanup(&r.csv);

@@ -173,6 +173,8 @@ bool lnk_store_op_is_read(enum lnk_op_kind kind)
     case LNK_OP_EVENT_LIST:
     case LNK_OP_COUNT_ROWS:
     case LNK_OP_URL_STATS:
+    case LNK_OP_EVENT_GET:
+    case LNK_OP_STATS:
     case LNK_OP_KEY_LIST:
     case LNK_OP_KEY_AUTH:
         return true;
@@ -196,6 +198,7 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
         op->skipped = 0;
     }
     memset(op->counts, 0, sizeof(op->counts));
+    op->reused = false;
     op->latency_us = 0;
 }
 

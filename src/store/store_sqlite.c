@@ -82,6 +82,15 @@ enum stmt_id {
     ST_KEY_REVOKE,
     ST_KEY_BY_HASH,
     ST_KEY_COUNT_ACTIVE,
+    ST_URL_REUSE,
+    ST_URL_REACTIVATE,
+    ST_SAVEPOINT_ROW,
+    ST_RELEASE_ROW,
+    ST_ROLLBACK_TO_ROW,
+    ST_STATS_TOTALS,
+    ST_STATS_TOTALS_OWNER,
+    ST_STATS_TYPES,
+    ST_STATS_TYPES_OWNER,
     ST__COUNT
 };
 
@@ -176,6 +185,33 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " AND revoked_at IS NULL",
     [ST_KEY_COUNT_ACTIVE] = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
     [ST_CLICKS_DAILY] = "SELECT day, clicks FROM link_clicks_daily WHERE url_id = ?1 ORDER BY day",
+    /* the owner's newest url to that destination, an active one first; it
+     * reads the owner's urls through their index, so it costs as many rows
+     * as the owner has urls (only creates that ask for reuse run it) */
+    [ST_URL_REUSE] = "SELECT " URL_COLS LNK_SQLITE_URLS_BY_USER
+                     " AND user_id = ?1 AND original_url = ?2 ORDER BY is_active DESC, id DESC"
+                     " LIMIT 1",
+    [ST_URL_REACTIVATE] = "UPDATE urls SET is_active = 1, updated_at = ?2 WHERE id = ?1",
+    /* one row of a bulk operation, inside the op's own savepoint */
+    [ST_SAVEPOINT_ROW] = "SAVEPOINT bulk_row",
+    [ST_RELEASE_ROW] = "RELEASE bulk_row",
+    [ST_ROLLBACK_TO_ROW] = "ROLLBACK TO bulk_row",
+    /* STATS, in one snapshot each. Clicks are counted from the rollups, the
+     * other types through their partial index: neither scans events. */
+    [ST_STATS_TOTALS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
+                        " (SELECT count(*) FROM urls WHERE is_active)",
+    [ST_STATS_TOTALS_OWNER] =
+        "SELECT (SELECT count(*) FROM users WHERE id = ?1),"
+        " (SELECT count(*)" LNK_SQLITE_URLS_BY_USER " AND user_id = ?1),"
+        " (SELECT count(*)" LNK_SQLITE_URLS_BY_USER " AND user_id = ?1 AND is_active)",
+    [ST_STATS_TYPES] = "SELECT event_type, count(*) FROM events WHERE event_type <> 'click'"
+                       " GROUP BY event_type UNION ALL"
+                       " SELECT 'click', coalesce(sum(clicks), 0) FROM link_clicks ORDER BY 1",
+    [ST_STATS_TYPES_OWNER] =
+        "SELECT event_type, count(*) FROM events WHERE event_type <> 'click' AND url_id IN"
+        " (SELECT id" LNK_SQLITE_URLS_BY_USER " AND user_id = ?1) GROUP BY event_type UNION ALL"
+        " SELECT 'click', coalesce(sum(clicks), 0) FROM link_clicks WHERE url_id IN"
+        " (SELECT id" LNK_SQLITE_URLS_BY_USER " AND user_id = ?1) ORDER BY 1",
     /* the write probe of a degraded store: one small row, one page */
     [ST_HEARTBEAT] = "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1)"
                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -601,6 +637,31 @@ static void bind_named_i64(sqlite3_stmt *st, const char *name, int64_t v, int *s
         *src = sqlite3_bind_int64(st, idx, v);
 }
 
+static int check_user_exists(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t id);
+
+/* A nested list (/users/{id}/urls, /urls/{id}/events) names its parent,
+ * which must exist and, for a user key, be its own. */
+static int check_list_parent(struct lnk_store_bconn *c, enum row_kind k, struct lnk_store_op *op)
+{
+    const struct lnk_list_query *q = &op->in.list;
+    int64_t owner = 0;
+    int rc = LNK_OK;
+    if (k == ROW_URL && q->has_user_id) {
+        rc = check_user_exists(c, op, q->user_id);
+        if (rc == LNK_OK && q->has_owner_id && q->owner_id != q->user_id) {
+            op->err_field = "user";
+            rc = LNK_ENOTFOUND;
+        }
+    } else if (k == ROW_EVENT && q->has_url_id) {
+        rc = query_i64(c, ST_URL_OWNER, ARGS(A_I64(q->url_id)), &owner);
+        if (rc == LNK_OK && q->has_owner_id && q->owner_id != owner)
+            rc = LNK_ENOTFOUND;
+        if (rc == LNK_ENOTFOUND)
+            op->err_field = "url";
+    }
+    return rc;
+}
+
 /* USER_LIST, URL_LIST, EVENT_LIST: the filters that apply to the table,
  * ANDed, ordered by id, one page or every row. */
 static int read_list(struct lnk_store_bconn *c, enum row_kind k, struct lnk_store_op *op)
@@ -625,6 +686,11 @@ static int read_list(struct lnk_store_bconn *c, enum row_kind k, struct lnk_stor
     mask |= q->event_type && strcmp(q->event_type, "click") != 0 ? LF_RARE : 0;
     mask |= q->has_owner_id ? LF_OWNER : 0;
     mask &= allowed[k];
+    if (q->parent_must_exist) {
+        rc = check_list_parent(c, k, op);
+        if (rc != LNK_OK)
+            goto out;
+    }
     if (q->page > 0) {
         if (q->per_page <= 0) {
             rc = LNK_EINVAL;
@@ -731,6 +797,66 @@ out:
     return rc;
 }
 
+/* One event; with an owner guard, an event of another user's url does
+ * not exist for this caller. */
+static int read_event(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    int64_t owner = 0;
+    int rc = load_one(c, ST_EVENT_GET, A_I64(op->in.id), ROW_EVENT, op, "event");
+    if (rc == LNK_OK && op->owner_guard) {
+        rc = query_i64(c, ST_URL_OWNER, ARGS(A_I64(op->events[0].url_id)), &owner);
+        if (rc == LNK_OK && owner != op->owner_guard)
+            rc = LNK_ENOTFOUND;
+        if (rc == LNK_ENOTFOUND)
+            op->err_field = "event";
+    }
+    return rc;
+}
+
+/* Totals, then events by type (STATS). */
+static int read_stats(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    struct lnk_store_stats *t = &op->stats;
+    bool mine = op->owner_guard != 0;
+    sqlite3_stmt *st = NULL;
+    int rc = mine ? prepare_bound(c, ST_STATS_TOTALS_OWNER, ARGS(A_I64(op->owner_guard)), &st)
+                  : prepare_bound(c, ST_STATS_TOTALS, NO_ARGS, &st);
+    if (rc != LNK_OK)
+        goto out;
+    int src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = src == SQLITE_DONE ? LNK_EBACKEND : map_sqlite_rc(src);
+        goto out;
+    }
+    t->users = sqlite3_column_int64(st, 0);
+    t->urls = sqlite3_column_int64(st, 1);
+    t->active_urls = sqlite3_column_int64(st, 2);
+    release_stmt(st);
+    st = NULL;
+    rc = mine ? prepare_bound(c, ST_STATS_TYPES_OWNER, ARGS(A_I64(op->owner_guard)), &st)
+              : prepare_bound(c, ST_STATS_TYPES, NO_ARGS, &st);
+    if (rc != LNK_OK)
+        goto out;
+    size_t cap = 0;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (t->n_types == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct lnk_type_count *grown = lnk_arena_alloc(&op->arena, cap * sizeof(*grown));
+            if (t->n_types)
+                memcpy(grown, t->types, t->n_types * sizeof(*grown));
+            t->types = grown;
+        }
+        struct lnk_type_count *tc = &t->types[t->n_types++];
+        tc->event_type = column_str_nonnull(st, 0, &op->arena);
+        tc->n = sqlite3_column_int64(st, 1);
+        t->events += tc->n;
+    }
+    rc = src == SQLITE_DONE ? LNK_OK : map_sqlite_rc(src);
+out:
+    release_stmt(st);
+    return rc;
+}
+
 static int run_read(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
     switch (op->kind) {
@@ -740,6 +866,11 @@ static int run_read(struct lnk_store_bconn *c, struct lnk_store_op *op)
         return read_counts(c, op);
     case LNK_OP_URL_STATS:
         return read_url_stats(c, op);
+    case LNK_OP_EVENT_GET:
+        return read_event(c, op);
+    case LNK_OP_STATS:
+        memset(&op->stats, 0, sizeof(op->stats));
+        return read_stats(c, op);
     case LNK_OP_KEY_LIST:
         return query_rows(c, ST_KEY_LIST, NO_ARGS, ROW_KEY, op);
     case LNK_OP_KEY_AUTH:
@@ -855,29 +986,65 @@ static int user_delete(struct lnk_store_bconn *c, struct lnk_store_op *op)
 
 /* Upsert by id, insert without; a row whose username or email belongs to
  * another user is skipped, as is a row without them. */
-static int user_import(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+/* Which of a user row's username and email another user holds (after the
+ * upsert refused it). */
+static const char *taken_user_field(struct lnk_store_bconn *c, const struct lnk_user *u,
+                                    int64_t self_id)
 {
-    const struct lnk_import_rows *r = &op->rows;
-    int64_t imported = 0, skipped = 0;
+    int64_t other = 0;
+    int rc = query_i64(c, ST_USER_ID_BY_NAME, ARGS(A_TEXT(u->username)), &other);
+    return rc == LNK_OK && other != self_id ? "username" : "email";
+}
+
+/* One users row: upsert by id, insert without; res says what happened. A
+ * conflict on username or email (LNK_EEXISTS) changes nothing. */
+static int import_user(struct lnk_store_bconn *c, const struct lnk_user *u, bool has_id,
+                       int64_t now, struct lnk_row_result *res)
+{
+    int64_t one = 0;
     int rc = LNK_OK;
-    for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
-        const struct lnk_user *u = &r->users[i];
-        bool has_id = r->has_id ? r->has_id[i] : u->id > 0;
-        if (!u->username || !u->email || (has_id && u->id <= 0)) {
-            skipped++;
-            continue;
-        }
-        bool has_created = u->created_at > 0;
+    if (!u->username || !u->email || (has_id && u->id <= 0)) {
+        res->err_field = !u->username ? "username" : !u->email ? "email" : "id";
+        return LNK_EINVAL;
+    }
+    if (has_id) {
+        rc = query_i64(c, ST_USER_EXISTS, ARGS(A_I64(u->id)), &one);
+        res->existed = rc == LNK_OK;
+        rc = rc == LNK_ENOTFOUND ? LNK_OK : rc;
+    }
+    bool has_created = u->created_at > 0;
+    if (rc == LNK_OK)
         rc = exec_stmt(c, ST_USER_UPSERT,
                        ARGS(A_ID(has_id ? u->id : 0), A_TEXT(u->username), A_TEXT(u->email),
                             A_I64(has_created ? u->created_at : now), A_BOOL(has_created)),
                        NULL);
-        if (rc == LNK_OK) {
+    if (rc == LNK_OK)
+        res->id = has_id ? u->id : sqlite3_last_insert_rowid(c->db);
+    else if (rc == LNK_EEXISTS)
+        res->err_field = taken_user_field(c, u, has_id ? u->id : 0);
+    return rc;
+}
+
+/* Every row on its own: a row that breaks a rule (an empty name, a taken
+ * username or email) is skipped and reported in rows.results; any other
+ * failure fails the op. */
+static int user_import(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    struct lnk_import_rows *r = &op->rows;
+    int64_t imported = 0, skipped = 0;
+    int rc = LNK_OK;
+    r->results = lnk_arena_alloc(&op->arena, sizeof(*r->results) * (r->n ? r->n : 1));
+    memset(r->results, 0, sizeof(*r->results) * r->n);
+    for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
+        const struct lnk_user *u = &r->users[i];
+        struct lnk_row_result *res = &r->results[i];
+        res->rc = import_user(c, u, r->has_id ? r->has_id[i] : u->id > 0, now, res);
+        if (res->rc == LNK_OK)
             imported++;
-        } else if (rc == LNK_EEXISTS) {
+        else if (res->rc == LNK_EEXISTS || res->rc == LNK_EINVAL)
             skipped++;
-            rc = LNK_OK;
-        }
+        else
+            rc = res->rc;
     }
     if (rc == LNK_OK) {
         op->imported += imported;
@@ -921,6 +1088,34 @@ static int next_code(struct lnk_store_bconn *c, char code[LNK_CODE_LEN + 1])
     return rc;
 }
 
+/* Reuse (URL_CREATE with url_reuse): the owner's newest url to the same
+ * destination, in op->urls; an inactive one is reactivated, which its
+ * 'updated' event records. LNK_ENOTFOUND when the owner has none. */
+static int reuse_url(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
+{
+    const struct lnk_url *u = &op->url;
+    int rc =
+        query_rows(c, ST_URL_REUSE, ARGS(A_I64(u->user_id), A_TEXT(u->original_url)), ROW_URL, op);
+    if (rc == LNK_OK && op->n_rows == 0)
+        rc = LNK_ENOTFOUND;
+    if (rc != LNK_OK || op->urls[0].is_active)
+        goto out;
+    const struct lnk_url cur = op->urls[0];
+    rc = exec_stmt(c, ST_URL_REACTIVATE, ARGS(A_I64(cur.id), A_I64(now)), NULL);
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_EVENT_UPDATED,
+                       ARGS(A_I64(cur.id), A_I64(cur.user_id), A_I64(now), A_TEXT("is_active"),
+                            A_TEXT("true")),
+                       NULL);
+    if (rc == LNK_OK)
+        rc = load_one(c, ST_URL_GET, A_I64(cur.id), ROW_URL, op, "url");
+out:
+    op->reused = rc == LNK_OK;
+    if (rc != LNK_OK)
+        drop_rows(op);
+    return rc;
+}
+
 static int url_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_t now)
 {
     const struct lnk_url *u = &op->url;
@@ -933,6 +1128,12 @@ static int url_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int64_
     if (!u->original_url)
         return LNK_EINVAL;
     rc = check_user_exists(c, op, u->user_id);
+    if (rc == LNK_OK && op->url_reuse) {
+        rc = reuse_url(c, op, now);
+        if (rc != LNK_ENOTFOUND)
+            return rc;
+        rc = LNK_OK;
+    }
     if (rc == LNK_OK && code) {
         rc = query_i64(c, ST_CODE_TAKEN, ARGS(A_TEXT(code)), &one);
         if (rc == LNK_OK) {
@@ -1146,20 +1347,22 @@ static int event_create(struct lnk_store_bconn *c, struct lnk_store_op *op, int6
     if (rc == LNK_ENOTFOUND)
         op->err_field = "url";
     int64_t user_id = e->user_id ? e->user_id : owner;
+    int64_t ts = e->timestamp > 0 ? e->timestamp : now;
     if (rc == LNK_OK && e->user_id)
         rc = check_user_exists(c, op, e->user_id);
     if (rc == LNK_OK)
         rc = exec_stmt(c, ST_EVENT_INSERT,
-                       ARGS(A_I64(e->url_id), A_I64(user_id), A_TEXT(e->event_type), A_I64(now),
+                       ARGS(A_I64(e->url_id), A_I64(user_id), A_TEXT(e->event_type), A_I64(ts),
                             A_TEXT(e->details ? e->details : "{}")),
                        NULL);
+    /* before the rollup's upsert, whose rowid (the url's id) would replace it */
+    int64_t id = sqlite3_last_insert_rowid(c->db);
     if (rc == LNK_OK && strcmp(e->event_type, "click") == 0) {
-        struct counted_click one = {e->url_id, now / 86400, now, 0};
+        struct counted_click one = {e->url_id, ts / 86400, ts, 0};
         rc = rollup_add_sorted(c, &one, 1);
     }
     if (rc == LNK_OK)
-        rc = load_one(c, ST_EVENT_GET, A_I64(sqlite3_last_insert_rowid(c->db)), ROW_EVENT, op,
-                      "event");
+        rc = load_one(c, ST_EVENT_GET, A_I64(id), ROW_EVENT, op, "event");
     return rc;
 }
 
@@ -1501,6 +1704,104 @@ static int key_auth(struct lnk_store_bconn *c, struct lnk_store_op *op)
     return rc;
 }
 
+/* ---- bulk ----------------------------------------------------------------
+ * A bulk op runs each row as the single op it stands for (a create, or an
+ * upsert by id), inside a savepoint of its own: a row that fails is undone
+ * alone and reported in rows.results; only a failure that lost the
+ * transaction fails the whole op (and its batch). */
+
+static int run_write(struct lnk_store_bconn *c, struct lnk_store_op *op);
+
+/* The single op for row i of a bulk op. */
+static struct lnk_store_op *row_op(const struct lnk_store_op *op, size_t i)
+{
+    const struct lnk_import_rows *r = &op->rows;
+    bool has_id = r->has_id ? r->has_id[i] : false;
+    bool urls = op->kind == LNK_OP_URL_BULK;
+    struct lnk_store_op *sub =
+        lnk_store_op_new(urls ? (has_id ? LNK_OP_URL_IMPORT : LNK_OP_URL_CREATE)
+                              : (has_id ? LNK_OP_EVENT_IMPORT : LNK_OP_EVENT_CREATE));
+    sub->owner_guard = op->owner_guard;
+    if (has_id) {
+        sub->rows.n = 1;
+        sub->rows.urls = urls ? &r->urls[i] : NULL;
+        sub->rows.events = urls ? NULL : &r->events[i];
+    } else if (urls) {
+        sub->url = r->urls[i];
+        sub->url_reuse = r->reuse && r->reuse[i];
+    } else {
+        sub->event = r->events[i];
+    }
+    return sub;
+}
+
+/* Runs row i in its savepoint and records its result. */
+static int apply_row(struct lnk_store_bconn *c, struct lnk_store_op *op, size_t i)
+{
+    struct lnk_store_op *sub = row_op(op, i);
+    struct lnk_row_result *res = &op->rows.results[i];
+    int rc = exec_stmt(c, ST_SAVEPOINT_ROW, NO_ARGS, NULL);
+    if (rc != LNK_OK)
+        goto out;
+    if (sub->kind == LNK_OP_URL_IMPORT) {
+        /* the code it had, which caches may hold */
+        rc = query_rows(c, ST_URL_GET, ARGS(A_I64(op->rows.urls[i].id)), ROW_URL, sub);
+        if (rc == LNK_OK && sub->n_rows == 1) {
+            const char *prev = sub->urls[0].short_code;
+            res->prev_short_code = lnk_arena_strndup(&op->arena, prev, strlen(prev));
+            res->existed = true;
+        }
+    } else if (sub->kind == LNK_OP_EVENT_IMPORT) {
+        rc = query_rows(c, ST_EVENT_GET, ARGS(A_I64(op->rows.events[i].id)), ROW_EVENT, sub);
+        res->existed = rc == LNK_OK && sub->n_rows == 1;
+    }
+    if (rc != LNK_OK)
+        goto out;
+    drop_rows(sub);
+    sub->rc = run_write(c, sub);
+    res->rc = sub->rc;
+    res->err_field = sub->err_field; /* static strings */
+    if (sub->rc == LNK_OK) {
+        bool imported = sub->kind == LNK_OP_URL_IMPORT || sub->kind == LNK_OP_EVENT_IMPORT;
+        if (sub->kind == LNK_OP_URL_IMPORT || sub->kind == LNK_OP_URL_CREATE) {
+            const struct lnk_url *u = imported ? &op->rows.urls[i] : &sub->urls[0];
+            res->id = u->id;
+            res->short_code = lnk_arena_strndup(&op->arena, u->short_code, strlen(u->short_code));
+        } else {
+            res->id = imported ? op->rows.events[i].id : sub->events[0].id;
+        }
+        res->existed |= sub->reused;
+    } else if (sqlite3_get_autocommit(c->db)) {
+        rc = sub->rc; /* the transaction is gone: the batch fails */
+        goto out;
+    } else {
+        res->existed = false;
+        res->prev_short_code = NULL;
+        rc = exec_stmt(c, ST_ROLLBACK_TO_ROW, NO_ARGS, NULL);
+    }
+    if (rc == LNK_OK)
+        rc = exec_stmt(c, ST_RELEASE_ROW, NO_ARGS, NULL);
+out:
+    lnk_store_op_free(sub);
+    return rc;
+}
+
+static int bulk(struct lnk_store_bconn *c, struct lnk_store_op *op)
+{
+    struct lnk_import_rows *r = &op->rows;
+    int rc = LNK_OK;
+    r->results = lnk_arena_alloc(&op->arena, sizeof(*r->results) * (r->n ? r->n : 1));
+    memset(r->results, 0, sizeof(*r->results) * r->n);
+    for (size_t i = 0; i < r->n && rc == LNK_OK; i++) {
+        rc = apply_row(c, op, i);
+        if (rc == LNK_OK && r->results[i].rc == LNK_OK)
+            op->imported++;
+        else if (rc == LNK_OK)
+            op->skipped++;
+    }
+    return rc;
+}
+
 static int run_write(struct lnk_store_bconn *c, struct lnk_store_op *op)
 {
     int64_t now = now_s();
@@ -1527,6 +1828,9 @@ static int run_write(struct lnk_store_bconn *c, struct lnk_store_op *op)
         return event_import(c, op);
     case LNK_OP_CLICKS_APPEND:
         return clicks_append(c, op, now);
+    case LNK_OP_URL_BULK:
+    case LNK_OP_EVENT_BULK:
+        return bulk(c, op);
     case LNK_OP_KEY_CREATE:
         return key_create(c, op, now);
     case LNK_OP_KEY_REVOKE:

@@ -61,7 +61,9 @@ def keyed(linkd):
     c = linkd.start()
     alice, bob = new_user(c), new_user(c)
     a_url, b_url = new_url(c, alice["id"]), new_url(c, bob["id"])
-    expect_json(c.post("/events", json={"url_id": b_url["id"], "event_type": "share"}), 201)
+    b_event = expect_json(c.post("/events", json={"url_id": b_url["id"],
+                                                  "event_type": "share"}), 201)
+    b_url["event"] = b_event["id"]
     proc = c.proc
     keys = {"admin": create_key(proc, "admin", admin=True),
             "alice": create_key(proc, "alice", user=alice["id"]),
@@ -109,6 +111,10 @@ MANAGEMENT = [
     ("GET", "/urls/{b_url}", None), ("PUT", "/urls/{b_url}", {}),
     ("DELETE", "/urls/{b_url}", None), ("GET", "/urls/{b_url}/stats", None),
     ("GET", "/events", None), ("POST", "/events", "event"),
+    ("GET", "/users/{bob}/urls", None), ("GET", "/urls/{b_url}/events", None),
+    ("GET", "/events/{b_event}", None), ("GET", "/stats", None), ("POST", "/shorten", "url"),
+    ("POST", "/urls/bulk", "url_rows"), ("POST", "/events/bulk", "event_rows"),
+    ("POST", "/users/bulk", "user_rows"),
     ("DELETE", "/users/{bob}", None),  # last: it takes bob's url with it
 ]
 
@@ -125,6 +131,12 @@ def call(c, method, path, body, ids, headers):
         kw["json"] = {"url_id": ids["b_url"], "event_type": "share"}
     elif body == "csv":
         kw["files"] = {"file": ("u.csv", MULTIPART_CSV)}
+    elif body == "url_rows":
+        kw["json"] = [{"user_id": ids["bob"], "original_url": "https://example.com/b"}]
+    elif body == "event_rows":
+        kw["json"] = [{"url_id": ids["b_url"], "event_type": "share"}]
+    elif body == "user_rows":
+        kw["json"] = []
     elif body is not None:
         kw["json"] = body
     return c.request(method, path, **kw)
@@ -132,7 +144,8 @@ def call(c, method, path, body, ids, headers):
 
 def test_matrix_without_key_bad_key_and_revoked_key(keyed):
     c, keys, alice, bob, a_url, b_url = keyed
-    ids = {"alice": alice["id"], "bob": bob["id"], "b_url": b_url["id"]}
+    ids = {"alice": alice["id"], "bob": bob["id"], "b_url": b_url["id"],
+           "b_event": b_url["event"]}
     for method, path, body in MANAGEMENT:
         for headers, why in (({}, "no key"), (bearer("lnk_" + "x" * 40), "unknown key"),
                              (bearer(keys["revoked"]), "revoked key"),
@@ -144,7 +157,8 @@ def test_matrix_without_key_bad_key_and_revoked_key(keyed):
 
 def test_matrix_admin_key_reaches_everything(keyed):
     c, keys, alice, bob, a_url, b_url = keyed
-    ids = {"alice": alice["id"], "bob": bob["id"], "b_url": b_url["id"]}
+    ids = {"alice": alice["id"], "bob": bob["id"], "b_url": b_url["id"],
+           "b_event": b_url["event"]}
     for method, path, body in MANAGEMENT:
         r = call(c, method, path, body, ids, bearer(keys["admin"]))
         assert r.status_code in (200, 201, 204), (method, path, r.status_code, r.text)
@@ -153,9 +167,10 @@ def test_matrix_admin_key_reaches_everything(keyed):
 
 def test_matrix_user_key_is_refused_user_management(keyed):
     c, keys, alice, bob, a_url, b_url = keyed
-    ids = {"alice": alice["id"], "bob": bob["id"], "b_url": b_url["id"]}
+    ids = {"alice": alice["id"], "bob": bob["id"], "b_url": b_url["id"],
+           "b_event": b_url["event"]}
     for method, path, body in MANAGEMENT:
-        if path.startswith("/users"):
+        if path.startswith("/users") and not path.endswith("/urls"):
             expect_error(call(c, method, path, body, ids, bearer(keys["alice"])), 403)
 
 
@@ -171,8 +186,24 @@ def test_matrix_user_key_on_another_users_resources_is_404(keyed):
                                ("POST", "/events", {"url_id": b_url["id"],
                                                     "event_type": "share"}),
                                ("POST", "/events", {"url_id": a_url["id"], "event_type": "x",
-                                                    "user_id": bob["id"]})):
+                                                    "user_id": bob["id"]}),
+                               ("GET", f"/users/{bob['id']}/urls", None),
+                               ("GET", f"/urls/{b_url['id']}/events", None),
+                               ("GET", f"/events/{b_url['event']}", None),
+                               ("POST", "/shorten", {"user_id": bob["id"],
+                                                     "original_url": "https://example.com/x"})):
         expect_error(c.request(method, path, json=body, headers=h), 404)
+    rows = expect_json(c.post("/urls/bulk", headers=h, json=[
+        {"user_id": bob["id"], "original_url": "https://example.com/x"},
+        {"id": b_url["id"], "user_id": alice["id"], "short_code": "stolen1",
+         "original_url": "https://example.com/x"}]), 201)["results"]
+    assert [r["status"] for r in rows] == [404, 422]
+    assert rows[1]["details"] == {"id": "only an admin key may write rows by id"}
+    rows = expect_json(c.post("/events/bulk", headers=h, json=[
+        {"url_id": b_url["id"], "event_type": "share"},
+        {"url_id": a_url["id"], "event_type": "share", "user_id": bob["id"]}]),
+        201)["results"]
+    assert [r["status"] for r in rows] == [404, 404]
     admin = bearer(keys["admin"])
     after = expect_json(c.get(f"/urls/{b_url['id']}", headers=admin), 200)
     assert after["title"] == b_url["title"] and after["is_active"], "bob's url is untouched"
@@ -195,6 +226,20 @@ def test_matrix_user_key_on_own_resources(keyed):
     expect_json(c.post("/events", json={"url_id": a_url["id"], "event_type": "share"},
                        headers=h), 201)
     expect_json(c.get(f"/urls/{a_url['id']}/stats", headers=h), 200)
+    mine = expect_json(c.get(f"/users/{alice['id']}/urls", headers=h), 200)
+    assert [u["id"] for u in mine] == [a_url["id"], own["id"]]
+    events = expect_json(c.get(f"/urls/{a_url['id']}/events", headers=h), 200)
+    assert [e["event_type"] for e in events] == ["created", "updated", "share"]
+    assert expect_json(c.get(f"/events/{events[-1]['id']}", headers=h), 200) == events[-1]
+    stats = expect_json(c.get("/stats", headers=h), 200)
+    assert (stats["users"], stats["urls"], stats["active_urls"]) == (1, 2, 2)
+    assert stats["events_by_type"] == {"click": 0, "created": 2, "updated": 1, "share": 1}
+    short = expect_json(c.post("/shorten", json={"original_url": "https://example.com/s"},
+                               headers=h), 201)
+    assert short["user_id"] == alice["id"] and short["short_url"].endswith(short["short_code"])
+    bulk = expect_json(c.post("/urls/bulk", json=[{"original_url": "https://example.com/b"}],
+                              headers=h), 201)
+    assert bulk["results"][0]["status"] == 201
     expect(c.delete(f"/urls/{own['id']}", headers=h), 204)
 
 
