@@ -70,7 +70,14 @@
       0, 3600000, "how long an unknown code is remembered as unknown, in ms")                      \
     X(public_url, STR, "LINKD_PUBLIC_URL", "public-url", "", 0, 0,                                 \
       "base of the short links POST /shorten answers (https://sho.rt); empty: the request's "      \
-      "scheme and Host")
+      "scheme and Host")                                                                           \
+    X(readers, UINT, "LINKD_READERS", "readers", "2", 1, 256,                                      \
+      "reader threads for lists, totals and (on a networked database) every read")                 \
+    X(list_max_rows, UINT, "LINKD_LIST_MAX_ROWS", "list-max-rows", "100000", 0, 100000000,         \
+      "rows an unpaginated list may return; more get 400 asking for pages (0 = no limit)")         \
+    X(reads_per_client, UINT, "LINKD_READS_PER_CLIENT", "reads-per-client", "4", 0, 10000,         \
+      "lists and totals one client or key may have in progress at once; more get 429 "             \
+      "(0 = no limit)")
 
 struct lnk_config {
     char *listen;
@@ -97,6 +104,9 @@ struct lnk_config {
     unsigned cache_mb;
     unsigned cache_negative_ttl_ms;
     char *public_url; /* without a trailing '/' once loaded */
+    unsigned readers;
+    unsigned list_max_rows;
+    unsigned reads_per_client;
     /* Derived from `listen` by lnk_config_load. */
     char listen_host[64];
     uint16_t listen_port;

@@ -20,6 +20,8 @@ enum lnk_err {
     LNK_EBACKEND,          /* the store failed in an unexpected way */
     LNK_EUNAVAIL,          /* a dependency is down or read-only; retry later */
     LNK_EEOF,              /* end of input (parsers) */
+    LNK_ECANCELED,         /* nobody waits for the answer any more; the work was dropped */
+    LNK_EBUSY,             /* too much work queued; retry later */
 };
 
 /* Static, human-readable text for rc; never NULL. Thread-safe. */

@@ -2,8 +2,9 @@
 /* The HTTP server: libh2o (HTTP/1.1 only), N worker threads, each with its own
  * event loop and SO_REUSEPORT listener. Requests are handed to `dispatch`
  * wrapped in struct lnk_req (req.h). Graceful stop: listeners close, idle
- * connections close, in-flight requests finish (up to drain_s), then the
- * workers exit. */
+ * connections close, in-flight requests finish (up to drain_s); at the
+ * deadline what is left is cancelled (on_drain_timeout), then the workers
+ * exit. */
 #ifndef LNK_HTTP_H
 #define LNK_HTTP_H
 
@@ -31,6 +32,11 @@ struct lnk_http_config {
      * mw are set by the server). Non-zero fails the start. */
     int (*worker_init)(void *udata, struct lnk_worker_env *env);
     void (*worker_fini)(void *udata, struct lnk_worker_env *env);
+    /* Called (on a worker thread, once per worker) when the drain time is
+     * up with requests still in flight: the caller cancels their work, whose
+     * completions then end them; a worker leaves its loop once its requests
+     * are gone, or DRAIN_GRACE_MS later whatever remains. */
+    void (*on_drain_timeout)(void *udata);
     void *udata;
 };
 

@@ -31,6 +31,7 @@ struct lnk_metrics_worker;
 struct lnk_config;
 struct lnk_cache;
 struct lnk_ratelimit;
+struct lnk_inflight;
 
 /* Per-worker dependencies, filled once when the worker starts. */
 struct lnk_worker_env {
@@ -44,6 +45,7 @@ struct lnk_worker_env {
     struct lnk_cache *links;    /* short code -> redirect target; NULL: no cache */
     struct lnk_cache *url_json; /* url id -> its JSON representation; NULL: no cache */
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect; /* NULL: unlimited */
+    struct lnk_inflight *heavy; /* lists and totals in progress per client; NULL: unlimited */
     const struct lnk_config *cfg;
 };
 
@@ -109,5 +111,23 @@ void lnk_resp_raw(struct lnk_req *r, int status, const char *content_type, const
                   size_t len);
 /* Adds X-Cache to the coming response. */
 void lnk_resp_cache_header(struct lnk_req *r, bool hit);
+
+/* Streamed answers (long lists), chunked on the wire with bounded memory:
+ * start with a status and content type, then send chunks. A chunk's buffer
+ * must stay valid until `proceed` is called (the client took it), and the
+ * next chunk is sent only then; a final chunk is copied. `stop` is called
+ * instead when the request dies (the client went away, or the drain ended
+ * it); nothing may be sent after it. Both run on the worker's thread. */
+typedef void (*lnk_stream_fn)(struct lnk_req *r, void *ctx);
+void lnk_resp_stream_start(struct lnk_req *r, int status, const char *content_type,
+                           lnk_stream_fn proceed, lnk_stream_fn stop, void *ctx);
+void lnk_resp_stream_send(struct lnk_req *r, const char *buf, size_t len, bool final);
+/* Ends a started stream on an error: the client sees a broken chunked body
+ * and the connection closes. */
+void lnk_resp_stream_abort(struct lnk_req *r);
+
+/* The client's socket, for a thread that must tell whether the client has
+ * hung up (a peek); -1 when unknown. */
+int lnk_req_fd(const struct lnk_req *r);
 
 #endif

@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* The store: every read and write of users, urls and events. Handlers build
- * an operation (struct lnk_store_op), submit it, and get it back through its
- * `done` callback on the thread that owns `origin`:
- *   - reads run at once on the caller's connection (done is called before
- *     lnk_store_submit returns) when a worker connection is given;
+/* The store: every read and write of users, urls and events. A caller makes
+ * a typed operation (lnk_store_op_new(kind) returns the head of the struct
+ * lnk_op_* of that kind's family), fills its inputs, submits it, and gets it
+ * back through its `done` callback on the thread that owns `origin`:
+ *   - point reads (a row by id, code or key) run at once on the caller's
+ *     connection when the backend reads inline (SQLite) and a connection is
+ *     given; done is called before lnk_store_submit returns;
+ *   - other reads (lists, totals, and every read of a networked backend) go
+ *     to the pool of reader threads, each with its own connection, and never
+ *     wait behind writes;
  *   - writes go to the single writer thread, which runs many operations in one
  *     transaction and one fsync (group commit), then posts each operation's
  *     task to its origin executor. No `done` runs before its write is durable.
- * Backends (store_sqlite.c, later store_pg.c) implement struct lnk_store_ops
- * (store_int.h); only they include their database headers. */
+ * The business rules (codes, audit events, update diffs, owner checks,
+ * rollups) live once in store_rules.c over the narrow primitives every
+ * backend implements (store_int.h); only a backend includes its database's
+ * header. */
 #ifndef LNK_STORE_H
 #define LNK_STORE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,39 +31,207 @@
 struct lnk_store;      /* opaque; thread-safe */
 struct lnk_store_conn; /* opaque; one per worker thread, used by that thread only */
 
+/* Each kind names its typed context (struct lnk_op_<family>) and what it
+ * reads (in) and writes (out). */
 enum lnk_op_kind {
-    LNK_OP_PING,          /* read: a trivial query; out.latency_us */
-    LNK_OP_USER_LIST,     /* read: in.list -> out.users */
-    LNK_OP_USER_GET,      /* read: in.id -> out.users[0] */
-    LNK_OP_USER_CREATE,   /* write: in.user -> out.users[0] */
-    LNK_OP_USER_UPDATE,   /* write: in.id + in.user (NULL fields unchanged) -> out.users[0] */
-    LNK_OP_USER_DELETE,   /* write: in.id -> urls[] removed; cascades to urls and events */
-    LNK_OP_USER_IMPORT,   /* write: in.rows (users) upsert; out.imported/out.skipped */
-    LNK_OP_URL_LIST,      /* read: in.list -> out.urls */
-    LNK_OP_URL_GET,       /* read: in.id -> out.urls[0] */
-    LNK_OP_URL_BY_CODE,   /* read: in.code -> out.urls[0] */
-    LNK_OP_URL_CREATE,    /* write: url (short_code NULL = generate) -> urls[0]; 'created' event */
-    LNK_OP_URL_UPDATE,    /* write: in.id + url_patch -> urls[0]; 'updated' events */
-    LNK_OP_URL_DELETE,    /* write: in.id -> urls[0]; soft delete + 'deleted' event (once) */
-    LNK_OP_URL_IMPORT,    /* write: in.rows (urls) upsert by id */
-    LNK_OP_EVENT_LIST,    /* read: in.list -> out.events */
-    LNK_OP_EVENT_CREATE,  /* write: in.event -> out.events[0] */
-    LNK_OP_EVENT_IMPORT,  /* write: in.rows (events) upsert by id */
-    LNK_OP_CLICKS_APPEND, /* write: in.clicks -> click events (batched by the events writer) */
-    LNK_OP_COUNT_ROWS,    /* read: out.counts[3] = users, urls, events */
-    LNK_OP_KEY_CREATE,    /* write: key + key_hash -> keys[0]; user keys need their user */
-    LNK_OP_KEY_LIST,      /* read: -> keys (revoked ones included) */
-    LNK_OP_KEY_REVOKE,    /* write: in.id -> keys[0]; revoking twice is LNK_OK */
-    LNK_OP_KEY_AUTH,      /* read: key_hash (NULL: none) -> keys[0] if active;
-                             counts[0] = number of active keys */
-    LNK_OP_URL_STATS,     /* read: in.id -> urls[0], click_total, last_click_at, days[] */
-    LNK_OP_EVENT_GET,     /* read: in.id -> events[0] */
-    LNK_OP_STATS,         /* read: totals -> stats; owner_guard != 0: that user's rows only */
-    LNK_OP_URL_BULK,      /* write: rows.urls, each applied alone -> rows.results; a row with
-                             has_id is upserted as URL_IMPORT does, one without is created as
-                             URL_CREATE does (rows.reuse per row) */
-    LNK_OP_EVENT_BULK,    /* write: rows.events, each alone -> rows.results; has_id: upsert as
-                             EVENT_IMPORT, else created as EVENT_CREATE (timestamp 0 = now) */
+    LNK_OP_PING,          /* ping: read a trivial query -> latency_us */
+    LNK_OP_USER_LIST,     /* list: q -> users */
+    LNK_OP_USER_GET,      /* user: id -> out */
+    LNK_OP_USER_CREATE,   /* user: in -> out */
+    LNK_OP_USER_UPDATE,   /* user: id + in (NULL fields unchanged) -> out */
+    LNK_OP_USER_DELETE,   /* user: id -> urls (removed with it; events too) */
+    LNK_OP_USER_IMPORT,   /* rows: users upserted -> results, imported, skipped */
+    LNK_OP_URL_LIST,      /* list: q -> urls */
+    LNK_OP_URL_GET,       /* url: id -> out */
+    LNK_OP_URL_BY_CODE,   /* url: code -> out */
+    LNK_OP_URL_CREATE,    /* url: in (short_code NULL = generate), reuse -> out, reused;
+                             a 'created' event */
+    LNK_OP_URL_UPDATE,    /* url: id + patch, owner_guard -> out; 'updated' events */
+    LNK_OP_URL_DELETE,    /* url: id, owner_guard -> out; soft delete + 'deleted' (once) */
+    LNK_OP_URL_IMPORT,    /* rows: urls upserted by id -> imported */
+    LNK_OP_EVENT_LIST,    /* list: q -> events */
+    LNK_OP_EVENT_GET,     /* event: id, owner_guard -> out */
+    LNK_OP_EVENT_CREATE,  /* event: in (user_id 0 = the url's owner, timestamp 0 = now),
+                             owner_guard -> out */
+    LNK_OP_EVENT_IMPORT,  /* rows: events upserted by id -> imported */
+    LNK_OP_URL_BULK,      /* rows: urls, each alone -> results; has_id: upsert as URL_IMPORT,
+                             else created as URL_CREATE (reuse per row); owner_guard */
+    LNK_OP_EVENT_BULK,    /* rows: events, each alone -> results; has_id: upsert as
+                             EVENT_IMPORT, else created as EVENT_CREATE; owner_guard */
+    LNK_OP_CLICKS_APPEND, /* clicks: clicks -> written (clicks of vanished urls are not) */
+    LNK_OP_COUNT_ROWS,    /* counts: -> users, urls, events */
+    LNK_OP_STATS,         /* stats: owner_guard (0: every row) -> totals and types */
+    LNK_OP_URL_STATS,     /* url_stats: id -> url, clicks, last_click_at, days */
+    LNK_OP_KEY_CREATE,    /* key: in + key_hash -> out; a user key needs its user */
+    LNK_OP_KEY_LIST,      /* key: -> keys (revoked ones included) */
+    LNK_OP_KEY_REVOKE,    /* key: id -> out; revoking twice is LNK_OK */
+    LNK_OP_KEY_AUTH,      /* key: key_hash (NULL: none) -> out if active (found),
+                             n_active = number of active keys */
+};
+
+/* The head of every operation. */
+struct lnk_store_op {
+    enum lnk_op_kind kind;
+    /* Outputs, valid in done; memory in `arena`, freed by lnk_store_op_free. */
+    int rc;                /* LNK_OK, LNK_ENOTFOUND, LNK_EEXISTS, LNK_EINVAL, LNK_EUNAVAIL,
+                              LNK_ECANCELED... */
+    const char *err_field; /* which input caused rc: "user", "url", "event", "username",
+                              "email", "short_code", "key"; NULL if none */
+    struct lnk_arena arena;
+
+    /* Completion: `done(op)` is called exactly once, on origin's thread
+     * (inline for reads run on a worker connection). origin NULL: called on
+     * the store thread. */
+    void (*done)(struct lnk_store_op *op);
+    void *udata;
+    struct lnk_exec *origin;
+    struct lnk_task task; /* used by the store to post completion */
+
+    /* Set by the caller (any thread) when nobody waits for the answer any
+     * more: a queued read is then dropped (rc LNK_ECANCELED) instead of run,
+     * and a stream stops at its next chunk. Writes are never cancelled. */
+    atomic_bool cancelled;
+    int client_fd; /* -1, or the client's socket: a read whose client has hung up is
+                      dropped as if cancelled (checked with a peek, never read) */
+};
+
+struct lnk_op_ping {
+    struct lnk_store_op op;
+    int64_t latency_us;
+};
+
+struct lnk_op_user {
+    struct lnk_store_op op;
+    int64_t id;
+    struct lnk_user in;
+    struct lnk_user out;
+    size_t n_urls; /* USER_DELETE: the urls that went with the user */
+    struct lnk_url *urls;
+};
+
+/* Which fields of a url an update sets. */
+struct lnk_url_patch {
+    bool set_title;
+    const char *title; /* NULL = null */
+    bool set_is_active;
+    bool is_active;
+    const char *original_url; /* NULL = unchanged */
+};
+
+struct lnk_op_url {
+    struct lnk_store_op op;
+    int64_t id;
+    const char *code;           /* URL_BY_CODE */
+    int64_t owner_guard;        /* UPDATE, DELETE: non-zero: another user's url is LNK_ENOTFOUND */
+    struct lnk_url in;          /* CREATE */
+    bool reuse;                 /* CREATE: return the owner's newest url to the same destination
+                                   instead (an active one first; reactivated if inactive) */
+    struct lnk_url_patch patch; /* UPDATE */
+    struct lnk_url out;
+    bool reused; /* CREATE with reuse: out existed */
+};
+
+struct lnk_op_event {
+    struct lnk_store_op op;
+    int64_t id;
+    int64_t owner_guard; /* non-zero: an event of another user's url does not exist */
+    struct lnk_event in;
+    struct lnk_event out;
+};
+
+/* What became of one row of a bulk operation (USER_IMPORT, URL_BULK,
+ * EVENT_BULK). rc LNK_OK: written; otherwise the row was undone alone and
+ * err_field names the input that caused it, as for the single operation. */
+struct lnk_row_result {
+    int rc;
+    const char *err_field;
+    int64_t id;                  /* the row's id once written */
+    const char *short_code;      /* URL_BULK: the url's code once written */
+    const char *prev_short_code; /* URL_BULK upsert of an existing url: its code before */
+    bool existed;                /* an existing row was updated (upsert by id) or reused */
+};
+
+/* A row a lenient CSV parse left out (seed.h), with where and why. */
+struct lnk_import_skip {
+    size_t line;
+    const char *column; /* NULL: the whole row */
+    const char *reason;
+};
+
+/* Rows for the *_IMPORT and *_BULK operations (CSV seeds, the bulk routes).
+ * For users, has_id=false means "insert, skip on a username/email conflict". */
+struct lnk_import_rows {
+    size_t n;
+    struct lnk_user *users;
+    struct lnk_url *urls;
+    struct lnk_event *events;
+    bool *has_id;  /* n flags; NULL: id > 0 says it */
+    bool *reuse;   /* URL_BULK: n flags (NULL: none) */
+    size_t *lines; /* the CSV line of each row, when parsed from CSV; or NULL */
+    size_t n_skips;
+    struct lnk_import_skip *skips;
+};
+
+struct lnk_op_rows {
+    struct lnk_store_op op;
+    int64_t owner_guard; /* *_BULK: as for the single ops */
+    struct lnk_import_rows rows;
+    struct lnk_row_result *results; /* USER_IMPORT, *_BULK: n results */
+    int64_t imported, skipped;      /* rows written and refused; added to on success, so
+                                       a caller may preset them */
+};
+
+struct lnk_op_clicks {
+    struct lnk_store_op op;
+    const struct lnk_click *clicks;
+    size_t n;
+    int64_t written;
+};
+
+struct lnk_op_counts {
+    struct lnk_store_op op;
+    int64_t users, urls, events;
+};
+
+/* Events of one type (STATS). */
+struct lnk_type_count {
+    const char *event_type;
+    int64_t n;
+};
+
+struct lnk_op_stats {
+    struct lnk_store_op op;
+    int64_t owner_guard;
+    int64_t users, urls, active_urls, events;
+    size_t n_types;
+    struct lnk_type_count *types; /* ordered by type */
+};
+
+/* Clicks of one url on one UTC day (URL_STATS). */
+struct lnk_click_day {
+    int64_t day; /* days since 1970-01-01 */
+    int64_t clicks;
+};
+
+struct lnk_op_url_stats {
+    struct lnk_store_op op;
+    int64_t id;
+    struct lnk_url url;
+    int64_t clicks, last_click_at; /* last_click_at 0 = never */
+    size_t n_days;
+    struct lnk_click_day *days; /* oldest first */
+};
+
+struct lnk_op_key {
+    struct lnk_store_op op;
+    int64_t id;
+    struct lnk_api_key in; /* CREATE: name, prefix, admin, user_id */
+    const char *key_hash;  /* CREATE, AUTH: hex SHA-256 of the key */
+    struct lnk_api_key out;
+    bool found;       /* AUTH: out is the active key with that hash */
+    int64_t n_active; /* AUTH */
+    size_t n_keys;    /* LIST */
+    struct lnk_api_key *keys;
 };
 
 /* Filters and paging for the list operations. Absent filters match all. */
@@ -73,128 +249,57 @@ struct lnk_list_query {
                                with has_owner_id, is not the owner's) */
     int64_t page;           /* 1-based; 0 = no paging (every row) */
     int64_t per_page;       /* rows per page when page > 0 */
+    int64_t max_rows;       /* no paging: more matching rows than this is LNK_ETOOBIG
+                               (counted before the first row); 0 = no limit */
 };
 
-/* Clicks of one url on one UTC day (URL_STATS). */
-struct lnk_click_day {
-    int64_t day; /* days since 1970-01-01 */
-    int64_t clicks;
+/* One row of a list, on a reader thread; its strings live until the call
+ * returns. Returns false to stop early. */
+union lnk_list_row {
+    const struct lnk_user *user;
+    const struct lnk_url *url;
+    const struct lnk_event *event;
 };
+typedef bool (*lnk_list_row_fn)(void *ctx, union lnk_list_row row);
 
-/* Which fields of a url an update sets. */
-struct lnk_url_patch {
-    bool set_title;
-    const char *title; /* NULL = null */
-    bool set_is_active;
-    bool is_active;
-    const char *original_url; /* NULL = unchanged */
-};
-
-/* What became of one row of a bulk operation (USER_IMPORT, URL_BULK,
- * EVENT_BULK). rc LNK_OK: written; otherwise the row was undone alone and
- * err_field names the input that caused it, as for the single operation. */
-struct lnk_row_result {
-    int rc;
-    const char *err_field;
-    int64_t id;                  /* the row's id once written */
-    const char *short_code;      /* URL_BULK: the url's code once written */
-    const char *prev_short_code; /* URL_BULK upsert of an existing url: its code before */
-    bool existed;                /* an existing row was updated (upsert by id) or reused */
-};
-
-/* Rows for the *_IMPORT and *_BULK operations (CSV seeds, the bulk routes).
- * For users, has_id=false means "insert, skip on a username/email conflict". */
-struct lnk_import_rows {
-    size_t n;
+/* Lists: either collected whole into rows (emit NULL; for tools and tests)
+ * or streamed: the store calls emit for each row of a chunk (at most
+ * chunk_rows rows) on a reader thread, then completes a chunk on origin
+ * with `done`; more says whether another chunk follows. The caller then
+ * asks for the next one with lnk_store_list_next (or gives up: cancelled).
+ * Each chunk reads its own snapshot, from the row after the last one sent,
+ * so a long list is never held open while its client reads slowly. */
+struct lnk_op_list {
+    struct lnk_store_op op;
+    struct lnk_list_query q;
+    lnk_list_row_fn emit;
+    void *emit_ctx;
+    size_t chunk_rows; /* 0: a default */
+    bool more;         /* streamed: another chunk follows */
+    size_t n_rows;     /* collected rows, or rows of this chunk */
     struct lnk_user *users;
     struct lnk_url *urls;
     struct lnk_event *events;
-    bool *has_id;                   /* n flags; NULL: id > 0 says it */
-    bool *reuse;                    /* URL_BULK: n flags (NULL: none) */
-    struct lnk_row_result *results; /* out: n results (USER_IMPORT, *_BULK), op arena */
-    size_t *lines;                  /* the CSV line of each row, when parsed from CSV; or NULL */
-    /* Rows a lenient CSV parse left out (seed.h), with where and why. */
-    size_t n_skips;
-    struct lnk_import_skip {
-        size_t line;
-        const char *column; /* NULL: the whole row */
-        const char *reason;
-    } * skips;
+    /* private to the store */
+    int64_t after_id; /* the last row sent; 0 before the first chunk */
+    int64_t sent;     /* rows sent so far */
 };
 
-/* Row counts (STATS). */
-struct lnk_type_count {
-    const char *event_type;
-    int64_t n;
-};
-struct lnk_store_stats {
-    int64_t users, urls, active_urls, events;
-    size_t n_types;
-    struct lnk_type_count *types; /* by event type, ordered by type */
-};
-
-struct lnk_store_op {
-    enum lnk_op_kind kind;
-
-    union {
-        int64_t id;
-        struct lnk_list_query list;
-        const char *code; /* URL_BY_CODE */
-    } in;
-    /* Inputs for writes; strings are borrowed until done runs. */
-    struct lnk_user user;           /* USER_CREATE / USER_UPDATE (NULL = unchanged) */
-    struct lnk_url url;             /* URL_CREATE: user_id, original_url, title, is_active,
-                                       short_code (NULL = generate) */
-    bool url_reuse;                 /* URL_CREATE: return the owner's newest url to the same
-                                       destination instead (reactivated if inactive) */
-    struct lnk_url_patch url_patch; /* URL_UPDATE */
-    struct lnk_event event;         /* EVENT_CREATE: user_id 0 = the url's owner */
-    struct lnk_import_rows rows;    /* *_IMPORT, *_BULK */
-    struct lnk_api_key key;         /* KEY_CREATE: name, prefix, admin, user_id */
-    const char *key_hash;           /* KEY_CREATE, KEY_AUTH: hex SHA-256 of the key */
-    int64_t owner_guard;            /* URL_UPDATE/DELETE, EVENT_CREATE, EVENT_GET, *_BULK, STATS:
-                                       when non-zero, a url (or event) of another user is
-                                       LNK_ENOTFOUND (user API keys) */
-    const struct lnk_click *clicks; /* CLICKS_APPEND */
-    size_t n_clicks;
-
-    /* Outputs, valid in done; memory in `arena`, freed by lnk_store_op_free. */
-    int rc;                /* LNK_OK, LNK_ENOTFOUND, LNK_EEXISTS, LNK_EINVAL, LNK_EUNAVAIL... */
-    const char *err_field; /* which input caused rc: "user", "url", "username", "email",
-                              "short_code"; NULL if none */
-    size_t n_rows;         /* rows in users/urls/events below */
-    struct lnk_user *users;
-    struct lnk_url *urls;
-    struct lnk_event *events;
-    struct lnk_api_key *keys;
-    int64_t imported, skipped;    /* *_IMPORT: added to on success, so a caller may
-                                     preset them; meaningless when rc != LNK_OK */
-    bool reused;                  /* URL_CREATE with url_reuse: urls[0] existed */
-    struct lnk_store_stats stats; /* STATS */
-    int64_t counts[3];
-    int64_t click_total, last_click_at; /* URL_STATS; last_click_at 0 = never */
-    struct lnk_click_day *days;         /* URL_STATS: oldest first */
-    size_t n_days;
-    int64_t latency_us;
-    struct lnk_arena arena;
-
-    /* Completion: `done(op)` is called on origin's thread (inline for reads
-     * run on a worker connection). origin NULL: called on the store thread. */
-    void (*done)(struct lnk_store_op *op);
-    void *udata;
-    uint64_t tag; /* the caller's; the store never touches it */
-    struct lnk_exec *origin;
-    struct lnk_task task; /* used by the store to post completion */
-};
+/* Typed views; the kind must belong to the family. */
+#define LNK_OP_AS(op, family) ((struct lnk_op_##family *)(void *)(op))
 
 /* Store configuration; strings are copied. */
 struct lnk_store_config {
-    const char *url;      /* "sqlite:///path/file.db", "sqlite://./rel.db" or a plain path */
+    const char *url;      /* "sqlite:///path/file.db", "sqlite://./rel.db", a plain path,
+                             or "postgres://..." */
     int synchronous_full; /* 1: fsync on every commit (default); 0: relaxed */
     unsigned max_batch;   /* operations per group commit, default 1024 */
-    unsigned check_ms;    /* how often the writer checks that the path still names the
-                             open file, default 1000 */
+    unsigned check_ms;    /* how often the writer looks at the backend's health while it
+                             is well, default 1000 */
     unsigned probe_ms;    /* how often a degraded store tries a write, default 500 */
+    unsigned readers;     /* reader threads, default 2 */
+    unsigned read_queue;  /* reads waiting for a reader before more are refused
+                             (LNK_ELIMIT), default 4096 */
 };
 
 /* Why the store refuses writes (docs/durability.md). LNK_STORE_OK: it takes them. */
@@ -206,18 +311,26 @@ enum lnk_store_fault {
     LNK_STORE_FAULT_LOCKED,        /* another process held the write lock too long */
     LNK_STORE_FAULT_FILE_REMOVED,  /* the path names no file: the open one was unlinked */
     LNK_STORE_FAULT_FILE_REPLACED, /* the path names a different file than the open one */
-    LNK_STORE_FAULT_UNAVAILABLE,   /* the database cannot be opened at its path */
+    LNK_STORE_FAULT_UNAVAILABLE,   /* the database cannot be opened or reached */
 };
 
-/* A snapshot of the store's write health (GET /health). */
+/* The store's health as every backend reports it (GET /health). */
+enum lnk_store_health {
+    LNK_STORE_HEALTH_OK,       /* reads and writes */
+    LNK_STORE_HEALTH_DEGRADED, /* writes are refused; reads may still work */
+};
+
+/* A snapshot of the store's write health. */
 struct lnk_store_status {
+    enum lnk_store_health health;
     enum lnk_store_fault fault;
     int sys_errno;          /* errno behind the fault (ENOSPC, EROFS, EIO...), 0 if unknown */
     int64_t since_ms;       /* wall-clock ms since the epoch when the fault began; 0 if none */
     uint64_t failed_probes; /* write probes that failed since then */
     uint64_t recoveries;    /* faults cleared without a restart since open */
-    char rescue_path[512];  /* a copy of the lost file made when it was unlinked or
-                               replaced; "" if none */
+    char reason[256];       /* what an operator reads first, from the backend; "" when ok */
+    char detail_key[32];    /* the name of a backend detail ("rescue_copy"); "" if none */
+    char detail[512];       /* its value (a rescue copy's path) */
 };
 
 /* Stable lower-case name of a fault ("ok", "disk_full", "read_only", "io_error",
@@ -226,10 +339,11 @@ const char *lnk_store_fault_name(enum lnk_store_fault f);
 
 /* Opens (creating and migrating if needed) the database. LNK_EINVAL for an
  * unknown scheme, LNK_EBACKEND/LNK_EUNAVAIL when it cannot be opened; *err
- * (static or *errbuf) says why. Starts the writer thread. */
+ * (static or *errbuf) says why. Starts the writer and reader threads. */
 int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, char *errbuf,
                    size_t errcap);
-/* Stops the writer after it has completed every submitted operation. NULL ok. */
+/* Stops the readers (queued reads complete with LNK_ECANCELED), then the
+ * writer after it has completed every submitted write. NULL ok. */
 void lnk_store_close(struct lnk_store *s);
 const char *lnk_store_backend_name(const struct lnk_store *s);
 
@@ -237,34 +351,41 @@ const char *lnk_store_backend_name(const struct lnk_store *s);
 int lnk_store_conn_open(struct lnk_store *s, struct lnk_store_conn **out);
 void lnk_store_conn_close(struct lnk_store_conn *c);
 
-/* Allocates a zeroed op of that kind with an empty arena and list filters
- * that match everything (in.list.is_active = -1). Never NULL. */
+/* Allocates a zeroed op of that kind's family with an empty arena, list
+ * filters that match everything, and client_fd -1. Never NULL. */
 struct lnk_store_op *lnk_store_op_new(enum lnk_op_kind kind);
 void lnk_store_op_free(struct lnk_store_op *op); /* NULL ok */
 
-/* Submits op. Reads with conn != NULL run inline; everything else is queued.
- * op->done is always called exactly once. Thread-safe. */
+/* Submits op. op->done is always called exactly once (per chunk for a
+ * streamed list). Thread-safe. LNK_ELIMIT when the read queue is full. */
 void lnk_store_submit(struct lnk_store *s, struct lnk_store_conn *conn, struct lnk_store_op *op);
+
+/* A streamed list whose last chunk said `more`: reads the next chunk. */
+void lnk_store_list_next(struct lnk_store *s, struct lnk_op_list *op);
+
+/* Cancels every queued and future read: at the end of a drain, when nobody
+ * will take their answers. Writes still run. Thread-safe. */
+void lnk_store_cancel_reads(struct lnk_store *s);
 
 /* Submits op and waits for it (CLI, events writer, tests); op->done must be
  * NULL. Returns op->rc. Must not be called from a worker's loop thread nor
- * from a done callback running on the writer (it would wait for itself). */
+ * from a done callback running on a store thread (it would wait for itself).
+ * A list is collected whole. */
 int lnk_store_run(struct lnk_store *s, struct lnk_store_op *op);
 
 /* True while the store refuses writes: a write transaction failed in a way
  * that makes the store unwritable (full disk, read-only or failing file,
- * lock held elsewhere), or the path no longer names the open file. Write
- * operations then complete at once with LNK_EUNAVAIL, reads still run, and
- * the writer tries a small write transaction every probe_ms; the first that
- * succeeds clears the state. A removed or replaced file is reopened once a
- * complete database file is back at the path. Thread-safe, lock-free. */
+ * lock held elsewhere, a lost server), or the backend found the database
+ * unusable. Write operations then complete at once with LNK_EUNAVAIL, reads
+ * still run, and the writer tries a small write transaction every probe_ms;
+ * the first that succeeds clears the state. Thread-safe, lock-free. */
 bool lnk_store_is_degraded(const struct lnk_store *s);
 
 /* Fills *out with the current write health. Thread-safe. */
 void lnk_store_get_status(struct lnk_store *s, struct lnk_store_status *out);
 
-/* Asks the writer to check the file and, when degraded, to probe (and
- * reopen) now rather than at its next tick, and waits until it has. For
+/* Asks the writer to check the backend and, when degraded, to probe (and
+ * recover) now rather than at its next tick, and waits until it has. For
  * tests and tools; not from a worker loop or a done callback. */
 void lnk_store_recheck(struct lnk_store *s);
 

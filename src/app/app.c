@@ -20,6 +20,7 @@
 #include "linkd/err.h"
 #include "linkd/events.h"
 #include "linkd/http.h"
+#include "linkd/inflight.h"
 #include "linkd/log.h"
 #include "linkd/metrics.h"
 #include "linkd/ratelimit.h"
@@ -35,6 +36,7 @@ struct app {
     struct lnk_http *http;
     struct lnk_cache *links, *url_json;
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
+    struct lnk_inflight *heavy;
     _Atomic bool stopped; /* set by the shutdown thread when all is flushed */
 };
 
@@ -66,6 +68,7 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->rl_read = a->rl_read;
     env->rl_write = a->rl_write;
     env->rl_redirect = a->rl_redirect;
+    env->heavy = a->heavy;
     lnk_cache_thread_register();
     return lnk_store_conn_open(a->store, &env->conn);
 }
@@ -93,7 +96,11 @@ static int open_caches(struct app *a)
 static int open_store(struct app *a)
 {
     char err[256] = "";
-    struct lnk_store_config sc = {a->cfg->database_url, a->cfg->synchronous ? 1 : 0, 0};
+    struct lnk_store_config sc = {
+        .url = a->cfg->database_url,
+        .synchronous_full = a->cfg->synchronous ? 1 : 0,
+        .readers = a->cfg->readers,
+    };
     int rc = lnk_store_open(&sc, &a->store, err, sizeof(err));
     if (rc != LNK_OK)
         LNK_LOG(ERROR, NULL, "store", "open_failed", LNK_F_STR("database", a->cfg->database_url),
@@ -122,6 +129,7 @@ static int seed(struct app *a)
 static void open_limiters(struct app *a)
 {
     const struct lnk_config *c = a->cfg;
+    a->heavy = lnk_inflight_new(c->reads_per_client); /* a protection, not a rate limit */
     if (!c->rate_limit)
         return;
     a->rl_read = lnk_ratelimit_new(c->rate_read, c->rate_read_burst, &lnk_clock_monotonic);
@@ -135,6 +143,7 @@ static void close_limiters(struct app *a)
     lnk_ratelimit_free(a->rl_read);
     lnk_ratelimit_free(a->rl_write);
     lnk_ratelimit_free(a->rl_redirect);
+    lnk_inflight_free(a->heavy);
 }
 
 static void warn_about_open_settings(const struct lnk_config *c)
@@ -145,6 +154,15 @@ static void warn_about_open_settings(const struct lnk_config *c)
     if (!c->rate_limit)
         LNK_LOG(WARN, NULL, "app", "rate_limit_off",
                 LNK_F_STR("detail", "LINKD_RATE_LIMIT=off: no request is rate limited"));
+}
+
+/* The drain time is up: reads still queued or streaming are dropped, so
+ * their requests end now (writes finish: they are short and must not be
+ * half done). */
+static void cancel_in_flight(void *udata)
+{
+    struct app *a = udata;
+    lnk_store_cancel_reads(a->store);
 }
 
 static int start_http(struct app *a)
@@ -164,6 +182,7 @@ static int start_http(struct app *a)
         .dispatch = lnk_router_dispatch,
         .worker_init = worker_init,
         .worker_fini = worker_fini,
+        .on_drain_timeout = cancel_in_flight,
         .udata = a,
     };
     int rc = lnk_http_start(&hc, &a->http, err, sizeof(err));

@@ -32,13 +32,13 @@ static int create(struct lnk_store *s, const struct lnk_keys_cmd *cmd)
     lnk_auth_key_hash(lnk_str_from_cstr(key), hash);
     memcpy(prefix, key, LNK_AUTH_PREFIX_LEN);
     prefix[LNK_AUTH_PREFIX_LEN] = '\0';
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_KEY_CREATE);
-    op->key = (struct lnk_api_key){.name = cmd->name,
-                                   .prefix = prefix,
-                                   .admin = cmd->admin,
-                                   .user_id = cmd->admin ? 0 : cmd->user_id};
+    struct lnk_op_key *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_KEY_CREATE), key);
+    op->in = (struct lnk_api_key){.name = cmd->name,
+                                  .prefix = prefix,
+                                  .admin = cmd->admin,
+                                  .user_id = cmd->admin ? 0 : cmd->user_id};
     op->key_hash = hash;
-    rc = lnk_store_run(s, op);
+    rc = lnk_store_run(s, &op->op);
     if (rc == LNK_ENOTFOUND)
         fprintf(stderr, "linkd keys create: user %lld not found\n", (long long)cmd->user_id);
     else if (rc != LNK_OK)
@@ -46,23 +46,23 @@ static int create(struct lnk_store *s, const struct lnk_keys_cmd *cmd)
     else
         printf("%s\n# key %lld (%s, %s): shown once, store it now; send it as "
                "'Authorization: Bearer <key>'\n",
-               key, (long long)op->keys[0].id, op->keys[0].name, cmd->admin ? "admin" : "user key");
-    lnk_store_op_free(op);
+               key, (long long)op->out.id, op->out.name, cmd->admin ? "admin" : "user key");
+    lnk_store_op_free(&op->op);
     return rc == LNK_OK ? 0 : 1;
 }
 
 static int list(struct lnk_store *s)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_KEY_LIST);
-    int rc = lnk_store_run(s, op);
+    struct lnk_op_key *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_KEY_LIST), key);
+    int rc = lnk_store_run(s, &op->op);
     if (rc != LNK_OK) {
         fprintf(stderr, "linkd keys list: %s\n", lnk_strerror(rc));
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
         return 1;
     }
     printf("%-6s %-20s %-14s %-10s %-20s %s\n", "id", "name", "prefix", "role", "created",
            "status");
-    for (size_t i = 0; i < op->n_rows; i++) {
+    for (size_t i = 0; i < op->n_keys; i++) {
         const struct lnk_api_key *k = &op->keys[i];
         char created[LNK_TS_LEN + 1], role[32];
         lnk_ts_format(k->created_at, created);
@@ -73,22 +73,22 @@ static int list(struct lnk_store *s)
         printf("%-6lld %-20s %-14s %-10s %-20s %s\n", (long long)k->id, k->name, k->prefix, role,
                created, k->revoked_at ? "revoked" : "active");
     }
-    lnk_store_op_free(op);
+    lnk_store_op_free(&op->op);
     return 0;
 }
 
 static int revoke(struct lnk_store *s, int64_t id)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_KEY_REVOKE);
-    op->in.id = id;
-    int rc = lnk_store_run(s, op);
+    struct lnk_op_key *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_KEY_REVOKE), key);
+    op->id = id;
+    int rc = lnk_store_run(s, &op->op);
     if (rc == LNK_ENOTFOUND)
         fprintf(stderr, "linkd keys revoke: key %lld not found\n", (long long)id);
     else if (rc != LNK_OK)
         fprintf(stderr, "linkd keys revoke: %s\n", lnk_strerror(rc));
     else
         printf("key %lld revoked\n", (long long)id);
-    lnk_store_op_free(op);
+    lnk_store_op_free(&op->op);
     return rc == LNK_OK ? 0 : 1;
 }
 

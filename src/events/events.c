@@ -244,11 +244,11 @@ static int write_batch(struct lnk_events *ev)
         release_batch(ev); /* skip records only */
         return LNK_OK;
     }
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    struct lnk_op_clicks *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_CLICKS_APPEND), clicks);
     op->clicks = ev->batch;
-    op->n_clicks = ev->n_batch;
-    int rc = lnk_store_run(ev->store, op);
-    lnk_store_op_free(op);
+    op->n = ev->n_batch;
+    int rc = lnk_store_run(ev->store, &op->op);
+    lnk_store_op_free(&op->op);
     if (rc == LNK_OK) {
         atomic_fetch_add_explicit(&ev->written, ev->n_batch, memory_order_relaxed);
         release_batch(ev);

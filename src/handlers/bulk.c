@@ -34,8 +34,8 @@ static enum col_type column_type(struct lnk_str name)
         const char *name;
         enum col_type type;
     } typed[] = {
-        {"id", COL_INT},          {"user_id", COL_INT}, {"url_id", COL_INT},
-        {"is_active", COL_BOOL},  {"reuse", COL_BOOL},  {"details", COL_OBJECT},
+        {"id", COL_INT},         {"user_id", COL_INT}, {"url_id", COL_INT},
+        {"is_active", COL_BOOL}, {"reuse", COL_BOOL},  {"details", COL_OBJECT},
         {"title", COL_NULLABLE},
     };
     for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++)
@@ -277,8 +277,8 @@ static json_t *row_json(const struct lnk_h_bulk *b, size_t i, int status)
 }
 
 /* What the store said of row i (sent to it as store row k). */
-static json_t *stored_row_json(const struct lnk_h_bulk *b, size_t i, const struct lnk_row_result *res,
-                               int *status)
+static json_t *stored_row_json(const struct lnk_h_bulk *b, size_t i,
+                               const struct lnk_row_result *res, int *status)
 {
     if (res->rc != LNK_OK) {
         json_t *err = lnk_h_error_body(res->rc, res->err_field, status);
@@ -295,16 +295,16 @@ static json_t *stored_row_json(const struct lnk_h_bulk *b, size_t i, const struc
     return o;
 }
 
-json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_import_rows *rows)
+json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_row_result *stored)
 {
     int64_t created = 0, updated = 0, failed = 0;
-    json_t *results = json_array();
+    json_t *out_rows = json_array();
     for (size_t i = 0; i < b->n; i++) {
         const struct lnk_h_bulk_row *row = &b->rows[i];
         int status = row->status;
         json_t *o;
         if (row->store_idx != NOT_SENT) {
-            o = stored_row_json(b, i, &rows->results[row->store_idx], &status);
+            o = stored_row_json(b, i, &stored[row->store_idx], &status);
         } else {
             o = row_json(b, i, status);
             json_object_set_new(o, "error", json_string(row->error));
@@ -315,7 +315,7 @@ json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_import_ro
         created += status == 201;
         updated += status == 200;
         failed += status >= 400;
-        json_array_append_new(results, o);
+        json_array_append_new(out_rows, o);
     }
     json_t *out = json_object();
     json_object_set_new(out, "created", json_integer(created));
@@ -325,7 +325,7 @@ json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_import_ro
     json_object_set_new(out, "imported", json_integer(created + updated));
     json_object_set_new(out, "count", json_integer(created + updated));
     json_object_set_new(out, "skipped", json_integer(failed));
-    json_object_set_new(out, "results", results);
+    json_object_set_new(out, "results", out_rows);
     return out;
 }
 
@@ -358,14 +358,14 @@ static bool read_row_id(const json_t *row, int64_t scope, struct lnk_h_invalid *
     return true;
 }
 
-static void read_url_row(struct lnk_req *r, const json_t *row, struct lnk_store_op *op, size_t k,
+static void read_url_row(struct lnk_req *r, const json_t *row, struct lnk_op_rows *op, size_t k,
                          struct lnk_h_invalid *v, bool *unknown_user)
 {
     struct lnk_import_rows *rows = &op->rows;
     struct lnk_url *u = &rows->urls[k];
     int64_t scope = lnk_h_scope(r), id = 0;
     bool has_id = read_row_id(row, scope, v, &id);
-    *unknown_user = !lnk_h_read_new_url(row, scope, v, &op->arena, u, &rows->reuse[k]);
+    *unknown_user = !lnk_h_read_new_url(row, scope, v, &op->op.arena, u, &rows->reuse[k]);
     rows->has_id[k] = has_id;
     if (!has_id)
         return;
@@ -379,14 +379,14 @@ static void read_url_row(struct lnk_req *r, const json_t *row, struct lnk_store_
     u->updated_at = u->updated_at ? u->updated_at : u->created_at;
 }
 
-static void read_event_row(struct lnk_req *r, const json_t *row, struct lnk_store_op *op, size_t k,
+static void read_event_row(struct lnk_req *r, const json_t *row, struct lnk_op_rows *op, size_t k,
                            struct lnk_h_invalid *v, bool *unknown_user)
 {
     struct lnk_import_rows *rows = &op->rows;
     struct lnk_event *e = &rows->events[k];
     int64_t scope = lnk_h_scope(r), id = 0;
     bool has_id = read_row_id(row, scope, v, &id);
-    lnk_h_read_new_event(row, v, &op->arena, e);
+    lnk_h_read_new_event(row, v, &op->op.arena, e);
     read_ts(row, "timestamp", v, &e->timestamp);
     rows->has_id[k] = has_id;
     *unknown_user = scope && e->user_id && e->user_id != scope;
@@ -396,64 +396,66 @@ static void read_event_row(struct lnk_req *r, const json_t *row, struct lnk_stor
     }
 }
 
-typedef void (*read_row_fn)(struct lnk_req *r, const json_t *row, struct lnk_store_op *op,
-                            size_t k, struct lnk_h_invalid *v, bool *unknown_user);
+typedef void (*read_row_fn)(struct lnk_req *r, const json_t *row, struct lnk_op_rows *op, size_t k,
+                            struct lnk_h_invalid *v, bool *unknown_user);
 
-static void then_bulk(struct lnk_req *r, struct lnk_store_op *op)
+/* ctx: the notes (struct lnk_h_bulk) */
+static void then_bulk(struct lnk_req *r, struct lnk_store_op *sop, void *ctx)
 {
-    if (op->rc != 0) {
-        lnk_h_store_error(r, op);
+    const struct lnk_op_rows *op = LNK_OP_AS(sop, rows);
+    if (sop->rc != 0) {
+        lnk_h_store_error(r, sop);
         return;
     }
-    const struct lnk_import_rows *rows = &op->rows;
-    for (size_t k = 0; op->kind == LNK_OP_URL_BULK && k < rows->n; k++) {
-        const struct lnk_row_result *res = &rows->results[k];
+    for (size_t k = 0; sop->kind == LNK_OP_URL_BULK && k < op->rows.n; k++) {
+        const struct lnk_row_result *res = &op->results[k];
         if (res->rc != LNK_OK)
             continue;
         lnk_h_forget_url(r, &(struct lnk_url){.id = res->id, .short_code = res->short_code});
         if (res->prev_short_code)
-            lnk_h_forget_url(r, &(struct lnk_url){.id = res->id, .short_code = res->prev_short_code});
+            lnk_h_forget_url(r,
+                             &(struct lnk_url){.id = res->id, .short_code = res->prev_short_code});
     }
-    lnk_resp_json(r, 201, lnk_h_bulk_answer((const struct lnk_h_bulk *)(uintptr_t)op->tag, rows));
+    lnk_resp_json(r, 201, lnk_h_bulk_answer(ctx, op->results));
 }
 
 /* Reads every row; the valid ones become the op's rows, the others notes. */
 static void bulk(struct lnk_req *r, enum lnk_op_kind kind, const char *key, read_row_fn read)
 {
-    struct lnk_store_op *op = lnk_store_op_new(kind);
+    struct lnk_op_rows *op = LNK_OP_AS(lnk_store_op_new(kind), rows);
+    struct lnk_arena *a = &op->op.arena;
     json_t *rows = NULL;
     size_t *lines = NULL;
-    if (!lnk_h_bulk_rows(r, key, true, &op->arena, &rows, &lines)) {
-        lnk_store_op_free(op);
+    if (!lnk_h_bulk_rows(r, key, true, a, &rows, &lines)) {
+        lnk_store_op_free(&op->op);
         return;
     }
     size_t n = json_array_size(rows);
-    struct lnk_h_bulk *b = lnk_h_bulk_new(&op->arena, n, lines);
+    struct lnk_h_bulk *b = lnk_h_bulk_new(a, n, lines);
     struct lnk_import_rows *ir = &op->rows;
     size_t bytes = kind == LNK_OP_URL_BULK ? sizeof(*ir->urls) : sizeof(*ir->events);
-    void *arr = lnk_arena_alloc(&op->arena, bytes * (n ? n : 1));
+    void *arr = lnk_arena_alloc(a, bytes * (n ? n : 1));
     ir->urls = kind == LNK_OP_URL_BULK ? arr : NULL;
     ir->events = kind == LNK_OP_URL_BULK ? NULL : arr;
-    ir->has_id = lnk_arena_alloc(&op->arena, sizeof(*ir->has_id) * (n ? n : 1));
-    ir->reuse = lnk_arena_alloc(&op->arena, sizeof(*ir->reuse) * (n ? n : 1));
+    ir->has_id = lnk_arena_alloc(a, sizeof(*ir->has_id) * (n ? n : 1));
+    ir->reuse = lnk_arena_alloc(a, sizeof(*ir->reuse) * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         const json_t *row = json_array_get(rows, i);
         struct lnk_h_invalid v = {0};
         bool unknown_user = false;
         if (!json_is_object(row)) {
-            lnk_h_bulk_refuse(b, i, &v, 400, "a row must be a JSON object", &op->arena);
+            lnk_h_bulk_refuse(b, i, &v, 400, "a row must be a JSON object", a);
             continue;
         }
         ir->reuse[ir->n] = false;
         read(r, row, op, ir->n, &v, &unknown_user);
-        if (!lnk_h_bulk_refuse(b, i, &v, 422, NULL, &op->arena) &&
-            !(unknown_user && lnk_h_bulk_refuse(b, i, &v, 404, "user not found", &op->arena)))
+        if (!lnk_h_bulk_refuse(b, i, &v, 422, NULL, a) &&
+            !(unknown_user && lnk_h_bulk_refuse(b, i, &v, 404, "user not found", a)))
             b->rows[i].store_idx = ir->n++;
     }
     json_decref(rows);
     op->owner_guard = lnk_h_scope(r);
-    op->tag = (uintptr_t)b;
-    lnk_h_submit(r, op, then_bulk);
+    lnk_h_submit(r, &op->op, then_bulk, b);
 }
 
 void lnk_h_urls_bulk(struct lnk_req *r)

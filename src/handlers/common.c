@@ -146,69 +146,14 @@ bool lnk_h_url_visible(struct lnk_req *r, int64_t owner)
     return false;
 }
 
-static void then_list(struct lnk_req *r, struct lnk_store_op *op)
-{
-    if (op->rc != 0) {
-        lnk_h_store_error(r, op);
-        return;
-    }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < op->n_rows; i++)
-        json_array_append_new(arr, op->kind == LNK_OP_USER_LIST ? lnk_h_user_json(&op->users[i])
-                                   : op->kind == LNK_OP_URL_LIST
-                                       ? lnk_h_url_json(&op->urls[i])
-                                       : lnk_h_event_json(&op->events[i]));
-    lnk_resp_json(r, 200, arr);
-}
-
-/* A list op with the request's paging and filters and the caller's scope;
- * NULL when a parameter was bad (answered). */
-static struct lnk_store_op *list_op(struct lnk_req *r, enum lnk_op_kind kind, unsigned filters)
-{
-    struct lnk_store_op *op = lnk_store_op_new(kind);
-    if (!lnk_h_list_query(r, filters, &op->in.list)) {
-        lnk_store_op_free(op);
-        return NULL;
-    }
-    op->in.list.owner_id = lnk_h_scope(r);
-    op->in.list.has_owner_id = op->in.list.owner_id != 0;
-    return op;
-}
-
-void lnk_h_list(struct lnk_req *r, enum lnk_op_kind kind, unsigned filters)
-{
-    struct lnk_store_op *op = list_op(r, kind, filters);
-    if (op)
-        lnk_h_submit(r, op, then_list);
-}
-
-void lnk_h_list_under(struct lnk_req *r, const char *parent, enum lnk_op_kind kind,
-                      unsigned filters)
-{
-    int64_t id;
-    if (!lnk_h_path_id(r, parent, &id))
-        return;
-    struct lnk_store_op *op = list_op(r, kind, filters);
-    if (!op)
-        return;
-    struct lnk_list_query *q = &op->in.list;
-    q->parent_must_exist = true;
-    if (kind == LNK_OP_URL_LIST) {
-        q->has_user_id = true;
-        q->user_id = id;
-    } else {
-        q->has_url_id = true;
-        q->url_id = id;
-    }
-    lnk_h_submit(r, op, then_list);
-}
-
 /* What to do when an op completes: `then`, or `step` followed by `next`. */
 struct pending {
     struct lnk_req *r;
     lnk_h_then_fn then;
     lnk_h_step_fn step;
     lnk_handler_fn next;
+    void *ctx;
+    void (*release)(void *ctx); /* always, after then (or instead of it) */
 };
 
 static void on_done(struct lnk_store_op *op)
@@ -216,10 +161,12 @@ static void on_done(struct lnk_store_op *op)
     struct pending *p = op->udata;
     if (lnk_req_alive(p->r)) {
         if (p->then)
-            p->then(p->r, op);
+            p->then(p->r, op, p->ctx);
         else
-            p->step(p->r, op, p->next);
+            p->step(p->r, op, p->next, p->ctx);
     }
+    if (p->release)
+        p->release(p->ctx);
     lnk_req_release(p->r);
     lnk_store_op_free(op);
     free(p);
@@ -237,15 +184,21 @@ static void submit(struct lnk_req *r, struct lnk_store_op *op, const struct pend
     lnk_store_submit(env->store, env->conn, op);
 }
 
-void lnk_h_submit(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then)
+void lnk_h_submit(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then, void *ctx)
 {
-    submit(r, op, &(struct pending){NULL, then, NULL, NULL});
+    submit(r, op, &(struct pending){NULL, then, NULL, NULL, ctx, NULL});
+}
+
+void lnk_h_submit_owned(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then, void *ctx,
+                        void (*release)(void *ctx))
+{
+    submit(r, op, &(struct pending){NULL, then, NULL, NULL, ctx, release});
 }
 
 void lnk_h_submit_step(struct lnk_req *r, struct lnk_store_op *op, lnk_h_step_fn step,
-                       lnk_handler_fn next)
+                       lnk_handler_fn next, void *ctx)
 {
-    submit(r, op, &(struct pending){NULL, NULL, step, next});
+    submit(r, op, &(struct pending){NULL, NULL, step, next, ctx, NULL});
 }
 
 void lnk_h_invalid_add(struct lnk_h_invalid *v, const char *field, const char *reason)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* /events (CONTRACT.md §4.15-§4.16). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,12 +9,13 @@
 #include "linkd/handlers.h"
 #include "linkd/json.h"
 
-static void then_created(struct lnk_req *r, struct lnk_store_op *op)
+/* ctx: the status of a success */
+static void then_event(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
     if (op->rc != 0)
         lnk_h_store_error(r, op);
     else
-        lnk_resp_json(r, 201, lnk_h_event_json(&op->events[0]));
+        lnk_resp_json(r, (int)(intptr_t)ctx, lnk_h_event_json(&LNK_OP_AS(op, event)->out));
 }
 
 void lnk_h_events_list(struct lnk_req *r)
@@ -88,22 +90,22 @@ void lnk_h_events_create(struct lnk_req *r)
     json_t *body;
     if (!lnk_h_json_body(r, &body))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_CREATE);
+    struct lnk_op_event *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_EVENT_CREATE), event);
     struct lnk_h_invalid v = {0};
-    lnk_h_read_new_event(body, &v, &op->arena, &op->event);
+    lnk_h_read_new_event(body, &v, &op->op.arena, &op->in);
     json_decref(body);
     if (lnk_h_invalid_answer(r, &v)) {
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
         return;
     }
     int64_t scope = lnk_h_scope(r);
-    if (scope && op->event.user_id && op->event.user_id != scope) {
-        lnk_store_op_free(op);
+    if (scope && op->in.user_id && op->in.user_id != scope) {
+        lnk_store_op_free(&op->op);
         lnk_resp_error(r, 404, "user not found", NULL);
         return;
     }
     op->owner_guard = scope;
-    lnk_h_submit(r, op, then_created);
+    lnk_h_submit(r, &op->op, then_event, (void *)201);
 }
 
 void lnk_h_url_events(struct lnk_req *r)
@@ -111,21 +113,13 @@ void lnk_h_url_events(struct lnk_req *r)
     lnk_h_list_under(r, "url", LNK_OP_EVENT_LIST, LNK_H_FILTER_USER_ID | LNK_H_FILTER_EVENT_TYPE);
 }
 
-static void then_got(struct lnk_req *r, struct lnk_store_op *op)
-{
-    if (op->rc != 0)
-        lnk_h_store_error(r, op);
-    else
-        lnk_resp_json(r, 200, lnk_h_event_json(&op->events[0]));
-}
-
 void lnk_h_event_get(struct lnk_req *r)
 {
     int64_t id;
     if (!lnk_h_path_id(r, "event", &id))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_GET);
-    op->in.id = id;
+    struct lnk_op_event *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_EVENT_GET), event);
+    op->id = id;
     op->owner_guard = lnk_h_scope(r);
-    lnk_h_submit(r, op, then_got);
+    lnk_h_submit(r, &op->op, then_event, (void *)200);
 }

@@ -4,6 +4,7 @@
  * route, and is their rate budget left. Keys are looked up in the store on
  * every management request (one indexed read on the worker's connection), so
  * a key created or revoked with `linkd keys` takes effect at once. */
+#include <stdint.h>
 #include <stdio.h>
 
 #include "handlers/handlers_int.h"
@@ -14,6 +15,14 @@
 #include "linkd/metrics.h"
 #include "linkd/ratelimit.h"
 
+struct lnk_str lnk_h_client_key(struct lnk_req *r, char *buf, size_t cap)
+{
+    const struct lnk_principal *p = lnk_req_principal(r);
+    int n = p->key_id ? snprintf(buf, cap, "key:%lld", (long long)p->key_id)
+                      : snprintf(buf, cap, "ip:%s", lnk_req_client(r));
+    return lnk_str_make(buf, n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1);
+}
+
 /* Sets the RateLimit-* headers; false (answered 429) when over budget. */
 static bool within_budget(struct lnk_req *r, struct lnk_ratelimit *rl)
 {
@@ -21,10 +30,7 @@ static bool within_budget(struct lnk_req *r, struct lnk_ratelimit *rl)
     char key[64], v[16];
     if (!rl)
         return true;
-    const struct lnk_principal *p = lnk_req_principal(r);
-    int n = p->key_id ? snprintf(key, sizeof(key), "key:%lld", (long long)p->key_id)
-                      : snprintf(key, sizeof(key), "ip:%s", lnk_req_client(r));
-    int rc = lnk_ratelimit_check(rl, lnk_str_make(key, (size_t)n), &res);
+    int rc = lnk_ratelimit_check(rl, lnk_h_client_key(r, key, sizeof(key)), &res);
     snprintf(v, sizeof(v), "%u", res.limit);
     lnk_resp_header(r, "ratelimit-limit", v);
     snprintf(v, sizeof(v), "%u", res.remaining);
@@ -68,21 +74,24 @@ static void refuse(struct lnk_req *r, enum lnk_auth_verdict v)
 }
 
 /* After the key lookup: decide, then budget, then the handler. The access
- * class travels in op->tag. */
-static void then_authorize(struct lnk_req *r, struct lnk_store_op *op, lnk_handler_fn next)
+ * class travels in ctx. */
+static void then_authorize(struct lnk_req *r, struct lnk_store_op *op, lnk_handler_fn next,
+                           void *ctx)
 {
+    struct lnk_op_key *k = LNK_OP_AS(op, key);
+    enum lnk_access access = (enum lnk_access)(uintptr_t)ctx;
     if (op->rc != 0 && op->rc != LNK_ENOTFOUND) {
         lnk_h_store_error(r, op);
         return;
     }
-    const struct lnk_api_key *key = op->rc == 0 && op->key_hash ? &op->keys[0] : NULL;
+    const struct lnk_api_key *key = k->found ? &k->out : NULL;
     struct lnk_auth_facts f = {
         .auth_off = false,
         .client_loopback = lnk_ip_is_loopback(lnk_req_client_ip(r)),
-        .key_presented = op->key_hash != NULL,
+        .key_presented = k->key_hash != NULL,
         .key_valid = key != NULL,
         .key_admin = key && key->admin,
-        .active_keys = op->counts[0],
+        .active_keys = k->n_active,
     };
     enum lnk_auth_verdict v = lnk_auth_decide(&f);
     if (v != LNK_AUTH_ADMIN && v != LNK_AUTH_USER) {
@@ -91,7 +100,7 @@ static void then_authorize(struct lnk_req *r, struct lnk_store_op *op, lnk_handl
     }
     struct lnk_principal p = {v == LNK_AUTH_ADMIN, key ? key->user_id : 0, key ? key->id : 0};
     lnk_req_set_principal(r, &p);
-    if (!p.admin && op->tag != LNK_ACCESS_MANAGE) {
+    if (!p.admin && access != LNK_ACCESS_MANAGE) {
         lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_auth_refused_total, 1);
         lnk_resp_error(r, 403, "this needs an admin key: user keys manage their own urls only",
                        NULL);
@@ -106,14 +115,13 @@ static void authorize(struct lnk_req *r, enum lnk_access access, lnk_handler_fn 
 {
     struct lnk_str key =
         lnk_auth_key_of(lnk_req_header(r, "authorization"), lnk_req_header(r, "x-api-key"));
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_KEY_AUTH);
+    struct lnk_op_key *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_KEY_AUTH), key);
     if (key.ptr) {
-        char *hash = lnk_arena_alloc(&op->arena, LNK_AUTH_HASH_LEN + 1);
+        char *hash = lnk_arena_alloc(&op->op.arena, LNK_AUTH_HASH_LEN + 1);
         lnk_auth_key_hash(key, hash);
         op->key_hash = hash;
     }
-    op->tag = (uint64_t)access;
-    lnk_h_submit_step(r, op, then_authorize, next);
+    lnk_h_submit_step(r, &op->op, then_authorize, next, (void *)(uintptr_t)access);
 }
 
 void lnk_h_guard(struct lnk_req *r, enum lnk_access access, lnk_handler_fn next)

@@ -60,14 +60,34 @@ void lnk_h_read_new_event(const json_t *body, struct lnk_h_invalid *v, struct ln
                           struct lnk_event *e);
 
 /* Continuation after a store operation, called on the worker thread only
- * while the client is still connected. The op is freed after it returns. */
-typedef void (*lnk_h_then_fn)(struct lnk_req *r, struct lnk_store_op *op);
+ * while the client is still connected, with the caller's ctx. The op is
+ * freed after it returns. */
+typedef void (*lnk_h_then_fn)(struct lnk_req *r, struct lnk_store_op *op, void *ctx);
 /* Submits op on this worker's connection; `then` runs on completion. */
-void lnk_h_submit(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then);
+void lnk_h_submit(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then, void *ctx);
+/* The same, and release(ctx) afterwards whether or not the client was still
+ * there to run `then`. */
+void lnk_h_submit_owned(struct lnk_req *r, struct lnk_store_op *op, lnk_h_then_fn then, void *ctx,
+                        void (*release)(void *ctx));
 /* The same for a step that continues with a handler (the access step). */
-typedef void (*lnk_h_step_fn)(struct lnk_req *r, struct lnk_store_op *op, lnk_handler_fn next);
+typedef void (*lnk_h_step_fn)(struct lnk_req *r, struct lnk_store_op *op, lnk_handler_fn next,
+                              void *ctx);
 void lnk_h_submit_step(struct lnk_req *r, struct lnk_store_op *op, lnk_h_step_fn step,
-                       lnk_handler_fn next);
+                       lnk_handler_fn next, void *ctx);
+
+/* Whom a request's budgets are counted against: its API key, else its
+ * client address ("key:<id>", "ip:<addr>"), written into buf. */
+struct lnk_str lnk_h_client_key(struct lnk_req *r, char *buf, size_t cap);
+/* An expensive read (a long list, totals) holds a slot of its client's
+ * concurrency budget (LINKD_READS_PER_CLIENT) while it runs. */
+struct lnk_h_heavy {
+    struct lnk_inflight *budget; /* NULL: none held */
+    char key[64];
+    size_t len;
+};
+/* False when the client has no slot left (answered 429). */
+bool lnk_h_heavy_acquire(struct lnk_req *r, struct lnk_h_heavy *slot);
+void lnk_h_heavy_release(struct lnk_h_heavy *slot);
 
 /* 0 for an admin; else the user whose urls and events alone the request
  * may see (a user API key). */
@@ -125,7 +145,7 @@ bool lnk_h_bulk_refuse(struct lnk_h_bulk *b, size_t i, struct lnk_h_invalid *v, 
                        const char *error, struct lnk_arena *a);
 /* The answer (201): counts and one result per row, from the notes and the
  * store's results. */
-json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_import_rows *rows);
+json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_row_result *results);
 
 /* Cache steps (cache.h); each is a no-op when the cache is off. */
 /* Drops the url's cached redirect and representation. Called by every

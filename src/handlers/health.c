@@ -6,51 +6,27 @@
 #include "linkd/handlers.h"
 #include "linkd/timefmt.h"
 
-/* What an operator reads first; the runbook is in docs/durability.md. */
-static const char *fault_text(enum lnk_store_fault f)
-{
-    switch (f) {
-    case LNK_STORE_FAULT_DISK_FULL:
-        return "no space left for the database; writes are refused until space is freed";
-    case LNK_STORE_FAULT_READ_ONLY:
-        return "the database or its filesystem is read-only; writes are refused";
-    case LNK_STORE_FAULT_IO_ERROR:
-        return "the disk failed a write or sync; writes are refused until one succeeds";
-    case LNK_STORE_FAULT_LOCKED:
-        return "another process holds the database write lock";
-    case LNK_STORE_FAULT_FILE_REMOVED:
-        return "the database file was removed while open; writes are refused until a "
-               "database file is back at its path";
-    case LNK_STORE_FAULT_FILE_REPLACED:
-        return "the database file was replaced while open; writes resume on the new file";
-    case LNK_STORE_FAULT_UNAVAILABLE:
-        return "the database cannot be opened at its path";
-    case LNK_STORE_OK:
-        break;
-    }
-    return "ok";
-}
-
 static void add_write_health(json_t *store, const struct lnk_store_status *st, bool readable)
 {
     if (st->fault != LNK_STORE_OK) {
         char since[LNK_TS_LEN + 1];
         lnk_ts_format(st->since_ms / 1000, since);
         json_object_set_new(store, "reason", json_string(lnk_store_fault_name(st->fault)));
-        json_object_set_new(store, "error", json_string(fault_text(st->fault)));
+        json_object_set_new(store, "error", json_string(st->reason));
         json_object_set_new(store, "since", json_string(since));
         json_object_set_new(store, "failed_probes", json_integer((json_int_t)st->failed_probes));
     } else if (!readable) {
         json_object_set_new(store, "reason", json_string("unreadable"));
         json_object_set_new(store, "error", json_string("the database cannot be read"));
     }
-    if (st->rescue_path[0])
-        json_object_set_new(store, "rescue_copy", json_string(st->rescue_path));
+    if (st->detail_key[0])
+        json_object_set_new(store, st->detail_key, json_string(st->detail));
     json_object_set_new(store, "recoveries", json_integer((json_int_t)st->recoveries));
 }
 
-static void then_ping(struct lnk_req *r, struct lnk_store_op *op)
+static void then_ping(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
+    (void)ctx;
     struct lnk_worker_env *env = lnk_req_env(r);
     struct lnk_store_status st;
     lnk_store_get_status(env->store, &st);
@@ -62,7 +38,8 @@ static void then_ping(struct lnk_req *r, struct lnk_store_op *op)
     json_object_set_new(store, "backend", json_string(lnk_store_backend_name(env->store)));
     json_object_set_new(store, "readable", json_boolean(readable));
     json_object_set_new(store, "writable", json_boolean(writable));
-    json_object_set_new(store, "latency_ms", json_real((double)op->latency_us / 1000.0));
+    json_object_set_new(store, "latency_ms",
+                        json_real((double)LNK_OP_AS(op, ping)->latency_us / 1000.0));
     add_write_health(store, &st, readable);
     json_t *checks = json_object();
     json_object_set_new(checks, "store", store);
@@ -75,5 +52,5 @@ static void then_ping(struct lnk_req *r, struct lnk_store_op *op)
 
 void lnk_h_health(struct lnk_req *r)
 {
-    lnk_h_submit(r, lnk_store_op_new(LNK_OP_PING), then_ping);
+    lnk_h_submit(r, lnk_store_op_new(LNK_OP_PING), then_ping, NULL);
 }

@@ -4,6 +4,7 @@
  * active link answers 302 and hands a click to the events writer (never
  * waiting for it); inactive and unknown codes answer 404 and record nothing.
  * HEAD answers the same and records nothing. */
+#include <stdint.h>
 #include <string.h>
 
 #include "handlers/handlers_int.h"
@@ -51,15 +52,18 @@ static void redirect(struct lnk_req *r, const struct target *t, struct lnk_str c
     lnk_resp_redirect(r, t->url, t->len, hit);
 }
 
-static void then_lookup(struct lnk_req *r, struct lnk_store_op *op)
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "a cache epoch fits in a pointer");
+
+/* ctx: the cache epoch before the lookup */
+static void then_lookup(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
     struct lnk_str code = lnk_req_param(r);
     if (op->rc != 0 && op->rc != LNK_ENOTFOUND) {
         lnk_h_store_error(r, op);
         return;
     }
-    const struct lnk_url *u = op->rc == 0 ? &op->urls[0] : NULL;
-    lnk_h_remember_link(r, code, u, op->tag);
+    const struct lnk_url *u = op->rc == 0 ? &LNK_OP_AS(op, url)->out : NULL;
+    lnk_h_remember_link(r, code, u, (uint64_t)(uintptr_t)ctx);
     if (!u || !u->is_active) {
         not_found(r, false);
         return;
@@ -100,8 +104,9 @@ void lnk_h_redirect(struct lnk_req *r)
     if (answer_from_cache(r, code))
         return;
     struct lnk_cache *links = lnk_req_env(r)->links;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_BY_CODE);
-    op->in.code = lnk_arena_strndup(&op->arena, code.ptr, code.len);
-    op->tag = links ? lnk_cache_epoch(links) : 0;
-    lnk_h_submit(r, op, then_lookup);
+    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_BY_CODE), url);
+    op->code = lnk_arena_strndup(&op->op.arena, code.ptr, code.len);
+    /* the epoch rides in ctx: a 64-bit counter in a 64-bit pointer */
+    uintptr_t epoch = links ? (uintptr_t)lnk_cache_epoch(links) : 0;
+    lnk_h_submit(r, &op->op, then_lookup, (void *)epoch);
 }

@@ -1,16 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /stats (CONTRACT.md §4.17): totals of users, urls, active urls and
  * events by type; a user key gets the totals of its own rows. */
+#include <stdlib.h>
+
 #include "handlers/handlers_int.h"
 #include "linkd/handlers.h"
 
-static void then_stats(struct lnk_req *r, struct lnk_store_op *op)
+static void release_slot(void *slot)
 {
+    lnk_h_heavy_release(slot);
+    free(slot);
+}
+
+static void then_stats(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
+{
+    (void)ctx;
     if (op->rc != 0) {
         lnk_h_store_error(r, op);
         return;
     }
-    const struct lnk_store_stats *t = &op->stats;
+    const struct lnk_op_stats *t = LNK_OP_AS(op, stats);
     json_t *types = json_object();
     for (size_t i = 0; i < t->n_types; i++)
         json_object_set_new(types, t->types[i].event_type, json_integer(t->types[i].n));
@@ -26,7 +35,13 @@ static void then_stats(struct lnk_req *r, struct lnk_store_op *op)
 
 void lnk_h_stats(struct lnk_req *r)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_STATS);
+    struct lnk_h_heavy *slot = lnk_xcalloc(1, sizeof(*slot));
+    if (!lnk_h_heavy_acquire(r, slot)) {
+        free(slot);
+        return;
+    }
+    struct lnk_op_stats *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_STATS), stats);
     op->owner_guard = lnk_h_scope(r);
-    lnk_h_submit(r, op, then_stats);
+    op->op.client_fd = lnk_req_fd(r);
+    lnk_h_submit_owned(r, &op->op, then_stats, slot, release_slot);
 }

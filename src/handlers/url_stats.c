@@ -14,7 +14,7 @@ static json_t *ts_or_null(int64_t t)
     return json_string(buf);
 }
 
-static json_t *daily_json(const struct lnk_store_op *op)
+static json_t *daily_json(const struct lnk_op_url_stats *op)
 {
     json_t *arr = json_array();
     char buf[LNK_TS_LEN + 1];
@@ -29,20 +29,22 @@ static json_t *daily_json(const struct lnk_store_op *op)
     return arr;
 }
 
-static void then_stats(struct lnk_req *r, struct lnk_store_op *op)
+static void then_stats(struct lnk_req *r, struct lnk_store_op *sop, void *ctx)
 {
-    if (op->rc != 0) {
-        lnk_h_store_error(r, op);
+    (void)ctx;
+    const struct lnk_op_url_stats *op = LNK_OP_AS(sop, url_stats);
+    if (sop->rc != 0) {
+        lnk_h_store_error(r, sop);
         return;
     }
-    const struct lnk_url *u = &op->urls[0];
+    const struct lnk_url *u = &op->url;
     if (!lnk_h_url_visible(r, u->user_id))
         return;
     json_t *o = json_object();
     json_object_set_new(o, "url_id", json_integer(u->id));
     json_object_set_new(o, "user_id", json_integer(u->user_id));
     json_object_set_new(o, "short_code", json_string(u->short_code));
-    json_object_set_new(o, "clicks", json_integer(op->click_total));
+    json_object_set_new(o, "clicks", json_integer(op->clicks));
     json_object_set_new(o, "last_click_at", ts_or_null(op->last_click_at));
     json_object_set_new(o, "daily", daily_json(op));
     lnk_resp_json(r, 200, o);
@@ -53,7 +55,7 @@ void lnk_h_url_stats(struct lnk_req *r)
     int64_t id;
     if (!lnk_h_path_id(r, "url", &id))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_STATS);
-    op->in.id = id;
-    lnk_h_submit(r, op, then_stats);
+    struct lnk_op_url_stats *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_STATS), url_stats);
+    op->id = id;
+    lnk_h_submit(r, &op->op, then_stats, NULL);
 }

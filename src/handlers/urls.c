@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* /urls and /urls/{id} (CONTRACT.md §4.9-§4.13). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,37 +134,40 @@ static json_t *short_url_json(struct lnk_req *r, const char *code)
     return json_string(buf);
 }
 
-static void answer_url(struct lnk_req *r, struct lnk_store_op *op, int status)
+static void answer_url(struct lnk_req *r, struct lnk_store_op *sop, int status)
 {
-    if (op->rc != 0) {
-        lnk_h_store_error(r, op);
+    const struct lnk_op_url *op = LNK_OP_AS(sop, url);
+    if (sop->rc != 0) {
+        lnk_h_store_error(r, sop);
         return;
     }
-    json_t *o = lnk_h_url_json(&op->urls[0]);
+    json_t *o = lnk_h_url_json(&op->out);
     if (lnk_req_route(r) == LNK_ROUTE_SHORTEN)
-        json_object_set_new(o, "short_url", short_url_json(r, op->urls[0].short_code));
+        json_object_set_new(o, "short_url", short_url_json(r, op->out.short_code));
     lnk_resp_cache_header(r, false);
     lnk_resp_json(r, status, o);
 }
 
 /* GET: answer, and keep the representation for the next read. */
-static void then_got(struct lnk_req *r, struct lnk_store_op *op)
+/* ctx: the cache epoch before the read */
+static void then_got(struct lnk_req *r, struct lnk_store_op *sop, void *ctx)
 {
+    const struct lnk_op_url *op = LNK_OP_AS(sop, url);
     struct lnk_cache *c = lnk_req_env(r)->url_json;
-    if (op->rc != 0) {
-        lnk_h_store_error(r, op);
+    if (sop->rc != 0) {
+        lnk_h_store_error(r, sop);
         return;
     }
-    if (!lnk_h_url_visible(r, op->urls[0].user_id))
+    if (!lnk_h_url_visible(r, op->out.user_id))
         return;
     size_t len;
-    json_t *o = lnk_h_url_json(&op->urls[0]);
+    json_t *o = lnk_h_url_json(&op->out);
     char *text = lnk_json_dump(o, &len);
     json_decref(o);
     if (c) {
-        const struct lnk_url *u = &op->urls[0];
+        const struct lnk_url *u = &op->out;
         struct lnk_cache_value v = {u->id, u->user_id, u->is_active, text, len};
-        lnk_cache_put(c, lnk_req_param(r), &v, op->tag);
+        lnk_cache_put(c, lnk_req_param(r), &v, (uint64_t)(uintptr_t)ctx);
     }
     lnk_resp_cache_header(r, false);
     lnk_resp_raw(r, 200, "application/json", text, len);
@@ -171,20 +175,23 @@ static void then_got(struct lnk_req *r, struct lnk_store_op *op)
 }
 
 /* Mutations forget the cached url before they answer. */
-static void then_changed(struct lnk_req *r, struct lnk_store_op *op)
+static void then_changed(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
+    (void)ctx;
+    const struct lnk_op_url *u = LNK_OP_AS(op, url);
     if (op->rc == 0)
-        lnk_h_forget_url(r, &op->urls[0]);
-    answer_url(r, op, op->kind == LNK_OP_URL_CREATE && !op->reused ? 201 : 200);
+        lnk_h_forget_url(r, &u->out);
+    answer_url(r, op, op->kind == LNK_OP_URL_CREATE && !u->reused ? 201 : 200);
 }
 
-static void then_deleted(struct lnk_req *r, struct lnk_store_op *op)
+static void then_deleted(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
+    (void)ctx;
     if (op->rc != 0) {
         lnk_h_store_error(r, op);
         return;
     }
-    lnk_h_forget_url(r, &op->urls[0]);
+    lnk_h_forget_url(r, &LNK_OP_AS(op, url)->out);
     lnk_resp_empty(r, 204);
 }
 
@@ -218,10 +225,10 @@ void lnk_h_url_get(struct lnk_req *r)
         return;
     if (answer_from_cache(r))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_GET);
-    op->in.id = id;
-    op->tag = lnk_req_env(r)->url_json ? lnk_cache_epoch(lnk_req_env(r)->url_json) : 0;
-    lnk_h_submit(r, op, then_got);
+    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_GET), url);
+    op->id = id;
+    uintptr_t epoch = lnk_req_env(r)->url_json ? lnk_cache_epoch(lnk_req_env(r)->url_json) : 0;
+    lnk_h_submit(r, &op->op, then_got, (void *)epoch);
 }
 
 bool lnk_h_read_new_url(const json_t *body, int64_t scope, struct lnk_h_invalid *v,
@@ -247,21 +254,21 @@ void lnk_h_urls_create(struct lnk_req *r)
     json_t *body;
     if (!lnk_h_json_body(r, &body))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
+    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_CREATE), url);
     struct lnk_h_invalid v = {0};
     bool known_user =
-        lnk_h_read_new_url(body, lnk_h_scope(r), &v, &op->arena, &op->url, &op->url_reuse);
+        lnk_h_read_new_url(body, lnk_h_scope(r), &v, &op->op.arena, &op->in, &op->reuse);
     json_decref(body);
     if (lnk_h_invalid_answer(r, &v)) {
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
         return;
     }
     if (!known_user) {
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
         lnk_resp_error(r, 404, "user not found", NULL);
         return;
     }
-    lnk_h_submit(r, op, then_changed);
+    lnk_h_submit(r, &op->op, then_changed, NULL);
 }
 
 void lnk_h_url_update(struct lnk_req *r)
@@ -270,20 +277,20 @@ void lnk_h_url_update(struct lnk_req *r)
     json_t *body;
     if (!lnk_h_path_id(r, "url", &id) || !lnk_h_json_body(r, &body))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_UPDATE);
-    struct lnk_url_patch *p = &op->url_patch;
+    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_UPDATE), url);
+    struct lnk_url_patch *p = &op->patch;
     struct lnk_h_invalid v = {0};
-    op->in.id = id;
+    op->id = id;
     op->owner_guard = lnk_h_scope(r);
-    read_title(body, &v, &op->arena, &p->set_title, &p->title);
+    read_title(body, &v, &op->op.arena, &p->set_title, &p->title);
     read_is_active(body, &v, &p->set_is_active, &p->is_active);
-    read_original_url(body, false, &v, &op->arena, &p->original_url);
+    read_original_url(body, false, &v, &op->op.arena, &p->original_url);
     json_decref(body);
     if (lnk_h_invalid_answer(r, &v)) {
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
         return;
     }
-    lnk_h_submit(r, op, then_changed);
+    lnk_h_submit(r, &op->op, then_changed, NULL);
 }
 
 void lnk_h_url_delete(struct lnk_req *r)
@@ -291,8 +298,8 @@ void lnk_h_url_delete(struct lnk_req *r)
     int64_t id;
     if (!lnk_h_path_id(r, "url", &id))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_DELETE);
-    op->in.id = id;
+    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_DELETE), url);
+    op->id = id;
     op->owner_guard = lnk_h_scope(r);
-    lnk_h_submit(r, op, then_deleted);
+    lnk_h_submit(r, &op->op, then_deleted, NULL);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* /users and /users/{id} (CONTRACT.md §4.4-§4.8). */
+#include <stdint.h>
 #include <string.h>
 
 #include "handlers/handlers_int.h"
@@ -35,41 +36,41 @@ void lnk_h_read_user_fields(const json_t *body, bool required, struct lnk_h_inva
 }
 
 /* Reads username and email (both required on create, optional on update). */
-static bool read_user(struct lnk_req *r, const json_t *body, bool required, struct lnk_store_op *op)
+static bool read_user(struct lnk_req *r, const json_t *body, bool required, struct lnk_op_user *op)
 {
     struct lnk_h_invalid v = {0};
-    lnk_h_read_user_fields(body, required, &v, &op->arena, &op->user);
+    lnk_h_read_user_fields(body, required, &v, &op->op.arena, &op->in);
     return !lnk_h_invalid_answer(r, &v);
 }
 
-static void answer_user(struct lnk_req *r, struct lnk_store_op *op, int status)
+/* ctx: the status of a success */
+static void then_user(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
     if (op->rc != 0)
         lnk_h_store_error(r, op);
     else
-        lnk_resp_json(r, status, lnk_h_user_json(&op->users[0]));
-}
-
-static void then_ok(struct lnk_req *r, struct lnk_store_op *op)
-{
-    answer_user(r, op, 200);
-}
-
-static void then_created(struct lnk_req *r, struct lnk_store_op *op)
-{
-    answer_user(r, op, 201);
+        lnk_resp_json(r, (int)(intptr_t)ctx, lnk_h_user_json(&LNK_OP_AS(op, user)->out));
 }
 
 /* The user's urls are gone with it: forget each before answering. */
-static void then_deleted(struct lnk_req *r, struct lnk_store_op *op)
+static void then_deleted(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
+    (void)ctx;
+    const struct lnk_op_user *u = LNK_OP_AS(op, user);
     if (op->rc != 0) {
         lnk_h_store_error(r, op);
         return;
     }
-    for (size_t i = 0; i < op->n_rows; i++)
-        lnk_h_forget_url(r, &op->urls[i]);
+    for (size_t i = 0; i < u->n_urls; i++)
+        lnk_h_forget_url(r, &u->urls[i]);
     lnk_resp_empty(r, 204);
+}
+
+static struct lnk_op_user *user_op(enum lnk_op_kind kind, int64_t id)
+{
+    struct lnk_op_user *op = LNK_OP_AS(lnk_store_op_new(kind), user);
+    op->id = id;
+    return op;
 }
 
 void lnk_h_users_list(struct lnk_req *r)
@@ -82,9 +83,7 @@ void lnk_h_user_get(struct lnk_req *r)
     int64_t id;
     if (!lnk_h_path_id(r, "user", &id))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_GET);
-    op->in.id = id;
-    lnk_h_submit(r, op, then_ok);
+    lnk_h_submit(r, &user_op(LNK_OP_USER_GET, id)->op, then_user, (void *)200);
 }
 
 void lnk_h_users_create(struct lnk_req *r)
@@ -92,11 +91,11 @@ void lnk_h_users_create(struct lnk_req *r)
     json_t *body;
     if (!lnk_h_json_body(r, &body))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_CREATE);
+    struct lnk_op_user *op = user_op(LNK_OP_USER_CREATE, 0);
     if (read_user(r, body, true, op))
-        lnk_h_submit(r, op, then_created);
+        lnk_h_submit(r, &op->op, then_user, (void *)201);
     else
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
     json_decref(body);
 }
 
@@ -106,12 +105,11 @@ void lnk_h_user_update(struct lnk_req *r)
     json_t *body;
     if (!lnk_h_path_id(r, "user", &id) || !lnk_h_json_body(r, &body))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_UPDATE);
-    op->in.id = id;
+    struct lnk_op_user *op = user_op(LNK_OP_USER_UPDATE, id);
     if (read_user(r, body, false, op))
-        lnk_h_submit(r, op, then_ok);
+        lnk_h_submit(r, &op->op, then_user, (void *)200);
     else
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
     json_decref(body);
 }
 
@@ -120,7 +118,5 @@ void lnk_h_user_delete(struct lnk_req *r)
     int64_t id;
     if (!lnk_h_path_id(r, "user", &id))
         return;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_DELETE);
-    op->in.id = id;
-    lnk_h_submit(r, op, then_deleted);
+    lnk_h_submit(r, &user_op(LNK_OP_USER_DELETE, id)->op, then_deleted, NULL);
 }

@@ -15,22 +15,22 @@
 #include "linkd/seed.h"
 #include "linkd/timefmt.h"
 
-static void then_imported(struct lnk_req *r, struct lnk_store_op *op)
+/* ctx: the notes (struct lnk_h_bulk) */
+static void then_imported(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
     if (op->rc != 0)
         lnk_h_store_error(r, op);
     else
-        lnk_resp_json(r, 201,
-                      lnk_h_bulk_answer((const struct lnk_h_bulk *)(uintptr_t)op->tag, &op->rows));
+        lnk_resp_json(r, 201, lnk_h_bulk_answer(ctx, LNK_OP_AS(op, rows)->results));
 }
 
 /* The parsed rows and the rows the parser left out, in line order. */
-static struct lnk_h_bulk *csv_notes(struct lnk_store_op *op)
+static struct lnk_h_bulk *csv_notes(struct lnk_op_rows *op)
 {
     const struct lnk_import_rows *ir = &op->rows;
     size_t n = ir->n + ir->n_skips, k = 0, s = 0;
-    size_t *lines = lnk_arena_alloc(&op->arena, sizeof(*lines) * (n ? n : 1));
-    struct lnk_h_bulk *b = lnk_h_bulk_new(&op->arena, n, lines);
+    size_t *lines = lnk_arena_alloc(&op->op.arena, sizeof(*lines) * (n ? n : 1));
+    struct lnk_h_bulk *b = lnk_h_bulk_new(&op->op.arena, n, lines);
     for (size_t i = 0; i < n; i++) {
         if (s == ir->n_skips || (k < ir->n && ir->lines[k] < ir->skips[s].line)) {
             lines[i] = ir->lines[k];
@@ -41,19 +41,19 @@ static struct lnk_h_bulk *csv_notes(struct lnk_store_op *op)
         struct lnk_h_invalid v = {0};
         lnk_h_invalid_add(&v, skip->column ? skip->column : "row", skip->reason);
         lines[i] = skip->line;
-        lnk_h_bulk_refuse(b, i, &v, 422, NULL, &op->arena);
+        lnk_h_bulk_refuse(b, i, &v, 422, NULL, &op->op.arena);
     }
     return b;
 }
 
-static bool parse_csv(struct lnk_req *r, struct lnk_store_op *op)
+static bool parse_csv(struct lnk_req *r, struct lnk_op_rows *op, struct lnk_h_bulk **notes)
 {
     struct lnk_str csv;
     char err[256];
     int64_t skipped = 0;
     if (!lnk_h_upload_csv(r, &csv))
         return false;
-    int rc = lnk_seed_parse_users(csv.ptr, csv.len, LNK_SEED_LENIENT, &op->arena, &op->rows,
+    int rc = lnk_seed_parse_users(csv.ptr, csv.len, LNK_SEED_LENIENT, &op->op.arena, &op->rows,
                                   &skipped, err, sizeof(err));
     if (rc != LNK_OK) {
         lnk_resp_error(r, 400, err, NULL);
@@ -67,13 +67,13 @@ static bool parse_csv(struct lnk_req *r, struct lnk_store_op *op)
         lnk_resp_error(r, 413, msg, NULL);
         return false;
     }
-    op->tag = (uintptr_t)csv_notes(op);
+    *notes = csv_notes(op);
     return true;
 }
 
 /* One JSON row: the fields of POST /users, plus an optional id (upsert)
  * and created_at. */
-static void read_user_row(const json_t *row, struct lnk_store_op *op, size_t k,
+static void read_user_row(const json_t *row, struct lnk_op_rows *op, size_t k,
                           struct lnk_h_invalid *v)
 {
     struct lnk_user *u = &op->rows.users[k];
@@ -81,7 +81,7 @@ static void read_user_row(const json_t *row, struct lnk_store_op *op, size_t k,
     size_t len;
     int64_t id = 0;
     *u = (struct lnk_user){0};
-    lnk_h_read_user_fields(row, true, v, &op->arena, u);
+    lnk_h_read_user_fields(row, true, v, &op->op.arena, u);
     int rc = lnk_json_get_int(row, "id", &id);
     op->rows.has_id[k] = rc == LNK_OK;
     if (rc != LNK_OK && rc != LNK_ENOTFOUND)
@@ -96,40 +96,42 @@ static void read_user_row(const json_t *row, struct lnk_store_op *op, size_t k,
         lnk_h_invalid_add(v, "created_at", "must be a timestamp (YYYY-MM-DD HH:MM:SS, UTC)");
 }
 
-static bool parse_json(struct lnk_req *r, struct lnk_store_op *op)
+static bool parse_json(struct lnk_req *r, struct lnk_op_rows *op, struct lnk_h_bulk **notes)
 {
+    struct lnk_arena *a = &op->op.arena;
     json_t *rows;
     size_t *lines;
-    if (!lnk_h_bulk_rows(r, "users", false, &op->arena, &rows, &lines))
+    if (!lnk_h_bulk_rows(r, "users", false, a, &rows, &lines))
         return false;
     size_t n = json_array_size(rows);
-    struct lnk_h_bulk *b = lnk_h_bulk_new(&op->arena, n, NULL);
+    struct lnk_h_bulk *b = lnk_h_bulk_new(a, n, NULL);
     struct lnk_import_rows *ir = &op->rows;
-    ir->users = lnk_arena_alloc(&op->arena, sizeof(*ir->users) * (n ? n : 1));
-    ir->has_id = lnk_arena_alloc(&op->arena, sizeof(*ir->has_id) * (n ? n : 1));
+    ir->users = lnk_arena_alloc(a, sizeof(*ir->users) * (n ? n : 1));
+    ir->has_id = lnk_arena_alloc(a, sizeof(*ir->has_id) * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         const json_t *row = json_array_get(rows, i);
         struct lnk_h_invalid v = {0};
         if (!json_is_object(row)) {
-            lnk_h_bulk_refuse(b, i, &v, 400, "a row must be a JSON object", &op->arena);
+            lnk_h_bulk_refuse(b, i, &v, 400, "a row must be a JSON object", a);
             continue;
         }
         read_user_row(row, op, ir->n, &v);
-        if (!lnk_h_bulk_refuse(b, i, &v, 422, NULL, &op->arena))
+        if (!lnk_h_bulk_refuse(b, i, &v, 422, NULL, a))
             b->rows[i].store_idx = ir->n++;
     }
     json_decref(rows);
-    op->tag = (uintptr_t)b;
+    *notes = b;
     return true;
 }
 
 void lnk_h_users_bulk(struct lnk_req *r)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_IMPORT);
-    bool ok = lnk_h_is_multipart(r) ? parse_csv(r, op) : parse_json(r, op);
+    struct lnk_op_rows *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_USER_IMPORT), rows);
+    struct lnk_h_bulk *notes = NULL;
+    bool ok = lnk_h_is_multipart(r) ? parse_csv(r, op, &notes) : parse_json(r, op, &notes);
     if (!ok) {
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
         return;
     }
-    lnk_h_submit(r, op, then_imported);
+    lnk_h_submit(r, &op->op, then_imported, notes);
 }

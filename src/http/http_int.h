@@ -31,6 +31,7 @@ struct worker {
     size_t n_free_reqs;
     uint64_t rid_state; /* request-id generator */
     unsigned n_conns;   /* open connections of this worker */
+    bool drain_expired; /* the drain deadline passed and its work was cancelled */
 };
 
 struct lnk_http {
@@ -62,6 +63,7 @@ struct lnk_req {
     bool has_client;
     struct lnk_ip client;
     char client_text[48];
+    struct stream *stream; /* a streamed answer (response.c), in h2o's pool */
 };
 
 /* request.c */

@@ -225,6 +225,14 @@ struct lnk_str lnk_req_host(const struct lnk_req *r)
     return lnk_str_make(r->h2o->authority.base, r->h2o->authority.len);
 }
 
+int lnk_req_fd(const struct lnk_req *r)
+{
+    if (!r->h2o || !r->h2o->conn->callbacks->get_socket)
+        return -1;
+    h2o_socket_t *sock = r->h2o->conn->callbacks->get_socket(r->h2o->conn);
+    return sock ? h2o_socket_get_fd(sock) : -1;
+}
+
 enum lnk_route lnk_req_route(const struct lnk_req *r)
 {
     return r->route;

@@ -102,12 +102,9 @@ void lnk_http_req_finished(struct lnk_req *r)
     access_log(r, dur);
 }
 
-/* Sends status + body (copied). content_type NULL: no body headers. */
-static void respond(struct lnk_req *r, int status, const char *content_type, const char *body,
-                    size_t len)
+/* The status line and the headers every response carries. */
+static void head(struct lnk_req *r, int status, const char *content_type, size_t len)
 {
-    if (!r->h2o || r->answered)
-        return;
     h2o_req_t *h = r->h2o;
     r->answered = true;
     r->status = status;
@@ -120,6 +117,16 @@ static void respond(struct lnk_req *r, int status, const char *content_type, con
     add_by_name(h, "referrer-policy", H2O_STRLIT("no-referrer"));
     if (content_type)
         add(h, H2O_TOKEN_CONTENT_TYPE, content_type, strlen(content_type));
+}
+
+/* Sends status + body (copied). content_type NULL: no body headers. */
+static void respond(struct lnk_req *r, int status, const char *content_type, const char *body,
+                    size_t len)
+{
+    if (!r->h2o || r->answered)
+        return;
+    h2o_req_t *h = r->h2o;
+    head(r, status, content_type, len);
     h2o_start_response(h, &generator);
     if (len == 0 || r->method == LNK_METHOD_HEAD) {
         h2o_send(h, NULL, 0, H2O_SEND_STATE_FINAL);
@@ -176,4 +183,90 @@ void lnk_resp_redirect(struct lnk_req *r, const char *location, size_t len, bool
 void lnk_resp_empty(struct lnk_req *r, int status)
 {
     respond(r, status, NULL, NULL, 0);
+}
+
+/* ---- streamed answers ------------------------------------------------------ */
+
+struct stream {
+    h2o_generator_t gen; /* first: h2o hands it back */
+    struct lnk_req *r;
+    lnk_stream_fn proceed, stop;
+    void *ctx;
+    bool done; /* the final chunk (or an abort) was sent */
+};
+
+static struct stream *stream_of(struct lnk_req *r)
+{
+    return r->stream;
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *h)
+{
+    (void)h;
+    struct stream *st = (struct stream *)g;
+    if (!st->done)
+        st->proceed(st->r, st->ctx);
+}
+
+/* h2o disposes a request whose stream did not end: the client went away. */
+static void on_stop(h2o_generator_t *g, h2o_req_t *h)
+{
+    (void)h;
+    struct stream *st = (struct stream *)g;
+    if (st->done)
+        return;
+    st->done = true;
+    st->r->status = 499; /* the client closed the request (nginx's code) */
+    lnk_http_req_finished(st->r);
+    st->stop(st->r, st->ctx);
+}
+
+void lnk_resp_stream_start(struct lnk_req *r, int status, const char *content_type,
+                           lnk_stream_fn proceed, lnk_stream_fn stop, void *ctx)
+{
+    if (!r->h2o || r->answered)
+        return;
+    h2o_req_t *h = r->h2o;
+    struct stream *st = h2o_mem_alloc_pool(&h->pool, sizeof(*st));
+    *st = (struct stream){{on_proceed, on_stop}, r, proceed, stop, ctx, false};
+    r->stream = st;
+    head(r, status, content_type, SIZE_MAX); /* no length: chunked */
+    h2o_start_response(h, &st->gen);
+}
+
+void lnk_resp_stream_send(struct lnk_req *r, const char *buf, size_t len, bool final)
+{
+    struct stream *st = stream_of(r);
+    if (!r->h2o || !st || st->done)
+        return;
+    h2o_req_t *h = r->h2o;
+    if (r->method == LNK_METHOD_HEAD)
+        len = 0;
+    h2o_iovec_t b = h2o_iovec_init(buf, len);
+    if (!final && len == 0) {
+        /* nothing goes out (HEAD): the client "took" it at once */
+        st->proceed(r, st->ctx);
+        return;
+    }
+    if (final) {
+        /* h2o may write it after we return: the request's pool keeps it */
+        b.base = h2o_mem_alloc_pool(&h->pool, len ? len : 1);
+        memcpy(b.base, buf, len);
+        st->done = true;
+        h2o_send(h, &b, len ? 1 : 0, H2O_SEND_STATE_FINAL);
+        lnk_http_req_finished(r);
+        return;
+    }
+    h2o_send(h, &b, len ? 1 : 0, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+void lnk_resp_stream_abort(struct lnk_req *r)
+{
+    struct stream *st = stream_of(r);
+    if (!r->h2o || !st || st->done)
+        return;
+    st->done = true;
+    r->status = 500; /* logged as such; the client saw 200 and a cut body */
+    h2o_send(r->h2o, NULL, 0, H2O_SEND_STATE_ERROR);
+    lnk_http_req_finished(r);
 }

@@ -21,7 +21,10 @@
 #include "linkd/log.h"
 #include "linkd/metrics.h"
 
-#define LOOP_TICK_MS     50
+#define LOOP_TICK_MS 50
+/* After the drain deadline, how long cancelled work may take to come back
+ * before a worker leaves anyway. */
+#define DRAIN_GRACE_MS   2000
 #define ACCEPT_PER_WAKE  64
 #define ENTITY_MAX_BYTES (32u * 1024 * 1024) /* larger bodies get our 413 up to here */
 
@@ -192,9 +195,22 @@ static void serve(struct worker *w)
             w->ctx.http1.req_timeout.timeout = 0;
         }
         bool drained = w->n_live_reqs == 0 && open_connections(w) == 0;
-        if (drained || lnk_http_now_ns() >= deadline_ns) {
-            if (!drained)
-                LNK_LOG(WARN, NULL, "http", "drain_timeout", LNK_F_INT("worker", w->env.id),
+        uint64_t now = lnk_http_now_ns();
+        if (drained)
+            return;
+        if (now >= deadline_ns && !w->drain_expired) {
+            /* in-flight work is cancelled now; its completions end the
+             * requests, on this loop, within moments */
+            w->drain_expired = true;
+            LNK_LOG(WARN, NULL, "http", "drain_timeout", LNK_F_INT("worker", w->env.id),
+                    LNK_F_INT("in_flight", (int64_t)w->n_live_reqs));
+            if (h->cfg.on_drain_timeout)
+                h->cfg.on_drain_timeout(h->cfg.udata);
+        }
+        if (w->drain_expired &&
+            (w->n_live_reqs == 0 || now >= deadline_ns + (uint64_t)DRAIN_GRACE_MS * 1000000ull)) {
+            if (w->n_live_reqs)
+                LNK_LOG(WARN, NULL, "http", "drain_abandoned", LNK_F_INT("worker", w->env.id),
                         LNK_F_INT("in_flight", (int64_t)w->n_live_reqs));
             return;
         }
@@ -224,9 +240,14 @@ static void *worker_main(void *arg)
     report_started(h, rc);
     if (rc == LNK_OK)
         serve(w);
-    /* Nothing posts to a drained worker any more. */
-    h2o_multithread_unregister_receiver(w->queue, &w->receiver);
-    h2o_multithread_destroy_queue(w->queue);
+    /* Nothing posts to a drained worker any more. One that left requests
+     * behind keeps its queue: a late completion may still post to it, and
+     * the process exits right after. */
+    if (w->n_live_reqs == 0) {
+        h2o_multithread_unregister_receiver(w->queue, &w->receiver);
+        h2o_multithread_destroy_queue(w->queue);
+        w->queue = NULL;
+    }
     h2o_evloop_run(w->loop, 0); /* socket closes complete on the next turn */
     if (h->cfg.worker_fini)
         h->cfg.worker_fini(h->cfg.udata, &w->env);

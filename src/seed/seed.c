@@ -599,16 +599,16 @@ static int submit_rows(struct lnk_store *s, const struct seed_file *sf,
 
     for (size_t done = 0; done < rows->n;) {
         size_t n = rows->n - done < IMPORT_CHUNK_ROWS ? rows->n - done : IMPORT_CHUNK_ROWS;
-        struct lnk_store_op *op = lnk_store_op_new(sf->kind);
+        struct lnk_op_rows *op = LNK_OP_AS(lnk_store_op_new(sf->kind), rows);
         op->rows = slice_rows(rows, done, n);
-        rc = lnk_store_run(s, op);
+        rc = lnk_store_run(s, &op->op);
         if (rc == LNK_OK)
             *imported += op->imported;
         else
             set_err(err, errcap, "%s: rows %zu-%zu: %s%s%s", sf->name, done + 1, done + n,
-                    lnk_strerror(rc), op->err_field ? " in " : "",
-                    op->err_field ? op->err_field : "");
-        lnk_store_op_free(op);
+                    lnk_strerror(rc), op->op.err_field ? " in " : "",
+                    op->op.err_field ? op->op.err_field : "");
+        lnk_store_op_free(&op->op);
         if (rc != LNK_OK)
             break;
         done += n;
@@ -639,13 +639,13 @@ int lnk_seed_import_dir(struct lnk_store *s, const char *dir, bool only_if_empty
         lnk_arena_init(&files[i].arena);
     }
     if (only_if_empty) {
-        struct lnk_store_op *op = lnk_store_op_new(LNK_OP_COUNT_ROWS);
-        rc = lnk_store_run(s, op);
+        struct lnk_op_counts *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_COUNT_ROWS), counts);
+        rc = lnk_store_run(s, &op->op);
         if (rc != LNK_OK)
             set_err(err, errcap, "counting rows: %s", lnk_strerror(rc));
-        else if (op->counts[0] > 0 || op->counts[1] > 0 || op->counts[2] > 0)
+        else if (op->users > 0 || op->urls > 0 || op->events > 0)
             rep->skipped_not_empty = true;
-        lnk_store_op_free(op);
+        lnk_store_op_free(&op->op);
         if (rc != LNK_OK || rep->skipped_not_empty)
             goto out;
     }

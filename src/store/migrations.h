@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "store/store_sqlite_query.h"
+
 /* Version 1.
  * - events.url_id and events.user_id are foreign keys with ON DELETE CASCADE:
  *   every event names an existing url (seed events included), and deleting a
@@ -232,22 +234,6 @@ static const char LNK_SQLITE_MIGRATION_7[] =
     "CREATE TRIGGER users_delete_events AFTER DELETE ON users BEGIN"
     " DELETE FROM events WHERE id >> 16 IN (SELECT +b FROM event_buckets)"
     " AND user_id = old.id; END;";
-
-/* How queries reach events through migration 7's indexes: the expression
- * must match theirs for SQLite to use them, "+b" makes it seek bucket by
- * bucket, and ordering by bucket then id is id order straight from the
- * index. Used by store_sqlite.c; their plans are pinned by
- * tests/unit/store/test_store_migrate.c. */
-#define LNK_SQLITE_EVENTS_BY_URL                                                                   \
-    " FROM events INDEXED BY events_url_id WHERE id >> 16 IN (SELECT +b FROM event_buckets)"
-#define LNK_SQLITE_EVENTS_BY_USER                                                                  \
-    " FROM events INDEXED BY events_user_id WHERE id >> 16 IN (SELECT +b FROM event_buckets)"
-#define LNK_SQLITE_EVENT_ORDER "id >> 16, id"
-
-/* The same for urls through migration 6's index. */
-#define LNK_SQLITE_URLS_BY_USER                                                                    \
-    " FROM urls INDEXED BY urls_user_id WHERE id >> 12 IN (SELECT +b FROM url_buckets)"
-#define LNK_SQLITE_URL_ORDER "id >> 12, id"
 
 static const char *const lnk_sqlite_migrations[] = {
     LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2, LNK_SQLITE_MIGRATION_3, LNK_SQLITE_MIGRATION_4,

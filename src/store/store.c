@@ -1,20 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* Store dispatch: picks the backend from DATABASE_URL, runs reads inline on
- * worker connections, and owns the single writer thread that drains the
- * queue in batches (group commit: one transaction, one fsync, many ops).
+/* Store dispatch: picks the backend from DATABASE_URL, runs point reads
+ * inline on worker connections (when the backend allows), other reads on a
+ * pool of reader threads, and owns the single writer thread that drains the
+ * write queue in batches (group commit: one transaction, one fsync, many
+ * ops) through the rules (store_rules.c).
  * Every submitted op is completed exactly once, after its batch committed
  * (and, with a backend that syncs after commit, after the syncer thread made
  * it durable: the writer runs the next batch meanwhile).
  * The writer also tends write health (docs/durability.md): once a write
  * fails for a storage reason or the path stops naming the open file, writes
  * are refused with LNK_EUNAVAIL until a probe succeeds, without a restart.
- * Lock order: s->conns_mu -> conn->mu; s->mu, s->sync_mu and s->st_mu are
- * never held with another lock; no callback ever runs while any of them is
- * held. */
+ * Lock order: s->conns_mu -> conn->mu; s->mu, s->sync_mu, s->st_mu and
+ * s->rd_mu are never held with another lock; no callback ever runs while
+ * any of them is held. */
 #include "linkd/store.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,16 +29,16 @@
 #include "linkd/str.h"
 #include "store/store_int.h"
 
-#define STORE_MAX_BATCH_DEFAULT 1024u
-#define STORE_CHECK_MS_DEFAULT  1000u
-#define STORE_PROBE_MS_DEFAULT  500u
-/* A failed rescue copy (a full disk, most often) is retried this often: each
- * attempt may write a whole database before it fails. */
-#define STORE_RESCUE_RETRY_MS 10000
+#define STORE_MAX_BATCH_DEFAULT  1024u
+#define STORE_CHECK_MS_DEFAULT   1000u
+#define STORE_PROBE_MS_DEFAULT   500u
+#define STORE_READERS_DEFAULT    2u
+#define STORE_READ_QUEUE_DEFAULT 4096u
 
 struct lnk_store {
     const struct lnk_store_ops *ops;
     struct lnk_store_backend *be;
+    struct lnk_store_rules *rules; /* writer thread only */
     unsigned max_batch;
     unsigned check_ms; /* file identity check period while healthy */
     unsigned probe_ms; /* write probe period while degraded */
@@ -76,9 +79,21 @@ struct lnk_store {
     enum lnk_store_fault fault;
     int64_t next_check_ms; /* monotonic */
     int64_t next_probe_ms; /* monotonic */
-    bool rescue_done;      /* this fault's rescue copy was made (or not needed) */
-    bool rescue_failed_logged;
-    int64_t next_rescue_ms; /* monotonic; a failed copy is retried this late */
+
+    /* The reader pool: reads that may take long (lists, totals) and every
+     * read of a backend without inline reads, in arrival order; a streamed
+     * list goes back to the tail after each chunk, so long lists share the
+     * readers. */
+    unsigned n_readers;
+    pthread_t *readers;
+    struct lnk_store_conn **reader_conns;
+    unsigned read_queue_max;
+    pthread_mutex_t rd_mu;
+    pthread_cond_t rd_cv;
+    struct lnk_store_op *rd_head, *rd_tail; /* linked through task.link_[0] */
+    unsigned rd_queued;
+    bool rd_stopping;
+    atomic_bool rd_cancel; /* every read from now on completes LNK_ECANCELED */
 };
 
 struct lnk_store_conn {
@@ -132,33 +147,112 @@ const char *lnk_store_fault_name(enum lnk_store_fault f)
     return "unavailable";
 }
 
-static bool is_file_fault(enum lnk_store_fault f)
+/* Faults the backend works on at once (a rescue copy, a reopen, a
+ * reconnect) rather than after a probe period. */
+static bool recover_at_once(enum lnk_store_fault f)
 {
     return f == LNK_STORE_FAULT_FILE_REMOVED || f == LNK_STORE_FAULT_FILE_REPLACED ||
            f == LNK_STORE_FAULT_UNAVAILABLE;
 }
 
-/* Splits url into a backend and the backend's target (the rest after
- * "scheme://"). A string without "://" is a path for the default backend. */
-static int select_backend(const char *url, const struct lnk_store_ops **ops, const char **target)
+/* The backend of url by its scheme. A string without "://" is a path for
+ * the default backend. The backend gets the whole url. */
+static int select_backend(const char *url, const struct lnk_store_ops **ops)
 {
     const char *sep = url ? strstr(url, "://") : NULL;
     if (!url || !*url)
         return LNK_EINVAL;
     if (!sep) {
         *ops = backends[0].ops;
-        *target = url;
         return LNK_OK;
     }
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
         if (lnk_str_eq_nocase(lnk_str_make(url, (size_t)(sep - url)),
                               lnk_str_from_cstr(backends[i].scheme))) {
             *ops = backends[i].ops;
-            *target = sep + 3;
-            return *target[0] ? LNK_OK : LNK_EINVAL;
+            return sep[3] ? LNK_OK : LNK_EINVAL;
         }
     }
     return LNK_EINVAL;
+}
+
+/* The family of a kind: which struct lnk_op_* it is. */
+enum family {
+    F_PING,
+    F_USER,
+    F_URL,
+    F_EVENT,
+    F_ROWS,
+    F_CLICKS,
+    F_COUNTS,
+    F_STATS,
+    F_URL_STATS,
+    F_KEY,
+    F_LIST
+};
+
+static enum family family_of(enum lnk_op_kind kind)
+{
+    switch (kind) {
+    case LNK_OP_PING:
+        return F_PING;
+    case LNK_OP_USER_GET:
+    case LNK_OP_USER_CREATE:
+    case LNK_OP_USER_UPDATE:
+    case LNK_OP_USER_DELETE:
+        return F_USER;
+    case LNK_OP_URL_GET:
+    case LNK_OP_URL_BY_CODE:
+    case LNK_OP_URL_CREATE:
+    case LNK_OP_URL_UPDATE:
+    case LNK_OP_URL_DELETE:
+        return F_URL;
+    case LNK_OP_EVENT_GET:
+    case LNK_OP_EVENT_CREATE:
+        return F_EVENT;
+    case LNK_OP_USER_IMPORT:
+    case LNK_OP_URL_IMPORT:
+    case LNK_OP_EVENT_IMPORT:
+    case LNK_OP_URL_BULK:
+    case LNK_OP_EVENT_BULK:
+        return F_ROWS;
+    case LNK_OP_CLICKS_APPEND:
+        return F_CLICKS;
+    case LNK_OP_COUNT_ROWS:
+        return F_COUNTS;
+    case LNK_OP_STATS:
+        return F_STATS;
+    case LNK_OP_URL_STATS:
+        return F_URL_STATS;
+    case LNK_OP_KEY_CREATE:
+    case LNK_OP_KEY_LIST:
+    case LNK_OP_KEY_REVOKE:
+    case LNK_OP_KEY_AUTH:
+        return F_KEY;
+    case LNK_OP_USER_LIST:
+    case LNK_OP_URL_LIST:
+    case LNK_OP_EVENT_LIST:
+        return F_LIST;
+    }
+    return F_PING;
+}
+
+static size_t family_size(enum family f)
+{
+    static const size_t sizes[] = {
+        [F_PING] = sizeof(struct lnk_op_ping),
+        [F_USER] = sizeof(struct lnk_op_user),
+        [F_URL] = sizeof(struct lnk_op_url),
+        [F_EVENT] = sizeof(struct lnk_op_event),
+        [F_ROWS] = sizeof(struct lnk_op_rows),
+        [F_CLICKS] = sizeof(struct lnk_op_clicks),
+        [F_COUNTS] = sizeof(struct lnk_op_counts),
+        [F_STATS] = sizeof(struct lnk_op_stats),
+        [F_URL_STATS] = sizeof(struct lnk_op_url_stats),
+        [F_KEY] = sizeof(struct lnk_op_key),
+        [F_LIST] = sizeof(struct lnk_op_list),
+    };
+    return sizes[f];
 }
 
 bool lnk_store_op_is_read(enum lnk_op_kind kind)
@@ -183,23 +277,89 @@ bool lnk_store_op_is_read(enum lnk_op_kind kind)
     }
 }
 
+bool lnk_store_op_is_point_read(enum lnk_op_kind kind)
+{
+    switch (kind) {
+    case LNK_OP_PING:
+    case LNK_OP_USER_GET:
+    case LNK_OP_URL_GET:
+    case LNK_OP_URL_BY_CODE:
+    case LNK_OP_EVENT_GET:
+    case LNK_OP_URL_STATS:
+    case LNK_OP_KEY_AUTH:
+        return true;
+    default:
+        return false;
+    }
+}
+
 void lnk_store_op_reset_outputs(struct lnk_store_op *op)
 {
     op->rc = LNK_OK;
     op->err_field = NULL;
-    op->n_rows = 0;
-    op->users = NULL;
-    op->urls = NULL;
-    op->events = NULL;
-    /* store.h: the imports add to imported/skipped, which callers may preset */
-    if (op->kind != LNK_OP_USER_IMPORT && op->kind != LNK_OP_URL_IMPORT &&
-        op->kind != LNK_OP_EVENT_IMPORT) {
-        op->imported = 0;
-        op->skipped = 0;
+    switch (family_of(op->kind)) {
+    case F_PING:
+        LNK_OP_AS(op, ping)->latency_us = 0;
+        break;
+    case F_USER: {
+        struct lnk_op_user *u = LNK_OP_AS(op, user);
+        memset(&u->out, 0, sizeof(u->out));
+        u->n_urls = 0;
+        u->urls = NULL;
+        break;
     }
-    memset(op->counts, 0, sizeof(op->counts));
-    op->reused = false;
-    op->latency_us = 0;
+    case F_URL:
+        memset(&LNK_OP_AS(op, url)->out, 0, sizeof(LNK_OP_AS(op, url)->out));
+        LNK_OP_AS(op, url)->reused = false;
+        break;
+    case F_EVENT:
+        memset(&LNK_OP_AS(op, event)->out, 0, sizeof(LNK_OP_AS(op, event)->out));
+        break;
+    case F_ROWS: /* store.h: callers may preset the counters */
+        LNK_OP_AS(op, rows)->results = NULL;
+        break;
+    case F_CLICKS:
+        LNK_OP_AS(op, clicks)->written = 0;
+        break;
+    case F_COUNTS: {
+        struct lnk_op_counts *c = LNK_OP_AS(op, counts);
+        c->users = c->urls = c->events = 0;
+        break;
+    }
+    case F_STATS: {
+        struct lnk_op_stats *t = LNK_OP_AS(op, stats);
+        t->users = t->urls = t->active_urls = t->events = 0;
+        t->n_types = 0;
+        t->types = NULL;
+        break;
+    }
+    case F_URL_STATS: {
+        struct lnk_op_url_stats *u = LNK_OP_AS(op, url_stats);
+        memset(&u->url, 0, sizeof(u->url));
+        u->clicks = u->last_click_at = 0;
+        u->n_days = 0;
+        u->days = NULL;
+        break;
+    }
+    case F_KEY: {
+        struct lnk_op_key *k = LNK_OP_AS(op, key);
+        memset(&k->out, 0, sizeof(k->out));
+        k->found = false;
+        k->n_active = 0;
+        k->n_keys = 0;
+        k->keys = NULL;
+        break;
+    }
+    case F_LIST: {
+        struct lnk_op_list *l = LNK_OP_AS(op, list);
+        l->more = false;
+        l->n_rows = 0;
+        l->users = NULL;
+        l->urls = NULL;
+        l->events = NULL;
+        break;
+    }
+    }
 }
 
 static struct lnk_store_op *op_from_task(struct lnk_task *t)
@@ -246,7 +406,6 @@ static void publish(struct lnk_store *s, enum lnk_store_fault f, int sys_errno, 
         s->st.since_ms = 0;
         s->st.failed_probes = 0;
         s->st.sys_errno = 0;
-        s->st.rescue_path[0] = '\0';
     } else {
         if (s->st.fault == LNK_STORE_OK)
             s->st.since_ms = clock_ms(CLOCK_REALTIME);
@@ -255,15 +414,11 @@ static void publish(struct lnk_store *s, enum lnk_store_fault f, int sys_errno, 
         s->st.failed_probes += failed_probe;
     }
     s->st.fault = f;
+    s->st.health = f == LNK_STORE_OK ? LNK_STORE_HEALTH_OK : LNK_STORE_HEALTH_DEGRADED;
+    s->st.reason[0] = s->st.detail_key[0] = s->st.detail[0] = '\0';
+    s->ops->describe(s->be, f, &s->st);
     pthread_mutex_unlock(&s->st_mu);
     atomic_store(&s->degraded, f != LNK_STORE_OK);
-}
-
-static void set_rescue_path(struct lnk_store *s, const char *path)
-{
-    pthread_mutex_lock(&s->st_mu);
-    snprintf(s->st.rescue_path, sizeof(s->st.rescue_path), "%s", path);
-    pthread_mutex_unlock(&s->st_mu);
 }
 
 /* Enters (or changes) the degraded state. A file fault is worked on at
@@ -277,10 +432,7 @@ static void set_fault(struct lnk_store *s, enum lnk_store_fault f, int sys_errno
         return;
     }
     if (s->fault == LNK_STORE_OK) {
-        s->rescue_done = false;
-        s->rescue_failed_logged = false;
-        s->next_rescue_ms = 0;
-        s->next_probe_ms = now + (is_file_fault(f) ? 0 : s->probe_ms);
+        s->next_probe_ms = now + (recover_at_once(f) ? 0 : s->probe_ms);
         LNK_LOG(WARN, NULL, "store", "degraded", LNK_F_STR("fault", lnk_store_fault_name(f)),
                 LNK_F_INT("errno", sys_errno));
     } else {
@@ -304,75 +456,38 @@ static void clear_fault(struct lnk_store *s)
     publish(s, LNK_STORE_OK, 0, false);
 }
 
-/* Closes every read connection (each under its own lock, so none is in
- * use), then has the backend reopen the file. Readers reopen lazily. */
-static int reopen_all(struct lnk_store *s)
+/* For the backend's recovery: closes every read connection (each under
+ * its own lock, so none is in use); they reopen on their next use. Called
+ * with conns_mu held by recover_backend. */
+static void close_readers_locked(void *ctx)
 {
-    char err[256] = "";
-    pthread_mutex_lock(&s->conns_mu);
+    struct lnk_store *s = ctx;
     for (struct lnk_store_conn *c = s->conns; c; c = c->next) {
         pthread_mutex_lock(&c->mu);
         s->ops->conn_close(c->bc);
         c->bc = NULL;
         pthread_mutex_unlock(&c->mu);
     }
-    int rc = s->ops->reopen(s->be, err, sizeof(err));
-    pthread_mutex_unlock(&s->conns_mu);
-    if (rc == LNK_OK)
-        LNK_LOG(INFO, NULL, "store", "reopened",
-                LNK_F_STR("fault", lnk_store_fault_name(s->fault)));
-    else
-        LNK_LOG(ERROR, NULL, "store", "reopen_failed", LNK_F_STR("error", err));
-    return rc;
-}
-
-/* Saves what the old file holds before anything closes it: after an unlink,
- * the write connection is the only way left to acknowledged data. */
-static void rescue_once(struct lnk_store *s)
-{
-    char path[sizeof(s->st.rescue_path)] = "";
-    int64_t now = clock_ms(CLOCK_MONOTONIC);
-    if (s->rescue_done || now < s->next_rescue_ms)
-        return;
-    int rc = s->ops->rescue(s->be, path, sizeof(path));
-    if (rc == LNK_OK) {
-        s->rescue_done = true;
-        set_rescue_path(s, path);
-        LNK_LOG(WARN, NULL, "store", "rescue_written", LNK_F_STR("path", path));
-        return;
-    }
-    s->next_rescue_ms = now + STORE_RESCUE_RETRY_MS;
-    if (!s->rescue_failed_logged) {
-        s->rescue_failed_logged = true;
-        LNK_LOG(ERROR, NULL, "store", "rescue_failed", LNK_F_STR("error", lnk_strerror(rc)));
-    }
 }
 
 static void wait_synced(struct lnk_store *s);
 
-/* One recovery attempt while degraded: file identity first (rescue copy,
- * reopen once a usable file is at the path), then a write probe. */
+/* One recovery attempt while degraded: the backend's own step (a rescue
+ * copy and a reopen for a removed file, a reconnect), then a write probe.
+ * conns_mu is held across the step so that no read connection opens on a
+ * database being replaced. */
 static void try_recover(struct lnk_store *s)
 {
     const struct lnk_store_ops *ops = s->ops;
     wait_synced(s);
-    enum lnk_store_fault f = ops->check(s->be);
-    if (f == LNK_STORE_FAULT_FILE_REMOVED || f == LNK_STORE_FAULT_FILE_REPLACED) {
+    pthread_mutex_lock(&s->conns_mu);
+    enum lnk_store_fault f = ops->recover(s->be, s->fault, close_readers_locked, s);
+    pthread_mutex_unlock(&s->conns_mu);
+    if (f != LNK_STORE_OK) {
         if (f != s->fault)
             set_fault(s, f, 0);
-        rescue_once(s);
-    }
-    if (f != LNK_STORE_OK) {
-        if (f == LNK_STORE_FAULT_FILE_REMOVED || !ops->reopen_ready(s->be)) {
-            publish(s, s->fault, 0, true);
-            return;
-        }
-        if (reopen_all(s) != LNK_OK) {
-            set_fault(s, LNK_STORE_FAULT_UNAVAILABLE, 0);
-            publish(s, s->fault, 0, true);
-            return;
-        }
-        s->rescue_done = true; /* the new file needs no rescue */
+        publish(s, s->fault, 0, true);
+        return;
     }
     if (ops->probe(s->be) == LNK_OK) {
         clear_fault(s);
@@ -547,17 +662,21 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
             }
         }
     }
-    int rc = run ? ops->batch_begin(s->be) : LNK_OK;
+    int rc = run ? (ops->writer(s->be) ? ops->begin(s->be) : LNK_EUNAVAIL) : LNK_OK;
     if (run && rc == LNK_OK) {
         for (struct lnk_store_op *op = run; op && rc == LNK_OK; op = next_of(op)) {
-            rc = ops->batch_apply(s->be, op);
+            rc = lnk_store_rules_apply(s->rules, op);
             any_unavail |= op->rc == LNK_EUNAVAIL;
             any_write |= !lnk_store_op_is_read(op->kind);
         }
         if (rc == LNK_OK)
-            rc = ops->batch_commit(s->be);
+            rc = ops->commit(s->be);
         else
-            ops->batch_abort(s->be);
+            ops->rollback(s->be);
+        if (rc == LNK_OK)
+            lnk_store_rules_committed(s->rules);
+        else
+            lnk_store_rules_abort(s->rules);
     }
     if (rc != LNK_OK) {
         /* Nothing of this batch is durable: no op may report success. */
@@ -633,6 +752,136 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* ---- the reader pool --------------------------------------------------------- */
+
+/* Whether the client behind a read has hung up: a peek that never takes a
+ * byte. A pipelined request (data waiting) is a client still there. */
+static bool client_gone(int fd)
+{
+    char b;
+    if (fd < 0)
+        return false;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    int err = errno;
+    return n == 0 || (n < 0 && (err == ECONNRESET || err == ENOTCONN || err == EPIPE));
+}
+
+static bool unwanted(struct lnk_store *s, struct lnk_store_op *op)
+{
+    return atomic_load(&s->rd_cancel) || atomic_load(&op->cancelled) || client_gone(op->client_fd);
+}
+
+/* A read on connection c (opened again first when a recovery closed it).
+ * done runs after the lock is released, since it may submit the next read
+ * on the same connection. */
+static void read_on(struct lnk_store_conn *c, struct lnk_store_op *op)
+{
+    struct lnk_store *s = c->s;
+    pthread_mutex_lock(&c->mu);
+    if (!c->bc)
+        (void)s->ops->conn_open(s->be, &c->bc);
+    if (c->bc) {
+        lnk_store_rules_read(s->ops, c->bc, op);
+    } else {
+        lnk_store_op_reset_outputs(op);
+        op->rc = LNK_EUNAVAIL;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void *reader_main(void *arg)
+{
+    struct lnk_store_conn *c = arg;
+    struct lnk_store *s = c->s;
+    pthread_setname_np(pthread_self(), "linkd-store-rd");
+    pthread_mutex_lock(&s->rd_mu);
+    for (;;) {
+        while (!s->rd_head && !s->rd_stopping)
+            pthread_cond_wait(&s->rd_cv, &s->rd_mu);
+        struct lnk_store_op *op = s->rd_head;
+        if (!op)
+            break;
+        s->rd_head = next_of(op);
+        if (!s->rd_head)
+            s->rd_tail = NULL;
+        s->rd_queued--;
+        bool stopping = s->rd_stopping;
+        pthread_mutex_unlock(&s->rd_mu);
+        if (stopping || unwanted(s, op)) {
+            lnk_store_op_reset_outputs(op);
+            op->rc = LNK_ECANCELED;
+        } else {
+            read_on(c, op);
+        }
+        complete_op(op);
+        pthread_mutex_lock(&s->rd_mu);
+    }
+    pthread_mutex_unlock(&s->rd_mu);
+    return NULL;
+}
+
+/* Queues a read for the pool; a full queue refuses it (LNK_EBUSY). */
+static void enqueue_read(struct lnk_store *s, struct lnk_store_op *op)
+{
+    op->task.link_[0] = NULL;
+    pthread_mutex_lock(&s->rd_mu);
+    bool accepted = !s->rd_stopping && s->rd_queued < s->read_queue_max;
+    if (accepted) {
+        if (s->rd_tail)
+            s->rd_tail->task.link_[0] = op;
+        else
+            s->rd_head = op;
+        s->rd_tail = op;
+        s->rd_queued++;
+        pthread_cond_signal(&s->rd_cv);
+    }
+    bool stopping = s->rd_stopping;
+    pthread_mutex_unlock(&s->rd_mu);
+    if (!accepted) {
+        lnk_store_op_reset_outputs(op);
+        op->rc = stopping ? LNK_ECANCELED : LNK_EBUSY;
+        complete_op(op);
+    }
+}
+
+static int start_readers(struct lnk_store *s, char *errbuf, size_t errcap)
+{
+    s->readers = lnk_xcalloc(s->n_readers, sizeof(*s->readers));
+    s->reader_conns = lnk_xcalloc(s->n_readers, sizeof(*s->reader_conns));
+    for (unsigned i = 0; i < s->n_readers; i++) {
+        int rc = lnk_store_conn_open(s, &s->reader_conns[i]);
+        int err = rc == LNK_OK
+                      ? pthread_create(&s->readers[i], NULL, reader_main, s->reader_conns[i])
+                      : 0;
+        if (rc != LNK_OK || err != 0) {
+            lnk_store_conn_close(s->reader_conns[i]);
+            s->reader_conns[i] = NULL;
+            s->n_readers = i;
+            set_err(errbuf, errcap, "store: cannot start the reader threads");
+            return rc != LNK_OK ? rc : lnk_err_from_errno(err);
+        }
+    }
+    return LNK_OK;
+}
+
+/* Completes every queued read with LNK_ECANCELED, joins the readers. */
+static void stop_readers(struct lnk_store *s)
+{
+    pthread_mutex_lock(&s->rd_mu);
+    s->rd_stopping = true;
+    pthread_cond_broadcast(&s->rd_cv);
+    pthread_mutex_unlock(&s->rd_mu);
+    for (unsigned i = 0; i < s->n_readers; i++) {
+        pthread_join(s->readers[i], NULL);
+        lnk_store_conn_close(s->reader_conns[i]);
+    }
+    free(s->readers);
+    free(s->reader_conns);
+    s->readers = NULL;
+    s->reader_conns = NULL;
+    s->n_readers = 0;
+}
+
 /* ---- open and close -------------------------------------------------------- */
 
 static bool init_sync(struct lnk_store *s)
@@ -650,11 +899,15 @@ static bool init_sync(struct lnk_store *s)
     ok = ok && pthread_mutex_init(&s->sync_mu, NULL) == 0;
     ok = ok && pthread_cond_init(&s->sync_cv, NULL) == 0;
     ok = ok && pthread_cond_init(&s->sync_idle_cv, NULL) == 0;
+    ok = ok && pthread_mutex_init(&s->rd_mu, NULL) == 0;
+    ok = ok && pthread_cond_init(&s->rd_cv, NULL) == 0;
     return ok;
 }
 
 static void destroy_sync(struct lnk_store *s)
 {
+    pthread_cond_destroy(&s->rd_cv);
+    pthread_mutex_destroy(&s->rd_mu);
     pthread_cond_destroy(&s->sync_idle_cv);
     pthread_cond_destroy(&s->sync_cv);
     pthread_mutex_destroy(&s->sync_mu);
@@ -677,17 +930,26 @@ static void stop_syncer(struct lnk_store *s)
     pthread_join(s->syncer, NULL);
 }
 
+static void stop_writer(struct lnk_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+    stop_syncer(s);
+}
+
 int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, char *errbuf,
                    size_t errcap)
 {
     const struct lnk_store_ops *ops = NULL;
-    const char *target = NULL;
     struct lnk_store *s = NULL;
-    bool have_sync = false;
+    bool have_sync = false, have_writer = false;
     int rc;
 
     *out = NULL;
-    rc = select_backend(cfg ? cfg->url : NULL, &ops, &target);
+    rc = select_backend(cfg ? cfg->url : NULL, &ops);
     if (rc != LNK_OK) {
         set_err(errbuf, errcap,
                 "unsupported DATABASE_URL scheme (expected sqlite://<path> or a file path)");
@@ -698,10 +960,13 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     s->max_batch = cfg->max_batch ? cfg->max_batch : STORE_MAX_BATCH_DEFAULT;
     s->check_ms = cfg->check_ms ? cfg->check_ms : STORE_CHECK_MS_DEFAULT;
     s->probe_ms = cfg->probe_ms ? cfg->probe_ms : STORE_PROBE_MS_DEFAULT;
+    s->n_readers = cfg->readers ? cfg->readers : STORE_READERS_DEFAULT;
+    s->read_queue_max = cfg->read_queue ? cfg->read_queue : STORE_READ_QUEUE_DEFAULT;
     atomic_init(&s->degraded, false);
     atomic_init(&s->sync_errno, 0);
+    atomic_init(&s->rd_cancel, false);
     s->use_syncer = ops->sync && cfg->synchronous_full;
-    rc = ops->open(target, cfg, &s->be, errbuf, errcap);
+    rc = ops->open(cfg->url, cfg, &s->be, errbuf, errcap);
     if (rc != LNK_OK)
         goto out;
     if (!init_sync(s)) {
@@ -710,6 +975,7 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
         goto out;
     }
     have_sync = true;
+    s->rules = lnk_store_rules_new(ops, s->be);
     /* A file that opened read-only serves reads and is probed from the start. */
     enum lnk_store_fault f = ops->check(s->be);
     if (f != LNK_STORE_OK)
@@ -728,10 +994,19 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
         rc = lnk_err_from_errno(err);
         goto out;
     }
+    have_writer = true;
+    rc = start_readers(s, errbuf, errcap);
+    if (rc != LNK_OK)
+        goto out;
     *out = s;
     s = NULL;
 out:
     if (s) {
+        if (s->readers)
+            stop_readers(s);
+        if (have_writer)
+            stop_writer(s);
+        lnk_store_rules_free(s->rules);
         if (have_sync)
             destroy_sync(s);
         if (ops)
@@ -745,12 +1020,9 @@ void lnk_store_close(struct lnk_store *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stopping = true;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->writer, NULL);
-    stop_syncer(s);
+    stop_readers(s);
+    stop_writer(s);
+    lnk_store_rules_free(s->rules);
     s->ops->close(s->be);
     destroy_sync(s);
     free(s);
@@ -765,8 +1037,8 @@ int lnk_store_conn_open(struct lnk_store *s, struct lnk_store_conn **out)
 {
     struct lnk_store_bconn *bc = NULL;
     *out = NULL;
-    /* Under conns_mu, so a reopen cannot miss a connection opened on the
-     * old file. */
+    /* Under conns_mu, so a recovery cannot miss a connection opened on the
+     * old database. */
     pthread_mutex_lock(&s->conns_mu);
     int rc = s->ops->conn_open(s->be, &bc);
     if (rc == LNK_OK) {
@@ -804,9 +1076,12 @@ void lnk_store_conn_close(struct lnk_store_conn *c)
 
 struct lnk_store_op *lnk_store_op_new(enum lnk_op_kind kind)
 {
-    struct lnk_store_op *op = lnk_xcalloc(1, sizeof(*op));
+    struct lnk_store_op *op = lnk_xcalloc(1, family_size(family_of(kind)));
     op->kind = kind;
-    op->in.list.is_active = -1; /* list filters default to "any" */
+    op->client_fd = -1;
+    atomic_init(&op->cancelled, false);
+    if (family_of(kind) == F_LIST)
+        LNK_OP_AS(op, list)->q.is_active = -1; /* list filters default to "any" */
     lnk_arena_init(&op->arena);
     return op;
 }
@@ -819,32 +1094,8 @@ void lnk_store_op_free(struct lnk_store_op *op)
     free(op);
 }
 
-/* A read on the caller's connection; a connection closed by a reopen is
- * opened again first. done runs after the lock is released, since it may
- * submit the next read on the same connection. */
-static void read_inline(struct lnk_store_conn *c, struct lnk_store_op *op)
+static void enqueue_write(struct lnk_store *s, struct lnk_store_op *op)
 {
-    struct lnk_store *s = c->s;
-    pthread_mutex_lock(&c->mu);
-    if (!c->bc)
-        (void)s->ops->conn_open(s->be, &c->bc);
-    if (c->bc) {
-        s->ops->read(c->bc, op);
-    } else {
-        lnk_store_op_reset_outputs(op);
-        op->rc = LNK_EUNAVAIL;
-    }
-    pthread_mutex_unlock(&c->mu);
-    if (op->done)
-        op->done(op);
-}
-
-void lnk_store_submit(struct lnk_store *s, struct lnk_store_conn *conn, struct lnk_store_op *op)
-{
-    if (conn && lnk_store_op_is_read(op->kind) && (s->ops->caps & LNK_STORE_CAP_INLINE_READS)) {
-        read_inline(conn, op);
-        return;
-    }
     op->task.link_[0] = NULL;
     pthread_mutex_lock(&s->mu);
     bool accepted = !s->stopped && !s->stopping;
@@ -863,6 +1114,33 @@ void lnk_store_submit(struct lnk_store *s, struct lnk_store_conn *conn, struct l
         op->rc = LNK_EUNAVAIL;
         complete_op(op);
     }
+}
+
+void lnk_store_submit(struct lnk_store *s, struct lnk_store_conn *conn, struct lnk_store_op *op)
+{
+    if (!lnk_store_op_is_read(op->kind)) {
+        enqueue_write(s, op);
+        return;
+    }
+    bool streamed = family_of(op->kind) == F_LIST && LNK_OP_AS(op, list)->emit;
+    if (conn && !streamed && (s->ops->caps & LNK_STORE_CAP_INLINE_READS) &&
+        lnk_store_op_is_point_read(op->kind)) {
+        read_on(conn, op);
+        if (op->done)
+            op->done(op);
+        return;
+    }
+    enqueue_read(s, op);
+}
+
+void lnk_store_list_next(struct lnk_store *s, struct lnk_op_list *op)
+{
+    enqueue_read(s, &op->op);
+}
+
+void lnk_store_cancel_reads(struct lnk_store *s)
+{
+    atomic_store(&s->rd_cancel, true);
 }
 
 struct run_wait {
@@ -891,6 +1169,8 @@ int lnk_store_run(struct lnk_store *s, struct lnk_store_op *op)
     op->done = signal_run_done;
     op->udata = &w;
     op->origin = NULL;
+    if (family_of(op->kind) == F_LIST)
+        LNK_OP_AS(op, list)->emit = NULL; /* collected whole */
     lnk_store_submit(s, NULL, op);
     pthread_mutex_lock(&w.mu);
     while (!w.done)

@@ -1,108 +1,226 @@
 /* SPDX-License-Identifier: MIT */
 /* What a store backend implements (the Redis ConnectionType / curl Curl_ssl
- * shape). store.c owns threading: the queue, the writer thread, batching and
- * completion; a backend only runs operations on its connections. Each backend
- * exports one symbol, its ops table. Not part of the public API. */
+ * shape): storage only. store.c owns threading (the writer, the syncer, the
+ * reader pool, batching, completion, the health state machine);
+ * store_rules.c owns every business rule (codes, audit events, update diffs,
+ * owner checks, rollups, reuse, bulk rows) over the primitives below. A
+ * backend knows its SQL and its own failure modes, and reports them as
+ * faults. Each backend exports one symbol, its ops table. Not public. */
 #ifndef LNK_STORE_INT_H
 #define LNK_STORE_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "linkd/shortcode.h"
 #include "linkd/store.h"
 
-struct lnk_store_backend; /* one open database; its write connection is the writer's */
-struct lnk_store_bconn;   /* a read connection, used by one thread at a time */
+struct lnk_store_backend; /* one open database */
+struct lnk_store_bconn;   /* a connection, used by one thread at a time */
 
-/* Reads may run on per-worker connections while the writer writes (WAL). */
+/* Point reads may run inline on per-worker connections (cheap, local). */
 #define LNK_STORE_CAP_INLINE_READS (1u << 0)
-/* Many operations share one transaction and one fsync. */
-#define LNK_STORE_CAP_GROUP_COMMIT (1u << 1)
 
+/* Savepoints: one around an operation, one around a bulk row inside it. */
+enum lnk_savepoint { LNK_SP_OP, LNK_SP_ROW };
+enum lnk_sp_cmd { LNK_SP_BEGIN, LNK_SP_RELEASE, LNK_SP_ROLLBACK };
+
+/* Which rows a list reads. */
+enum lnk_row_kind { LNK_ROW_USER, LNK_ROW_URL, LNK_ROW_EVENT };
+
+/* A click row about to be inserted: its owner resolved, its details JSON
+ * text written by the rules. */
+struct lnk_click_row {
+    int64_t url_id, user_id, timestamp;
+    const char *details;
+};
+
+/* Clicks to add to the rollups: of one url, on one UTC day. */
+struct lnk_rollup_delta {
+    int64_t url_id, day, clicks, last_click_at;
+};
+
+/* Every primitive returns LNK_OK or an lnk_err; "no such row" is
+ * LNK_ENOTFOUND and an expected unique conflict is LNK_EEXISTS, neither of
+ * which may end the transaction. Rows are copied into `a`. Write
+ * primitives run on the writer's connection inside its transaction. */
 struct lnk_store_ops {
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", "postgres" */
     unsigned caps;    /* LNK_STORE_CAP_* */
 
-    /* Opens `target` (the DATABASE_URL with the scheme removed), creating and
-     * migrating the schema. On failure writes a reason to errbuf (may be NULL)
-     * and returns LNK_EINVAL, LNK_EUNAVAIL or LNK_EBACKEND. Called before the
-     * writer thread starts. */
+    /* ---- lifecycle ---------------------------------------------------- */
+    /* Opens `target` (the DATABASE_URL, scheme included), migrating the
+     * schema; on failure writes a reason to errbuf (never a password) and
+     * returns LNK_EINVAL, LNK_EUNAVAIL or LNK_EBACKEND. */
     int (*open)(const char *target, const struct lnk_store_config *cfg,
                 struct lnk_store_backend **out, char *errbuf, size_t errcap);
-    /* Called after the writer thread has been joined and every read
-     * connection closed. NULL ok. */
+    /* After every thread stopped and every read connection closed. */
     void (*close)(struct lnk_store_backend *b);
-
-    /* A read connection; thread-safe. LNK_EUNAVAIL/LNK_EBACKEND on failure,
-     * LNK_EUNAVAIL also when the file at the path is not the one the write
-     * connection has open (it was removed or replaced and not reopened yet),
-     * so that no reader ever pairs a new file with the old file's WAL. */
+    /* The secret key of the code permutation, made once per database. */
+    void (*code_key)(struct lnk_store_backend *b, uint8_t key[LNK_CODEGEN_KEY_BYTES]);
+    /* A read connection; thread-safe. LNK_EUNAVAIL while the database cannot
+     * be reached (or, for SQLite, the path names another file). */
     int (*conn_open)(struct lnk_store_backend *b, struct lnk_store_bconn **out);
     void (*conn_close)(struct lnk_store_bconn *c); /* NULL ok */
-    /* Runs a read kind on c, setting op->rc and the outputs. */
-    void (*read)(struct lnk_store_bconn *c, struct lnk_store_op *op);
+    /* The writer's connection; NULL while there is none (a failed reopen or
+     * reconnect). Writer thread only. */
+    struct lnk_store_bconn *(*writer)(struct lnk_store_backend *b);
 
-    /* The group-commit cycle, called only from the writer thread:
-     * batch_begin once, batch_apply for each operation (read kinds included),
-     * then batch_commit, or batch_abort when a call failed. batch_apply sets
-     * op->rc; a failing operation is undone alone (savepoint) and the call
-     * still returns LNK_OK. A non-OK return means the transaction itself was
-     * lost and every operation in the batch fails with that code. */
-    int (*batch_begin)(struct lnk_store_backend *b);
-    int (*batch_apply)(struct lnk_store_backend *b, struct lnk_store_op *op);
-    int (*batch_commit)(struct lnk_store_backend *b);
-    void (*batch_abort)(struct lnk_store_backend *b);
-    /* With a durable configuration (synchronous_full) and this set,
-     * batch_commit does not wait for the disk: sync makes every batch
-     * committed before the call durable. The store calls it from its syncer
-     * thread, concurrently with the writer's next batch, and answers a
-     * batch's ops only after it returned LNK_OK. A failure (with its errno
-     * in *sys_errno) is sticky until a reopen. NULL: batch_commit is
-     * durable by itself. */
+    /* ---- transactions (writer thread) ----------------------------------- */
+    int (*begin)(struct lnk_store_backend *b);
+    int (*commit)(struct lnk_store_backend *b);
+    void (*rollback)(struct lnk_store_backend *b); /* a no-op when none is open */
+    int (*savepoint)(struct lnk_store_backend *b, enum lnk_savepoint sp, enum lnk_sp_cmd cmd);
+    /* True when a failure already ended the open transaction by itself. */
+    bool (*tx_lost)(struct lnk_store_backend *b);
+    /* Rows the writer's connection has changed since it opened. */
+    uint64_t (*changes)(struct lnk_store_backend *b);
+    /* With synchronous_full and this set, commit does not wait for the disk:
+     * sync makes every batch committed before the call durable. Called from
+     * the syncer thread, concurrently with the writer's next batch. A
+     * failure (errno in *sys_errno) is sticky until a recovery. NULL:
+     * commit is durable by itself. */
     int (*sync)(struct lnk_store_backend *b, int *sys_errno);
 
-    /* Write health, writer thread only. None of them blocks for long except
-     * rescue, which copies the whole database. */
-    /* What a look at the file says without writing: FILE_REMOVED or
-     * FILE_REPLACED when the path no longer names the open file, READ_ONLY
-     * when the write connection could only open it read-only, UNAVAILABLE
-     * when there is no write connection (a reopen failed), else LNK_STORE_OK.
-     * A few stat calls. */
+    /* ---- health (writer thread) -------------------------------------------
+     * store.c runs the state machine (docs/durability.md): it refuses
+     * writes while the backend reports a fault and calls recover and probe
+     * on a timer until a probe succeeds. */
+    /* A look without writing, while healthy (every check_ms): a fault the
+     * backend sees (a removed file), or LNK_STORE_OK. */
     enum lnk_store_fault (*check)(struct lnk_store_backend *b);
-    /* A small write transaction of its own (a heartbeat row), synced like a
-     * batch: LNK_OK, or the error with its fault left for last_fault. */
-    int (*probe)(struct lnk_store_backend *b);
-    /* The fault behind the latest storage failure of batch_begin, batch_apply
-     * (an op's rc included), batch_commit or probe, and its errno (0 if
-     * unknown); LNK_STORE_OK when that failure was not the storage's (a
-     * constraint, the code space exhausted). */
+    /* The fault behind the latest failure of a transaction call or a
+     * primitive on the writer's connection, and its errno (0 if unknown);
+     * LNK_STORE_OK when that failure was not the storage's. */
     enum lnk_store_fault (*last_fault)(struct lnk_store_backend *b, int *sys_errno);
-    /* Copies what the write connection sees (a consistent snapshot, WAL
-     * included) to a new file next to the path and syncs it; its name goes
-     * to path_out. For a file that was removed or replaced while open. */
-    int (*rescue)(struct lnk_store_backend *b, char *path_out, size_t cap);
-    /* Whether reopen would now find a usable file: one that is a complete
-     * database and has not changed since the previous call (a copy still in
-     * progress is not), or, for a connection that was opened read-only, a
-     * file that is writable again. */
-    bool (*reopen_ready)(struct lnk_store_backend *b);
-    /* Closes the write connection, removes the old file's WAL and
-     * shared-memory files if the path still names them, and opens (and
-     * migrates) the file now at the path. Every read connection must be
-     * closed first. On failure there is no write connection: batch calls and
-     * probe fail with LNK_EUNAVAIL and check says UNAVAILABLE. */
-    int (*reopen)(struct lnk_store_backend *b, char *errbuf, size_t errcap);
+    /* One recovery step while degraded (rescue a removed file, reopen,
+     * reconnect); close_readers closes every read connection first when
+     * the backend must replace them (they reopen lazily). Returns the fault
+     * that remains, LNK_STORE_OK when a probe may be tried. */
+    enum lnk_store_fault (*recover)(struct lnk_store_backend *b, enum lnk_store_fault fault,
+                                    void (*close_readers)(void *ctx), void *ctx);
+    /* A small write transaction of its own, made durable like a batch. */
+    int (*probe)(struct lnk_store_backend *b);
+    /* What an operator reads about a fault, and backend detail (a rescue
+     * copy's path), into the status. */
+    void (*describe)(struct lnk_store_backend *b, enum lnk_store_fault f,
+                     struct lnk_store_status *st);
+
+    /* ---- reads ------------------------------------------------------------ */
+    int (*ping)(struct lnk_store_bconn *c);
+    int (*user_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                    struct lnk_user *out);
+    /* The id of the user holding that username (email); LNK_ENOTFOUND. */
+    int (*user_by_name)(struct lnk_store_bconn *c, const char *username, int64_t *id);
+    int (*user_by_email)(struct lnk_store_bconn *c, const char *email, int64_t *id);
+    int (*url_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a, struct lnk_url *out);
+    int (*url_by_code)(struct lnk_store_bconn *c, const char *code, struct lnk_arena *a,
+                       struct lnk_url *out);
+    int (*url_owner)(struct lnk_store_bconn *c, int64_t id, int64_t *owner);
+    /* The owner's url to that destination: an active one first, then the
+     * newest. */
+    int (*url_by_dest)(struct lnk_store_bconn *c, int64_t user_id, const char *dest,
+                       struct lnk_arena *a, struct lnk_url *out);
+    /* Whether a url holds the code or it was retired (never reissued). */
+    int (*code_taken)(struct lnk_store_bconn *c, const char *code, bool *taken);
+    int (*urls_of_user)(struct lnk_store_bconn *c, int64_t user_id, struct lnk_arena *a,
+                        struct lnk_url **out, size_t *n);
+    int (*event_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                     struct lnk_event *out);
+    /* The url of event id if it is a click; LNK_ENOTFOUND otherwise. */
+    int (*click_url_of)(struct lnk_store_bconn *c, int64_t id, int64_t *url_id);
+    /* Rows of kind k matching q with id > after_id, in id order, skipping
+     * `offset` of them, at most `limit` (0: all), each handed to fn. */
+    int (*list)(struct lnk_store_bconn *c, enum lnk_row_kind k, const struct lnk_list_query *q,
+                int64_t after_id, int64_t offset, int64_t limit, lnk_list_row_fn fn, void *ctx);
+    /* How many rows q matches, counting no further than cap. */
+    int (*list_count)(struct lnk_store_bconn *c, enum lnk_row_kind k,
+                      const struct lnk_list_query *q, int64_t cap, int64_t *n);
+    int (*counts)(struct lnk_store_bconn *c, struct lnk_op_counts *out);
+    /* Totals and events by type (clicks from the rollups), of one owner's
+     * rows when owner != 0. */
+    int (*stats)(struct lnk_store_bconn *c, int64_t owner, struct lnk_arena *a,
+                 struct lnk_op_stats *out);
+    int (*url_clicks)(struct lnk_store_bconn *c, int64_t url_id, int64_t *clicks,
+                      int64_t *last_click_at);
+    int (*url_days)(struct lnk_store_bconn *c, int64_t url_id, struct lnk_arena *a,
+                    struct lnk_click_day **days, size_t *n);
+    int (*key_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                   struct lnk_api_key *out);
+    int (*key_by_hash)(struct lnk_store_bconn *c, const char *hash, struct lnk_arena *a,
+                       struct lnk_api_key *out); /* active keys only */
+    int (*key_list)(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_api_key **out,
+                    size_t *n);
+    int (*keys_active)(struct lnk_store_bconn *c, int64_t *n);
+
+    /* ---- writes ---------------------------------------------------------- */
+    /* Inserts a user (u->id 0: a new id) or, with by_id, upserts by u->id
+     * (created_at 0 keeps an existing row's). LNK_EEXISTS when the username
+     * or email belongs to another user; *id is the row's id. */
+    int (*user_put)(struct lnk_store_bconn *c, const struct lnk_user *u, bool by_id, int64_t *id);
+    /* username/email NULL: unchanged. LNK_EEXISTS on a conflict. */
+    int (*user_update)(struct lnk_store_bconn *c, int64_t id, const char *username,
+                       const char *email);
+    /* Deletes the user, its urls, their events and its keys. */
+    int (*user_delete)(struct lnk_store_bconn *c, int64_t id);
+    /* Inserts u (u->id 0: a new id; else upsert by id, every field
+     * written); out is the stored row. LNK_EEXISTS when another url holds
+     * the code. */
+    int (*url_put)(struct lnk_store_bconn *c, const struct lnk_url *u, struct lnk_arena *a,
+                   struct lnk_url *out);
+    /* Writes title, is_active, original_url and updated_at of url u->id. */
+    int (*url_set)(struct lnk_store_bconn *c, const struct lnk_url *u);
+    /* Inserts e (e->id 0: a new id; else upsert by id); *id is its id. */
+    int (*event_put)(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id);
+    /* Appends click rows, in the given order. */
+    int (*clicks_insert)(struct lnk_store_bconn *c, const struct lnk_click_row *rows, size_t n);
+    /* Adds to the per-url and per-url-day click rollups. */
+    int (*rollups_add)(struct lnk_store_bconn *c, const struct lnk_rollup_delta *d, size_t n);
+    /* Recounts one url's rollups from its click events. */
+    int (*rollups_recount)(struct lnk_store_bconn *c, int64_t url_id);
+    int (*key_insert)(struct lnk_store_bconn *c, const struct lnk_api_key *k, const char *hash,
+                      int64_t *id);
+    /* Sets revoked_at unless already set. */
+    int (*key_revoke)(struct lnk_store_bconn *c, int64_t id, int64_t now);
+    /* Reserves n sequence numbers for generated codes, atomically across
+     * every process on the database: *first .. *first + n - 1 are this
+     * caller's. May outlive a rolled-back transaction (never the reverse). */
+    int (*seq_reserve)(struct lnk_store_bconn *c, int64_t n, int64_t *first);
 };
 
 extern const struct lnk_store_ops lnk_store_sqlite_ops;
 
-/* Clears an operation's outputs (rc, err_field, rows, counters); the arena
- * keeps its memory. imported/skipped of the *_IMPORT kinds are kept: callers
- * may preset them and backends add to them only when the op succeeds.
- * Backends call it before running an operation. */
-void lnk_store_op_reset_outputs(struct lnk_store_op *op);
+/* ---- store_rules.c: the rules, for store.c ------------------------------ */
 
-/* True for the kinds that only read and may run inline on a worker connection. */
+struct lnk_store_rules; /* writer-thread state: the code generator and its block */
+
+struct lnk_store_rules *lnk_store_rules_new(const struct lnk_store_ops *ops,
+                                            struct lnk_store_backend *b);
+void lnk_store_rules_free(struct lnk_store_rules *r);
+/* A read kind on connection c (any thread); sets op->rc and the outputs. A
+ * streamed list reads one chunk. */
+void lnk_store_rules_read(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
+                          struct lnk_store_op *op);
+/* Applies one write op inside the batch's transaction (writer thread):
+ * op->rc says how it went. A non-OK return means the transaction itself was
+ * lost and the whole batch fails with that code. */
+int lnk_store_rules_apply(struct lnk_store_rules *r, struct lnk_store_op *op);
+/* The batch's transaction committed: what it reserved is this process's. */
+void lnk_store_rules_committed(struct lnk_store_rules *r);
+/* The batch's transaction was rolled back: forget what it reserved. */
+void lnk_store_rules_abort(struct lnk_store_rules *r);
+
+/* ---- store.c, for the rules ---------------------------------------------- */
+
+/* Clears an operation's outputs (rc, err_field and the family's outputs);
+ * the arena keeps its memory. The counters of *_IMPORT and *_BULK are kept:
+ * callers may preset them. */
+void lnk_store_op_reset_outputs(struct lnk_store_op *op);
+/* True for the kinds that only read. */
 bool lnk_store_op_is_read(enum lnk_op_kind kind);
+/* True for the reads that may run inline on a worker's connection: one row
+ * by key, microseconds on a local database. */
+bool lnk_store_op_is_point_read(enum lnk_op_kind kind);
 
 #endif

@@ -25,6 +25,10 @@ const char *lnk_strerror(int rc)
         return "unavailable";
     case LNK_EEOF:
         return "end of input";
+    case LNK_ECANCELED:
+        return "canceled";
+    case LNK_EBUSY:
+        return "busy";
     default:
         /* strerror is not guaranteed thread-safe; the strings it returns for
          * the errno values we use are static in glibc. */

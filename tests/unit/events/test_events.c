@@ -30,17 +30,17 @@ static int setup(void **state)
     struct lnk_store_config cfg = {url, 0, 0};
     if (lnk_store_open(&cfg, &f->s, err, sizeof(err)) != LNK_OK)
         return -1;
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_CREATE);
-    op->user = (struct lnk_user){.username = "ada", .email = "ada@example.com"};
-    lnk_store_run(f->s, op);
-    f->user_id = op->users[0].id;
-    lnk_store_op_free(op);
-    op = lnk_store_op_new(LNK_OP_URL_CREATE);
-    op->url = (struct lnk_url){
+    struct lnk_op_user *u = LNK_OP_AS(lnk_store_op_new(LNK_OP_USER_CREATE), user);
+    u->in = (struct lnk_user){.username = "ada", .email = "ada@example.com"};
+    lnk_store_run(f->s, &u->op);
+    f->user_id = u->out.id;
+    lnk_store_op_free(&u->op);
+    struct lnk_op_url *l = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_CREATE), url);
+    l->in = (struct lnk_url){
         .user_id = f->user_id, .original_url = "https://a.example/", .is_active = true};
-    lnk_store_run(f->s, op);
-    f->url_id = op->urls[0].id;
-    lnk_store_op_free(op);
+    lnk_store_run(f->s, &l->op);
+    f->url_id = l->out.id;
+    lnk_store_op_free(&l->op);
     *state = f;
     return 0;
 }
@@ -62,11 +62,11 @@ static int teardown(void **state)
 
 static int64_t clicks_in_store(struct fixture *f)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
-    op->in.list.event_type = "click";
-    lnk_store_run(f->s, op);
+    struct lnk_op_list *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_EVENT_LIST), list);
+    op->q.event_type = "click";
+    lnk_store_run(f->s, &op->op);
     int64_t n = (int64_t)op->n_rows;
-    lnk_store_op_free(op);
+    lnk_store_op_free(&op->op);
     return n;
 }
 
@@ -124,14 +124,14 @@ static void test_invalid_utf8_and_long_headers_are_cleaned(void **state)
     lnk_events_new(f->s, 1, 10, 1000, &ev);
     push_n(ev, f, 1, ua);
     lnk_events_free(ev);
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
-    op->in.list.event_type = "click";
-    lnk_store_run(f->s, op);
+    struct lnk_op_list *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_EVENT_LIST), list);
+    op->q.event_type = "click";
+    lnk_store_run(f->s, &op->op);
     CHECK(op->n_rows == 1, "the click was written");
     CHECK(strstr(op->events[0].details, "\"user_agent\":\"?aaa") != NULL,
           "the invalid byte was replaced");
     CHECK(strlen(op->events[0].details) < LNK_CLICK_UA_MAX + 100, "the user agent was truncated");
-    lnk_store_op_free(op);
+    lnk_store_op_free(&op->op);
 }
 
 int main(void)

@@ -266,12 +266,12 @@ static int64_t add_user(struct lnk_store *s, const char *name, int *rc_out)
 {
     char email[96];
     snprintf(email, sizeof(email), "%s@example.com", name);
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_CREATE);
-    op->user.username = name;
-    op->user.email = email;
-    int rc = lnk_store_run(s, op);
-    int64_t id = rc == LNK_OK ? op->users[0].id : -1;
-    lnk_store_op_free(op);
+    struct lnk_op_user *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_USER_CREATE), user);
+    op->in.username = name;
+    op->in.email = email;
+    int rc = lnk_store_run(s, &op->op);
+    int64_t id = rc == LNK_OK ? op->out.id : -1;
+    lnk_store_op_free(&op->op);
     if (rc_out)
         *rc_out = rc;
     return id;
@@ -286,33 +286,39 @@ static int create_user_rc(struct lnk_store *s, const char *name)
 
 static int64_t count_users(struct lnk_store *s)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_COUNT_ROWS);
-    int rc = lnk_store_run(s, op);
-    int64_t n = rc == LNK_OK ? op->counts[0] : -1;
-    lnk_store_op_free(op);
+    struct lnk_op_counts *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_COUNT_ROWS), counts);
+    int rc = lnk_store_run(s, &op->op);
+    int64_t n = rc == LNK_OK ? op->users : -1;
+    lnk_store_op_free(&op->op);
     return n;
 }
 
-/* The same count through a worker connection (inline read). */
+/* The users with ids 1 to 16, counted through a worker connection (point
+ * reads, inline). */
 static int64_t count_users_on(struct lnk_store *s, struct lnk_store_conn *c, int *rc_out)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_COUNT_ROWS);
-    lnk_store_submit(s, c, op);
-    int64_t n = op->rc == LNK_OK ? op->counts[0] : -1;
-    *rc_out = op->rc;
-    lnk_store_op_free(op);
-    return n;
+    int64_t n = 0;
+    *rc_out = LNK_OK;
+    for (int64_t id = 1; id <= 16 && *rc_out == LNK_OK; id++) {
+        struct lnk_op_user *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_USER_GET), user);
+        op->id = id;
+        lnk_store_submit(s, c, &op->op);
+        n += op->op.rc == LNK_OK;
+        *rc_out = op->op.rc == LNK_ENOTFOUND ? LNK_OK : op->op.rc;
+        lnk_store_op_free(&op->op);
+    }
+    return *rc_out == LNK_OK ? n : -1;
 }
 
 /* A url of the fixture's user; its id. */
 static int64_t add_url(struct fixture *f)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_CREATE);
-    op->url = (struct lnk_url){
+    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_CREATE), url);
+    op->in = (struct lnk_url){
         .user_id = f->user_id, .original_url = "https://a.example/", .is_active = true};
-    CHECK(lnk_store_run(f->s, op) == LNK_OK, "a url");
-    int64_t url_id = op->urls[0].id;
-    lnk_store_op_free(op);
+    CHECK(lnk_store_run(f->s, &op->op) == LNK_OK, "a url");
+    int64_t url_id = op->out.id;
+    lnk_store_op_free(&op->op);
     return url_id;
 }
 
@@ -457,19 +463,19 @@ static void test_click_batch_whose_sync_failed_is_not_written_twice(void **state
     struct lnk_click clicks[3];
     for (int i = 0; i < 3; i++)
         clicks[i] = (struct lnk_click){url_id, f->user_id, 1700000000 + i, "abc", "ua", ""};
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_CLICKS_APPEND);
+    struct lnk_op_clicks *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_CLICKS_APPEND), clicks);
     op->clicks = clicks;
-    op->n_clicks = 3;
-    CHECK(lnk_store_run(f->s, op) == LNK_OK && op->imported == 3,
+    op->n = 3;
+    CHECK(lnk_store_run(f->s, &op->op) == LNK_OK && op->written == 3,
           "the click batch is answered as written");
-    lnk_store_op_free(op);
+    lnk_store_op_free(&op->op);
     lnk_store_recheck(f->s);
     CHECK(lnk_store_is_degraded(f->s), "and the store is degraded");
 
-    op = lnk_store_op_new(LNK_OP_EVENT_LIST);
-    op->in.list.event_type = "click";
-    CHECK(lnk_store_run(f->s, op) == LNK_OK && op->n_rows == 3, "the clicks are there once");
-    lnk_store_op_free(op);
+    struct lnk_op_list *l = LNK_OP_AS(lnk_store_op_new(LNK_OP_EVENT_LIST), list);
+    l->q.event_type = "click";
+    CHECK(lnk_store_run(f->s, &l->op) == LNK_OK && l->n_rows == 3, "the clicks are there once");
+    lnk_store_op_free(&l->op);
 }
 
 static void test_erofs_is_read_only_and_eio_is_io_error(void **state)
@@ -556,10 +562,10 @@ static void test_clicks_queued_while_unwritable_are_written_after_recovery(void 
     lnk_store_recheck(f->s);
     lnk_events_free(ev); /* flushes everything queued */
 
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
-    op->in.list.event_type = "click";
-    CHECK(lnk_store_run(f->s, op) == LNK_OK && op->n_rows == N, "every click is in the store");
-    lnk_store_op_free(op);
+    struct lnk_op_list *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_EVENT_LIST), list);
+    op->q.event_type = "click";
+    CHECK(lnk_store_run(f->s, &op->op) == LNK_OK && op->n_rows == N, "every click is in the store");
+    lnk_store_op_free(&op->op);
 }
 
 /* ---- the file itself ---------------------------------------------------- */
@@ -596,12 +602,13 @@ static void test_removed_file_is_detected_rescued_and_reopened(void **state)
     CHECK(create_user_rc(f->s, "bob") == LNK_EUNAVAIL, "writes are refused");
     int64_t n = count_users_on(f->s, conn, &rc);
     CHECK(n == 1 && rc == LNK_OK, "a worker connection still reads the open file");
-    CHECK(st.rescue_path[0] && file_exists(st.rescue_path), "a rescue copy was written");
+    CHECK(!strcmp(st.detail_key, "rescue_copy") && file_exists(st.detail),
+          "a rescue copy was written");
 
     /* the rescue copy holds everything committed (the WAL included) */
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
-    CHECK(sqlite3_open_v2(st.rescue_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
+    CHECK(sqlite3_open_v2(st.detail, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
           "the rescue copy opens");
     CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM users", -1, &q, NULL) == SQLITE_OK &&
               sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) == 1,
@@ -611,7 +618,7 @@ static void test_removed_file_is_detected_rescued_and_reopened(void **state)
 
     lnk_store_recheck(f->s);
     CHECK(lnk_store_is_degraded(f->s), "nothing at the path yet: still degraded");
-    CHECK(rename(st.rescue_path, f->path) == 0, "the operator moves the copy back");
+    CHECK(rename(st.detail, f->path) == 0, "the operator moves the copy back");
     lnk_store_recheck(f->s); /* sees the file */
     lnk_store_recheck(f->s); /* sees it unchanged: reopens */
     st = status_of(f->s);
@@ -656,7 +663,8 @@ static void test_replaced_file_switches_to_the_new_database(void **state)
     lnk_store_recheck(f->s);
     struct lnk_store_status st = status_of(f->s);
     CHECK(st.fault == LNK_STORE_FAULT_FILE_REPLACED, "the check notices the replacement");
-    CHECK(st.rescue_path[0] && file_exists(st.rescue_path), "and copies the old file out");
+    CHECK(!strcmp(st.detail_key, "rescue_copy") && file_exists(st.detail),
+          "and copies the old file out");
     lnk_store_recheck(f->s);
     CHECK(!lnk_store_is_degraded(f->s), "and switches once the new file is seen unchanged");
     CHECK(count_users(f->s) == 1, "the writer reads the new database");

@@ -87,15 +87,15 @@ static struct lnk_store *open_store(const char *path)
     return s;
 }
 
-static struct lnk_store_op *list_events(struct lnk_store *s, int64_t url_id, int64_t user_id)
+static struct lnk_op_list *list_events(struct lnk_store *s, int64_t url_id, int64_t user_id)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_EVENT_LIST);
-    op->in.list = (struct lnk_list_query){.is_active = -1,
-                                          .has_url_id = url_id != 0,
-                                          .url_id = url_id,
-                                          .has_user_id = user_id != 0,
-                                          .user_id = user_id};
-    lnk_store_run(s, op);
+    struct lnk_op_list *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_EVENT_LIST), list);
+    op->q = (struct lnk_list_query){.is_active = -1,
+                                    .has_url_id = url_id != 0,
+                                    .url_id = url_id,
+                                    .has_user_id = user_id != 0,
+                                    .user_id = user_id};
+    lnk_store_run(s, &op->op);
     return op;
 }
 
@@ -110,42 +110,48 @@ static int64_t file_i64(const char *path, const char *sql)
     return v;
 }
 
+static int delete_user(struct lnk_store *s, int64_t id)
+{
+    struct lnk_op_user *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_USER_DELETE), user);
+    op->id = id;
+    int rc = lnk_store_run(s, &op->op);
+    lnk_store_op_free(&op->op);
+    return rc;
+}
+
 static void test_version_4_file_keeps_events_ids_and_counter(void **state)
 {
     struct fixture *f = *state;
     write_v4_database(f->t.path);
     struct lnk_store *s = open_store(f->t.path);
 
-    struct lnk_store_op *op = list_events(s, 0, 0);
-    CHECK(op->rc == LNK_OK && op->n_rows == 5, "every event is still there");
-    lnk_store_op_free(op);
+    struct lnk_op_list *op = list_events(s, 0, 0);
+    CHECK(op->op.rc == LNK_OK && op->n_rows == 5, "every event is still there");
+    lnk_store_op_free(&op->op);
 
     op = list_events(s, 1, 0);
-    CHECK(op->rc == LNK_OK && op->n_rows == 3, "url 1's events, found through the new index");
+    CHECK(op->op.rc == LNK_OK && op->n_rows == 3, "url 1's events, found through the new index");
     CHECK(op->n_rows == 3 && op->events[0].id == 1 && op->events[1].id == BUCKET - 1 &&
               op->events[2].id == BUCKET + 1,
           "in id order across the bucket edge");
-    lnk_store_op_free(op);
+    lnk_store_op_free(&op->op);
 
     op = list_events(s, 0, 1);
-    CHECK(op->rc == LNK_OK && op->n_rows == 4, "ann's events, including hers on bo's url");
-    lnk_store_op_free(op);
+    CHECK(op->op.rc == LNK_OK && op->n_rows == 4, "ann's events, including hers on bo's url");
+    lnk_store_op_free(&op->op);
 
-    op = lnk_store_op_new(LNK_OP_EVENT_CREATE);
-    op->event = (struct lnk_event){.url_id = 2, .event_type = "note"};
-    CHECK(lnk_store_run(s, op) == LNK_OK && op->events[0].id == 300001,
+    struct lnk_op_event *ev = LNK_OP_AS(lnk_store_op_new(LNK_OP_EVENT_CREATE), event);
+    ev->in = (struct lnk_event){.url_id = 2, .event_type = "note"};
+    CHECK(lnk_store_run(s, &ev->op) == LNK_OK && ev->out.id == 300001,
           "the next event id follows the kept counter, not max(id)");
-    lnk_store_op_free(op);
+    lnk_store_op_free(&ev->op);
 
-    op = lnk_store_op_new(LNK_OP_USER_DELETE);
-    op->in.id = 1;
-    CHECK(lnk_store_run(s, op) == LNK_OK, "delete ann");
-    lnk_store_op_free(op);
+    CHECK(delete_user(s, 1) == LNK_OK, "delete ann");
     op = list_events(s, 0, 0);
-    CHECK(op->rc == LNK_OK && op->n_rows == 2 && op->events[0].id == 2 &&
+    CHECK(op->op.rc == LNK_OK && op->n_rows == 2 && op->events[0].id == 2 &&
               op->events[1].id == 300001,
           "her url's events and the events naming her are gone; bo's remain");
-    lnk_store_op_free(op);
+    lnk_store_op_free(&op->op);
     lnk_store_close(s);
 
     /* migration 7: buckets of 2^16 ids, listed again from the rows */
@@ -158,12 +164,22 @@ static void test_version_4_file_keeps_events_ids_and_counter(void **state)
           "no index or trigger names the old buckets");
 }
 
-static struct lnk_store_op *list_urls_of(struct lnk_store *s, int64_t user_id)
+static struct lnk_op_list *list_urls_of(struct lnk_store *s, int64_t user_id)
 {
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_URL_LIST);
-    op->in.list = (struct lnk_list_query){.is_active = -1, .has_user_id = true, .user_id = user_id};
-    lnk_store_run(s, op);
+    struct lnk_op_list *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_LIST), list);
+    op->q = (struct lnk_list_query){.is_active = -1, .has_user_id = true, .user_id = user_id};
+    lnk_store_run(s, &op->op);
     return op;
+}
+
+/* A url created for user_id; its id, or -1. */
+static int64_t create_url(struct lnk_store *s, int64_t user_id, const char *target)
+{
+    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_CREATE), url);
+    op->in = (struct lnk_url){.user_id = user_id, .original_url = target};
+    int64_t id = lnk_store_run(s, &op->op) == LNK_OK ? op->out.id : -1;
+    lnk_store_op_free(&op->op);
+    return id;
 }
 
 /* Migration 6 rebuilds urls, which the click rollups reference: the
@@ -176,32 +192,26 @@ static void test_version_4_file_keeps_urls_rollups_and_counter(void **state)
     write_v4_database(f->t.path);
     struct lnk_store *s = open_store(f->t.path);
 
-    struct lnk_store_op *op = list_urls_of(s, 2);
-    CHECK(op->rc == LNK_OK && op->n_rows == 1 && op->urls[0].id == 2, "bo's url, by owner");
-    lnk_store_op_free(op);
+    struct lnk_op_list *op = list_urls_of(s, 2);
+    CHECK(op->op.rc == LNK_OK && op->n_rows == 1 && op->urls[0].id == 2, "bo's url, by owner");
+    lnk_store_op_free(&op->op);
 
-    op = lnk_store_op_new(LNK_OP_URL_STATS);
-    op->in.id = 1;
-    CHECK(lnk_store_run(s, op) == LNK_OK && op->click_total == 2,
+    struct lnk_op_url_stats *st = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_STATS), url_stats);
+    st->id = 1;
+    CHECK(lnk_store_run(s, &st->op) == LNK_OK && st->clicks == 2,
           "url 1's click rollup survived the rebuild of urls");
-    lnk_store_op_free(op);
+    lnk_store_op_free(&st->op);
 
-    op = lnk_store_op_new(LNK_OP_URL_CREATE);
-    op->url = (struct lnk_url){.user_id = 2, .original_url = "https://c.example/"};
-    CHECK(lnk_store_run(s, op) == LNK_OK && op->urls[0].id == 41,
+    CHECK(create_url(s, 2, "https://c.example/") == 41,
           "the next url id follows the kept counter, not max(id)");
-    lnk_store_op_free(op);
 
-    op = lnk_store_op_new(LNK_OP_USER_DELETE);
-    op->in.id = 1;
-    CHECK(lnk_store_run(s, op) == LNK_OK, "delete ann");
-    lnk_store_op_free(op);
+    CHECK(delete_user(s, 1) == LNK_OK, "delete ann");
     op = list_urls_of(s, 1);
-    CHECK(op->rc == LNK_OK && op->n_rows == 0, "her url went with her");
-    lnk_store_op_free(op);
+    CHECK(op->op.rc == LNK_OK && op->n_rows == 0, "her url went with her");
+    lnk_store_op_free(&op->op);
     op = list_urls_of(s, 2);
-    CHECK(op->rc == LNK_OK && op->n_rows == 2, "bo's urls stay");
-    lnk_store_op_free(op);
+    CHECK(op->op.rc == LNK_OK && op->n_rows == 2, "bo's urls stay");
+    lnk_store_op_free(&op->op);
     lnk_store_close(s);
 
     CHECK(file_i64(f->t.path, "SELECT count(*) FROM link_clicks") == 0 &&
@@ -213,27 +223,28 @@ static void test_version_4_file_keeps_urls_rollups_and_counter(void **state)
           "no row names a missing parent");
 }
 
-/* The sequence advances in memory during a group commit and is stored with
- * it: after three generated codes it is at least 3 on disk (more if a
- * reserved word was skipped), so a restart never hands a number out twice. */
-static void test_code_sequence_is_stored_with_its_links(void **state)
+/* Generated codes come from blocks of sequence numbers reserved in the
+ * database: the block is stored with the first link that uses it, and a
+ * restart reserves the next one, so no number is handed out twice. */
+static void test_code_blocks_are_stored_with_their_links(void **state)
 {
     struct fixture *f = *state;
     struct lnk_store *s = open_store(f->t.path);
-    struct lnk_store_op *op = lnk_store_op_new(LNK_OP_USER_CREATE);
-    op->user = (struct lnk_user){.username = "ann", .email = "ann@x.io"};
-    CHECK(lnk_store_run(s, op) == LNK_OK, "a user");
-    int64_t uid = op->users[0].id;
-    lnk_store_op_free(op);
-    for (int i = 0; i < 3; i++) {
-        op = lnk_store_op_new(LNK_OP_URL_CREATE);
-        op->url = (struct lnk_url){.user_id = uid, .original_url = "https://a.example/"};
-        CHECK(lnk_store_run(s, op) == LNK_OK, "a generated code");
-        lnk_store_op_free(op);
-    }
+    struct lnk_op_user *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_USER_CREATE), user);
+    op->in = (struct lnk_user){.username = "ann", .email = "ann@x.io"};
+    CHECK(lnk_store_run(s, &op->op) == LNK_OK, "a user");
+    int64_t uid = op->out.id;
+    lnk_store_op_free(&op->op);
+    for (int i = 0; i < 3; i++)
+        CHECK(create_url(s, uid, "https://a.example/") > 0, "a generated code");
     lnk_store_close(s);
     int64_t seq = file_i64(f->t.path, "SELECT value FROM meta WHERE key = 'code_seq'");
-    CHECK(seq >= 3 && seq < 10, "meta.code_seq moved past the three numbers used");
+    CHECK(seq == 1024, "meta.code_seq moved past the block the three codes came from");
+    s = open_store(f->t.path);
+    CHECK(create_url(s, uid, "https://b.example/") > 0, "a code after a restart");
+    lnk_store_close(s);
+    seq = file_i64(f->t.path, "SELECT value FROM meta WHERE key = 'code_seq'");
+    CHECK(seq == 2048, "comes from the next block");
 }
 
 /* Every detail line of EXPLAIN QUERY PLAN for sql, joined by " | ". */
@@ -357,7 +368,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_version_4_file_keeps_urls_rollups_and_counter, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_code_sequence_is_stored_with_its_links, setup,
+        cmocka_unit_test_setup_teardown(test_code_blocks_are_stored_with_their_links, setup,
                                         teardown),
         cmocka_unit_test(test_event_list_plans_seek_and_do_not_sort),
         cmocka_unit_test(test_user_delete_does_not_scan),

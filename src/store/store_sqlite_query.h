@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* How the SQLite backend's queries reach rows through the indexes that
+ * migrations.h makes. Included by store_sqlite.c and migrations.h. */
+#ifndef LNK_STORE_SQLITE_QUERY_H
+#define LNK_STORE_SQLITE_QUERY_H
+
+/* How queries reach events through migration 7's indexes: the expression
+ * must match theirs for SQLite to use them, "+b" makes it seek bucket by
+ * bucket, and ordering by bucket then id is id order straight from the
+ * index. Used by store_sqlite.c; their plans are pinned by
+ * tests/unit/store/test_store_migrate.c. */
+#define LNK_SQLITE_EVENTS_BY_URL                                                                   \
+    " FROM events INDEXED BY events_url_id WHERE id >> 16 IN (SELECT +b FROM event_buckets)"
+#define LNK_SQLITE_EVENTS_BY_USER                                                                  \
+    " FROM events INDEXED BY events_user_id WHERE id >> 16 IN (SELECT +b FROM event_buckets)"
+#define LNK_SQLITE_EVENT_ORDER "id >> 16, id"
+
+/* The same for urls through migration 6's index. */
+#define LNK_SQLITE_URLS_BY_USER                                                                    \
+    " FROM urls INDEXED BY urls_user_id WHERE id >> 12 IN (SELECT +b FROM url_buckets)"
+#define LNK_SQLITE_URL_ORDER "id >> 12, id"
+
+#endif
