@@ -3,8 +3,9 @@
 # when every package is already there. Usage: install-deps.sh [build|test|bench|fuzz]
 set -eu
 
+# cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
-       liburiparser-dev libsqlite3-dev liburcu-dev"
+       liburiparser-dev libsqlite3-dev liburcu-dev libcmocka-dev"
 test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3 iproute2"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
