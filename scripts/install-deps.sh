@@ -6,11 +6,13 @@ set -eu
 # cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
        liburiparser-dev libsqlite3-dev liburcu-dev libcmocka-dev"
-# The container image (`make image`): rootful podman with runc
+# The container image (`make image`, tests/deploy): rootful podman with runc
 # (scripts/container-image.sh says why), netavark and iptables for its network,
 # debootstrap for the local Debian base.
 image="podman runc netavark iptables debootstrap"
-test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3 iproute2"
+# tests/deploy also runs curl against the container and systemd-analyze.
+test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3 iproute2
+      $image curl systemd"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
 # libclang-rt-14-dev; cmocka because configuring the tree needs it.
