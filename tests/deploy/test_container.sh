@@ -9,36 +9,14 @@
 # Exits 77 (ctest: skipped, SKIP_RETURN_CODE) with the reason when podman cannot
 # run a container on this host at all; every other problem is a failure. The
 # container and its volume have a name of their own and are removed on exit.
-# Environment: LNK_CONTAINER_CACHE  where the base's debootstrap tarball is kept
-#              (default ./container-base, in ctest's build directory)
 set -eu -o pipefail
 
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
-cache="${LNK_CONTAINER_CACHE:-$PWD/container-base}"
-base=localhost/linkd-base:bookworm
-image=localhost/linkd:test
+test_name=deploy.container
 name="linkd-test-$$-$(date +%s)"
 volume="$name-data"
-work="$(mktemp -d)"
-started=no
+# shellcheck source=tests/deploy/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-say() { printf 'deploy.container: [%3ss] %s\n' "$SECONDS" "$*"; }
-skip() {
-    echo "SKIPPED: $*"
-    exit 77
-}
-fail() {
-    echo "FAILED: $*" >&2
-    if [ "$started" = yes ]; then
-        echo "--- last lines of the container's log:" >&2
-        podman logs "$name" 2>&1 | tail -n 30 >&2 || true
-    fi
-    if [ -s "$work/podman.log" ]; then
-        echo "--- podman's messages:" >&2
-        tail -n 20 "$work/podman.log" >&2
-    fi
-    exit 1
-}
 # Both names are this run's own.
 cleanup() {
     podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
@@ -48,14 +26,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# The same runtime and limits as scripts/container-image.sh (the reasons are there).
-pm() { podman --runtime runc "$@" 2>>"$work/podman.log"; }
-nofile="$(ulimit -Hn)"
-if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then
-    nofile=65536
-fi
-limits=(--ulimit "nofile=$nofile:$nofile" --ulimit nproc=4096:4096)
 
 # The key sent with every management request (set once the container runs).
 key=""
@@ -113,33 +83,14 @@ stop() {
     say "podman stop: exit 0 after $ms ms"
 }
 
-command -v podman >/dev/null || skip "podman is not installed (scripts/install-deps.sh test installs it)"
-command -v curl >/dev/null || skip "curl is not installed"
-podman info >"$work/info" 2>&1 || skip "podman cannot work on this host: $(tail -n 3 "$work/info")"
-
-if ! podman image exists "$base"; then
-    command -v debootstrap >/dev/null || skip "$base is missing and debootstrap is not installed"
-    say "bootstrapping $base (cache: $cache)"
-fi
-LINKD_BASE_CACHE="$cache" "$repo/scripts/container-base.sh" "$base" || fail "scripts/container-base.sh"
-pm run --rm "${limits[@]}" "$base" true ||
-    skip "podman cannot run a container on this host: $(tail -n 3 "$work/podman.log")"
-
-say "building $image"
-LINKD_BASE_IMAGE="$base" "$repo/scripts/container-image.sh" "$image" "$work/iid" \
-    >"$work/build.log" 2>&1 || {
-    tail -n 40 "$work/build.log" >&2
-    fail "scripts/container-image.sh"
-}
-iid="$(cat "$work/iid")"
-iid="${iid#sha256:}"
+check_podman
+build_image
 config="$(podman image inspect "$iid" --format \
     '{{.Config.User}}|{{.Config.StopSignal}}|{{json .Config.Entrypoint}}|{{json .Config.Healthcheck.Test}}|{{json .Config.Volumes}}|{{json .Config.ExposedPorts}}')"
 case "$config" in
 '10001:10001|SIGTERM|["/usr/local/bin/linkd","serve"]|["CMD","/usr/local/bin/linkd-healthcheck"]|{"/var/lib/linkd":{}}|{"8080/tcp":{}}') ;;
 *) fail "image config: $config" ;;
 esac
-say "built ${iid:0:12}, $(podman image inspect "$iid" --format '{{.Size}}') bytes"
 
 start
 uid="$(pm exec "$name" id -u)"

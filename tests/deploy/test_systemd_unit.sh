@@ -42,7 +42,7 @@ if [ -n "$out" ]; then
     echo "$out" >&2
     exit 1
 fi
-echo "deploy.systemd: systemd-analyze verify: no message"
+echo "deploy.systemd_unit: systemd-analyze verify: no message"
 
 security="$(systemd-analyze security --offline=yes --root="$root" --threshold="$max_exposure" \
     linkd.service 2>&1)" || {
@@ -50,4 +50,4 @@ security="$(systemd-analyze security --offline=yes --root="$root" --threshold="$
     echo "FAILED: exposure above $((max_exposure / 10)).$((max_exposure % 10))" >&2
     exit 1
 }
-echo "deploy.systemd: $(echo "$security" | grep -o 'Overall exposure level.*')"
+echo "deploy.systemd_unit: $(echo "$security" | grep -o 'Overall exposure level.*')"
