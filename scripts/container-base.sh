@@ -67,7 +67,10 @@ if [ ! -s "$tarball" ]; then
     security="${LINKD_DEBIAN_SECURITY_MIRROR:-$(apt_mirror "$suite-security" | head -n 1)}"
     security="${security:-http://deb.debian.org/debian-security}"
     root="$cache/rootfs"
-    rm -rf "$root"
+    # A bootstrap that failed may have left /proc or /sys mounted in the tree.
+    awk -v r="$(cd "$cache" && pwd -P)/rootfs" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts |
+        sort -r | while read -r m; do umount "$m" || umount -l "$m"; done
+    rm -rf --one-file-system "$root"
     echo "container-base: debootstrap $suite from $mirror into $root" >&2
     debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$cache/debootstrap.log" 2>&1 || {
         echo "container-base: debootstrap failed, see $cache/debootstrap.log" >&2
@@ -95,7 +98,7 @@ SLIM
         "$root/var/log/apt/"* "$root/etc/hostname"
     tar -C "$root" --numeric-owner -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
-    rm -rf "$root"
+    rm -rf --one-file-system "$root"
 fi
 
 podman import --quiet --change 'CMD ["bash"]' "$tarball" "$image" >/dev/null
