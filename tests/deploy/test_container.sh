@@ -3,7 +3,7 @@
 # is missing and the image from deploy/Containerfile, runs it as an operator
 # would (rootful podman, the port published on 127.0.0.1, a named volume) and
 # checks /health, a non-root process, a user, a link and its 302 through the
-# API, a SIGTERM stop that exits 0 within the drain time with the click
+# API, a SIGTERM stop that exits 0 before podman's SIGKILL with the click
 # written, the data in a new container on the same volume, and the HEALTHCHECK.
 #
 # Exits 77 (ctest: skipped, SKIP_RETURN_CODE) with the reason when podman cannot
@@ -68,16 +68,16 @@ start() {
     say "running, /health 200 on $url"
 }
 
-# stop: podman stop (SIGTERM); the container must exit 0 by itself, well
-# before podman would send SIGKILL, within LINKD_DRAIN_S (10 s) + 2 s.
+# stop: podman stop (SIGTERM) with the stop timeout docs/deploy.md gives
+# (20 s, as the unit's TimeoutStopSec): linkd must exit 0 by itself before
+# podman would send SIGKILL (status 137).
 stop() {
     local t0 ms code
     t0="$(date +%s%N)"
     pm stop -t 20 "$name" >/dev/null || fail "podman stop"
     ms=$((($(date +%s%N) - t0) / 1000000))
     code="$(pm inspect "$name" --format '{{.State.ExitCode}}')"
-    [ "$code" = 0 ] || fail "exit status $code after SIGTERM (137: killed)"
-    [ "$ms" -le 12000 ] || fail "the stop took $ms ms"
+    [ "$code" = 0 ] || fail "exit status $code after SIGTERM (137: killed after 20 s)"
     podman logs "$name" 2>&1 | grep -q '"event":"stopped","exit_code":0' ||
         fail "no stopped event in the log"
     say "podman stop: exit 0 after $ms ms"

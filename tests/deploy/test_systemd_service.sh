@@ -5,7 +5,7 @@
 # starts and serves /health and the API as a dynamic user, with seccomp, no
 # capabilities and no new privileges; that /metrics can read what it needs;
 # that a crash is followed by a restart; and that `systemctl stop` (SIGTERM)
-# ends it with status 0 within the drain time, its data kept for the next start.
+# ends it with status 0 within TimeoutStopSec, its data kept for the next start.
 #
 # The container is privileged: systemd inside needs to mount and make the
 # namespaces of the unit's sandbox. Exits 77 (ctest: skipped) when podman
@@ -117,12 +117,12 @@ t0="$(date +%s%N)"
 ex systemctl stop linkd.service || fail "systemctl stop"
 ms=$((($(date +%s%N) - t0) / 1000000))
 result="$(prop Result) $(prop ExecMainCode) $(prop ExecMainStatus)"
-# ExecMainCode 1: exited (2 would be killed by a signal).
+# Result "timeout" would be a SIGKILL after TimeoutStopSec; ExecMainCode 1:
+# exited (2: killed by a signal).
 [ "$result" = "success 1 0" ] || {
     journal
     fail "after systemctl stop: Result, ExecMainCode, ExecMainStatus = $result"
 }
-[ "$ms" -le 12000 ] || fail "systemctl stop took $ms ms"
 say "systemctl stop: exit 0 after $ms ms"
 
 ex systemctl start linkd.service || fail "systemctl start"
