@@ -5,8 +5,10 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 LINKD_ARGS ?=
+IMAGE      ?= localhost/linkd:latest
+BASE_IMAGE ?= localhost/linkd-base:bookworm
 
-.PHONY: all deps build run test unit api format clean fuzz
+.PHONY: all deps build run test unit api format clean fuzz image
 
 all: build
 
@@ -29,6 +31,15 @@ test:
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
+
+# The container image (deploy/Containerfile, docs/deploy.md), built with podman.
+# The default BASE_IMAGE is bootstrapped here from the apt mirror when missing
+# (scripts/container-base.sh); BASE_IMAGE=docker.io/library/debian:12-slim
+# pulls it instead.
+image:
+	@scripts/install-deps.sh image
+	@LINKD_BASE_IMAGE=$(BASE_IMAGE) LINKD_BASE_CACHE=$(BUILD)/container-base \
+		scripts/container-image.sh $(IMAGE)
 
 # libFuzzer: builds tests/fuzz/<target>/fuzz_<target>.c with clang and
 # ASan+UBSan in $(FUZZ_BUILD), then fuzzes each of FUZZ_TARGETS for

@@ -1,11 +1,18 @@
 #!/bin/sh
 # Installs what linkd needs on Debian 12, idempotently: nothing is touched
-# when every package is already there. Usage: install-deps.sh [build|test|bench|fuzz]
+# when every package is already there. Usage: install-deps.sh [build|test|bench|fuzz|image]
 set -eu
 
+# cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
-       liburiparser-dev libsqlite3-dev liburcu-dev"
-test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3 iproute2"
+       liburiparser-dev libsqlite3-dev liburcu-dev libcmocka-dev"
+# The container image (`make image`, tests/deploy): rootful podman with runc
+# (scripts/container-image.sh says why), netavark and iptables for its network,
+# debootstrap for the local Debian base.
+image="podman runc netavark iptables debootstrap"
+# tests/deploy also runs curl against the container and systemd-analyze.
+test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3 iproute2
+      $image curl systemd"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
 # libclang-rt-14-dev; cmocka because configuring the tree needs it.
@@ -16,7 +23,8 @@ build) want="$build" ;;
 test) want="$build $test" ;;
 bench) want="$build $bench" ;;
 fuzz) want="$build $fuzz" ;;
-*) echo "usage: $0 [build|test|bench|fuzz]" >&2; exit 2 ;;
+image) want="$image" ;;
+*) echo "usage: $0 [build|test|bench|fuzz|image]" >&2; exit 2 ;;
 esac
 
 missing=""
