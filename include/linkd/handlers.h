@@ -24,6 +24,7 @@ void lnk_h_guard(struct lnk_req *r, enum lnk_access access, lnk_handler_fn next)
 
 void lnk_h_health(struct lnk_req *r);
 void lnk_h_metrics(struct lnk_req *r);
+void lnk_h_openapi(struct lnk_req *r);
 
 void lnk_h_users_list(struct lnk_req *r);
 void lnk_h_users_create(struct lnk_req *r);

@@ -7,6 +7,7 @@
 #define LNK_ROUTES(X)                                                                              \
     X(HEALTH, "/health")                                                                           \
     X(METRICS, "/metrics")                                                                         \
+    X(OPENAPI, "/openapi.json")                                                                    \
     X(USERS, "/users")                                                                             \
     X(USERS_BULK, "/users/bulk")                                                                   \
     X(USER, "/users/{id}")                                                                         \

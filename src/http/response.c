@@ -25,6 +25,8 @@ static const char *reason(int status)
         return "No Content";
     case 302:
         return "Found";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /openapi.json: the OpenAPI 3.1 document of the root API
+ * (docs/openapi.json, compiled in). Public like /health: no key, no rate
+ * budget. The document only changes with the binary, so it carries a fixed
+ * ETag with Cache-Control: no-cache: clients may keep it, and a revalidation
+ * with If-None-Match costs a 304 instead of the whole document. */
+#include <string.h>
+
+#include "handlers/openapi_int.h"
+#include "linkd/handlers.h"
+#include "linkd/str.h"
+
+/* True when If-None-Match is "*" or a list naming our ETag. Weak comparison
+ * (RFC 9110 §13.1.2): a W/ prefix still matches. */
+static bool etag_matches(struct lnk_str inm)
+{
+    size_t etag_len = strlen(lnk_openapi_etag);
+    if (!inm.ptr)
+        return false;
+    const char *p = inm.ptr, *end = inm.ptr + inm.len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        struct lnk_str t = lnk_str_trim(lnk_str_make(p, (size_t)((comma ? comma : end) - p)));
+        if (t.len > 2 && t.ptr[0] == 'W' && t.ptr[1] == '/')
+            t = lnk_str_make(t.ptr + 2, t.len - 2);
+        if (lnk_str_eq_cstr(t, "*") ||
+            (t.len == etag_len && memcmp(t.ptr, lnk_openapi_etag, etag_len) == 0))
+            return true;
+        p = comma ? comma + 1 : end;
+    }
+    return false;
+}
+
+void lnk_h_openapi(struct lnk_req *r)
+{
+    lnk_resp_header(r, "etag", lnk_openapi_etag);
+    lnk_resp_header(r, "cache-control", "no-cache");
+    if (etag_matches(lnk_req_header(r, "if-none-match"))) {
+        lnk_resp_empty(r, 304);
+        return;
+    }
+    lnk_resp_raw(r, 200, "application/json", (const char *)lnk_openapi_doc, lnk_openapi_doc_len);
+}
