@@ -34,8 +34,8 @@ static enum col_type column_type(struct lnk_str name)
         const char *name;
         enum col_type type;
     } typed[] = {
-        {"id", COL_INT},          {"user_id", COL_INT}, {"url_id", COL_INT},
-        {"is_active", COL_BOOL},  {"reuse", COL_BOOL},  {"details", COL_OBJECT},
+        {"id", COL_INT},         {"user_id", COL_INT}, {"url_id", COL_INT},
+        {"is_active", COL_BOOL}, {"reuse", COL_BOOL},  {"details", COL_OBJECT},
         {"title", COL_NULLABLE},
     };
     for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++)
@@ -277,8 +277,8 @@ static json_t *row_json(const struct lnk_h_bulk *b, size_t i, int status)
 }
 
 /* What the store said of row i (sent to it as store row k). */
-static json_t *stored_row_json(const struct lnk_h_bulk *b, size_t i, const struct lnk_row_result *res,
-                               int *status)
+static json_t *stored_row_json(const struct lnk_h_bulk *b, size_t i,
+                               const struct lnk_row_result *res, int *status)
 {
     if (res->rc != LNK_OK) {
         json_t *err = lnk_h_error_body(res->rc, res->err_field, status);
@@ -396,8 +396,8 @@ static void read_event_row(struct lnk_req *r, const json_t *row, struct lnk_stor
     }
 }
 
-typedef void (*read_row_fn)(struct lnk_req *r, const json_t *row, struct lnk_store_op *op,
-                            size_t k, struct lnk_h_invalid *v, bool *unknown_user);
+typedef void (*read_row_fn)(struct lnk_req *r, const json_t *row, struct lnk_store_op *op, size_t k,
+                            struct lnk_h_invalid *v, bool *unknown_user);
 
 static void then_bulk(struct lnk_req *r, struct lnk_store_op *op)
 {
@@ -412,7 +412,8 @@ static void then_bulk(struct lnk_req *r, struct lnk_store_op *op)
             continue;
         lnk_h_forget_url(r, &(struct lnk_url){.id = res->id, .short_code = res->short_code});
         if (res->prev_short_code)
-            lnk_h_forget_url(r, &(struct lnk_url){.id = res->id, .short_code = res->prev_short_code});
+            lnk_h_forget_url(r,
+                             &(struct lnk_url){.id = res->id, .short_code = res->prev_short_code});
     }
     lnk_resp_json(r, 201, lnk_h_bulk_answer((const struct lnk_h_bulk *)(uintptr_t)op->tag, rows));
 }
