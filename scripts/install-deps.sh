@@ -5,7 +5,9 @@ set -eu
 
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
        liburiparser-dev libsqlite3-dev liburcu-dev"
-test="libcmocka-dev python3 python3-pytest python3-requests clang-format sqlite3 iproute2"
+# tests/monitoring runs Prometheus, promtool and amtool (deploy/prometheus/).
+test="libcmocka-dev python3 python3-pytest python3-requests python3-yaml clang-format sqlite3
+      iproute2 prometheus prometheus-alertmanager"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
 # libclang-rt-14-dev; cmocka because configuring the tree needs it.
