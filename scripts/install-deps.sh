@@ -10,9 +10,10 @@ build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjanss
 # (scripts/container-image.sh says why), netavark and iptables for its network,
 # debootstrap for the local Debian base.
 image="podman runc netavark iptables debootstrap"
-# tests/deploy also runs curl against the container and systemd-analyze.
-test="libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema clang-format
-      sqlite3 iproute2 $image curl systemd"
+# tests/deploy also runs curl against the container and systemd-analyze;
+# tests/monitoring runs Prometheus, promtool and amtool (deploy/prometheus/).
+test="libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
+      clang-format sqlite3 iproute2 $image curl systemd prometheus prometheus-alertmanager"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
 # libclang-rt-14-dev; cmocka because configuring the tree needs it.

@@ -9,7 +9,9 @@
 #include "linkd/config.h"
 #include "linkd/str.h"
 
-#define LNK_VERSION "0.1.0"
+#ifndef LNK_VERSION /* CMake defines it from the project version */
+#define LNK_VERSION "unknown"
+#endif
 
 static void usage(FILE *f)
 {

@@ -23,11 +23,12 @@
 struct lnk_events;
 
 struct lnk_events_stats {
-    uint64_t queued;   /* pushed and not yet written */
-    uint64_t written;  /* committed to the store */
-    uint64_t overflow; /* pushes that took the overflow list */
-    uint64_t failed;   /* clicks whose write failed and were retried */
-    uint64_t dropped;  /* clicks dropped because the backlog was full */
+    uint64_t queued;          /* pushed and not yet written */
+    uint64_t written;         /* committed to the store */
+    uint64_t overflow;        /* pushes that took the overflow list */
+    uint64_t failed;          /* clicks whose write failed and were retried */
+    uint64_t dropped;         /* clicks dropped because the backlog was full */
+    uint64_t overflow_queued; /* clicks on the overflow list now (at most backlog_max) */
 };
 
 /* `store` is borrowed and must outlive the events module. n_producers is the

@@ -29,6 +29,7 @@
 #include "linkd/model.h"
 
 struct lnk_store;      /* opaque; thread-safe */
+struct lnk_histo;      /* metrics.h */
 struct lnk_store_conn; /* opaque; one per worker thread, used by that thread only */
 
 /* Each kind names its typed context (struct lnk_op_<family>) and what it
@@ -383,6 +384,26 @@ bool lnk_store_is_degraded(const struct lnk_store *s);
 
 /* Fills *out with the current write health. Thread-safe. */
 void lnk_store_get_status(struct lnk_store *s, struct lnk_store_status *out);
+
+/* What the writer measured, for GET /metrics (docs/monitoring.md). The
+ * histograms are the store's own: they live until lnk_store_close and are
+ * read with relaxed loads, like every metric. */
+struct lnk_store_writer_stats {
+    uint64_t queue_depth;              /* operations submitted and not yet taken by the writer */
+    uint64_t write_failures;           /* write operations failed for a storage reason: refused
+                                          while degraded, or in a batch that could not commit or
+                                          sync (each answered LNK_EUNAVAIL or LNK_EBACKEND) */
+    uint64_t errors;                   /* calls into the database that failed for a storage reason:
+                                          transactions, syncs and recovery probes */
+    const struct lnk_histo *commit_ns; /* per batch with writes that committed: begin to
+                                          commit, in ns */
+    const struct lnk_histo *sync_ns;   /* per sync of the write-ahead log, in ns; no sample
+                                          without a syncer (LINKD_SYNCHRONOUS=off) */
+    const struct lnk_histo *batch_ops; /* operations per batch the writer took */
+};
+
+/* Thread-safe, lock-free. */
+void lnk_store_get_writer_stats(struct lnk_store *s, struct lnk_store_writer_stats *out);
 
 /* Asks the writer to check the backend and, when degraded, to probe (and
  * recover) now rather than at its next tick, and waits until it has. For

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,7 +40,88 @@ struct app {
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
     struct lnk_inflight *heavy;
     _Atomic bool stopped; /* set by the shutdown thread when all is flushed */
+    /* The database's files when the store keeps them (sqlite); "" otherwise. */
+    char db_path[1024], db_dir[1024], wal_path[1032];
 };
+
+/* The SQLite backend opens DATABASE_URL without its scheme as a path. */
+static void find_database_files(struct app *a)
+{
+    const char *url = a->cfg->database_url, *sep = strstr(url, "://");
+    const char *path = sep ? sep + 3 : url;
+    if (strcmp(lnk_store_backend_name(a->store), "sqlite") != 0 || strlen(path) >= 1024)
+        return;
+    snprintf(a->db_path, sizeof(a->db_path), "%s", path);
+    snprintf(a->wal_path, sizeof(a->wal_path), "%s-wal", path);
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(a->db_dir, sizeof(a->db_dir), ".");
+    else
+        snprintf(a->db_dir, sizeof(a->db_dir), "%.*s", slash == path ? 1 : (int)(slash - path),
+                 path);
+}
+
+static double file_bytes(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (double)st.st_size : 0;
+}
+
+/* Space on the database's filesystem (its directory's, when the file was
+ * removed) and the sizes of the file and its WAL: one statvfs and two stat
+ * calls per scrape. */
+static void collect_disk(struct app *a, struct lnk_metrics_external *out)
+{
+    struct statvfs vfs;
+    if (!a->db_path[0] || (statvfs(a->db_path, &vfs) != 0 && statvfs(a->db_dir, &vfs) != 0))
+        return;
+    out->has_disk = true;
+    out->store_disk_free_bytes = (double)vfs.f_bavail * (double)vfs.f_frsize;
+    out->store_disk_total_bytes = (double)vfs.f_blocks * (double)vfs.f_frsize;
+    out->store_database_bytes = file_bytes(a->db_path);
+    out->store_wal_bytes = file_bytes(a->wal_path);
+}
+
+static void collect_cache(struct lnk_cache *c, enum lnk_metrics_cache i,
+                          struct lnk_metrics_external *out)
+{
+    struct lnk_cache_stats st;
+    if (!c)
+        return;
+    lnk_cache_get_stats(c, &st);
+    out->has_cache[i] = true;
+    out->cache_entries[i] = (double)st.entries;
+    out->cache_bytes[i] = (double)st.bytes;
+    out->cache_capacity_bytes[i] = (double)st.max_bytes;
+    out->cache_evictions_total[i] = (double)st.evictions;
+    out->cache_invalidations_total[i] = (double)st.invalidations;
+}
+
+/* The store and the dependencies behind it. Today the only one is the
+ * SQLite file; PostgreSQL and Redis fill their own entries (docs/monitoring.md). */
+static void collect_store(struct app *a, struct lnk_metrics_external *out)
+{
+    struct lnk_store_writer_stats ws;
+    struct lnk_store_status st;
+    bool up = !lnk_store_is_degraded(a->store);
+    lnk_store_get_writer_stats(a->store, &ws);
+    lnk_store_get_status(a->store, &st);
+    out->backend = lnk_store_backend_name(a->store);
+    out->store_degraded = up ? 0 : 1;
+    out->store_up = up ? 1 : 0;
+    out->store_writer_queue_depth = (double)ws.queue_depth;
+    out->store_write_failures_total = (double)ws.write_failures;
+    out->store_recoveries_total = (double)st.recoveries;
+    out->store_commit_duration_seconds = ws.commit_ns;
+    out->store_sync_duration_seconds = ws.sync_ns;
+    out->store_batch_ops = ws.batch_ops;
+    if (strcmp(out->backend, "sqlite") == 0) {
+        out->has_dependency[LNK_METRICS_DEP_sqlite] = true;
+        out->dependency_up[LNK_METRICS_DEP_sqlite] = up ? 1 : 0;
+        out->dependency_errors_total[LNK_METRICS_DEP_sqlite] = (double)ws.errors;
+    }
+    collect_disk(a, out);
+}
 
 static void collect_metrics(void *udata, struct lnk_metrics_external *out)
 {
@@ -46,11 +129,16 @@ static void collect_metrics(void *udata, struct lnk_metrics_external *out)
     struct lnk_events_stats st;
     lnk_events_get_stats(a->events, &st);
     out->events_queue_depth = (double)st.queued;
+    out->events_overflow_depth = (double)st.overflow_queued;
+    out->events_backlog_limit = (double)a->cfg->click_backlog;
     out->clicks_written_total = (double)st.written;
     out->clicks_overflow_total = (double)st.overflow;
     out->clicks_dropped_total = (double)st.dropped;
     out->click_write_failures_total = (double)st.failed;
-    out->store_degraded = lnk_store_is_degraded(a->store) ? 1 : 0;
+    collect_store(a, out);
+    collect_cache(a->links, LNK_METRICS_CACHE_links, out);
+    collect_cache(a->url_json, LNK_METRICS_CACHE_url_json, out);
+    out->connections_limit = a->cfg->max_connections;
     out->log_dropped_total = (double)lnk_log_dropped();
     out->workers = a->cfg->workers;
 }
@@ -263,6 +351,7 @@ int lnk_app_serve(const struct lnk_config *cfg)
             LNK_OK ||
         open_caches(&a) != LNK_OK)
         goto out;
+    find_database_files(&a);
     a.metrics = lnk_metrics_new(cfg->workers, collect_metrics, &a);
     if (start_http(&a) != LNK_OK)
         goto out;

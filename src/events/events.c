@@ -413,4 +413,7 @@ void lnk_events_get_stats(struct lnk_events *ev, struct lnk_events_stats *out)
     out->dropped = atomic_load_explicit(&ev->dropped, memory_order_relaxed);
     uint64_t done = out->written + out->dropped;
     out->queued = in > done ? in - done : 0;
+    pthread_mutex_lock(&ev->lock);
+    out->overflow_queued = ev->n_overflow;
+    pthread_mutex_unlock(&ev->lock);
 }

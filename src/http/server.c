@@ -80,6 +80,7 @@ static void on_conn_close(void *data)
 {
     struct worker *w = data;
     w->n_conns--;
+    lnk_metrics_add(w->env.mw, LNK_MC_connections_closed_total, 1);
 }
 
 /* Past its share of max_connections a worker closes new connections at once:
@@ -100,6 +101,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             continue;
         }
         w->n_conns++;
+        lnk_metrics_add(w->env.mw, LNK_MC_connections_accepted_total, 1);
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = w;
         h2o_accept(&w->accept_ctx, sock);

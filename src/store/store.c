@@ -26,6 +26,7 @@
 
 #include "linkd/err.h"
 #include "linkd/log.h"
+#include "linkd/metrics.h"
 #include "linkd/str.h"
 #include "store/store_int.h"
 
@@ -94,6 +95,13 @@ struct lnk_store {
     unsigned rd_queued;
     bool rd_stopping;
     atomic_bool rd_cancel; /* every read from now on completes LNK_ECANCELED */
+
+    /* Metrics (lnk_store_get_writer_stats). n_queued changes under mu; the
+     * histograms have one writer each (commit_ns, batch_ops: the writer;
+     * sync_ns: the syncer); the counters have two. */
+    _Atomic uint64_t n_queued;
+    _Atomic uint64_t write_failures, errors;
+    struct lnk_histo commit_ns, sync_ns, batch_ops;
 };
 
 struct lnk_store_conn {
@@ -122,6 +130,22 @@ static int64_t clock_ms(clockid_t id)
     struct timespec ts;
     clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Storage failures: write ops failed by them, and failed calls (one each). */
+static void count_failures(struct lnk_store *s, uint64_t failed_ops, uint64_t failed_calls)
+{
+    if (failed_ops)
+        atomic_fetch_add_explicit(&s->write_failures, failed_ops, memory_order_relaxed);
+    if (failed_calls)
+        atomic_fetch_add_explicit(&s->errors, failed_calls, memory_order_relaxed);
 }
 
 const char *lnk_store_fault_name(enum lnk_store_fault f)
@@ -493,6 +517,7 @@ static void try_recover(struct lnk_store *s)
         clear_fault(s);
         return;
     }
+    count_failures(s, 0, 1);
     int sys_errno = 0;
     enum lnk_store_fault pf = ops->last_fault(s->be, &sys_errno);
     if (pf != LNK_STORE_OK && pf != s->fault)
@@ -574,13 +599,16 @@ static void hand_to_syncer(struct lnk_store *s, struct lnk_store_op *list)
  * twice (clicks are durable within a flush interval, not at an answer). */
 static void fail_unsynced(struct lnk_store *s, struct lnk_store_op *list, int sys_errno)
 {
+    uint64_t failed = 0;
     for (struct lnk_store_op *op = list; op; op = next_of(op)) {
         if (!lnk_store_op_is_read(op->kind) && op->kind != LNK_OP_CLICKS_APPEND &&
             op->rc == LNK_OK) {
             lnk_store_op_reset_outputs(op);
             op->rc = LNK_EUNAVAIL;
+            failed++;
         }
     }
+    count_failures(s, failed, 1);
     atomic_store(&s->sync_errno, sys_errno ? sys_errno : EIO);
     pthread_mutex_lock(&s->mu);
     pthread_cond_signal(&s->cv);
@@ -618,8 +646,11 @@ static void *syncer_main(void *arg)
         s->sync_busy = true;
         pthread_mutex_unlock(&s->sync_mu);
         int sys_errno = 0;
+        uint64_t t0 = monotonic_ns();
         if (s->ops->sync(s->be, &sys_errno) != LNK_OK)
             fail_unsynced(s, list, sys_errno);
+        else
+            lnk_histo_observe(&s->sync_ns, monotonic_ns() - t0);
         complete_list(list);
         pthread_mutex_lock(&s->sync_mu);
         s->sync_busy = false;
@@ -630,16 +661,21 @@ static void *syncer_main(void *arg)
     return NULL;
 }
 
-/* Runs one batch (a list of at most max_batch ops) in one transaction and
- * completes every op. While degraded, writes fail at once and only the
- * reads run, so a failing disk is not written to by every request. */
-static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
+/* Runs one batch (a list of n_ops ops, at most max_batch) in one
+ * transaction and completes every op. While degraded, writes fail at once
+ * and only the reads run, so a failing disk is not written to by every
+ * request. Metrics cost two clock reads per batch, nothing per op. */
+static void run_batch(struct lnk_store *s, struct lnk_store_op *first, unsigned n_ops)
 {
     const struct lnk_store_ops *ops = s->ops;
     struct lnk_store_op *run = first;
     struct lnk_store_op *refused = NULL;
     bool any_unavail = false;
     bool any_write = false;
+    uint64_t n_failed = 0;  /* write ops failed for a storage reason */
+    uint64_t n_unavail = 0; /* write ops that failed LNK_EUNAVAIL alone */
+
+    lnk_histo_observe(&s->batch_ops, n_ops);
 
     take_sync_failure(s);
     if (s->fault != LNK_STORE_OK) {
@@ -659,15 +695,18 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
                 op->rc = LNK_EUNAVAIL;
                 op->task.link_[0] = refused;
                 refused = op;
+                n_failed++;
             }
         }
     }
+    uint64_t t0 = run ? monotonic_ns() : 0;
     int rc = run ? (ops->writer(s->be) ? ops->begin(s->be) : LNK_EUNAVAIL) : LNK_OK;
     if (run && rc == LNK_OK) {
         for (struct lnk_store_op *op = run; op && rc == LNK_OK; op = next_of(op)) {
             rc = lnk_store_rules_apply(s->rules, op);
             any_unavail |= op->rc == LNK_EUNAVAIL;
             any_write |= !lnk_store_op_is_read(op->kind);
+            n_unavail += op->rc == LNK_EUNAVAIL && !lnk_store_op_is_read(op->kind);
         }
         if (rc == LNK_OK)
             rc = ops->commit(s->be);
@@ -677,21 +716,29 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first)
             lnk_store_rules_committed(s->rules);
         else
             lnk_store_rules_abort(s->rules);
+        if (rc == LNK_OK && any_write)
+            lnk_histo_observe(&s->commit_ns, monotonic_ns() - t0);
     }
     if (rc != LNK_OK) {
         /* Nothing of this batch is durable: no op may report success. */
         for (struct lnk_store_op *op = run; op; op = next_of(op)) {
             lnk_store_op_reset_outputs(op);
             op->rc = rc;
+            n_failed += !lnk_store_op_is_read(op->kind);
         }
         any_unavail |= rc == LNK_EUNAVAIL;
     }
+    bool storage_failed = rc != LNK_OK;
     if (any_unavail && s->fault == LNK_STORE_OK) {
         int sys_errno = 0;
         enum lnk_store_fault f = ops->last_fault(s->be, &sys_errno);
-        if (f != LNK_STORE_OK)
+        if (f != LNK_STORE_OK) {
             set_fault(s, f, sys_errno);
+            n_failed += rc == LNK_OK ? n_unavail : 0;
+            storage_failed = true;
+        }
     }
+    count_failures(s, n_failed, storage_failed);
     if (rc == LNK_OK && any_write && s->use_syncer)
         hand_to_syncer(s, run);
     else
@@ -735,14 +782,18 @@ static void *writer_main(void *arg)
         /* Detach up to max_batch ops from the front of the queue. */
         struct lnk_store_op *first = s->head;
         struct lnk_store_op *last = first;
-        for (unsigned n = 1; n < s->max_batch && next_of(last); n++)
+        unsigned n = 1;
+        for (; n < s->max_batch && next_of(last); n++)
             last = next_of(last);
         s->head = next_of(last);
         if (!s->head)
             s->tail = NULL;
         last->task.link_[0] = NULL;
+        atomic_store_explicit(&s->n_queued,
+                              atomic_load_explicit(&s->n_queued, memory_order_relaxed) - n,
+                              memory_order_relaxed);
         pthread_mutex_unlock(&s->mu);
-        run_batch(s, first);
+        run_batch(s, first, n);
         pthread_mutex_lock(&s->mu);
     }
     s->stopped = true;
@@ -965,6 +1016,12 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     atomic_init(&s->degraded, false);
     atomic_init(&s->sync_errno, 0);
     atomic_init(&s->rd_cancel, false);
+    atomic_init(&s->n_queued, 0);
+    atomic_init(&s->write_failures, 0);
+    atomic_init(&s->errors, 0);
+    lnk_histo_init(&s->commit_ns, lnk_metrics_latency_bounds_ns, LNK_METRICS_N_BUCKETS, 1e-9);
+    lnk_histo_init(&s->sync_ns, lnk_metrics_latency_bounds_ns, LNK_METRICS_N_BUCKETS, 1e-9);
+    lnk_histo_init(&s->batch_ops, lnk_metrics_count_bounds, LNK_METRICS_N_COUNT_BOUNDS, 1);
     s->use_syncer = ops->sync && cfg->synchronous_full;
     rc = ops->open(cfg->url, cfg, &s->be, errbuf, errcap);
     if (rc != LNK_OK)
@@ -1105,6 +1162,9 @@ static void enqueue_write(struct lnk_store *s, struct lnk_store_op *op)
         else
             s->head = op;
         s->tail = op;
+        atomic_store_explicit(&s->n_queued,
+                              atomic_load_explicit(&s->n_queued, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         pthread_cond_signal(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
@@ -1194,6 +1254,16 @@ void lnk_store_get_status(struct lnk_store *s, struct lnk_store_status *out)
     pthread_mutex_lock(&s->st_mu);
     *out = s->st;
     pthread_mutex_unlock(&s->st_mu);
+}
+
+void lnk_store_get_writer_stats(struct lnk_store *s, struct lnk_store_writer_stats *out)
+{
+    out->queue_depth = atomic_load_explicit(&s->n_queued, memory_order_relaxed);
+    out->write_failures = atomic_load_explicit(&s->write_failures, memory_order_relaxed);
+    out->errors = atomic_load_explicit(&s->errors, memory_order_relaxed);
+    out->commit_ns = &s->commit_ns;
+    out->sync_ns = &s->sync_ns;
+    out->batch_ops = &s->batch_ops;
 }
 
 void lnk_store_recheck(struct lnk_store *s)

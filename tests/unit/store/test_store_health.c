@@ -22,6 +22,7 @@
 #include "check.h"
 #include "linkd/err.h"
 #include "linkd/events.h"
+#include "linkd/metrics.h"
 #include "linkd/store.h"
 
 /* ---- a VFS that fails writes on demand -------------------------------------- */
@@ -436,6 +437,52 @@ static void test_full_disk_refuses_writes_without_io_and_recovers_on_probe(void 
 /* A write is answered only after its WAL was synced: with the WAL gone
  * from the directory (the writer still writes to the open file), the sync
  * cannot happen, so the commit is never acknowledged. */
+static uint64_t histo_count(const struct lnk_histo *h)
+{
+    uint64_t n = 0;
+    for (unsigned k = 0; k <= h->n_bounds; k++)
+        n += atomic_load(&h->counts[k]);
+    return n;
+}
+
+/* The writer's metrics (lnk_store_get_writer_stats): every batch is timed
+ * and sized, every write refused or failed by the storage is counted once,
+ * and each failed transaction or probe is one error. */
+static void test_writer_stats_count_batches_and_storage_failures(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store_writer_stats ws;
+    lnk_store_get_writer_stats(f->s, &ws);
+    uint64_t batches = histo_count(ws.batch_ops), commits = histo_count(ws.commit_ns);
+    uint64_t syncs = histo_count(ws.sync_ns);
+    CHECK(ws.queue_depth == 0 && ws.write_failures == 0 && ws.errors == 0, "a healthy start");
+    CHECK(batches >= 1 && commits >= 1 && syncs >= 1, "the fixture's user was one timed batch");
+
+    CHECK(create_user_rc(f->s, "bob") == LNK_OK, "a write");
+    lnk_store_get_writer_stats(f->s, &ws);
+    CHECK(histo_count(ws.batch_ops) == batches + 1, "one more batch");
+    CHECK(histo_count(ws.commit_ns) == commits + 1, "its commit timed");
+    CHECK(histo_count(ws.sync_ns) == syncs + 1, "its sync timed");
+    CHECK(atomic_load(&ws.batch_ops->counts[0]) >= 1, "a batch of one op falls in le=1");
+
+    set_inject(INJECT_FULL);
+    CHECK(create_user_rc(f->s, "carol") == LNK_EUNAVAIL, "the write that hits a full disk fails");
+    CHECK(create_user_rc(f->s, "dave") == LNK_EUNAVAIL, "the next is refused");
+    CHECK(count_users(f->s) == 2, "reads are no failures");
+    lnk_store_recheck(f->s); /* a probe, which fails */
+    lnk_store_get_writer_stats(f->s, &ws);
+    CHECK(ws.write_failures == 2, "both writes are counted, once each");
+    CHECK(ws.errors == 2, "the failed transaction and the failed probe");
+    CHECK(histo_count(ws.commit_ns) == commits + 1, "a failed batch is not timed as a commit");
+
+    set_inject(INJECT_NONE);
+    lnk_store_recheck(f->s);
+    CHECK(create_user_rc(f->s, "erin") == LNK_OK, "writes succeed again");
+    lnk_store_get_writer_stats(f->s, &ws);
+    CHECK(ws.write_failures == 2 && ws.errors == 2, "and add no failure");
+    CHECK(ws.queue_depth == 0, "nothing waits for the writer");
+}
+
 static void test_write_whose_wal_cannot_be_synced_is_not_acknowledged(void **state)
 {
     struct fixture *f = *state;
@@ -449,6 +496,10 @@ static void test_write_whose_wal_cannot_be_synced_is_not_acknowledged(void **sta
           "the store is degraded: io_error");
     CHECK(create_user_rc(f->s, "carol") == LNK_EUNAVAIL, "later writes are refused");
     CHECK(count_users(f->s) == 2, "reads still run: bob is committed, only not durable");
+    struct lnk_store_writer_stats ws;
+    lnk_store_get_writer_stats(f->s, &ws);
+    CHECK(ws.write_failures == 2, "the unsynced write and the refused one are failures");
+    CHECK(ws.errors >= 1, "the failed sync is an error");
 }
 
 /* A click batch whose sync failed is committed and visible: it is answered
@@ -737,6 +788,7 @@ int main(void)
         T(test_fault_names_are_stable),
         T(test_constraint_errors_do_not_degrade),
         T(test_full_disk_refuses_writes_without_io_and_recovers_on_probe),
+        T(test_writer_stats_count_batches_and_storage_failures),
         T(test_write_whose_wal_cannot_be_synced_is_not_acknowledged),
         T(test_click_batch_whose_sync_failed_is_not_written_twice),
         T(test_erofs_is_read_only_and_eio_is_io_error),
