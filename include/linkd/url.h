@@ -7,9 +7,13 @@
 #include <stddef.h>
 
 /* LNK_OK when s[0..len) is an absolute http or https URL (scheme compared
- * case-insensitively) with a non-empty host, at most LNK_URL_MAX bytes, no
- * white space, control characters or NUL, and RFC 3986 syntax. Otherwise
- * LNK_EINVAL and *reason points to a static explanation. */
+ * case-insensitively), at most LNK_URL_MAX bytes, no white space, control
+ * characters or NUL, RFC 3986 syntax, no user information, a port (if any)
+ * of 1-65535, and a host that is an IPv4 or IPv6 literal or an RFC 1123
+ * host name: labels of 1-63 letters, digits and hyphens (not first or
+ * last), at most 253 characters, not percent-encoded, the last label not a
+ * number (docs/security.md#destinations). Otherwise LNK_EINVAL and *reason
+ * points to a static explanation. */
 int lnk_url_validate(const char *s, size_t len, const char **reason);
 
 #endif

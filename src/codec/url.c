@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Destination URL validation (CONTRACT.md §4.9): cheap byte checks first
  * (length, white space, control and non-ASCII bytes), then RFC 3986 syntax
- * via liburiparser, then scheme http/https and a non-empty host. The only
- * file that includes uriparser (scripts/check-layering.sh). Thread-safe. */
+ * via liburiparser, then scheme http/https, no user information, a host
+ * that is an IP literal or an RFC 1123 host name, and a port 1-65535
+ * (docs/security.md#destinations). The only file that includes uriparser
+ * (scripts/check-layering.sh). Thread-safe. */
 #include "linkd/url.h"
 
 #include <stdbool.h>
+#include <string.h>
 #include <uriparser/Uri.h>
 
 #include "linkd/err.h"
@@ -23,8 +26,12 @@ static struct lnk_str range_str(const UriTextRangeA *r)
                           : lnk_str_make(r->first, (size_t)(r->afterLast - r->first));
 }
 
+#define HOST_NAME_MAX_CHARS 253 /* RFC 1035 §2.3.4, as written in a URL */
+#define LABEL_MAX_CHARS     63
+
 /* RFC 3986 allows any run of digits as a port; a URL we redirect to must
- * name a real TCP port. */
+ * name a real TCP port, and 0 is none. An empty port (`host:`) means the
+ * scheme's default. */
 static bool port_ok(const UriTextRangeA *r)
 {
     struct lnk_str p = range_str(r);
@@ -34,7 +41,81 @@ static bool port_ok(const UriTextRangeA *r)
         if (v > 65535)
             return false;
     }
-    return true;
+    return p.len == 0 || v > 0;
+}
+
+static bool is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* An RFC 1123 label: letters, digits and hyphens, not at either end. */
+static const char *label_problem(struct lnk_str l)
+{
+    if (l.len == 0)
+        return "URL host is not a host name (empty label)";
+    if (l.len > LABEL_MAX_CHARS)
+        return "URL host name has a label longer than 63 characters";
+    for (size_t i = 0; i < l.len; i++)
+        if (!is_alnum(l.ptr[i]) && l.ptr[i] != '-')
+            return "URL host is not a host name (letters, digits and hyphens only)";
+    if (l.ptr[0] == '-' || l.ptr[l.len - 1] == '-')
+        return "URL host is not a host name (a label starts or ends with a hyphen)";
+    return NULL;
+}
+
+/* Whether browsers read a host ending in this label as an IPv4 address
+ * (WHATWG URL, "ends in a number"): all digits, or 0x and hex digits.
+ * "https://1/" would lead to 0.0.0.1 and "https://0x7f000001/" to
+ * 127.0.0.1, neither of which a reader sees in the text. */
+static bool numeric_label(struct lnk_str l)
+{
+    size_t i = 0;
+    if (l.len >= 2 && l.ptr[0] == '0' && (l.ptr[1] == 'x' || l.ptr[1] == 'X')) {
+        for (i = 2; i < l.len && is_hex(l.ptr[i]); i++)
+            ;
+        return i == l.len;
+    }
+    for (; i < l.len && l.ptr[i] >= '0' && l.ptr[i] <= '9'; i++)
+        ;
+    return l.len > 0 && i == l.len;
+}
+
+/* NULL when the host is an IPv4 or IPv6 literal or a host name a reader
+ * can trust (docs/security.md#destinations); else why not. IDNs pass in
+ * their punycode (xn--) form: raw non-ASCII bytes are refused earlier and
+ * an escape in a host is refused here. */
+static const char *host_problem(const UriUriA *uri)
+{
+    if (uri->hostData.ip4 || uri->hostData.ip6)
+        return NULL;
+    if (uri->hostData.ipFuture.first)
+        return "URL host is not a host name or an IP address";
+    struct lnk_str h = range_str(&uri->hostText);
+    if (memchr(h.ptr, '%', h.len))
+        return "URL host must not be percent-encoded";
+    if (h.len > 1 && h.ptr[h.len - 1] == '.')
+        h.len--; /* the root label of a fully qualified name */
+    if (h.len > HOST_NAME_MAX_CHARS)
+        return "URL host name is longer than 253 characters";
+    struct lnk_str label = LNK_STR_NULL;
+    for (size_t start = 0, i = 0; i <= h.len; i++) {
+        if (i < h.len && h.ptr[i] != '.')
+            continue;
+        label = lnk_str_make(h.ptr + start, i - start);
+        const char *why = label_problem(label);
+        if (why)
+            return why;
+        start = i + 1;
+    }
+    if (numeric_label(label))
+        return "URL host ends in a number: use a host name or a dotted IPv4 address";
+    return NULL;
 }
 
 int lnk_url_validate(const char *s, size_t len, const char **reason)
@@ -75,12 +156,20 @@ int lnk_url_validate(const char *s, size_t len, const char **reason)
         why = "not an http(s) URL";
         goto out;
     }
+    /* "https://good.com@evil.com/" leads to evil.com; nobody needs user
+     * information in a link they hand out, and browsers drop or warn on it. */
+    if (uri.userInfo.first) {
+        why = "URL must not contain user information (user@host)";
+        goto out;
+    }
     if (range_empty(&uri.hostText)) {
         why = "URL has no host";
         goto out;
     }
+    if ((why = host_problem(&uri)))
+        goto out;
     if (!port_ok(&uri.portText)) {
-        why = "URL port out of range";
+        why = "URL port out of range (1-65535)";
         goto out;
     }
 

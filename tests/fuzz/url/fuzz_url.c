@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* lnk_url_validate on arbitrary bytes. An accepted URL must meet the header's
- * promises (length, bytes, http(s) scheme with an authority), the verdict must
- * not depend on the scheme's case, and a rejection must give a reason. */
+ * promises (length, bytes, http(s) scheme with an authority that holds no
+ * user information and no escape), the verdict must not depend on the
+ * scheme's case, and a rejection must give a reason. */
 #include <stdbool.h>
 #include <string.h>
 
@@ -43,6 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(has_prefix_nocase(data, size, "http://") ||
                    has_prefix_nocase(data, size, "https://"),
                "accepted URLs are http(s) with an authority");
+
+    /* The authority runs from "//" to the first '/', '?' or '#'. */
+    size_t auth = (size_t)((const uint8_t *)memchr(data, ':', size) - data) + 3, end = auth;
+    while (end < size && data[end] != '/' && data[end] != '?' && data[end] != '#')
+        end++;
+    FUZZ_CHECK(!memchr(data + auth, '@', end - auth), "accepted URLs hold no user information");
+    FUZZ_CHECK(!memchr(data + auth, '%', end - auth), "accepted URLs have no escaped host");
 
     /* The scheme is compared case-insensitively: flipping its case must not
      * change the verdict. */

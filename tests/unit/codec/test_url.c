@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* URL validation (CONTRACT.md §4.9, "Deceitful Scroll"): everything that is
- * not an absolute http(s) URL with a host is refused with a reason; real URLs
- * with queries, fragments, ports, IPv6 hosts and escapes pass. */
+ * not an absolute http(s) URL with a host is refused with a reason; so are
+ * destinations that mislead about where they lead (user information, port 0,
+ * hosts that are not host names or IP literals, docs/security.md#destinations).
+ * Real URLs with queries, fragments, ports, IPv4/IPv6 literals, punycode
+ * hosts and escapes pass. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,9 +132,18 @@ static void test_accepts_real_http_urls(void **state)
         "http://[::1]/",
         "http://[2001:db8::1]:8443/path",
         "https://example.com/caf%C3%A9",
-        "https://user:pw@example.com/",
         "https://sub.domain.example.co.uk/a/b/c.html",
         "http://localhost",
+        "http://127.0.0.1:8080/",
+        "http://[::1]/",
+        "https://xn--bcher-kva.example/",
+        "https://xn--80ak6aa92e.com/path",
+        "https://a-b.c-d.example/",
+        "https://1a.example/",
+        "https://example.com./",
+        "https://example.123abc/",
+        "https://EXAMPLE.COM:443/",
+        "http://example.com:/",
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         const char *reason = "unset";
@@ -142,6 +155,100 @@ static void test_accepts_real_http_urls(void **state)
           "only len bytes are read");
 }
 
+/* One row of the host table: the URL and a word its reason must hold. */
+struct bad_url {
+    const char *url;
+    const char *reason_word;
+};
+
+static void test_rejects_misleading_destinations(void **state)
+{
+    (void)state;
+    /* clang-format off */
+    static const struct bad_url bad[] = {
+        /* user information hides the real host: good.com is a user name */
+        {"https://good.com@evil.com/", "user information"},
+        {"http://@evil.com/", "user information"},
+        {"https://user:pw@example.com/", "user information"},
+        {"https://user:pa%3Ass@host.example/p", "user information"},
+        {"http://a@b@c/", "malformed"},
+        /* port 0 is no TCP port a client can reach */
+        {"http://example.com:0/", "port"},
+        {"http://example.com:00/", "port"},
+        /* hosts that are not host names */
+        {"https://.../", "host name"},
+        {"https://-.-/", "host name"},
+        {"https://./", "host name"},
+        {"https://a..b/", "host name"},
+        {"https://.example.com/", "host name"},
+        {"https://-a.example/", "host name"},
+        {"https://a-.example/", "host name"},
+        {"https://a_b.example/", "host name"},
+        {"https://a!b.example/", "host name"},
+        {"https://ex$ample.com/", "host name"},
+        {"https://example.com../", "host name"},
+        /* a host a browser reads as an IPv4 number */
+        {"https://1/", "number"},
+        {"https://1.2.3/", "number"},
+        {"https://256.1.1.1/", "number"},
+        {"https://1.2.3.4.5/", "number"},
+        {"https://example.123/", "number"},
+        {"https://0x7f000001/", "number"},
+        {"https://a.0X1F/", "number"},
+        {"https://a.0x/", "number"},
+        {"https://4294967295/", "number"},
+        /* a percent-encoded host is not the name the reader sees */
+        {"https://%65vil.com/", "percent-encoded"},
+        {"https://evil%2Ecom/", "percent-encoded"},
+        {"https://ex%41mple.com/", "percent-encoded"},
+        /* other literal forms */
+        {"http://[v1.fe]/", "IP"},
+    };
+    /* clang-format on */
+    size_t wrong = 0;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *reason = NULL;
+        int rc = validate(bad[i].url, &reason);
+        if (rc != LNK_EINVAL || !reason || !strstr(reason, bad[i].reason_word)) {
+            print_error("%s -> %s\n", bad[i].url, rc == LNK_OK ? "accepted" : reason);
+            wrong++;
+        }
+    }
+    CHECK(wrong == 0, "each misleading destination is rejected with a reason that says why");
+}
+
+static void test_host_name_length_limits(void **state)
+{
+    (void)state;
+    char url[512];
+    char label63[64], label64[65];
+    memset(label63, 'a', 63);
+    label63[63] = '\0';
+    memset(label64, 'a', 64);
+    label64[64] = '\0';
+    snprintf(url, sizeof(url), "https://%s.example/", label63);
+    CHECK(validate(url, NULL) == LNK_OK, "a 63-character label is fine");
+    const char *reason = NULL;
+    snprintf(url, sizeof(url), "https://%s.example/", label64);
+    CHECK(validate(url, &reason) == LNK_EINVAL && strstr(reason, "63"),
+          "a 64-character label is not");
+
+    /* 4 * 63 + 3 dots = 255 characters; trim to exactly 253 and 254 */
+    char host[300];
+    snprintf(host, sizeof(host), "%s.%s.%s.%s", label63, label63, label63, label63);
+    host[253] = '\0';
+    CHECK(host[252] != '.', "the 253-character host ends in a letter");
+    snprintf(url, sizeof(url), "https://%s/", host);
+    CHECK(validate(url, NULL) == LNK_OK, "a 253-character host name is fine");
+    snprintf(url, sizeof(url), "https://%s./", host);
+    CHECK(validate(url, NULL) == LNK_OK, "so is the same name with a final dot");
+    snprintf(host, sizeof(host), "%s.%s.%s.%s", label63, label63, label63, label63);
+    host[254] = '\0';
+    snprintf(url, sizeof(url), "https://%s/", host);
+    CHECK(validate(url, &reason) == LNK_EINVAL && strstr(reason, "253"),
+          "a 254-character host name is not");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +258,8 @@ int main(void)
         cmocka_unit_test(test_rejects_empty_and_too_long),
         cmocka_unit_test(test_rejects_malformed_syntax),
         cmocka_unit_test(test_accepts_real_http_urls),
+        cmocka_unit_test(test_rejects_misleading_destinations),
+        cmocka_unit_test(test_host_name_length_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

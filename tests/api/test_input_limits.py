@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: MIT
+"""Input that would mislead or break the service (docs/security.md): misleading
+destinations, ids past 2^53 - 1, names with control or bidi characters, and
+numbers in event details that must come back as they were sent. Each rule is
+checked on every path that takes the input: JSON bodies, query strings, path
+ids, POST /users/bulk and `linkd import`."""
+
+import re
+
+import pytest
+
+from apiclient import (BASE_URL, expect_error, expect_json, new_url, new_user, uniq)
+from linkdproc import db_url, linkd_env, run_linkd
+
+process_level = pytest.mark.skipif(bool(BASE_URL),
+                                   reason="process-level test; LNK_TEST_BASE_URL set")
+
+
+@pytest.fixture(scope="module")
+def owner(server):
+    return new_user(server)
+
+
+def expect_invalid(r, field):
+    """422 "validation failed" whose details name field (and only it)."""
+    body = expect_error(r, 422)
+    assert body["error"] == "validation failed", body
+    assert isinstance(body.get("details"), dict), body
+    assert list(body["details"]) == [field], body
+    assert isinstance(body["details"][field], str) and body["details"][field], body
+    return body["details"][field]
+
+
+# ---------------------------------------------------------------- helpers: `linkd import`
+
+USERS_HEADER = "id,username,email,created_at\n"
+URLS_HEADER = "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n"
+EVENTS_HEADER = "id,url_id,user_id,event_type,timestamp,details\n"
+TS = "2024-05-06 07:08:09"
+
+
+def seed_dir(tmp_path, users=None, urls=None, events=None):
+    """A seed directory with one user and one url unless told otherwise."""
+    d = tmp_path / uniq("seed")
+    d.mkdir()
+    (d / "users.csv").write_text(
+        USERS_HEADER + (users if users is not None else f"1,seeder,seeder@example.com,{TS}\n"),
+        encoding="utf-8")
+    (d / "urls.csv").write_text(
+        URLS_HEADER + (urls if urls is not None
+                       else f"1,1,AbC123,https://example.com/a,Title,True,{TS},{TS}\n"),
+        encoding="utf-8")
+    (d / "events.csv").write_text(EVENTS_HEADER + (events or ""), encoding="utf-8")
+    return d
+
+
+def run_import(tmp_path, d):
+    return run_linkd(["import", str(d)], env=linkd_env(DATABASE_URL=db_url(tmp_path / "i.db")))
+
+
+def expect_import_error(r, fname, line_no, column):
+    """`linkd import` failed with one line naming file, line and column."""
+    assert r.returncode == 1, f"exit {r.returncode}; stderr: {r.stderr!r}"
+    msg = r.stderr.strip()
+    assert len(msg.splitlines()) == 1, msg
+    assert fname in msg and re.search(rf"\bline {line_no}\b", msg), msg
+    assert f"({column})" in msg, msg
+    return msg
+
+
+# ---------------------------------------------------------------- destinations
+
+MISLEADING_URLS = [
+    ("https://good.com@evil.com/", "user information"),
+    ("http://@evil.com/", "user information"),
+    ("https://user:pw@example.com/", "user information"),
+    ("http://example.com:0/", "port"),
+    ("https://.../", "host name"),
+    ("https://-.-/", "host name"),
+    ("https://a_b.example.com/", "host name"),
+    ("https://1/", "number"),
+    ("https://1.2.3/", "number"),
+    ("https://0x7f000001/", "number"),
+    ("https://%65vil.com/", "percent-encoded"),
+    ("http://[v1.fe]/", "IP address"),
+]
+
+TRUSTWORTHY_URLS = [
+    "http://127.0.0.1:8080/",
+    "http://[::1]/",
+    "http://[2001:db8::1]:8443/x",
+    "https://xn--bcher-kva.example/buch?x=1",
+    "https://sub-domain.example.co.uk/a",
+    "https://example.com./fqdn",
+    "http://localhost/",
+]
+
+
+@pytest.mark.parametrize("url,word", MISLEADING_URLS, ids=[u for u, _ in MISLEADING_URLS])
+def test_create_url_refuses_misleading_destination(server, owner, url, word):
+    reason = expect_invalid(server.post("/urls", json={"user_id": owner["id"],
+                                                       "original_url": url}), "original_url")
+    assert word in reason, reason
+
+
+@pytest.mark.parametrize("url,word", MISLEADING_URLS, ids=[u for u, _ in MISLEADING_URLS])
+def test_update_url_refuses_misleading_destination(server, owner, url, word):
+    link = new_url(server, owner["id"])
+    reason = expect_invalid(server.put(f"/urls/{link['id']}", json={"original_url": url}),
+                            "original_url")
+    assert word in reason, reason
+    got = expect_json(server.get(f"/urls/{link['id']}"), 200)
+    assert got["original_url"] == link["original_url"], got
+
+
+@pytest.mark.parametrize("url", TRUSTWORTHY_URLS)
+def test_ip_literals_and_punycode_hosts_still_redirect(server, owner, url):
+    link = new_url(server, owner["id"], original_url=url)
+    assert link["original_url"] == url
+    r = server.get("/" + link["short_code"])
+    assert r.status_code == 302 and r.headers["Location"] == url, r.status_code
+
+
+@process_level
+def test_import_refuses_misleading_destination_naming_line_and_column(tmp_path):
+    urls = (f"1,1,AbC123,https://example.com/a,Title,True,{TS},{TS}\n"
+            f"2,1,AbC124,https://good.com@evil.com/,Title,True,{TS},{TS}\n")
+    msg = expect_import_error(run_import(tmp_path, seed_dir(tmp_path, urls=urls)), "urls.csv", 3,
+                              "original_url")
+    assert "user information" in msg, msg
