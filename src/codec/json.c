@@ -5,11 +5,18 @@
  * bytes, so a hostile body never drives a deep recursion. Thread-safe. */
 #include "linkd/json.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "linkd/arena.h"
 #include "linkd/err.h"
 #include "linkd/str.h"
+
+/* Significant digits that print any double so that it reads back the same
+ * (IEEE 754 binary64: 17). */
+#define DBL_ROUND_TRIP_DIGITS 17
 
 static bool is_json_space(char c)
 {
@@ -73,7 +80,12 @@ int lnk_json_parse(const char *buf, size_t len, int type, json_t **out, const ch
      * it per field (422), rather than calling the body unparsable (400). */
     v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
     if (!v) {
-        msg = "invalid JSON";
+        /* jansson keeps integers in 64 bits and reals in doubles, and
+         * refuses a number past either rather than round it; say so,
+         * since the text itself is valid JSON. */
+        msg = strstr(error.text, "too big") || strstr(error.text, "overflow")
+                  ? "a number is out of range (integers must fit in 64 bits, reals in a double)"
+                  : "invalid JSON";
         goto out;
     }
     if (json_typeof(v) != (json_type)type) {
@@ -142,12 +154,55 @@ int lnk_json_get_string_or_null(const json_t *obj, const char *key, const char *
     return LNK_OK;
 }
 
+/* The fewest significant digits (1 to 17) that print x so that it reads
+ * back as the same double. 17 always would, but writes 0.1 as
+ * 0.10000000000000001. Below 1e16 there are at least as many as x has
+ * integer digits, so that %g writes 100.0 as 100.0 rather than 1e2 (the
+ * range where Python and JavaScript print plain digits too). */
+static int real_digits(double x)
+{
+    char buf[32];
+    int digits = 1, int_digits = 0;
+    for (double a = fabs(x); a >= 1 && a < 1e16; a /= 10)
+        int_digits++;
+    for (; digits < DBL_ROUND_TRIP_DIGITS; digits++) {
+        snprintf(buf, sizeof(buf), "%.*g", digits, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    return digits > int_digits ? digits : int_digits;
+}
+
+/* The digits that print every real in v exactly: jansson takes one
+ * precision per dump, so the real that needs the most sets it. */
+static int dump_digits(const json_t *v)
+{
+    int digits = 1, d;
+    const char *key;
+    size_t i;
+    json_t *x;
+    switch (json_typeof(v)) {
+    case JSON_REAL:
+        return real_digits(json_real_value(v));
+    case JSON_OBJECT:
+        json_object_foreach((json_t *)v, key, x) if ((d = dump_digits(x)) > digits) digits = d;
+        return digits;
+    case JSON_ARRAY:
+        json_array_foreach(v, i, x) if ((d = dump_digits(x)) > digits) digits = d;
+        return digits;
+    default:
+        return digits;
+    }
+}
+
 char *lnk_json_dump(const json_t *v, size_t *len)
 {
     /* Two passes of json_dumpb so the result comes from our allocator (OOM
-     * aborts) and the caller can free() it whatever jansson's allocator is. */
+     * aborts) and the caller can free() it whatever jansson's allocator is.
+     * Reals keep every bit (event details must read back as they were
+     * sent); integers are exact in jansson anyway. */
     const size_t flags =
-        JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9);
+        JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(dump_digits(v));
     size_t n = json_dumpb(v, NULL, 0, flags);
     if (n == 0) {
         if (len)

@@ -5,6 +5,8 @@ numbers in event details that must come back as they were sent. Each rule is
 checked on every path that takes the input: JSON bodies, query strings, path
 ids, POST /users/bulk and `linkd import`."""
 
+import json
+import math
 import re
 
 import pytest
@@ -128,3 +130,62 @@ def test_import_refuses_misleading_destination_naming_line_and_column(tmp_path):
     msg = expect_import_error(run_import(tmp_path, seed_dir(tmp_path, urls=urls)), "urls.csv", 3,
                               "original_url")
     assert "user information" in msg, msg
+
+
+# ---------------------------------------------------------------- numbers in event details
+
+# Sent as JSON text; each must come back as the same number (the same float,
+# sign of zero included, or the same integer).
+DETAIL_NUMBERS = {
+    "price": "1234567890.5", "tenth": "0.1", "sum": "0.30000000000000004", "huge": "1e300",
+    "tiny": "5e-324", "max": "1.7976931348623157e308", "neg_zero": "-0.0", "pi": "3.141592653589793",
+    "hundred": "100.0", "big_int": "9007199254740993", "max_int": "9223372036854775807",
+    "min_int": "-9223372036854775808", "nested": '{"list":[0.1,2.5e-8,-7.25]}',
+}
+DETAILS_TEXT = "{" + ",".join(f'"{k}":{v}' for k, v in DETAIL_NUMBERS.items()) + "}"
+
+
+def same_numbers(got, sent):
+    """Equal values, the same types, and the same sign on every zero."""
+    if isinstance(sent, dict):
+        return isinstance(got, dict) and got.keys() == sent.keys() and all(
+            same_numbers(got[k], sent[k]) for k in sent)
+    if isinstance(sent, list):
+        return isinstance(got, list) and len(got) == len(sent) and all(
+            same_numbers(g, s) for g, s in zip(got, sent))
+    if isinstance(sent, float):
+        return type(got) is float and got == sent and math.copysign(1, got) == math.copysign(1, sent)
+    return type(got) is type(sent) and got == sent
+
+
+def test_event_details_numbers_round_trip(server, owner):
+    link = new_url(server, owner["id"])
+    sent = json.loads(DETAILS_TEXT)
+    body = '{"url_id":%d,"event_type":"measure","details":%s}' % (link["id"], DETAILS_TEXT)
+    r = server.post("/events", data=body, headers={"Content-Type": "application/json"})
+    created = expect_json(r, 201)
+    assert same_numbers(created["details"], sent), created["details"]
+    assert '"price":1234567890.5' in r.text and '"tenth":0.1' in r.text, r.text
+    (listed,) = [e for e in expect_json(server.get("/events", params={"url_id": link["id"]}), 200)
+                 if e["event_type"] == "measure"]
+    assert same_numbers(listed["details"], sent), listed["details"]
+
+
+def test_event_details_number_past_64_bits_is_400_saying_so(server, owner):
+    link = new_url(server, owner["id"])
+    body = '{"url_id":%d,"event_type":"x","details":{"n":18446744073709551616}}' % link["id"]
+    r = server.post("/events", data=body, headers={"Content-Type": "application/json"})
+    err = expect_error(r, 400)
+    assert "out of range" in json.dumps(err), err
+
+
+@process_level
+def test_imported_event_details_numbers_round_trip(linkd, tmp_path):
+    quoted = DETAILS_TEXT.replace('"', '""')
+    d = seed_dir(tmp_path, events=f'1,1,1,measure,{TS},"{quoted}"\n')
+    db = tmp_path / "numbers.db"
+    r = run_linkd(["import", str(d)], env=linkd_env(DATABASE_URL=db_url(db)))
+    assert r.returncode == 0, r.stderr
+    c = linkd.start(db_path=db)
+    (event,) = expect_json(c.get("/events", params={"event_type": "measure"}), 200)
+    assert same_numbers(event["details"], json.loads(DETAILS_TEXT)), event["details"]

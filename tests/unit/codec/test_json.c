@@ -241,6 +241,100 @@ static void test_dump_is_compact_ordered_and_utf8(void **state)
     json_decref(empty);
 }
 
+/* {"n":<text>} parsed, dumped, and the dump's number text. */
+static char *number_round_trip(const char *text, json_t **in, json_t **out)
+{
+    char src[128], *dumped;
+    const char *why = NULL;
+    snprintf(src, sizeof(src), "{\"n\":%s}", text);
+    *in = *out = NULL;
+    CHECK(parse(src, in, &why) == LNK_OK, "the number parses");
+    size_t len;
+    dumped = lnk_json_dump(*in, &len);
+    CHECK(dumped && lnk_json_parse_object(dumped, len, out, &why) == LNK_OK, "the dump parses");
+    CHECK(len > 6 && dumped[len - 1] == '}', "the dump is an object");
+    memmove(dumped, dumped + 5, len - 6); /* past {"n": and before } */
+    dumped[len - 6] = '\0';
+    return dumped;
+}
+
+/* Event details are stored and served through lnk_json_dump: every number
+ * must come back as the same number (same double, bit for bit, or the same
+ * integer), written as briefly as that allows. */
+static void test_dump_keeps_every_number_exactly(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out; /* out NULL: the same text */
+    } cases[] = {
+        {"1234567890.5", NULL},
+        {"0.1", NULL},
+        {"0.30000000000000004", NULL},
+        {"1e300", NULL},
+        {"1E+300", "1e300"},
+        {"-1.5e-300", NULL},
+        {"5e-324", NULL},
+        {"1.7976931348623157e308", NULL},
+        {"2.2250738585072014e-308", NULL},
+        {"-0.0", NULL},
+        {"0.0", NULL},
+        {"1.0", NULL},
+        {"100.0", NULL},
+        {"12345.678", NULL},
+        {"1e16", NULL},
+        {"0.0001", NULL},
+        {"1e-05", "1e-5"},
+        {"123456789.123456789", "123456789.12345679"},
+        {"3.141592653589793", NULL},
+        {"9007199254740993", NULL},
+        {"9223372036854775807", NULL},
+        {"-9223372036854775808", NULL},
+        {"-0", "0"},
+    };
+    size_t wrong = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *in, *out;
+        char *text = number_round_trip(cases[i].in, &in, &out);
+        const char *want = cases[i].out ? cases[i].out : cases[i].in;
+        const json_t *a = json_object_get(in, "n"), *b = json_object_get(out, "n");
+        bool same =
+            json_typeof(a) == json_typeof(b) &&
+            (json_is_integer(a) ? json_integer_value(a) == json_integer_value(b)
+                                : memcmp(&(double){json_real_value(a)},
+                                         &(double){json_real_value(b)}, sizeof(double)) == 0);
+        if (!same || strcmp(text, want) != 0) {
+            print_error("%s -> %s (want %s)\n", cases[i].in, text, want);
+            wrong++;
+        }
+        free(text);
+        json_decref(in);
+        json_decref(out);
+    }
+    CHECK(wrong == 0, "each number dumps as the shortest text that reads back as itself");
+
+    /* One document mixes numbers of every length: each keeps its value. */
+    json_t *in, *out;
+    char *text = number_round_trip("[0.1,1234567890.123456,2.5,1e-7]", &in, &out);
+    CHECK(json_equal(in, out), "a mixed array keeps every value");
+    free(text);
+    json_decref(in);
+    json_decref(out);
+}
+
+static void test_numbers_out_of_range_are_named(void **state)
+{
+    (void)state;
+    const char *big[] = {"{\"n\":18446744073709551616}", "{\"n\":-9223372036854775809}",
+                         "{\"n\":1e400}"};
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        json_t *v = NULL;
+        const char *why = NULL;
+        CHECK(parse(big[i], &v, &why) == LNK_EINVAL && v == NULL,
+              "a number past int64 or double is refused");
+        CHECK(why && strstr(why, "out of range"), "the reason says the number is out of range");
+    }
+}
+
 /* s escaped into a fresh buffer of cap bytes, NUL-terminated. */
 static char *escaped(const char *s, size_t n, size_t cap, bool *truncated)
 {
@@ -310,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_getters_report_absent_and_wrong_type),
         cmocka_unit_test(test_getters_return_values),
         cmocka_unit_test(test_dump_is_compact_ordered_and_utf8),
+        cmocka_unit_test(test_dump_keeps_every_number_exactly),
+        cmocka_unit_test(test_numbers_out_of_range_are_named),
         cmocka_unit_test(test_escape_writes_valid_json_strings),
         cmocka_unit_test(test_escape_truncates_between_escapes),
     };
