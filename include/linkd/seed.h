@@ -17,16 +17,17 @@
 enum lnk_seed_mode {
     LNK_SEED_STRICT, /* `linkd import`: the first bad row is an error naming line and column */
     LNK_SEED_LENIENT /* POST /users/bulk: rows with an empty username/email or an e-mail
-                        without '@' are skipped and counted */
+                        without '@' are skipped and counted; a name with a character
+                        docs/security.md#names refuses is an error as in strict mode */
 };
 
 /* Parses a whole CSV file held in memory. The header row is required; column
  * order is free and extra columns are ignored. Row strings are copied into
  * `a`; *rows points into `a`. Errors (LNK_EINVAL) are written to err as
  * "line L, column C (name): reason":
- *   users:  required username,email; optional id, created_at;
+ *   users:  required username,email (names: lnk_name_check); optional id, created_at;
  *   urls:   required id,user_id,short_code,original_url,is_active,created_at,updated_at;
- *           optional title;
+ *           optional title (a name: lnk_name_check);
  *   events: required id,url_id,event_type,timestamp; optional user_id, details
  *           (JSON object text, validated).
  * A missing required column, non-UTF-8 input or a malformed CSV record is an

@@ -10,6 +10,7 @@
 #include "linkd/err.h"
 #include "linkd/json.h"
 #include "linkd/metrics.h"
+#include "linkd/name.h"
 #include "linkd/query.h"
 #include "linkd/timefmt.h"
 
@@ -247,6 +248,11 @@ bool lnk_h_text_field(const json_t *body, const char *key, bool required, size_t
     }
     if (lnk_utf8_len(t.ptr, t.len) > max) {
         lnk_h_invalid_add(v, key, "is too long");
+        return false;
+    }
+    const char *why = NULL;
+    if (lnk_name_check(t.ptr, t.len, &why) != LNK_OK) {
+        lnk_h_invalid_add(v, key, why);
         return false;
     }
     *out = lnk_arena_strndup(a, t.ptr, t.len);

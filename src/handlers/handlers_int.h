@@ -164,11 +164,10 @@ json_t *lnk_h_user_json(const struct lnk_user *u);
 json_t *lnk_h_url_json(const struct lnk_url *u);
 json_t *lnk_h_event_json(const struct lnk_event *e);
 
-/* String field rules shared by users and urls: a string, trimmed non-empty,
- * at most max code points. On success *out is the trimmed value as a
- * NUL-terminated copy in `a` (the op's arena: store inputs must not point
- * into request memory, which dies if the client leaves). Absent: *out =
- * NULL, returns true unless `required`. */
+/* Name field rules (username, email): a string, trimmed non-empty, at most
+ * max code points, and only characters lnk_name_check allows. On success *out is the trimmed value
+ * as a NUL-terminated copy in `a` (the op's arena: store inputs must not point into request memory,
+ * which dies if the client leaves). Absent: *out = NULL, returns true unless `required`. */
 bool lnk_h_text_field(const json_t *body, const char *key, bool required, size_t max,
                       struct lnk_h_invalid *v, struct lnk_arena *a, const char **out);
 

@@ -11,6 +11,7 @@
 #include "linkd/err.h"
 #include "linkd/handlers.h"
 #include "linkd/json.h"
+#include "linkd/name.h"
 #include "linkd/shortcode.h"
 #include "linkd/url.h"
 
@@ -32,11 +33,13 @@ static void read_original_url(const json_t *body, bool required, struct lnk_h_in
     }
 }
 
-/* title: a string of at most 255 characters, or null. */
+/* title: a string of at most 255 characters, or null; a name, so only
+ * characters lnk_name_check allows (a title is shown to whoever sees the
+ * link, where a bidi override could reverse it as a username would). */
 static void read_title(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a, bool *set,
                        const char **out)
 {
-    const char *s;
+    const char *s, *why = NULL;
     size_t len;
     bool is_null;
     int rc = lnk_json_get_string_or_null(body, "title", &s, &len, &is_null);
@@ -46,6 +49,8 @@ static void read_title(const json_t *body, struct lnk_h_invalid *v, struct lnk_a
                           rc == LNK_ERANGE ? lnk_h_string_problem(rc) : "must be a string or null");
     else if (rc == LNK_OK && !is_null && lnk_utf8_len(s, len) > LNK_NAME_MAX)
         lnk_h_invalid_add(v, "title", "is too long");
+    else if (rc == LNK_OK && !is_null && lnk_name_check(s, len, &why) != LNK_OK)
+        lnk_h_invalid_add(v, "title", why);
     else if (rc == LNK_OK)
         *out = is_null ? NULL : lnk_arena_strndup(a, s, len);
 }

@@ -17,6 +17,7 @@
 #include "linkd/err.h"
 #include "linkd/json.h"
 #include "linkd/model.h"
+#include "linkd/name.h"
 #include "linkd/shortcode.h"
 #include "linkd/str.h"
 #include "linkd/timefmt.h"
@@ -208,6 +209,21 @@ static const char *parse_text(struct lnk_str s, size_t max_chars, const char *to
     return NULL;
 }
 
+/* A name (username, email, title): parse_text's rules, and no character
+ * that hides or rewrites text (docs/security.md#names). When the characters
+ * are the problem *refuse (if not NULL) is set: a bulk upload refuses the
+ * file for them instead of skipping the row. */
+static const char *parse_name(struct lnk_str s, struct lnk_arena *a, const char **out, bool *refuse)
+{
+    const char *why = NULL;
+    if (lnk_name_check(s.ptr, s.len, &why) != LNK_OK) {
+        if (refuse)
+            *refuse = true;
+        return why;
+    }
+    return parse_text(s, LNK_NAME_MAX, NAME_TOO_LONG, a, out);
+}
+
 /* Grows a heap array of elem-byte items so that index n fits. */
 static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
 {
@@ -238,18 +254,20 @@ static void reader_init(struct reader *r, const char *data, size_t len, struct c
     set_err(err, errcap, "%s", "");
 }
 
-/* One users row. Returns the failing column (and *why) or -1 when valid. */
+/* One users row. Returns the failing column (and *why) or -1 when valid;
+ * *refuse says that the problem must fail a lenient parse too. */
 static int user_row(const struct reader *r, struct lnk_arena *a, int64_t now, struct lnk_user *u,
-                    bool *has_id, const char **why)
+                    bool *has_id, const char **why, bool *refuse)
 {
     struct lnk_str id = field(r, U_ID);
     *has_id = id.len > 0;
+    *refuse = false;
     u->id = 0;
     if (*has_id && (*why = parse_positive_id(id, &u->id)))
         return U_ID;
-    if ((*why = parse_text(field(r, U_USERNAME), LNK_NAME_MAX, NAME_TOO_LONG, a, &u->username)))
+    if ((*why = parse_name(field(r, U_USERNAME), a, &u->username, refuse)))
         return U_USERNAME;
-    if ((*why = parse_text(field(r, U_EMAIL), LNK_NAME_MAX, NAME_TOO_LONG, a, &u->email)))
+    if ((*why = parse_name(field(r, U_EMAIL), a, &u->email, refuse)))
         return U_EMAIL;
     if (!strchr(u->email, '@')) {
         *why = "e-mail has no '@'";
@@ -291,10 +309,11 @@ int lnk_seed_parse_users(const char *data, size_t len, enum lnk_seed_mode mode, 
         has_id = grow(has_id, &cap_flags, n, sizeof(*has_id));
         lines = grow(lines, &cap_lines, n, sizeof(*lines));
         const char *why = NULL;
-        int bad = user_row(&r, a, now, &users[n], &has_id[n], &why);
+        bool refuse = false;
+        int bad = user_row(&r, a, now, &users[n], &has_id[n], &why, &refuse);
         if (bad < 0) {
             lines[n++] = r.csv.line;
-        } else if (mode == LNK_SEED_LENIENT) {
+        } else if (mode == LNK_SEED_LENIENT && !refuse) {
             /* CONTRACT.md §4.3: bulk upload skips and counts bad rows, and
              * says which and why. */
             skips = grow(skips, &cap_skips, (size_t)n_skipped, sizeof(*skips));
@@ -349,7 +368,7 @@ static int url_row(const struct reader *r, struct lnk_arena *a, void *row, const
     u->original_url = lnk_arena_strndup(a, url.ptr, url.len);
     struct lnk_str title = field(r, L_TITLE);
     u->title = NULL; /* an empty or absent title is null */
-    if (title.len > 0 && (*why = parse_text(title, LNK_NAME_MAX, NAME_TOO_LONG, a, &u->title)))
+    if (title.len > 0 && (*why = parse_name(title, a, &u->title, NULL)))
         return L_TITLE;
     if ((*why = parse_bool(field(r, L_ACTIVE), &u->is_active)))
         return L_ACTIVE;

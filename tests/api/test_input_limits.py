@@ -189,3 +189,76 @@ def test_imported_event_details_numbers_round_trip(linkd, tmp_path):
     c = linkd.start(db_path=db)
     (event,) = expect_json(c.get("/events", params={"event_type": "measure"}), 200)
     assert same_numbers(event["details"], json.loads(DETAILS_TEXT)), event["details"]
+
+
+# ---------------------------------------------------------------- names
+
+HIDDEN = [("cr_lf", "a\r\nX-Injected: 1", "control"), ("lf", "a\nb", "control"),
+          ("tab", "a\tb", "control"), ("nel", "a\u0085b", "control"),
+          ("del", "a\u007fb", "control"), ("rlo", "admin\u202etxt.exe", "bidirectional"),
+          ("lrm", "a\u200eb", "bidirectional"), ("rli", "a\u2067b", "bidirectional"),
+          ("alm", "a\u061cb", "bidirectional"), ("ffff", "a\uffffb", "noncharacter"),
+          ("fdd0", "a\ufdd0b", "noncharacter"), ("1fffe", "a\U0001fffeb", "noncharacter"),
+          ("bom", "\ufeffada", "FEFF")]
+HIDDEN_IDS = [h[0] for h in HIDDEN]
+
+
+@pytest.mark.parametrize("tag,text,word", HIDDEN, ids=HIDDEN_IDS)
+def test_create_user_refuses_hidden_characters_in_username(server, tag, text, word):
+    name = uniq("h_")
+    reason = expect_invalid(server.post("/users", json={"username": name + text,
+                                                        "email": f"{name}@example.com"}),
+                            "username")
+    assert word in reason, reason
+
+
+@pytest.mark.parametrize("tag,text,word", HIDDEN, ids=HIDDEN_IDS)
+def test_create_user_refuses_hidden_characters_in_email(server, tag, text, word):
+    name = uniq("h_")
+    reason = expect_invalid(server.post("/users", json={"username": name,
+                                                        "email": f"{name}{text}@example.com"}),
+                            "email")
+    assert word in reason, reason
+
+
+def test_update_user_refuses_hidden_characters(server):
+    u = new_user(server)
+    reason = expect_invalid(server.put(f"/users/{u['id']}", json={"username": "x\u202ey"}),
+                            "username")
+    assert "bidirectional" in reason, reason
+    assert expect_json(server.get(f"/users/{u['id']}"), 200)["username"] == u["username"]
+
+
+@pytest.mark.parametrize("tag,text,word", HIDDEN, ids=HIDDEN_IDS)
+def test_url_title_refuses_hidden_characters(server, owner, tag, text, word):
+    body = {"user_id": owner["id"], "original_url": "https://example.com/t", "title": "T" + text}
+    reason = expect_invalid(server.post("/urls", json=body), "title")
+    assert word in reason, reason
+    link = new_url(server, owner["id"])
+    reason = expect_invalid(server.put(f"/urls/{link['id']}", json={"title": "T" + text}),
+                            "title")
+    assert word in reason, reason
+
+
+def test_names_in_every_script_are_kept(server, owner):
+    name = uniq("\u05e9\u05dc\u05d5\u05dd_\u5c71\u7530_caf\u00e9_\U0001f600_")
+    u = new_user(server, username=name)
+    assert u["username"] == name
+    link = new_url(server, owner["id"], title="\u0645\u0631\u062d\u0628\u0627 \u00a0\u200d")
+    assert link["title"] == "\u0645\u0631\u062d\u0628\u0627 \u00a0\u200d"
+
+
+def upload(c, text):
+    return c.post("/users/bulk", files={"file": ("users.csv", text.encode("utf-8"), "text/csv")})
+
+
+@pytest.mark.parametrize("tag,text,word", HIDDEN, ids=HIDDEN_IDS)
+def test_bulk_upload_refuses_hidden_characters_naming_row_and_column(server, tag, text, word):
+    good, bad = uniq("b_"), uniq("b_")
+    quoted = '"' + (bad + text).replace('"', '""') + '"'
+    csv_text = f"username,email\n{good},{good}@example.com\n{quoted},{bad}@example.com\n"
+    err = expect_error(upload(server, csv_text), 400)["error"]
+    assert re.search(r"\bline 3\b", err), err  # the line where the bad record starts
+    assert "(username)" in err and word in err, err
+    names = {u["username"] for u in expect_json(server.get("/users"), 200)}
+    assert good not in names, "nothing of a refused upload is imported"

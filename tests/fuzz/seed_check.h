@@ -11,6 +11,7 @@
 
 #include "linkd/csv.h"
 #include "linkd/err.h"
+#include "linkd/name.h"
 #include "linkd/str.h"
 
 #define ERR_BYTES 256
@@ -30,6 +31,13 @@ static inline bool text_ok(const char *s, size_t max)
     size_t len = strlen(s);
     return len > 0 && !seed_is_space(s[0]) && !seed_is_space(s[len - 1]) &&
            lnk_utf8_valid(s, len) && lnk_utf8_len(s, len) <= max;
+}
+
+/* text_ok, and none of the characters names may not hold
+ * (docs/security.md#names). */
+static inline bool name_ok(const char *s, size_t max)
+{
+    return text_ok(s, max) && lnk_name_check(s, strlen(s), NULL) == LNK_OK;
 }
 
 /* Records after the header, or -1 when the CSV reader stops on an error. */

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(u->original_url &&
                        lnk_url_validate(u->original_url, strlen(u->original_url), NULL) == LNK_OK,
                    "URLs pass lnk_url_validate");
-        FUZZ_CHECK(u->title == NULL || text_ok(u->title, LNK_NAME_MAX),
+        FUZZ_CHECK(u->title == NULL || name_ok(u->title, LNK_NAME_MAX),
                    "titles: null or 1..255 characters, trimmed");
         FUZZ_CHECK(u->created_at >= 0 && u->created_at <= TS_MAX, "created_at in range");
         FUZZ_CHECK(u->updated_at >= 0 && u->updated_at <= TS_MAX, "updated_at in range");

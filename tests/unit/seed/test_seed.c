@@ -238,6 +238,50 @@ static void test_lenient_users_skip_and_count_bad_rows(void **state)
     done(&p);
 }
 
+/* Names that hide or rewrite characters (docs/security.md#names) are an
+ * error in both modes: a bulk upload refuses the file instead of skipping
+ * the row, so nobody mistakes a partial import for a clean one. */
+static void test_names_with_hidden_characters_are_errors_in_both_modes(void **state)
+{
+    (void)state;
+    struct parsed p;
+    struct {
+        const char *csv, *err;
+    } cases[] = {
+        {USERS_HDR "1,ok,ok@x.io,\n2,ad\xe2\x80\xaemin,a@x.io,\n",
+         "line 3, column 2 (username): must not contain bidirectional formatting characters"},
+        {USERS_HDR "1,\"a\rb\",a@x.io,\n",
+         "line 2, column 2 (username): must not contain control characters"},
+        {USERS_HDR "1,\"a\nb\",a@x.io,\n",
+         "line 2, column 2 (username): must not contain control characters"},
+        {USERS_HDR "1,a\xc2\x85,a@x.io,\n",
+         "line 2, column 2 (username): must not contain control characters"},
+        {USERS_HDR "1,a\xef\xbf\xbf,a@x.io,\n",
+         "line 2, column 2 (username): must not contain Unicode noncharacters"},
+        {USERS_HDR "1,a,\xef\xbb\xbf"
+                   "a@x.io,\n",
+         "line 2, column 3 (email): must not contain U+FEFF"},
+        {USERS_HDR "1,a,a\x01@x.io,\n",
+         "line 2, column 3 (email): must not contain control characters"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CHECK(users(&p, cases[i].csv, LNK_SEED_STRICT) == LNK_EINVAL, "strict: an error");
+        CHECK(err_has(&p, cases[i].err), "naming line, column and character");
+        done(&p);
+        CHECK(users(&p, cases[i].csv, LNK_SEED_LENIENT) == LNK_EINVAL,
+              "lenient: the upload is refused, not the row skipped");
+        CHECK(err_has(&p, cases[i].err), "with the same message");
+        CHECK(p.rows.n == 0, "no rows on error");
+        done(&p);
+    }
+
+    CHECK(urls(&p, URLS_HDR "1,1,abc,https://a.io/,T\xe2\x81\xa6itle,True,2025-01-01 00:00:00,"
+                            "2025-01-01 00:00:00\n") == LNK_EINVAL,
+          "a title with an isolate is an error");
+    CHECK(err_has(&p, "line 2, column 5 (title): must not contain bidirectional"), "named");
+    done(&p);
+}
+
 /* ---- bad input: urls rows ---- */
 
 static void test_strict_urls_errors_name_line_column_and_reason(void **state)
@@ -660,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_malformed_csv_record_is_rejected_with_its_line),
         cmocka_unit_test(test_strict_users_error_names_line_column_and_reason),
         cmocka_unit_test(test_lenient_users_skip_and_count_bad_rows),
+        cmocka_unit_test(test_names_with_hidden_characters_are_errors_in_both_modes),
         cmocka_unit_test(test_strict_urls_errors_name_line_column_and_reason),
         cmocka_unit_test(test_strict_events_errors_name_line_column_and_reason),
         cmocka_unit_test(test_error_line_counts_quoted_newlines),
