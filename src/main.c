@@ -7,6 +7,7 @@
 
 #include "linkd/app.h"
 #include "linkd/config.h"
+#include "linkd/model.h"
 #include "linkd/str.h"
 
 #ifndef LNK_VERSION /* CMake defines it from the project version */
@@ -71,7 +72,7 @@ static bool parse_keys_flags(int argc, char **argv, struct lnk_keys_cmd *cmd, ch
         } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
             cmd->name = argv[++i];
         } else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc) {
-            if (lnk_str_to_i64(lnk_str_from_cstr(argv[++i]), &v) != 0 || v <= 0) {
+            if (lnk_str_to_i64(lnk_str_from_cstr(argv[++i]), &v) != 0 || v <= 0 || v > LNK_ID_MAX) {
                 fprintf(stderr, "linkd keys: --user needs a user id\n");
                 return false;
             }
@@ -122,7 +123,8 @@ static int run_keys(int argc, char **argv)
         usage(stdout);
         code = 0;
     } else if (cmd.action == LNK_KEYS_REVOKE &&
-               (!id || lnk_str_to_i64(lnk_str_from_cstr(id), &v) != 0 || v <= 0)) {
+               (!id || lnk_str_to_i64(lnk_str_from_cstr(id), &v) != 0 || v <= 0 ||
+                v > LNK_ID_MAX)) {
         fprintf(stderr, "linkd keys revoke: needs a key id (see linkd keys list)\n");
     } else {
         cmd.id = cmd.action == LNK_KEYS_REVOKE ? v : 0;

@@ -14,6 +14,12 @@
 #define LNK_CODE_MAX       64   /* longest code we ever look up */
 #define LNK_EVENT_TYPE_MAX 64
 
+/* The largest id of a user, url, event or key: 2^53 - 1, the largest
+ * integer a JSON client holding numbers as doubles (JavaScript, most JSON
+ * libraries) reads exactly. Larger ids are refused at every input and never
+ * handed out (docs/security.md#ids). */
+#define LNK_ID_MAX INT64_C(9007199254740991)
+
 struct lnk_user {
     int64_t id;
     const char *username;

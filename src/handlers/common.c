@@ -10,6 +10,7 @@
 #include "linkd/err.h"
 #include "linkd/json.h"
 #include "linkd/metrics.h"
+#include "linkd/model.h"
 #include "linkd/name.h"
 #include "linkd/query.h"
 #include "linkd/timefmt.h"
@@ -25,7 +26,7 @@ bool lnk_h_path_id(struct lnk_req *r, const char *what, int64_t *id)
     bool digits = p.len > 0 && p.len <= 19;
     for (size_t i = 0; digits && i < p.len; i++)
         digits = p.ptr[i] >= '0' && p.ptr[i] <= '9';
-    if (digits && lnk_str_to_i64(p, &v) == LNK_OK && v > 0) {
+    if (digits && lnk_str_to_i64(p, &v) == LNK_OK && v > 0 && v <= LNK_ID_MAX) {
         *id = v;
         return true;
     }
@@ -65,18 +66,21 @@ bool lnk_h_json_body(struct lnk_req *r, json_t **out)
     return true;
 }
 
-/* One integer query parameter; false (answered 400) when malformed. */
-static bool query_i64(struct lnk_req *r, const char *key, bool positive, bool *has, int64_t *v)
+/* One integer query parameter; false (answered 400) when malformed. Paging
+ * values must be positive; id filters at most LNK_ID_MAX, which no row can
+ * exceed (an id past it would also name a row other than the one a JSON
+ * client meant, docs/security.md#ids). */
+static bool query_i64(struct lnk_req *r, const char *key, bool is_id, bool *has, int64_t *v)
 {
     int rc = lnk_query_get_i64(lnk_req_query(r), key, v);
     *has = rc == LNK_OK;
     if (rc == LNK_ENOTFOUND)
         return true;
-    if (rc == LNK_OK && (!positive || *v >= 1))
+    if (rc == LNK_OK && (is_id ? *v <= LNK_ID_MAX : *v >= 1))
         return true;
-    char msg[96];
-    snprintf(msg, sizeof(msg), "query parameter '%s' must be a %sinteger", key,
-             positive ? "positive " : "");
+    char msg[128];
+    snprintf(msg, sizeof(msg), "query parameter '%s' must be %s", key,
+             is_id ? "an integer of at most 9007199254740991 (2^53 - 1)" : "a positive integer");
     lnk_resp_error(r, 400, msg, NULL);
     return false;
 }
@@ -85,8 +89,8 @@ static bool query_paging(struct lnk_req *r, struct lnk_list_query *q)
 {
     bool has_page, has_per;
     int64_t page = 0, per = 0;
-    if (!query_i64(r, "page", true, &has_page, &page) ||
-        !query_i64(r, "per_page", true, &has_per, &per))
+    if (!query_i64(r, "page", false, &has_page, &page) ||
+        !query_i64(r, "per_page", false, &has_per, &per))
         return false;
     if (!has_page && !has_per)
         return true; /* every row (CONTRACT.md §2.1) */
@@ -102,10 +106,10 @@ bool lnk_h_list_query(struct lnk_req *r, unsigned filters, struct lnk_list_query
     if (!query_paging(r, q))
         return false;
     if ((filters & LNK_H_FILTER_USER_ID) &&
-        !query_i64(r, "user_id", false, &q->has_user_id, &q->user_id))
+        !query_i64(r, "user_id", true, &q->has_user_id, &q->user_id))
         return false;
     if ((filters & LNK_H_FILTER_URL_ID) &&
-        !query_i64(r, "url_id", false, &q->has_url_id, &q->url_id))
+        !query_i64(r, "url_id", true, &q->has_url_id, &q->url_id))
         return false;
     if (filters & LNK_H_FILTER_IS_ACTIVE) {
         bool b;

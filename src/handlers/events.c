@@ -36,6 +36,8 @@ static void read_id(const json_t *body, const char *key, bool required, struct l
         lnk_h_invalid_add(v, key, "must be an integer");
     } else if (*out <= 0) {
         lnk_h_invalid_add(v, key, "must be positive");
+    } else if (*out > LNK_ID_MAX) {
+        lnk_h_invalid_add(v, key, LNK_H_ID_TOO_LARGE);
     }
 }
 

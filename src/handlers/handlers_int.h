@@ -14,8 +14,9 @@
 #include "linkd/req.h"
 #include "linkd/store.h"
 
-/* The {id} path segment as a positive int64; otherwise answers 404 with
- * "<what> not found" (CONTRACT.md §2: non-numeric ids are 404). */
+/* The {id} path segment as an id (1..LNK_ID_MAX); otherwise answers 404
+ * with "<what> not found" (CONTRACT.md §2: non-numeric ids are 404, and no
+ * row has a larger id). */
 bool lnk_h_path_id(struct lnk_req *r, const char *what, int64_t *id);
 
 /* The body as a JSON object: 413 past LNK_JSON_BODY_MAX, 400 for multipart or
@@ -30,8 +31,8 @@ enum {
     LNK_H_FILTER_IS_ACTIVE = 4,
     LNK_H_FILTER_EVENT_TYPE = 8
 };
-/* Paging (CONTRACT.md §2.1) and the allowed filters; 400 for bad values.
- * Strings point into request memory. */
+/* Paging (CONTRACT.md §2.1) and the allowed filters; 400 for bad values
+ * (id filters past LNK_ID_MAX included). Strings point into request memory. */
 bool lnk_h_list_query(struct lnk_req *r, unsigned filters, struct lnk_list_query *q);
 
 /* A list endpoint: reads paging and the allowed filters, limits a user key
@@ -102,6 +103,10 @@ void lnk_h_store_error(struct lnk_req *r, const struct lnk_store_op *op);
 /* The JSON error body for rc and err_field, and its status in *status. */
 json_t *lnk_h_error_body(int rc, const char *field, int *status);
 int lnk_h_status_of(int rc);
+
+/* The 422 reason for an id field past LNK_ID_MAX (docs/security.md#ids). */
+#define LNK_H_ID_TOO_LARGE "must be at most 9007199254740991 (2^53 - 1)"
+_Static_assert(LNK_ID_MAX == INT64_C(9007199254740991), "update LNK_H_ID_TOO_LARGE");
 
 /* Field validation errors: collects {"field": "reason"} and answers 422. */
 struct lnk_h_invalid {

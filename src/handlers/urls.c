@@ -64,11 +64,12 @@ static void read_is_active(const json_t *body, struct lnk_h_invalid *v, bool *se
 }
 
 /* user_id; a user key may leave it out (its own user) and may not name
- * another user (answered as an unknown user by the caller: *out = -1). */
+ * another user (answered as an unknown user by the caller: *out = -1). An
+ * id past LNK_ID_MAX is a field error whoever asks. */
 static void read_user_id(const json_t *body, int64_t scope, struct lnk_h_invalid *v, int64_t *out)
 {
     int rc = lnk_json_get_int(body, "user_id", out);
-    if (scope && (rc == LNK_ENOTFOUND || (rc == LNK_OK && *out != scope))) {
+    if (scope && (rc == LNK_ENOTFOUND || (rc == LNK_OK && *out != scope && *out <= LNK_ID_MAX))) {
         *out = rc == LNK_ENOTFOUND ? scope : -1;
         return;
     }
@@ -78,6 +79,8 @@ static void read_user_id(const json_t *body, int64_t scope, struct lnk_h_invalid
         lnk_h_invalid_add(v, "user_id", "must be an integer");
     else if (*out <= 0)
         lnk_h_invalid_add(v, "user_id", "must be positive");
+    else if (*out > LNK_ID_MAX)
+        lnk_h_invalid_add(v, "user_id", LNK_H_ID_TOO_LARGE);
 }
 
 /* An optional custom code under `key`; null counts as absent. */

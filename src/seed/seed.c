@@ -27,8 +27,12 @@
 #define READ_CHUNK_BYTES  (64 * 1024)
 #define REASON_BYTES      256
 #define NAME_TOO_LONG     "longer than 255 characters"
+#define ID_TOO_LARGE                                                                               \
+    "greater than 9007199254740991 (2^53 - 1, the largest id JSON clients read exactly)"
 
-_Static_assert(LNK_NAME_MAX == 255 && LNK_EVENT_TYPE_MAX == 64, "update the reasons");
+_Static_assert(LNK_NAME_MAX == 255 && LNK_EVENT_TYPE_MAX == 64 &&
+                   LNK_ID_MAX == INT64_C(9007199254740991),
+               "update the reasons");
 
 /* One column the parser knows: its header name and, once the header is
  * read, its 0-based index in the file (-1 when absent). */
@@ -164,12 +168,25 @@ static int row_error(struct reader *r, int c, const char *reason)
     return LNK_EINVAL;
 }
 
-static const char *parse_positive_id(struct lnk_str s, int64_t *out)
+/* Ids are 1..LNK_ID_MAX. A run of digits past it (past int64 included) is
+ * named as too large, and *refuse (if not NULL) is set: a bulk upload
+ * refuses the file for it rather than skip the row, since the row is not
+ * incomplete but hazardous (docs/security.md#ids). */
+static const char *parse_positive_id(struct lnk_str s, int64_t *out, bool *refuse)
 {
     long long v;
+    size_t digits = 0;
     if (s.len == 0)
         return "missing value";
-    if (lnk_str_to_i64(s, &v) != LNK_OK || v <= 0)
+    while (digits < s.len && s.ptr[digits] >= '0' && s.ptr[digits] <= '9')
+        digits++;
+    int rc = lnk_str_to_i64(s, &v);
+    if (digits == s.len && (rc != LNK_OK || v > LNK_ID_MAX)) {
+        if (refuse)
+            *refuse = true;
+        return ID_TOO_LARGE;
+    }
+    if (rc != LNK_OK || v <= 0)
         return "not a positive integer";
     *out = (int64_t)v;
     return NULL;
@@ -263,7 +280,7 @@ static int user_row(const struct reader *r, struct lnk_arena *a, int64_t now, st
     *has_id = id.len > 0;
     *refuse = false;
     u->id = 0;
-    if (*has_id && (*why = parse_positive_id(id, &u->id)))
+    if (*has_id && (*why = parse_positive_id(id, &u->id, refuse)))
         return U_ID;
     if ((*why = parse_name(field(r, U_USERNAME), a, &u->username, refuse)))
         return U_USERNAME;
@@ -348,9 +365,9 @@ out:
 static int url_row(const struct reader *r, struct lnk_arena *a, void *row, const char **why)
 {
     struct lnk_url *u = row;
-    if ((*why = parse_positive_id(field(r, L_ID), &u->id)))
+    if ((*why = parse_positive_id(field(r, L_ID), &u->id, NULL)))
         return L_ID;
-    if ((*why = parse_positive_id(field(r, L_USER_ID), &u->user_id)))
+    if ((*why = parse_positive_id(field(r, L_USER_ID), &u->user_id, NULL)))
         return L_USER_ID;
     struct lnk_str code = field(r, L_CODE);
     if (code.len == 0) {
@@ -464,13 +481,13 @@ static const char *parse_details(struct lnk_str s, struct lnk_arena *a, const ch
 static int event_row(const struct reader *r, struct lnk_arena *a, void *row, const char **why)
 {
     struct lnk_event *e = row;
-    if ((*why = parse_positive_id(field(r, E_ID), &e->id)))
+    if ((*why = parse_positive_id(field(r, E_ID), &e->id, NULL)))
         return E_ID;
-    if ((*why = parse_positive_id(field(r, E_URL_ID), &e->url_id)))
+    if ((*why = parse_positive_id(field(r, E_URL_ID), &e->url_id, NULL)))
         return E_URL_ID;
     struct lnk_str user = field(r, E_USER_ID);
     e->user_id = 0; /* empty: null */
-    if (user.len > 0 && (*why = parse_positive_id(user, &e->user_id)))
+    if (user.len > 0 && (*why = parse_positive_id(user, &e->user_id, NULL)))
         return E_USER_ID;
     if ((*why = parse_text(field(r, E_TYPE), LNK_EVENT_TYPE_MAX, "longer than 64 characters", a,
                            &e->event_type)))

@@ -262,3 +262,83 @@ def test_bulk_upload_refuses_hidden_characters_naming_row_and_column(server, tag
     assert "(username)" in err and word in err, err
     names = {u["username"] for u in expect_json(server.get("/users"), 200)}
     assert good not in names, "nothing of a refused upload is imported"
+
+
+# ---------------------------------------------------------------- ids
+
+ID_MAX = 2**53 - 1
+TOO_LARGE = [2**53, 2**53 + 1, 2**63 - 1]
+
+
+def test_bulk_upload_of_an_id_past_2_to_the_53_is_400_and_harms_nothing(fresh_server):
+    c = fresh_server
+    csv_text = "id,username,email\n9223372036854775807,maxid,maxid@ex.com\n"
+    err = expect_error(upload(c, csv_text), 400)["error"]
+    assert re.search(r"\bline 2\b", err) and "(id)" in err and "9007199254740991" in err, err
+    assert expect_json(c.get("/users"), 200) == []
+    for i in range(3):  # each used to answer 503 and make the store "disk full"
+        u = new_user(c)
+        assert u["id"] == i + 1, u
+        assert expect_json(c.get("/health"), 200)["status"] == "ok"
+
+
+@pytest.mark.parametrize("big", TOO_LARGE)
+def test_bulk_upload_refuses_every_id_past_2_to_the_53(server, big):
+    good, bad = uniq("i_"), uniq("i_")
+    csv_text = f"id,username,email\n,{good},{good}@example.com\n{big},{bad},{bad}@example.com\n"
+    err = expect_error(upload(server, csv_text), 400)["error"]
+    assert re.search(r"\bline 3\b", err) and "(id)" in err, err
+    names = {u["username"] for u in expect_json(server.get("/users"), 200)}
+    assert good not in names and bad not in names
+
+
+@pytest.mark.parametrize("big", TOO_LARGE)
+def test_json_id_fields_past_2_to_the_53_are_422_naming_the_field(server, owner, big):
+    reason = expect_invalid(server.post("/urls", json={"user_id": big,
+                                                       "original_url": "https://example.com/"}),
+                            "user_id")
+    assert "9007199254740991" in reason, reason
+    link = new_url(server, owner["id"])
+    reason = expect_invalid(server.post("/events", json={"url_id": big, "event_type": "x"}),
+                            "url_id")
+    assert "9007199254740991" in reason, reason
+    reason = expect_invalid(server.post("/events", json={"url_id": link["id"], "user_id": big,
+                                                         "event_type": "x"}), "user_id")
+    assert "9007199254740991" in reason, reason
+
+
+@pytest.mark.parametrize("path,key", [("/urls", "user_id"), ("/events", "url_id"),
+                                      ("/events", "user_id")])
+def test_query_id_filters_past_2_to_the_53_are_400(server, path, key):
+    for big in TOO_LARGE:
+        err = expect_error(server.get(path, params={key: big}), 400)["error"]
+        assert key in err and "9007199254740991" in err, err
+    assert isinstance(expect_json(server.get(path, params={key: ID_MAX}), 200), list)
+
+
+@pytest.mark.parametrize("path", ["/users/{}", "/urls/{}", "/urls/{}/stats"])
+def test_path_ids_past_2_to_the_53_are_404(server, path):
+    for big in TOO_LARGE + [ID_MAX]:
+        expect_error(server.get(path.format(big)), 404)
+
+
+@process_level
+@pytest.mark.parametrize("fname,rows,line_no,column", [
+    ("users", f"9007199254740992,big,big@example.com,{TS}\n", 2, "id"),
+    ("urls", f"1,9007199254740992,AbC123,https://example.com/a,T,True,{TS},{TS}\n", 2, "user_id"),
+    ("events", f"9223372036854775807,1,1,created,{TS},{{}}\n", 2, "id"),
+    ("events", f"1,9007199254740992,1,created,{TS},{{}}\n", 2, "url_id"),
+])
+def test_import_refuses_ids_past_2_to_the_53(tmp_path, fname, rows, line_no, column):
+    d = seed_dir(tmp_path, **{fname: rows})
+    msg = expect_import_error(run_import(tmp_path, d), f"{fname}.csv", line_no, column)
+    assert "9007199254740991" in msg, msg
+
+
+@process_level
+def test_cli_key_ids_past_2_to_the_53_are_refused(tmp_path):
+    env = linkd_env(DATABASE_URL=db_url(tmp_path / "keys.db"))
+    r = run_linkd(["keys", "create", "--name", "k", "--user", str(2**53)], env=env)
+    assert r.returncode == 2 and "--user" in r.stderr, (r.returncode, r.stderr)
+    r = run_linkd(["keys", "revoke", str(2**63 - 1)], env=env)
+    assert r.returncode == 2 and "key id" in r.stderr, (r.returncode, r.stderr)

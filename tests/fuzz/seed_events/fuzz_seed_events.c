@@ -56,6 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < rows.n; i++) {
         const struct lnk_event *e = &rows.events[i];
         FUZZ_CHECK(e->id > 0 && e->url_id > 0 && e->user_id >= 0, "ids are positive (or null)");
+        FUZZ_CHECK(e->id <= LNK_ID_MAX && e->url_id <= LNK_ID_MAX && e->user_id <= LNK_ID_MAX,
+                   "ids are at most 2^53 - 1");
         FUZZ_CHECK(text_ok(e->event_type, LNK_EVENT_TYPE_MAX),
                    "event types: 1..64 characters, trimmed");
         FUZZ_CHECK(e->timestamp >= 0 && e->timestamp <= TS_MAX, "timestamp in range");

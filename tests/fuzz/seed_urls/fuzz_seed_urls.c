@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < rows.n; i++) {
         const struct lnk_url *u = &rows.urls[i];
         FUZZ_CHECK(u->id > 0 && u->user_id > 0, "ids are positive");
+        FUZZ_CHECK(u->id <= LNK_ID_MAX && u->user_id <= LNK_ID_MAX, "ids are at most 2^53 - 1");
         FUZZ_CHECK(u->short_code && lnk_code_is_plausible(u->short_code, strlen(u->short_code)),
                    "short codes are plausible");
         FUZZ_CHECK(u->original_url &&

@@ -28,6 +28,7 @@ static void check_rows(const struct lnk_import_rows *rows)
     for (size_t i = 0; i < rows->n; i++) {
         const struct lnk_user *u = &rows->users[i];
         FUZZ_CHECK(rows->has_id[i] ? u->id > 0 : u->id == 0, "ids are positive or absent");
+        FUZZ_CHECK(u->id <= LNK_ID_MAX, "ids are at most 2^53 - 1");
         FUZZ_CHECK(name_ok(u->username, LNK_NAME_MAX), "usernames: 1..255 characters, trimmed");
         FUZZ_CHECK(name_ok(u->email, LNK_NAME_MAX), "e-mails: 1..255 characters, trimmed");
         FUZZ_CHECK(strchr(u->email, '@') != NULL, "e-mails hold an '@'");

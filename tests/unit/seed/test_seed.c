@@ -184,7 +184,8 @@ static void test_strict_users_error_names_line_column_and_reason(void **state)
         {USERS_HDR "-4,a,a@x.io,\n", "line 2, column 1 (id): not a positive integer"},
         {USERS_HDR "x1,a,a@x.io,\n", "line 2, column 1 (id): not a positive integer"},
         {USERS_HDR "99999999999999999999,a,a@x.io,\n",
-         "line 2, column 1 (id): not a positive integer"},
+         "line 2, column 1 (id): greater than 9007199254740991 (2^53 - 1, the largest id JSON "
+         "clients read exactly)"},
         {USERS_HDR "1,a,,\n", "line 2, column 3 (email): empty"},
         {USERS_HDR "1,a,nobody.example.com,\n", "line 2, column 3 (email): e-mail has no '@'"},
         {USERS_HDR "1,a,a@x.io,yesterday\n",
@@ -280,6 +281,59 @@ static void test_names_with_hidden_characters_are_errors_in_both_modes(void **st
           "a title with an isolate is an error");
     CHECK(err_has(&p, "line 2, column 5 (title): must not contain bidirectional"), "named");
     done(&p);
+}
+
+/* Ids past 2^53 - 1 cannot reach a JSON client exactly, and one near 2^63
+ * exhausts the store's id space (docs/security.md#ids): every id column of
+ * every file refuses them, and a bulk upload refuses the file rather than
+ * skipping the row. 2^53 - 1 itself is an id like any other. */
+static void test_ids_past_2_to_the_53_are_errors_in_every_file_and_mode(void **state)
+{
+    (void)state;
+    struct parsed p;
+    const char *big[] = {"9007199254740992", "9223372036854775807", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        char csv[512];
+        snprintf(csv, sizeof(csv), USERS_HDR "1,ok,ok@x.io,\n%s,maxid,maxid@ex.com,\n", big[i]);
+        CHECK(users(&p, csv, LNK_SEED_STRICT) == LNK_EINVAL, "strict: an error");
+        CHECK(err_has(&p, "line 3, column 1 (id): greater than 9007199254740991"),
+              "naming line, column and the limit");
+        done(&p);
+        CHECK(users(&p, csv, LNK_SEED_LENIENT) == LNK_EINVAL,
+              "lenient: the upload is refused, not the row skipped");
+        CHECK(err_has(&p, "line 3, column 1 (id): greater than 9007199254740991"), "same message");
+        done(&p);
+    }
+
+    CHECK(users(&p, USERS_HDR "9007199254740991,maxid,maxid@ex.com,\n", LNK_SEED_LENIENT) ==
+                  LNK_OK &&
+              p.rows.n == 1 && p.rows.users[0].id == INT64_C(9007199254740991),
+          "2^53 - 1 is a valid id");
+    done(&p);
+
+#define TS "2025-01-01 00:00:00"
+    struct {
+        const char *csv, *err;
+        bool is_urls;
+    } cases[] = {
+        {URLS_HDR "9007199254740992,1,abc,https://a.io/,T,True," TS "," TS "\n",
+         "line 2, column 1 (id): greater than 9007199254740991", true},
+        {URLS_HDR "1,9007199254740992,abc,https://a.io/,T,True," TS "," TS "\n",
+         "line 2, column 2 (user_id): greater than 9007199254740991", true},
+        {EVENTS_HDR "9007199254740992,1,1,created," TS ",{}\n",
+         "line 2, column 1 (id): greater than 9007199254740991", false},
+        {EVENTS_HDR "1,9223372036854775807,1,created," TS ",{}\n",
+         "line 2, column 2 (url_id): greater than 9007199254740991", false},
+        {EVENTS_HDR "1,1,18446744073709551616,created," TS ",{}\n",
+         "line 2, column 3 (user_id): greater than 9007199254740991", false},
+    };
+#undef TS
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = cases[i].is_urls ? urls(&p, cases[i].csv) : events(&p, cases[i].csv);
+        CHECK(rc == LNK_EINVAL, "an id past 2^53 - 1 fails the file");
+        CHECK(err_has(&p, cases[i].err), "naming line, column and the limit");
+        done(&p);
+    }
 }
 
 /* ---- bad input: urls rows ---- */
@@ -705,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_strict_users_error_names_line_column_and_reason),
         cmocka_unit_test(test_lenient_users_skip_and_count_bad_rows),
         cmocka_unit_test(test_names_with_hidden_characters_are_errors_in_both_modes),
+        cmocka_unit_test(test_ids_past_2_to_the_53_are_errors_in_every_file_and_mode),
         cmocka_unit_test(test_strict_urls_errors_name_line_column_and_reason),
         cmocka_unit_test(test_strict_events_errors_name_line_column_and_reason),
         cmocka_unit_test(test_error_line_counts_quoted_newlines),
