@@ -15,12 +15,21 @@
 /* Parses buf[0..len) as one JSON value that must be an object. LNK_EINVAL for
  * an empty body, invalid JSON (invalid UTF-8 included), nesting
  * deeper than LNK_JSON_DEPTH_MAX, or a non-object (\u0000 inside strings is
- * accepted; the string getters refuse it); *why says which (static
- * string). On LNK_OK *out is a new reference. */
+ * accepted; the string getters refuse it); LNK_ERANGE for valid JSON holding
+ * a number that neither int64 nor a double holds (never rounded); *why says
+ * which (static string). On LNK_OK *out is a new reference. */
 int lnk_json_parse_object(const char *buf, size_t len, json_t **out, const char **why);
 /* The same for a body whose top level must be of jansson type `type`
  * (JSON_OBJECT or JSON_ARRAY): "not a JSON array" otherwise. */
 int lnk_json_parse(const char *buf, size_t len, int type, json_t **out, const char **why);
+
+/* For a body lnk_json_parse_object answered LNK_ERANGE: the keys of the
+ * object whose values are integers past int64, so that a handler can name
+ * the field (a nested one, as in event details, is not listed). The values
+ * are read as doubles, which cannot tell 2^63 - 1 from 2^63: a field at the
+ * very top of int64 beside them is named too. A new array of strings, or
+ * NULL when there is none. */
+json_t *lnk_json_oversized_keys(const char *buf, size_t len);
 
 /* Field getters. LNK_ENOTFOUND when the key is absent, LNK_EINVAL when it is
  * present with another type (null included, unless the getter says so).

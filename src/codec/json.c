@@ -17,6 +17,9 @@
 /* Significant digits that print any double so that it reads back the same
  * (IEEE 754 binary64: 17). */
 #define DBL_ROUND_TRIP_DIGITS 17
+/* 2^63: the first magnitude no int64 holds (-2^63 does, but no JSON client
+ * sends it as an id). */
+#define INT64_OVERFLOW_AT 9223372036854775808.0
 
 static bool is_json_space(char c)
 {
@@ -61,6 +64,7 @@ int lnk_json_parse(const char *buf, size_t len, int type, json_t **out, const ch
     const char *msg = NULL;
     json_t *v = NULL;
     size_t i = 0;
+    bool range = false;
 
     while (i < len && is_json_space(buf[i]))
         i++;
@@ -83,9 +87,9 @@ int lnk_json_parse(const char *buf, size_t len, int type, json_t **out, const ch
         /* jansson keeps integers in 64 bits and reals in doubles, and
          * refuses a number past either rather than round it; say so,
          * since the text itself is valid JSON. */
-        msg = strstr(error.text, "too big") || strstr(error.text, "overflow")
-                  ? "a number is out of range (integers must fit in 64 bits, reals in a double)"
-                  : "invalid JSON";
+        range = strstr(error.text, "too big") || strstr(error.text, "overflow");
+        msg = range ? "a number is out of range (integers must fit in 64 bits, reals in a double)"
+                    : "invalid JSON";
         goto out;
     }
     if (json_typeof(v) != (json_type)type) {
@@ -99,7 +103,34 @@ int lnk_json_parse(const char *buf, size_t len, int type, json_t **out, const ch
 out:
     if (msg && why)
         *why = msg;
-    return msg ? LNK_EINVAL : LNK_OK;
+    return !msg ? LNK_OK : range ? LNK_ERANGE : LNK_EINVAL;
+}
+
+json_t *lnk_json_oversized_keys(const char *buf, size_t len)
+{
+    json_t *v = NULL, *keys = NULL, *x;
+    const char *key;
+
+    if (!depth_within_limit(buf, len))
+        goto out;
+    /* Read every integer as a double, which holds the ones int64 cannot
+     * (up to about 1.8e308), only to find where they are. */
+    v = json_loadb(
+        buf, len,
+        JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
+    if (!json_is_object(v))
+        goto out;
+    json_object_foreach(v, key, x)
+    {
+        if (json_is_real(x) && fabs(json_real_value(x)) >= INT64_OVERFLOW_AT) {
+            if (!keys)
+                keys = json_array();
+            json_array_append_new(keys, json_string(key));
+        }
+    }
+out:
+    json_decref(v);
+    return keys;
 }
 
 int lnk_json_get_string(const json_t *obj, const char *key, const char **s, size_t *len)

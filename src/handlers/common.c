@@ -57,7 +57,20 @@ bool lnk_h_json_body(struct lnk_req *r, json_t **out)
         return false;
     }
     const char *why = NULL;
-    if (lnk_json_parse_object(body.ptr, body.len, out, &why) != LNK_OK) {
+    int rc = lnk_json_parse_object(body.ptr, body.len, out, &why);
+    json_t *keys = rc == LNK_ERANGE ? lnk_json_oversized_keys(body.ptr, body.len) : NULL;
+    if (keys) {
+        /* {"user_id": 18446744073709551616} is a field error, as 2^53 is
+         * (docs/security.md#ids): name the field rather than the body. */
+        json_t *d = json_object(), *k;
+        size_t i;
+        json_array_foreach(keys, i, k)
+            json_object_set_new(d, json_string_value(k), json_string(LNK_H_ID_TOO_LARGE));
+        json_decref(keys);
+        lnk_resp_error(r, 422, "validation failed", d);
+        return false;
+    }
+    if (rc != LNK_OK) {
         json_t *d = json_object();
         json_object_set_new(d, "body", json_string(why ? why : "invalid JSON"));
         lnk_resp_error(r, 400, "expected a JSON object body", d);

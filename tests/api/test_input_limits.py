@@ -307,6 +307,17 @@ def test_json_id_fields_past_2_to_the_53_are_422_naming_the_field(server, owner,
     assert "9007199254740991" in reason, reason
 
 
+@pytest.mark.parametrize("big", ["9223372036854775808", "18446744073709551616",
+                                 "-99999999999999999999"])
+def test_json_id_fields_past_64_bits_are_422_naming_the_field(server, owner, big):
+    """jansson cannot hold these integers; the field is named all the same."""
+    for path, body in (("/urls", '{"user_id":%s,"original_url":"https://example.com/"}'),
+                       ("/events", '{"url_id":%s,"event_type":"x"}')):
+        r = server.post(path, data=body % big, headers={"Content-Type": "application/json"})
+        reason = expect_invalid(r, "user_id" if path == "/urls" else "url_id")
+        assert "9007199254740991" in reason, reason
+
+
 @pytest.mark.parametrize("path,key", [("/urls", "user_id"), ("/events", "url_id"),
                                       ("/events", "user_id")])
 def test_query_id_filters_past_2_to_the_53_are_400(server, path, key):

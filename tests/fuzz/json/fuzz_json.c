@@ -133,7 +133,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *why = NULL;
     int rc = lnk_json_parse_object((const char *)data, size, &obj, &why);
     if (rc != LNK_OK) {
-        FUZZ_CHECK(rc == LNK_EINVAL, "only LNK_OK or LNK_EINVAL");
+        FUZZ_CHECK(rc == LNK_EINVAL || rc == LNK_ERANGE, "only LNK_OK, LNK_EINVAL or LNK_ERANGE");
+        json_t *keys = lnk_json_oversized_keys((const char *)data, size);
+        FUZZ_CHECK(!keys || (rc == LNK_ERANGE && json_array_size(keys) > 0),
+                   "oversized keys are listed only for a body refused for its numbers");
+        json_decref(keys);
         FUZZ_CHECK(why != NULL && why[0] != '\0', "a rejection says why");
         FUZZ_CHECK(obj == NULL, "*out untouched on error");
         return 0;

@@ -329,10 +329,33 @@ static void test_numbers_out_of_range_are_named(void **state)
     for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
         json_t *v = NULL;
         const char *why = NULL;
-        CHECK(parse(big[i], &v, &why) == LNK_EINVAL && v == NULL,
-              "a number past int64 or double is refused");
+        CHECK(parse(big[i], &v, &why) == LNK_ERANGE && v == NULL,
+              "a number past int64 or double is refused with LNK_ERANGE");
         CHECK(why && strstr(why, "out of range"), "the reason says the number is out of range");
     }
+}
+
+/* The top-level fields that hold such integers, so that a handler can answer
+ * 422 naming them (docs/security.md#ids). */
+static void test_oversized_keys_name_top_level_fields(void **state)
+{
+    (void)state;
+    const char *body = "{\"user_id\":9223372036854775808,\"url_id\":1,\"n\":-1e400000,"
+                       "\"details\":{\"deep\":18446744073709551616}}";
+    json_t *keys = lnk_json_oversized_keys(body, strlen(body));
+    CHECK(keys == NULL, "a real past a double still fails the body: no keys");
+    body = "{\"user_id\":9223372036854775808,\"url_id\":1,\"x\":\"9223372036854775808\","
+           "\"details\":{\"deep\":18446744073709551616},\"m\":-99999999999999999999}";
+    keys = lnk_json_oversized_keys(body, strlen(body));
+    CHECK(keys && json_array_size(keys) == 2, "two top-level integers past int64");
+    CHECK(strcmp(json_string_value(json_array_get(keys, 0)), "user_id") == 0 &&
+              strcmp(json_string_value(json_array_get(keys, 1)), "m") == 0,
+          "named in order; nested ones and strings are not");
+    json_decref(keys);
+    const char *none[] = {"{\"a\":[18446744073709551616]}", "[18446744073709551616]", "{bad",
+                          "{\"a\":1,\"a\":18446744073709551616}"};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+        CHECK(lnk_json_oversized_keys(none[i], strlen(none[i])) == NULL, "nothing to name");
 }
 
 /* s escaped into a fresh buffer of cap bytes, NUL-terminated. */
@@ -406,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_dump_is_compact_ordered_and_utf8),
         cmocka_unit_test(test_dump_keeps_every_number_exactly),
         cmocka_unit_test(test_numbers_out_of_range_are_named),
+        cmocka_unit_test(test_oversized_keys_name_top_level_fields),
         cmocka_unit_test(test_escape_writes_valid_json_strings),
         cmocka_unit_test(test_escape_truncates_between_escapes),
     };
