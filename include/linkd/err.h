@@ -22,6 +22,7 @@ enum lnk_err {
     LNK_EEOF,              /* end of input (parsers) */
     LNK_ECANCELED,         /* nobody waits for the answer any more; the work was dropped */
     LNK_EBUSY,             /* too much work queued; retry later */
+    LNK_EIDSPACE,          /* no id at or below LNK_ID_MAX is left for a new row */
 };
 
 /* Static, human-readable text for rc; never NULL. Thread-safe. */

@@ -9,13 +9,15 @@
 #include "linkd/handlers.h"
 #include "linkd/metrics.h"
 
+/* An exhausted id space is 500, not 503: retrying cannot help, and the
+ * store stays healthy for everything else (docs/security.md#ids). */
 static const struct {
     int rc;
     int status;
 } status_table[] = {
-    {LNK_OK, 200},      {LNK_ENOTFOUND, 404}, {LNK_EEXISTS, 409},
-    {LNK_EINVAL, 422},  {LNK_EEXPIRED, 410},  {LNK_ELIMIT, 429},
-    {LNK_ETOOBIG, 413}, {LNK_EUNAVAIL, 503},  {LNK_EBACKEND, 500},
+    {LNK_OK, 200},       {LNK_ENOTFOUND, 404}, {LNK_EEXISTS, 409}, {LNK_EINVAL, 422},
+    {LNK_EEXPIRED, 410}, {LNK_ELIMIT, 429},    {LNK_ETOOBIG, 413}, {LNK_EUNAVAIL, 503},
+    {LNK_EBACKEND, 500}, {LNK_EIDSPACE, 500},
 };
 
 int lnk_h_status_of(int rc)
@@ -44,7 +46,11 @@ json_t *lnk_h_error_body(int rc, const char *field, int *status_out)
         snprintf(msg, sizeof(msg), "storage unavailable, retry later");
         break;
     default:
-        snprintf(msg, sizeof(msg), "internal error");
+        if (rc == LNK_EIDSPACE)
+            snprintf(msg, sizeof(msg), "id space exhausted: no %s id is left below 2^53",
+                     field ? field : "new");
+        else
+            snprintf(msg, sizeof(msg), "internal error");
         break;
     }
     json_t *o = json_object();

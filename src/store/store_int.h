@@ -29,6 +29,9 @@ enum lnk_sp_cmd { LNK_SP_BEGIN, LNK_SP_RELEASE, LNK_SP_ROLLBACK };
 /* Which rows a list reads. */
 enum lnk_row_kind { LNK_ROW_USER, LNK_ROW_URL, LNK_ROW_EVENT };
 
+/* The tables whose ids the store hands out. */
+enum lnk_id_table { LNK_ID_USERS, LNK_ID_URLS, LNK_ID_EVENTS, LNK_ID_KEYS, LNK_ID__N };
+
 /* A click row about to be inserted: its owner resolved, its details JSON
  * text written by the rules. */
 struct lnk_click_row {
@@ -183,6 +186,9 @@ struct lnk_store_ops {
                       int64_t *id);
     /* Sets revoked_at unless already set. */
     int (*key_revoke)(struct lnk_store_bconn *c, int64_t id, int64_t now);
+    /* The highest id each table has handed out or held (its next new id is
+     * one more), 0 for none. */
+    int (*id_tops)(struct lnk_store_bconn *c, int64_t tops[LNK_ID__N]);
     /* Reserves n sequence numbers for generated codes, atomically across
      * every process on the database: *first .. *first + n - 1 are this
      * caller's. May outlive a rolled-back transaction (never the reverse). */

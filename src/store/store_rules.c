@@ -30,6 +30,10 @@ struct lnk_store_rules {
      * when seq_fresh (a rollback then forgets it) */
     int64_t seq_next, seq_end;
     bool seq_fresh;
+    /* the highest id of each table, this batch's ops counted in; read once
+     * per batch */
+    int64_t id_top[LNK_ID__N];
+    bool ids_loaded;
 };
 
 struct lnk_store_rules *lnk_store_rules_new(const struct lnk_store_ops *ops,
@@ -1070,6 +1074,107 @@ static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
     }
 }
 
+/* ---- the id space ----------------------------------------------------------
+ * Ids stop at LNK_ID_MAX, the largest a JSON client holds exactly
+ * (docs/security.md#ids). SQLite would hand out AUTOINCREMENT ids up to
+ * 2^63 - 1 and then fail with SQLITE_FULL, which cannot be told from a full
+ * disk and would degrade the whole store. Instead an op that takes new ids
+ * is refused before it writes when a table it takes them from has too few
+ * left: it fails alone with LNK_EIDSPACE. The batch reads the tables' tops
+ * once and counts each op as taking all the ids it may, so the check costs
+ * no statement per op and errs only towards refusing within a batch of the
+ * limit. */
+
+static const char *const id_table_row[LNK_ID__N] = {"user", "url", "event", "key"};
+
+static void max_into(int64_t *top, int64_t v)
+{
+    *top = v > *top ? v : *top;
+}
+
+/* Rows of a bulk or import op: new ids (no id) or the largest id written. */
+static void rows_need(const struct lnk_op_rows *op, int64_t need[LNK_ID__N], int64_t top[LNK_ID__N])
+{
+    const struct lnk_import_rows *r = &op->rows;
+    for (size_t i = 0; i < r->n; i++) {
+        bool users = op->op.kind == LNK_OP_USER_IMPORT;
+        bool urls = op->op.kind == LNK_OP_URL_IMPORT || op->op.kind == LNK_OP_URL_BULK;
+        int64_t id = users ? r->users[i].id : urls ? r->urls[i].id : r->events[i].id;
+        bool has_id = r->has_id ? r->has_id[i] : id > 0;
+        enum lnk_id_table t = users ? LNK_ID_USERS : urls ? LNK_ID_URLS : LNK_ID_EVENTS;
+        if (has_id) {
+            max_into(&top[t], id);
+        } else {
+            need[t]++;
+            need[LNK_ID_EVENTS] += urls; /* a created url's 'created' event */
+        }
+    }
+}
+
+/* At most how many new ids op takes from each table, and the largest id it
+ * writes itself. */
+static void ids_needed(const struct lnk_store_op *op, int64_t need[LNK_ID__N],
+                       int64_t top[LNK_ID__N])
+{
+    switch (op->kind) {
+    case LNK_OP_USER_CREATE:
+        need[LNK_ID_USERS] = 1;
+        break;
+    case LNK_OP_URL_CREATE:
+        need[LNK_ID_URLS] = need[LNK_ID_EVENTS] = 1; /* and its 'created' event */
+        break;
+    case LNK_OP_URL_UPDATE:
+        need[LNK_ID_EVENTS] = 3; /* an 'updated' event per field that changes */
+        break;
+    case LNK_OP_URL_DELETE:
+    case LNK_OP_EVENT_CREATE:
+        need[LNK_ID_EVENTS] = 1;
+        break;
+    case LNK_OP_CLICKS_APPEND:
+        need[LNK_ID_EVENTS] = (int64_t)LNK_OP_AS(op, clicks)->n;
+        break;
+    case LNK_OP_KEY_CREATE:
+        need[LNK_ID_KEYS] = 1;
+        break;
+    case LNK_OP_USER_IMPORT:
+    case LNK_OP_URL_IMPORT:
+    case LNK_OP_EVENT_IMPORT:
+    case LNK_OP_URL_BULK:
+    case LNK_OP_EVENT_BULK:
+        rows_need(LNK_OP_AS(op, rows), need, top);
+        break;
+    default:
+        break;
+    }
+}
+
+static int check_id_room(struct lnk_store_rules *r, struct lnk_store_op *op)
+{
+    int64_t need[LNK_ID__N] = {0}, top[LNK_ID__N] = {0};
+    bool any = false;
+    ids_needed(op, need, top);
+    for (size_t t = 0; t < LNK_ID__N; t++)
+        any |= need[t] || top[t];
+    if (!any)
+        return LNK_OK;
+    if (!r->ids_loaded) {
+        int rc = r->ops->id_tops(r->ops->writer(r->b), r->id_top);
+        if (rc != LNK_OK)
+            return rc;
+        r->ids_loaded = true;
+    }
+    for (size_t t = 0; t < LNK_ID__N; t++) {
+        max_into(&top[t], r->id_top[t]);
+        if (need[t] && top[t] > LNK_ID_MAX - need[t]) {
+            op->err_field = id_table_row[t];
+            return LNK_EIDSPACE;
+        }
+    }
+    for (size_t t = 0; t < LNK_ID__N; t++)
+        r->id_top[t] = top[t] + need[t];
+    return LNK_OK;
+}
+
 /* ---- one op of a batch ------------------------------------------------------ */
 
 /* Kinds that refuse (bad input, a missing user or url, a taken code) before
@@ -1127,12 +1232,20 @@ int lnk_store_rules_apply(struct lnk_store_rules *r, struct lnk_store_op *op)
         return LNK_OK;
     }
     lnk_store_op_reset_outputs(op);
+    int rc = check_id_room(r, op);
+    if (rc == LNK_EIDSPACE) {
+        op->rc = rc; /* refused before it writes: the op alone */
+        return LNK_OK;
+    }
+    if (rc != LNK_OK)
+        return rc;
     return refuses_before_writing(op->kind) ? apply_unguarded(r, op) : apply_guarded(r, op);
 }
 
 void lnk_store_rules_committed(struct lnk_store_rules *r)
 {
     r->seq_fresh = false;
+    r->ids_loaded = false;
 }
 
 void lnk_store_rules_abort(struct lnk_store_rules *r)
@@ -1143,4 +1256,5 @@ void lnk_store_rules_abort(struct lnk_store_rules *r)
         r->seq_next = r->seq_end = 0;
         r->seq_fresh = false;
     }
+    r->ids_loaded = false;
 }

@@ -70,6 +70,7 @@ enum stmt_id {
     ST_STATS_TYPES,
     ST_STATS_TYPES_OWNER,
     ST_HEARTBEAT,
+    ST_ID_TOPS,
     ST__COUNT
 };
 
@@ -182,6 +183,8 @@ static const char *const stmt_sql[ST__COUNT] = {
         " (SELECT id" LNK_SQLITE_URLS_BY_USER " AND user_id = ?1) GROUP BY event_type UNION ALL"
         " SELECT 'click', coalesce(sum(clicks), 0) FROM link_clicks WHERE url_id IN"
         " (SELECT id" LNK_SQLITE_URLS_BY_USER " AND user_id = ?1) ORDER BY 1",
+    /* AUTOINCREMENT keeps each table's highest id ever here */
+    [ST_ID_TOPS] = "SELECT name, seq FROM sqlite_sequence",
     /* the write probe of a degraded store: one small row, one page */
     [ST_HEARTBEAT] = "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1)"
                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -870,6 +873,26 @@ static int sq_key_revoke(struct lnk_store_bconn *c, int64_t id, int64_t now)
     return exec_stmt(c, ST_KEY_REVOKE, ARGS(A_I64(id), A_I64(now)), NULL);
 }
 
+static int sq_id_tops(struct lnk_store_bconn *c, int64_t tops[LNK_ID__N])
+{
+    static const char *const tables[LNK_ID__N] = {"users", "urls", "events", "api_keys"};
+    sqlite3_stmt *st = NULL;
+    int src = SQLITE_DONE;
+    int rc = prepare_bound(c, ST_ID_TOPS, NO_ARGS, &st);
+    for (size_t t = 0; t < LNK_ID__N; t++)
+        tops[t] = 0;
+    while (rc == LNK_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        for (size_t t = 0; name && t < LNK_ID__N; t++)
+            if (strcmp(name, tables[t]) == 0)
+                tops[t] = sqlite3_column_int64(st, 1);
+    }
+    if (rc == LNK_OK)
+        rc = noted(c, lnk_sq_map_rc(src));
+    release_stmt(st);
+    return rc;
+}
+
 /* In the writer's transaction, which holds the database's write lock: no
  * other process can reserve meanwhile, and a rollback returns the block
  * (the rules then forget it too). */
@@ -1007,4 +1030,5 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .key_insert = sq_key_insert,
     .key_revoke = sq_key_revoke,
     .seq_reserve = sq_seq_reserve,
+    .id_tops = sq_id_tops,
 };

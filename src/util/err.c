@@ -29,6 +29,8 @@ const char *lnk_strerror(int rc)
         return "canceled";
     case LNK_EBUSY:
         return "busy";
+    case LNK_EIDSPACE:
+        return "id space exhausted";
     default:
         /* strerror is not guaranteed thread-safe; the strings it returns for
          * the errno values we use are static in glibc. */

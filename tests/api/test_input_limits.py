@@ -8,6 +8,7 @@ ids, POST /users/bulk and `linkd import`."""
 import json
 import math
 import re
+import sqlite3
 
 import pytest
 
@@ -353,3 +354,64 @@ def test_cli_key_ids_past_2_to_the_53_are_refused(tmp_path):
     assert r.returncode == 2 and "--user" in r.stderr, (r.returncode, r.stderr)
     r = run_linkd(["keys", "revoke", str(2**63 - 1)], env=env)
     assert r.returncode == 2 and "key id" in r.stderr, (r.returncode, r.stderr)
+
+
+def expect_id_space_exhausted(r, what):
+    body = expect_error(r, 500)
+    assert body["error"] == f"id space exhausted: no {what} id is left below 2^53", body
+    return body
+
+
+def test_exhausted_user_ids_fail_only_user_creates(fresh_server):
+    c = fresh_server
+    csv_text = f"id,username,email\n{ID_MAX},last,last@example.com\n"
+    body = expect_json(upload(c, csv_text), 201)
+    assert body["imported"] == 1, body
+    assert expect_json(c.get(f"/users/{ID_MAX}"), 200)["username"] == "last"
+    for _ in range(3):
+        expect_id_space_exhausted(c.post("/users", json={"username": "next",
+                                                          "email": "next@example.com"}), "user")
+        health = expect_json(c.get("/health"), 200)
+        assert health["status"] == "ok", health
+    expect_id_space_exhausted(upload(c, "username,email\nnext,next@example.com\n"), "user")
+    link = new_url(c, ID_MAX)  # the store still takes every other write
+    assert link["user_id"] == ID_MAX
+    r = c.get("/" + link["short_code"])
+    assert r.status_code == 302, r.status_code
+
+
+@process_level
+def test_exhausted_event_ids_fail_only_what_adds_events(linkd, tmp_path):
+    d = seed_dir(tmp_path, events=f"{ID_MAX},1,1,note,{TS},{{}}\n")
+    db = tmp_path / "events.db"
+    r = run_linkd(["import", str(d)], env=linkd_env(DATABASE_URL=db_url(db)))
+    assert r.returncode == 0, r.stderr
+    c = linkd.start(db_path=db)
+    expect_id_space_exhausted(c.post("/events", json={"url_id": 1, "event_type": "x"}), "event")
+    expect_id_space_exhausted(c.post("/urls", json={"user_id": 1,
+                                                     "original_url": "https://example.com/"}),
+                              "event")
+    assert expect_json(c.get("/health"), 200)["status"] == "ok"
+    u = new_user(c)
+    assert u["id"] == 2, u
+    (event,) = expect_json(c.get("/events"), 200)
+    assert event["id"] == ID_MAX, event
+
+
+@process_level
+def test_a_database_holding_id_2_to_the_63_is_not_reported_as_a_full_disk(linkd, tmp_path):
+    """A row written before ids were limited (the store's own tables,
+    changed with sqlite3 while linkd is stopped)."""
+    db = tmp_path / "legacy.db"
+    r = run_linkd(["import", str(seed_dir(tmp_path))], env=linkd_env(DATABASE_URL=db_url(db)))
+    assert r.returncode == 0, r.stderr
+    with sqlite3.connect(db) as con:
+        con.execute("INSERT INTO users (id, username, email, created_at)"
+                    " VALUES (9223372036854775807, 'maxid', 'maxid@ex.com', 0)")
+    con.close()
+    c = linkd.start(db_path=db)
+    for _ in range(3):
+        expect_id_space_exhausted(c.post("/users", json={"username": "a2",
+                                                          "email": "a2@ex.com"}), "user")
+        assert expect_json(c.get("/health"), 200)["status"] == "ok"
+    assert new_url(c, 1)["user_id"] == 1

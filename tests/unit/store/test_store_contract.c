@@ -19,6 +19,7 @@
 #include "check.h"
 #include "tmp_db.h"
 #include "linkd/err.h"
+#include "linkd/model.h"
 #include "linkd/shortcode.h"
 #include "linkd/store.h"
 
@@ -1419,6 +1420,176 @@ static void test_reopen_keeps_data_and_never_reissues_codes(void **state)
     OP_FREE(b);
 }
 
+/* ---- the id space ------------------------------------------------------- */
+
+/* Imports one user with this id (store imports take any positive id; the
+ * parsers above them refuse ids past LNK_ID_MAX). */
+static void import_user(struct lnk_store *s, int64_t id, const char *name)
+{
+    char email[64];
+    snprintf(email, sizeof(email), "%s@x.io", name);
+    struct lnk_user u = {.id = id, .username = name, .email = email, .created_at = 1};
+    bool has_id = true;
+    struct lnk_op_rows *op = OP_NEW(LNK_OP_USER_IMPORT, rows);
+    op->rows = (struct lnk_import_rows){.n = 1, .users = &u, .has_id = &has_id};
+    CHECK(OP_RUN(s, op) == LNK_OK && op->imported == 1, "user imported");
+    OP_FREE(op);
+}
+
+static void check_healthy(struct lnk_store *s)
+{
+    struct lnk_store_status st;
+    lnk_store_get_status(s, &st);
+    CHECK(!lnk_store_is_degraded(s) && st.fault == LNK_STORE_OK,
+          "an exhausted id space is no storage fault: the store stays writable");
+}
+
+/* Ids past LNK_ID_MAX would reach JSON clients rounded, and SQLite runs out
+ * of rowids only at 2^63 - 1, with SQLITE_FULL, which reads as a full disk.
+ * An op that needs an id the table cannot give fails alone with
+ * LNK_EIDSPACE naming what it would have created; ops beside it in the
+ * batch commit and the store never degrades. */
+static void test_an_exhausted_user_id_space_fails_its_op_alone(void **state)
+{
+    struct fixture *f = *state;
+    import_user(f->s, 1, "first");
+    import_user(f->s, LNK_ID_MAX, "last");
+
+    enum { N = 4 };
+    struct lnk_store_op *ops[N];
+    for (size_t i = 0; i < N; i++) {
+        if (i % 2) {
+            struct lnk_op_url *u = OP_NEW(LNK_OP_URL_CREATE, url);
+            u->in = (struct lnk_url){
+                .user_id = 1, .original_url = "https://example.com/", .is_active = true};
+            ops[i] = &u->op;
+        } else {
+            struct lnk_op_user *u = OP_NEW(LNK_OP_USER_CREATE, user);
+            u->in.username = i ? "two" : "one";
+            u->in.email = i ? "two@x.io" : "one@x.io";
+            ops[i] = &u->op;
+        }
+    }
+    submit_all(f->s, ops, N);
+    for (size_t i = 0; i < N; i += 2) {
+        CHECK(ops[i]->rc == LNK_EIDSPACE, "a user create past 2^53 - 1 fails");
+        CHECK(str_is(ops[i]->err_field, "user"), "naming what it would have created");
+    }
+    for (size_t i = 1; i < N; i += 2)
+        CHECK(ops[i]->rc == LNK_OK && LNK_OP_AS(ops[i], url)->out.id > 0,
+              "url creates beside it commit");
+    for (size_t i = 0; i < N; i++)
+        lnk_store_op_free(ops[i]);
+    check_healthy(f->s);
+
+    /* Rows without an id in an import need new ids too. */
+    struct lnk_user fresh = {.username = "fresh", .email = "fresh@x.io"};
+    bool no_id = false;
+    struct lnk_op_rows *op = OP_NEW(LNK_OP_USER_IMPORT, rows);
+    op->rows = (struct lnk_import_rows){.n = 1, .users = &fresh, .has_id = &no_id};
+    CHECK(OP_RUN(f->s, op) == LNK_EIDSPACE, "an import row without an id fails too");
+    OP_FREE(op);
+    CHECK(count_rows(f->s).users == 2, "no user was added");
+    check_healthy(f->s);
+
+    /* A database that already holds id 2^63 - 1 (written before ids were
+     * limited): SQLite would answer SQLITE_FULL. */
+    import_user(f->s, INT64_MAX, "legacy");
+    struct lnk_op_user *after = OP_NEW(LNK_OP_USER_CREATE, user);
+    after->in.username = "after";
+    after->in.email = "after@x.io";
+    CHECK(OP_RUN(f->s, after) == LNK_EIDSPACE,
+          "a create fails with LNK_EIDSPACE, not as a full disk");
+    OP_FREE(after);
+    check_healthy(f->s);
+    CHECK(add_url(f->s, 1, "https://example.com/after") > 0, "other writes go on");
+}
+
+static void test_an_exhausted_event_id_space_fails_each_op_that_adds_events(void **state)
+{
+    struct fixture *f = *state;
+    int64_t uid = add_user(f->s, "owner");
+    int64_t url_id = add_url(f->s, uid, "https://example.com/");
+    struct lnk_event last = {.id = LNK_ID_MAX,
+                             .url_id = url_id,
+                             .user_id = uid,
+                             .event_type = "note",
+                             .timestamp = 1,
+                             .details = "{}"};
+    struct lnk_op_rows *imp = OP_NEW(LNK_OP_EVENT_IMPORT, rows);
+    imp->rows = (struct lnk_import_rows){.n = 1, .events = &last};
+    CHECK(OP_RUN(f->s, imp) == LNK_OK, "an event with id 2^53 - 1 is imported");
+    OP_FREE(imp);
+
+    struct lnk_click click = {.url_id = url_id,
+                              .user_id = uid,
+                              .timestamp = 100,
+                              .short_code = "x",
+                              .user_agent = "",
+                              .referrer = ""};
+    struct lnk_op_clicks *ck = OP_NEW(LNK_OP_CLICKS_APPEND, clicks);
+    ck->clicks = &click;
+    ck->n = 1;
+    CHECK(OP_RUN(f->s, ck) == LNK_EIDSPACE, "a click batch fails");
+    CHECK(str_is(ck->op.err_field, "event"), "naming events");
+    OP_FREE(ck);
+
+    struct lnk_op_event *ev = OP_NEW(LNK_OP_EVENT_CREATE, event);
+    ev->in.url_id = url_id;
+    ev->in.event_type = "note";
+    CHECK(OP_RUN(f->s, ev) == LNK_EIDSPACE, "an event create fails");
+    OP_FREE(ev);
+
+    struct lnk_op_url *u = create_url(f->s, uid, "https://example.com/2", NULL);
+    CHECK(u->op.rc == LNK_EIDSPACE, "a url create (and its 'created' event) fails");
+    OP_FREE(u);
+
+    u = OP_NEW(LNK_OP_URL_UPDATE, url);
+    u->id = url_id;
+    u->patch.set_title = true;
+    u->patch.title = "changed";
+    CHECK(OP_RUN(f->s, u) == LNK_EIDSPACE, "an update that records an event fails");
+    OP_FREE(u);
+    u = OP_NEW(LNK_OP_URL_GET, url);
+    u->id = url_id;
+    CHECK(OP_RUN(f->s, u) == LNK_OK && str_is(u->out.title, "t"), "and changes nothing");
+    OP_FREE(u);
+
+    CHECK(count_events(f->s, url_id, NULL) == 2, "no event was added");
+    check_healthy(f->s);
+    CHECK(add_user(f->s, "still") > 0, "user creates go on");
+}
+
+/* With one id left, creates racing for it in one batch or several: one
+ * gets 2^53 - 1, the others fail alone. */
+static void test_the_last_id_is_handed_out_once(void **state)
+{
+    struct fixture *f = *state;
+    import_user(f->s, LNK_ID_MAX - 1, "second_to_last");
+    enum { N = 6 };
+    struct lnk_store_op *ops[N];
+    char names[N][16], mails[N][24];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "racer%zu", i);
+        snprintf(mails[i], sizeof(mails[i]), "racer%zu@x.io", i);
+        struct lnk_op_user *u = OP_NEW(LNK_OP_USER_CREATE, user);
+        u->in.username = names[i];
+        u->in.email = mails[i];
+        ops[i] = &u->op;
+    }
+    submit_all(f->s, ops, N);
+    size_t won = 0, refused = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (ops[i]->rc == LNK_OK && LNK_OP_AS(ops[i], user)->out.id == LNK_ID_MAX)
+            won++;
+        else if (ops[i]->rc == LNK_EIDSPACE)
+            refused++;
+        lnk_store_op_free(ops[i]);
+    }
+    CHECK(won == 1 && refused == N - 1, "one create gets the last id, the rest fail alone");
+    check_healthy(f->s);
+}
+
 static void test_ping_and_count_rows(void **state)
 {
     struct fixture *f = *state;
@@ -1796,6 +1967,9 @@ int main(void)
         T(test_failed_op_does_not_spoil_its_batch),
         T(test_concurrent_creates_get_distinct_ids_and_codes),
         T(test_reopen_keeps_data_and_never_reissues_codes),
+        T(test_an_exhausted_user_id_space_fails_its_op_alone),
+        T(test_an_exhausted_event_id_space_fails_each_op_that_adds_events),
+        T(test_the_last_id_is_handed_out_once),
         T(test_ping_and_count_rows),
         T(test_reads_through_a_worker_connection),
         T(test_completion_is_posted_to_origin),
