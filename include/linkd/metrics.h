@@ -57,6 +57,11 @@
     X(gauge, store_degraded, "1 when the last write transaction failed", NONE)                     \
     X(gauge, store_up, "1 when the store takes writes, 0 while it is degraded", BACKEND)           \
     X(gauge, store_writer_queue_depth, "Store operations waiting for the writer thread", NONE)     \
+    X(gauge, store_read_queue_depth, "Reads waiting for a reader thread", NONE)                    \
+    X(counter, store_list_chunks_total, "Chunks of lists the reader threads read", NONE)           \
+    X(counter, store_reads_cancelled_total,                                                        \
+      "Reads dropped because their client went away or the drain ended", NONE)                     \
+    X(counter, store_reads_refused_total, "Reads refused because the read queue was full", NONE)   \
     X(counter, store_write_failures_total,                                                         \
       "Write operations the store failed for a storage reason (answered 503)", BACKEND)            \
     X(counter, store_recoveries_total, "Store faults cleared without a restart", BACKEND)          \

@@ -400,9 +400,13 @@ struct lnk_store_writer_stats {
     const struct lnk_histo *sync_ns;   /* per sync of the write-ahead log, in ns; no sample
                                           without a syncer (LINKD_SYNCHRONOUS=off) */
     const struct lnk_histo *batch_ops; /* operations per batch the writer took */
+    uint64_t read_queue_depth;         /* reads waiting for a reader */
+    uint64_t list_chunks;              /* list chunks the readers read */
+    uint64_t reads_cancelled;          /* reads dropped (cancelled, client gone, stopping) */
+    uint64_t reads_refused;            /* reads refused: the read queue was full */
 };
 
-/* Thread-safe, lock-free. */
+/* Thread-safe; takes the read queue's lock for a moment. */
 void lnk_store_get_writer_stats(struct lnk_store *s, struct lnk_store_writer_stats *out);
 
 /* Asks the writer to check the backend and, when degraded, to probe (and

@@ -110,6 +110,10 @@ static void collect_store(struct app *a, struct lnk_metrics_external *out)
     out->store_degraded = up ? 0 : 1;
     out->store_up = up ? 1 : 0;
     out->store_writer_queue_depth = (double)ws.queue_depth;
+    out->store_read_queue_depth = (double)ws.read_queue_depth;
+    out->store_list_chunks_total = (double)ws.list_chunks;
+    out->store_reads_cancelled_total = (double)ws.reads_cancelled;
+    out->store_reads_refused_total = (double)ws.reads_refused;
     out->store_write_failures_total = (double)ws.write_failures;
     out->store_recoveries_total = (double)st.recoveries;
     out->store_commit_duration_seconds = ws.commit_ns;

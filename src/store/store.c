@@ -95,6 +95,7 @@ struct lnk_store {
     unsigned rd_queued;
     bool rd_stopping;
     atomic_bool rd_cancel; /* every read from now on completes LNK_ECANCELED */
+    _Atomic uint64_t list_chunks, reads_cancelled, reads_refused;
 
     /* Metrics (lnk_store_get_writer_stats). n_queued changes under mu; the
      * histograms have one writer each (commit_ns, batch_ops: the writer;
@@ -861,8 +862,11 @@ static void *reader_main(void *arg)
         if (stopping || unwanted(s, op)) {
             lnk_store_op_reset_outputs(op);
             op->rc = LNK_ECANCELED;
+            atomic_fetch_add_explicit(&s->reads_cancelled, 1, memory_order_relaxed);
         } else {
             read_on(c, op);
+            if (family_of(op->kind) == F_LIST)
+                atomic_fetch_add_explicit(&s->list_chunks, 1, memory_order_relaxed);
         }
         complete_op(op);
         pthread_mutex_lock(&s->rd_mu);
@@ -891,6 +895,8 @@ static void enqueue_read(struct lnk_store *s, struct lnk_store_op *op)
     if (!accepted) {
         lnk_store_op_reset_outputs(op);
         op->rc = stopping ? LNK_ECANCELED : LNK_EBUSY;
+        atomic_fetch_add_explicit(stopping ? &s->reads_cancelled : &s->reads_refused, 1,
+                                  memory_order_relaxed);
         complete_op(op);
     }
 }
@@ -1016,6 +1022,9 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     atomic_init(&s->degraded, false);
     atomic_init(&s->sync_errno, 0);
     atomic_init(&s->rd_cancel, false);
+    atomic_init(&s->list_chunks, 0);
+    atomic_init(&s->reads_cancelled, 0);
+    atomic_init(&s->reads_refused, 0);
     atomic_init(&s->n_queued, 0);
     atomic_init(&s->write_failures, 0);
     atomic_init(&s->errors, 0);
@@ -1264,6 +1273,12 @@ void lnk_store_get_writer_stats(struct lnk_store *s, struct lnk_store_writer_sta
     out->commit_ns = &s->commit_ns;
     out->sync_ns = &s->sync_ns;
     out->batch_ops = &s->batch_ops;
+    pthread_mutex_lock(&s->rd_mu);
+    out->read_queue_depth = s->rd_queued;
+    pthread_mutex_unlock(&s->rd_mu);
+    out->list_chunks = atomic_load_explicit(&s->list_chunks, memory_order_relaxed);
+    out->reads_cancelled = atomic_load_explicit(&s->reads_cancelled, memory_order_relaxed);
+    out->reads_refused = atomic_load_explicit(&s->reads_refused, memory_order_relaxed);
 }
 
 void lnk_store_recheck(struct lnk_store *s)

@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: MIT
+"""No request can stall the server (docs/security.md, ADR 0010): lists run on
+reader threads and stream in chunks, work stops when the client goes away, a
+client has a budget of lists in progress, unpaginated lists have a ceiling,
+and the drain deadline is a deadline."""
+
+import json
+import socket
+import sqlite3
+import statistics
+import threading
+import time
+
+import pytest
+
+from apiclient import expect, expect_error, expect_json, expect_list, new_url, new_user, uniq
+from linkdproc import LinkdProcess
+
+N_EVENTS = 1_000_000
+N_URLS = 50
+
+
+def fill_events(db_path, n_events, n_urls):
+    """Writes n_events click rows straight into a database linkd created and
+    has stopped using: much faster than through the API."""
+    db = sqlite3.connect(db_path)
+    db.execute("INSERT INTO users (id, username, email, created_at) "
+               "VALUES (1, 'bulk', 'bulk@example.com', 1700000000)")
+    db.executemany("INSERT INTO urls (id, user_id, short_code, original_url, title, is_active,"
+                   " created_at, updated_at) VALUES (?, 1, ?, ?, 't', 1, 1700000000, 1700000000)",
+                   [(i, f"hard{i:03d}", f"https://example.com/{i}") for i in range(1, n_urls + 1)])
+    db.executemany("INSERT INTO events (url_id, user_id, event_type, timestamp, details)"
+                   " VALUES (?, 1, 'click', ?, '{\"short_code\":\"x\",\"user_agent\":\"u\","
+                   "\"referrer\":\"\"}')",
+                   ((1 + i % n_urls, 1700000000 + i) for i in range(n_events)))
+    # the click rollups linkd keeps with every click (GET /stats reads them)
+    db.execute("INSERT INTO link_clicks (url_id, clicks, last_click_at)"
+               " SELECT url_id, count(*), max(timestamp) FROM events GROUP BY url_id")
+    db.execute("INSERT INTO link_clicks_daily (url_id, day, clicks)"
+               " SELECT url_id, timestamp / 86400, count(*) FROM events"
+               " GROUP BY url_id, timestamp / 86400")
+    db.commit()
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def big_db(tmp_path_factory):
+    """A database of 1M click events, made once for the module."""
+    d = tmp_path_factory.mktemp("big")
+    p = LinkdProcess(d, name="maker")
+    p.start()
+    problem = p.stop()
+    assert problem is None, problem
+    fill_events(str(p.db_path), N_EVENTS, N_URLS)
+    return p.db_path
+
+
+def start_on(tmp_path, db_path, name, **env):
+    p = LinkdProcess(tmp_path / name, db_path=db_path, name=name,
+                     env={"LINKD_RATE_LIMIT": "off", **env})
+    (tmp_path / name).mkdir()
+    p.start()
+    return p
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def metric(c, name):
+    text = c.get("/metrics").text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def abandon(port, path, n):
+    """n requests that are sent and closed at once, as fast as possible."""
+    req = f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(req)
+        s.close()
+
+
+def test_abandoned_lists_leave_redirects_and_health_answered(big_db, tmp_path):
+    """The worst case: no ceiling and no budget per client. 500 clients ask
+    for a 1M-row list and hang up at once; meanwhile every probe of /health
+    and of a redirect is answered, memory stays bounded, and the readers stop
+    reading for clients that are gone."""
+    p = start_on(tmp_path, big_db, "flood", LINKD_LIST_MAX_ROWS=0, LINKD_READS_PER_CLIENT=0)
+    try:
+        c = p.client()
+        rss0 = rss_bytes(p.proc.pid)
+        flood = threading.Thread(target=abandon, args=(p.port, "/events", 500))
+        flood.start()
+        lat = {"health": [], "redirect": []}
+        # the flood takes moments to send; the server's share of it comes
+        # after, so the probes go on for a fixed number of rounds
+        for _ in range(100):
+            for kind, path, status in (("health", "/health", 200),
+                                       ("redirect", "/hard001", 302)):
+                probe = c.clone()  # a new connection: SO_REUSEPORT spreads them
+                t0 = time.monotonic()
+                r = probe.get(path, timeout=10)
+                lat[kind].append(time.monotonic() - t0)
+                assert r.status_code == status, (path, r.status_code, r.text[:200])
+        flood.join(60)
+        assert not flood.is_alive(), "the flood did not finish"
+        for kind, xs in lat.items():
+            xs.sort()
+            p99 = xs[min(len(xs) - 1, int(len(xs) * 0.99))]
+            print(f"{kind}: {len(xs)} probes during the flood, p50 "
+                  f"{statistics.median(xs) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+        rss = rss_bytes(p.proc.pid)
+        print(f"RSS {rss0 / 2**20:.0f} MiB before, {rss / 2**20:.0f} MiB after")
+        assert rss < rss0 + 256 * 2**20, "memory grew with the abandoned lists"
+        # Work stopped: far fewer chunks were read than 500 whole lists need.
+        chunks = metric(c, "linkd_store_list_chunks_total")
+        cancelled = metric(c, "linkd_store_reads_cancelled_total")
+        print(f"list chunks read: {chunks:.0f} (whole lists: {500 * N_EVENTS / 500:.0f}); "
+              f"reads dropped: {cancelled:.0f}")
+        assert cancelled > 0, "no read was dropped for a client that hung up"
+        assert chunks < 500 * (N_EVENTS / 500) / 10, "the readers went on for clients gone"
+        # and the server still answers a whole list correctly
+        rows = expect_list(c.get("/urls"))
+        assert len(rows) == N_URLS
+    finally:
+        assert p.stop() is None
+
+
+def test_a_long_list_streams_every_row_in_order(big_db, tmp_path):
+    p = start_on(tmp_path, big_db, "stream", LINKD_LIST_MAX_ROWS=0)
+    try:
+        c = p.client()
+        r = c.get("/events?url_id=7", timeout=120, stream=True)
+        assert r.status_code == 200
+        assert r.headers.get("Transfer-Encoding") == "chunked"
+        assert r.headers["Content-Type"] == "application/json"
+        rows = json.loads(r.content)
+        assert len(rows) == N_EVENTS // N_URLS
+        ids = [e["id"] for e in rows]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        assert all(e["url_id"] == 7 and e["event_type"] == "click" for e in rows)
+        page = expect_list(c.get("/events?url_id=7&page=3&per_page=700"))
+        assert [e["id"] for e in page] == ids[1400:2100]
+    finally:
+        assert p.stop() is None
+
+
+def test_the_ceiling_asks_for_pages(big_db, tmp_path):
+    p = start_on(tmp_path, big_db, "ceiling", LINKD_LIST_MAX_ROWS=1000)
+    try:
+        c = p.client()
+        body = expect_error(c.get("/events"), 400)
+        assert "more than 1000 rows" in body["error"] and "page" in body["error"]
+        expect_error(c.get("/events?url_id=3"), 400)
+        assert len(expect_list(c.get("/events?page=2&per_page=1000"))) == 1000
+        assert len(expect_list(c.get("/urls"))) == N_URLS, "a short list is whole"
+        stats = expect_json(c.get("/stats"), 200)
+        assert stats["events"] >= N_EVENTS and stats["urls"] == N_URLS
+    finally:
+        assert p.stop() is None
+
+
+def hold_a_list(port, path="/events"):
+    """A client that asks for a long list and never reads: the server fills
+    the socket buffers and waits. Returns the socket (the caller closes it)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return s
+
+
+def test_a_client_has_a_budget_of_lists_in_progress(big_db, tmp_path):
+    p = start_on(tmp_path, big_db, "budget", LINKD_LIST_MAX_ROWS=0, LINKD_READS_PER_CLIENT=2)
+    held = []
+    try:
+        c = p.client()
+        held = [hold_a_list(p.port) for _ in range(2)]
+        time.sleep(0.5)  # both lists are streaming, blocked on their clients
+        r = c.get("/events")
+        body = expect_error(r, 429)
+        assert r.headers["Retry-After"] == "1"
+        assert "LINKD_READS_PER_CLIENT" in body["error"]
+        expect_error(c.get("/stats"), 429)
+        expect(c.get("/health"), 200)
+        expect(c.get("/hard002"), 302)
+        expect_json(c.get("/urls/1"), 200)
+        for s in held:
+            s.close()
+        held = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if c.get("/stats").status_code == 200:
+                break
+            time.sleep(0.1)
+        expect_json(c.get("/stats"), 200)
+    finally:
+        for s in held:
+            s.close()
+        assert p.stop() is None
