@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http/head.h"
 #include "http/http_int.h"
 #include "linkd/arena.h"
 #include "linkd/err.h"
@@ -38,11 +39,30 @@ static size_t header_bytes(const h2o_req_t *h)
     return n;
 }
 
+/* libh2o has framed this request already, but by rules a proxy in front of
+ * us may not share (head.h). Its head is still at the start of the socket's
+ * input: libh2o consumes a request's bytes only once it was answered. A
+ * rejected request closes the connection, so whatever follows it, framed
+ * either way, is never read as a request. */
+static bool head_acceptable(struct lnk_req *r, h2o_req_t *hreq)
+{
+    h2o_socket_t *sock = hreq->conn->callbacks->get_socket(hreq->conn);
+    struct lnk_http_head head;
+    if (lnk_http_head_check(sock->input->bytes, sock->input->size, &head) == LNK_OK)
+        return true;
+    hreq->http1_is_persistent = 0;
+    lnk_resp_error(r, 400, head.error ? head.error : "malformed request line or header field",
+                   NULL);
+    return false;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
     (void)self;
     struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, ctx, hreq->conn->ctx);
     struct lnk_req *r = lnk_http_req_new(w, hreq);
+    if (!head_acceptable(r, hreq))
+        return 0;
     if (header_bytes(hreq) > w->srv->cfg.max_header_bytes) {
         lnk_metrics_add(w->env.mw, LNK_MC_header_too_large_total, 1);
         lnk_resp_error(r, 431, "request headers too large", NULL);
