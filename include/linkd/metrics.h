@@ -24,6 +24,9 @@
     X(store_errors_total, "Store operations that failed with a 5xx")                               \
     X(body_too_large_total, "Requests rejected with 413")                                          \
     X(header_too_large_total, "Requests rejected with 431")                                        \
+    X(http_bad_requests_total,                                                                     \
+      "Requests the HTTP layer answered 400: a malformed or ambiguous head, or a body it cannot "  \
+      "frame")                                                                                     \
     X(connections_rejected_total, "Connections closed at once because of max connections")         \
     X(rate_limited_total, "Requests refused with 429")                                             \
     X(auth_refused_total, "Management requests refused with 401 or 403")

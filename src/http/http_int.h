@@ -12,6 +12,17 @@
 
 #include "linkd/http.h"
 
+/* Bodies up to this get linkd's own 413 (the API's limits are lower);
+ * libh2o answers larger ones itself. */
+#define LNK_HTTP_ENTITY_MAX_BYTES (32u * 1024 * 1024)
+
+/* Headers every response carries, whoever writes it: respond() and the
+ * rejections written before libh2o owns a connection (conn.c). */
+#define LNK_HTTP_SECURITY_HEADERS(X)                                                               \
+    X("x-content-type-options", "nosniff")                                                         \
+    X("x-frame-options", "DENY")                                                                   \
+    X("referrer-policy", "no-referrer")
+
 struct lnk_http;
 
 struct worker {
@@ -46,8 +57,21 @@ struct lnk_http {
     int start_rc;
 };
 
+/* One accepted connection, from accept to close; its socket's on_close.data.
+ * Until its first request head has arrived and passed lnk_http_head_check,
+ * linkd reads the socket itself (conn.c); then libh2o owns it. */
+struct conn {
+    struct worker *w;
+    h2o_socket_t *sock;
+    h2o_timeout_entry_t timer; /* the first head's deadline (read timeout) */
+    uint64_t accepted_ns;
+    bool head_checked; /* the head libh2o parses next was checked already */
+    char *reply;       /* a rejection being written, before libh2o owns it */
+};
+
 struct lnk_req {
     h2o_req_t *h2o; /* NULL once h2o disposed the request (client gone) */
+    struct conn *conn;
     struct lnk_req *next_free;
     struct worker *w;
     unsigned refs;
@@ -64,13 +88,28 @@ struct lnk_req {
     char client_text[48];
 };
 
+/* conn.c: takes over an accepted socket (counted in w->n_conns). */
+void lnk_http_conn_accept(struct worker *w, h2o_socket_t *sock);
+
 /* request.c */
 struct lnk_req *lnk_http_req_new(struct worker *w, h2o_req_t *hreq);
+enum lnk_method lnk_http_method(const char *name, size_t len);
+/* A new request id: 16 hex digits and a NUL. */
+void lnk_http_new_request_id(struct worker *w, char out[17]);
 /* Frees the worker's recycled requests (at worker exit). */
 void lnk_http_req_free_cache(struct worker *w);
 uint64_t lnk_http_now_ns(void);
 
 /* response.c: counts the request and writes the access line. */
 void lnk_http_req_finished(struct lnk_req *r);
+/* The same for a request rejected before libh2o saw it (no lnk_req). */
+void lnk_http_rejected(struct worker *w, const char *request_id, struct lnk_str method,
+                       struct lnk_str path, int status, uint64_t duration_ns);
+const char *lnk_http_reason(int status);
+/* {"error": message} as a malloc'ed JSON text; NULL when out of memory. */
+char *lnk_http_error_json(const char *message, size_t *len);
+/* Makes the errors libh2o answers itself JSON (on the host's fallback path,
+ * where libh2o sends them). */
+void lnk_http_register_error_filter(h2o_pathconf_t *fallback);
 
 #endif

@@ -2,9 +2,11 @@
 /* libh2o set-up: one shared read-only globalconf, one event loop + context +
  * SO_REUSEPORT listener per worker thread (the kernel spreads connections,
  * no accept lock), and a multithread queue per loop through which other
- * threads post completions (the worker's lnk_exec). Stop: each worker closes
- * its listener, asks h2o to close idle connections, and leaves its loop once
- * no request is in flight or the drain time is up. */
+ * threads post completions (the worker's lnk_exec). Accepted sockets go to
+ * conn.c, which hands them to h2o once their first head passed the check.
+ * Stop: each worker closes its listener, asks h2o to close idle
+ * connections, and leaves its loop once no request is in flight and no
+ * connection is open, or the drain time is up. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,9 +24,8 @@
 #include "linkd/log.h"
 #include "linkd/metrics.h"
 
-#define LOOP_TICK_MS     50
-#define ACCEPT_PER_WAKE  64
-#define ENTITY_MAX_BYTES (32u * 1024 * 1024) /* larger bodies get our 413 up to here */
+#define LOOP_TICK_MS    50
+#define ACCEPT_PER_WAKE 64
 
 _Static_assert(sizeof(h2o_multithread_message_t) == sizeof(((struct lnk_task *)0)->link_),
                "lnk_task reserves exactly the room of an h2o message");
@@ -40,16 +41,22 @@ static size_t header_bytes(const h2o_req_t *h)
 }
 
 /* libh2o has framed this request already, but by rules a proxy in front of
- * us may not share (head.h). Its head is still at the start of the socket's
- * input: libh2o consumes a request's bytes only once it was answered. A
- * rejected request closes the connection, so whatever follows it, framed
- * either way, is never read as a request. */
+ * us may not share (head.h). A connection's first head was checked before
+ * libh2o saw it (conn.c); a later one is still at the start of the socket's
+ * input, because libh2o consumes a request's bytes only once it was
+ * answered. A rejected request closes the connection, so whatever follows
+ * it, framed either way, is never read as a request. */
 static bool head_acceptable(struct lnk_req *r, h2o_req_t *hreq)
 {
-    h2o_socket_t *sock = hreq->conn->callbacks->get_socket(hreq->conn);
+    if (r->conn->head_checked) {
+        r->conn->head_checked = false;
+        return true;
+    }
+    h2o_socket_t *sock = r->conn->sock;
     struct lnk_http_head head;
     if (lnk_http_head_check(sock->input->bytes, sock->input->size, &head) == LNK_OK)
         return true;
+    lnk_metrics_add(r->w->env.mw, LNK_MC_http_bad_requests_total, 1);
     hreq->http1_is_persistent = 0;
     lnk_resp_error(r, 400, head.error ? head.error : "malformed request line or header field",
                    NULL);
@@ -93,12 +100,6 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
-static void on_conn_close(void *data)
-{
-    struct worker *w = data;
-    w->n_conns--;
-}
-
 /* Past its share of max_connections a worker closes new connections at once:
  * HTTP has no polite answer for a client we cannot afford to read. */
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -116,10 +117,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             h2o_socket_close(sock);
             continue;
         }
-        w->n_conns++;
-        sock->on_close.cb = on_conn_close;
-        sock->on_close.data = w;
-        h2o_accept(&w->accept_ctx, sock);
+        lnk_http_conn_accept(w, sock);
     }
 }
 
@@ -183,14 +181,6 @@ static void report_started(struct lnk_http *h, int rc)
     pthread_mutex_unlock(&h->start_lock);
 }
 
-static size_t open_connections(struct worker *w)
-{
-    size_t n = 0;
-    for (h2o_linklist_t *l = w->ctx.http1._conns.next; l != &w->ctx.http1._conns; l = l->next)
-        n++;
-    return n;
-}
-
 /* Runs the loop until a stop was requested and the worker drained. */
 static void serve(struct worker *w)
 {
@@ -211,7 +201,7 @@ static void serve(struct worker *w)
              * Requests being handled have no such timer armed. */
             w->ctx.http1.req_timeout.timeout = 0;
         }
-        bool drained = w->n_live_reqs == 0 && open_connections(w) == 0;
+        bool drained = w->n_live_reqs == 0 && w->n_conns == 0;
         if (drained || lnk_http_now_ns() >= deadline_ns) {
             if (!drained)
                 LNK_LOG(WARN, NULL, "http", "drain_timeout", LNK_F_INT("worker", w->env.id),
@@ -257,7 +247,7 @@ static void init_globalconf(struct lnk_http *h)
 {
     h2o_config_init(&h->globalconf);
     h->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("linkd"));
-    h->globalconf.max_request_entity_size = ENTITY_MAX_BYTES;
+    h->globalconf.max_request_entity_size = LNK_HTTP_ENTITY_MAX_BYTES;
     h->globalconf.http1.upgrade_to_http2 = 0; /* HTTP/1.1 only (DESIGN.md §2) */
     if (h->cfg.read_timeout_ms)
         h->globalconf.http1.req_timeout = h->cfg.read_timeout_ms;
@@ -266,6 +256,7 @@ static void init_globalconf(struct lnk_http *h)
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(pc, sizeof(*handler));
     handler->on_req = on_req;
+    lnk_http_register_error_filter(&host->fallback_path);
 }
 
 static int bind_all(struct lnk_http *h, char *err, size_t errcap)
@@ -346,7 +337,7 @@ static void dispose_worker(struct worker *w)
     /* Connections still open after a drain timeout keep the loop and context
      * alive; freeing them under those connections would be unsafe, and the
      * process exits right after. */
-    if (w->n_live_reqs == 0 && open_connections(w) == 0) {
+    if (w->n_live_reqs == 0 && w->n_conns == 0) {
         /* request_shutdown arms HTTP/2's graceful-shutdown timer even though
          * we serve HTTP/1.1 only; dispose asserts that no timer is armed. */
         if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))

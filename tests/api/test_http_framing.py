@@ -7,67 +7,19 @@ never run as a request. Raw sockets: each case is sent together with a
 request that would create a user, and that user must not exist afterwards."""
 
 import json
-import socket
-from urllib.parse import urlsplit
 
 import pytest
 
-from apiclient import expect_json, is_json_ct, uniq
+from apiclient import check_raw_json_error, expect_json, raw_converse, uniq
 
-READ_LIMIT_S = 30  # a bound for a server that never closes, not a measurement
 HEALTH = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def address(client):
-    parts = urlsplit(client.base_url)
-    return parts.hostname, parts.port
-
-
-def split_responses(buf):
-    """The responses in buf, as (status, headers, body) with lower-cased
-    header names, and the bytes left over that do not make a whole one."""
-    out = []
-    while True:
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            return out, buf
-        lines = buf[:end].decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
-        if len(buf) < end + 4 + n:
-            return out, buf
-        out.append((status, headers, buf[end + 4:end + 4 + n]))
-        buf = buf[end + 4 + n:]
-
-
 def converse(client, data):
-    """Sends data on a new connection and reads until the server closes it.
-    Returns (responses, whether it closed, bytes that were not a response)."""
-    s = socket.create_connection(address(client), timeout=READ_LIMIT_S)
-    buf, closed = b"", False
-    try:
-        s.sendall(data)
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                closed = True
-                break
-            buf += chunk
-    except ConnectionResetError:
-        closed = True
-    except socket.timeout:
-        pass
-    finally:
-        s.close()
-    responses, rest = split_responses(buf)
-    return responses, closed, rest
+    return raw_converse(client.base_url, data)
 
 
 def create_user_request(name):
@@ -79,18 +31,6 @@ def create_user_request(name):
 
 def user_exists(client, name):
     return name in {u["username"] for u in expect_json(client.get("/users"), 200)}
-
-
-def check_json_error(status, headers, body, want_status, *words):
-    """A JSON error whose only field is a non-empty "error" naming `words`."""
-    assert status == want_status, (status, headers, body)
-    assert is_json_ct(headers.get("content-type")), f"not JSON: {headers} {body!r}"
-    obj = json.loads(body)
-    assert isinstance(obj, dict) and set(obj) == {"error"}, obj
-    assert isinstance(obj["error"], str) and obj["error"], obj
-    for w in words:
-        assert w.lower() in obj["error"].lower(), f"{w!r} not in {obj['error']!r}"
-    return obj
 
 
 def check_rejected_and_closed(client, head_and_body, *words, after_valid=False):
@@ -105,7 +45,7 @@ def check_rejected_and_closed(client, head_and_body, *words, after_valid=False):
         responses = responses[1:]
     assert len(responses) == 1, f"expected one answer, got {len(responses)}: {responses}"
     status, headers, body = responses[0]
-    check_json_error(status, headers, body, 400, *words)
+    check_raw_json_error(status, headers, body, 400, *words)
     assert headers.get("connection", "").lower() == "close", headers
     assert closed, "the connection stayed open after the 400"
     assert rest == b"", f"bytes after the 400: {rest!r}"
@@ -152,7 +92,7 @@ def test_longer_content_length_first_is_400_and_closes(server, after_valid):
         assert responses and responses[0][0] == 200, responses
         responses = responses[1:]
     assert len(responses) == 1, responses
-    check_json_error(*responses[0], 400, "Content-Length")
+    check_raw_json_error(*responses[0], 400, "Content-Length")
     assert closed, "the connection stayed open after the 400"
 
 
