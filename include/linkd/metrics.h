@@ -28,6 +28,8 @@
       "Requests the HTTP layer answered 400: a malformed or ambiguous head, or a body it cannot "  \
       "frame")                                                                                     \
     X(connections_rejected_total, "Connections closed at once because of max connections")         \
+    X(http_write_timeouts_total,                                                                   \
+      "Connections closed because the client left a response unread for the write timeout")        \
     X(rate_limited_total, "Requests refused with 429")                                             \
     X(auth_refused_total, "Management requests refused with 401 or 403")
 

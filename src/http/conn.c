@@ -7,16 +7,22 @@
  * does after a PROXY line). A head that fails gets linkd's own 400 or 431
  * JSON and the connection is closed. Later requests on a keep-alive
  * connection are read by libh2o directly (docs/security.md says what that
- * leaves). Runs on the connection's worker thread only. */
+ * leaves). Once a response is being written, a client that acknowledges
+ * none of it for the write timeout has its connection aborted: libh2o 2.2.5
+ * has no send timeout, and would keep such a connection open for ever.
+ * Runs on the connection's worker thread only. */
+#include <linux/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "http/head.h"
 #include "http/http_int.h"
 #include "linkd/arena.h"
 #include "linkd/err.h"
+#include "linkd/log.h"
 #include "linkd/metrics.h"
 
 static void on_close(void *data)
@@ -24,6 +30,8 @@ static void on_close(void *data)
     struct conn *c = data;
     if (h2o_timeout_is_linked(&c->timer))
         h2o_timeout_unlink(&c->timer);
+    if (h2o_timeout_is_linked(&c->write_timer))
+        h2o_timeout_unlink(&c->write_timer);
     c->w->n_conns--;
     free(c->reply);
     free(c);
@@ -35,6 +43,65 @@ static void on_head_timeout(h2o_timeout_entry_t *entry)
 {
     struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, timer, entry);
     h2o_socket_close(c->sock);
+}
+
+/* Bytes of ours the peer has acknowledged: it advances only while the
+ * client reads, since an unread receive buffer closes its TCP window. */
+static int peer_acked_bytes(h2o_socket_t *sock, uint64_t *out)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return lnk_err_from_errno(errno);
+    *out = ti.tcpi_bytes_acked;
+    return LNK_OK;
+}
+
+/* Checked every write timeout while a response is being written, so a
+ * client that stopped reading goes after one to two of them. The first
+ * check only samples: sampling when the response starts would put a
+ * system call on every request. */
+static void on_write_timeout(h2o_timeout_entry_t *entry)
+{
+    struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, write_timer, entry);
+    uint64_t acked = 0;
+    if (peer_acked_bytes(c->sock, &acked) == LNK_OK &&
+        (!c->has_acked_mark || acked != c->acked_bytes)) {
+        c->acked_bytes = acked;
+        c->has_acked_mark = true;
+        h2o_timeout_link(c->w->loop, &c->w->write_timeout, &c->write_timer);
+        return;
+    }
+    lnk_metrics_add(c->w->env.mw, LNK_MC_http_write_timeouts_total, 1);
+    LNK_LOG(INFO, NULL, "http", "write_timeout", LNK_F_INT("worker", c->w->env.id),
+            LNK_F_INT("timeout_ms", (int64_t)c->w->write_timeout.timeout));
+    /* libh2o owns the socket and has no call to abort it: shut it down, so
+     * its pending write fails at once. libh2o 2.2.5 ignores a failed write
+     * and goes on to the next pipelined request unless the response was the
+     * connection's last, so it is made the last. With no linger, the close
+     * resets the connection instead of keeping the unsent bytes. */
+    c->writing->http1_is_persistent = 0;
+    int fd = h2o_socket_get_fd(c->sock);
+    struct linger no_linger = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
+    shutdown(fd, SHUT_RDWR);
+}
+
+void lnk_http_conn_watch_write(struct conn *c, h2o_req_t *h)
+{
+    if (h2o_timeout_is_linked(&c->write_timer))
+        return;
+    c->writing = h;
+    c->has_acked_mark = false;
+    h2o_timeout_link(c->w->loop, &c->w->write_timeout, &c->write_timer);
+}
+
+void lnk_http_conn_unwatch_write(struct conn *c)
+{
+    if (h2o_timeout_is_linked(&c->write_timer))
+        h2o_timeout_unlink(&c->write_timer);
+    c->writing = NULL;
 }
 
 static void on_reply_written(h2o_socket_t *sock, const char *err)
@@ -113,6 +180,7 @@ void lnk_http_conn_accept(struct worker *w, h2o_socket_t *sock)
     c->sock = sock;
     c->accepted_ns = lnk_http_now_ns();
     c->timer.cb = on_head_timeout;
+    c->write_timer.cb = on_write_timeout;
     w->n_conns++;
     sock->on_close.cb = on_close;
     sock->on_close.data = c;

@@ -40,8 +40,9 @@ struct worker {
     size_t n_live_reqs;        /* lnk_req objects not yet freed */
     struct lnk_req *free_reqs; /* recycled lnk_req objects, linked by `next_free` */
     size_t n_free_reqs;
-    uint64_t rid_state; /* request-id generator */
-    unsigned n_conns;   /* open connections of this worker */
+    uint64_t rid_state;          /* request-id generator */
+    unsigned n_conns;            /* open connections of this worker */
+    h2o_timeout_t write_timeout; /* cfg.write_timeout_ms, for conn.write_timer */
 };
 
 struct lnk_http {
@@ -64,6 +65,11 @@ struct conn {
     struct worker *w;
     h2o_socket_t *sock;
     h2o_timeout_entry_t timer; /* the first head's deadline (read timeout) */
+    /* Linked while the response to `writing` is being written. */
+    h2o_timeout_entry_t write_timer;
+    h2o_req_t *writing;
+    uint64_t acked_bytes; /* the peer's acknowledged bytes at the last check */
+    bool has_acked_mark;  /* acked_bytes was sampled for this response */
     uint64_t accepted_ns;
     bool head_checked; /* the head libh2o parses next was checked already */
     char *reply;       /* a rejection being written, before libh2o owns it */
@@ -90,6 +96,11 @@ struct lnk_req {
 
 /* conn.c: takes over an accepted socket (counted in w->n_conns). */
 void lnk_http_conn_accept(struct worker *w, h2o_socket_t *sock);
+/* A response to c's request is being written: if its client acknowledges
+ * none of it for the write timeout, the connection is aborted. */
+void lnk_http_conn_watch_write(struct conn *c, h2o_req_t *h);
+/* The response was written, or the request is gone: stop watching. */
+void lnk_http_conn_unwatch_write(struct conn *c);
 
 /* request.c */
 struct lnk_req *lnk_http_req_new(struct worker *w, h2o_req_t *hreq);

@@ -72,9 +72,12 @@ void lnk_http_new_request_id(struct worker *w, char out[17])
     out[16] = '\0';
 }
 
+/* h2o disposes a request's pool once its response is written (or the
+ * connection closes), which ends the write watch too. */
 static void on_pool_dispose(void *p)
 {
     struct lnk_req *r = *(struct lnk_req **)p;
+    lnk_http_conn_unwatch_write(r->conn);
     r->h2o = NULL;
     lnk_req_release(r);
 }

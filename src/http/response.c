@@ -152,6 +152,7 @@ static void respond(struct lnk_req *r, int status, const char *content_type, con
         memcpy(b.base, body, len);
         h2o_send(h, &b, 1, H2O_SEND_STATE_FINAL);
     }
+    lnk_http_conn_watch_write(r->conn, h);
     lnk_http_req_finished(r);
 }
 
@@ -254,6 +255,7 @@ static void send_library_error(h2o_ostream_t *self, h2o_req_t *h, h2o_iovec_t *b
     h->res.content_length = body.len;
     lnk_http_req_finished(r);
     h2o_ostream_send_next(self, h, &body, r->method == LNK_METHOD_HEAD ? 0 : 1, state);
+    lnk_http_conn_watch_write(r->conn, h);
 }
 
 static void on_setup_error_ostream(h2o_filter_t *self, h2o_req_t *h, h2o_ostream_t **slot)

@@ -24,8 +24,9 @@
 #include "linkd/log.h"
 #include "linkd/metrics.h"
 
-#define LOOP_TICK_MS    50
-#define ACCEPT_PER_WAKE 64
+#define LOOP_TICK_MS             50
+#define ACCEPT_PER_WAKE          64
+#define DEFAULT_WRITE_TIMEOUT_MS 10000
 
 _Static_assert(sizeof(h2o_multithread_message_t) == sizeof(((struct lnk_task *)0)->link_),
                "lnk_task reserves exactly the room of an h2o message");
@@ -219,6 +220,8 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, w->loop, &h->globalconf);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = h->globalconf.hosts;
+    h2o_timeout_init(w->loop, &w->write_timeout,
+                     h->cfg.write_timeout_ms ? h->cfg.write_timeout_ms : DEFAULT_WRITE_TIMEOUT_MS);
     w->queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->queue, &w->receiver, on_messages);
     w->exec.post = exec_post;
@@ -342,6 +345,7 @@ static void dispose_worker(struct worker *w)
          * we serve HTTP/1.1 only; dispose asserts that no timer is armed. */
         if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
+        h2o_timeout_dispose(w->loop, &w->write_timeout);
         h2o_context_dispose(&w->ctx);
         h2o_evloop_destroy(w->loop);
     }
