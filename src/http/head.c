@@ -57,8 +57,10 @@ int lnk_http_head_check(const char *buf, size_t len, struct lnk_http_head *head)
                                 &n_fields, 0);
     if (ret == -2)
         return LNK_EEOF;
-    if (ret < 0)
-        return reject(head, has_too_many_fields(buf, len)
+    /* The parser lets a request line start with its space (no method), or
+     * carry two (no target); RFC 9112 §3 wants one of each. */
+    if (ret < 0 || (ret > 0 && (method_len == 0 || path_len == 0)))
+        return reject(head, ret < 0 && has_too_many_fields(buf, len)
                                 ? "more than 100 header fields"
                                 : "malformed request line or header field");
     head->len = (size_t)ret;

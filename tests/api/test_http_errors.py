@@ -54,6 +54,8 @@ UNPARSABLE = {
     "control-byte": (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", "malformed"),
     "bare-cr": (b"GET /health HTTP/1.1\rHost: x\r\n\r\n", "malformed"),
     "no-colon": (b"GET /health HTTP/1.1\r\nHost: x\r\nNo colon\r\n\r\n", "malformed"),
+    "no-method": (b" /health HTTP/1.1\r\nHost: x\r\n\r\n", "malformed"),
+    "no-target": (b"GET  HTTP/1.1\r\nHost: x\r\n\r\n", "malformed"),
     "101-fields": (b"GET /health HTTP/1.1\r\nHost: x\r\n" +
                    b"".join(b"X-%d: 1\r\n" % i for i in range(100)) + b"\r\n", "100 header"),
 }

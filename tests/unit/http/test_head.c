@@ -24,10 +24,13 @@ static void test_unparsable_heads_are_rejected(void **state)
 {
     (void)state;
     struct lnk_http_head h;
-    const char *bad[] = {"GARBAGE\r\n\r\n", "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+    const char *bad[] = {"GARBAGE\r\n\r\n",
+                         "GET / HTTP/2.0\r\nHost: x\r\n\r\n",
                          "GET / HTTP/1.1\r\nHost: a\x01z\r\n\r\n",
                          "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
-                         "GET / HTTP/1.1\rHost: x\r\n\r\n"};
+                         "GET / HTTP/1.1\rHost: x\r\n\r\n",
+                         " / HTTP/1.1\r\nHost: x\r\n\r\n",
+                         "GET  HTTP/1.1\r\nHost: x\r\n\r\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK(check(bad[i], &h) == LNK_EINVAL && h.error && strstr(h.error, "malformed"),
               "a head the parser refuses is rejected as malformed");
