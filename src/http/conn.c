@@ -88,6 +88,20 @@ static void on_write_timeout(h2o_timeout_entry_t *entry)
     shutdown(fd, SHUT_RDWR);
 }
 
+/* tcp_info's state once the connection is gone (Linux's TCP_CLOSE, which
+ * <netinet/tcp.h> has but cannot be included beside <linux/tcp.h>). */
+#define TCP_STATE_CLOSE 7
+
+bool lnk_http_conn_reset_by_peer(struct conn *c)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(h2o_socket_get_fd(c->sock), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return true;
+    return ti.tcpi_state == TCP_STATE_CLOSE;
+}
+
 void lnk_http_conn_watch_write(struct conn *c, h2o_req_t *h)
 {
     if (h2o_timeout_is_linked(&c->write_timer))
@@ -167,7 +181,7 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
     }
     h2o_timeout_unlink(&c->timer);
     h2o_socket_read_stop(sock);
-    c->head_checked = true;
+    c->checked_len = head.len;
     /* libh2o parses what is in sock->input at once, and calls on_req for it
      * before this returns. */
     h2o_accept(&c->w->accept_ctx, sock);

@@ -71,8 +71,9 @@ struct conn {
     uint64_t acked_bytes; /* the peer's acknowledged bytes at the last check */
     bool has_acked_mark;  /* acked_bytes was sampled for this response */
     uint64_t accepted_ns;
-    bool head_checked; /* the head libh2o parses next was checked already */
-    char *reply;       /* a rejection being written, before libh2o owns it */
+    size_t checked_len; /* > 0: the head libh2o parses next was checked, this long */
+    bool pipelined;     /* the next request had arrived with this one */
+    char *reply;        /* a rejection being written, before libh2o owns it */
 };
 
 struct lnk_req {
@@ -101,6 +102,8 @@ void lnk_http_conn_accept(struct worker *w, h2o_socket_t *sock);
 void lnk_http_conn_watch_write(struct conn *c, h2o_req_t *h);
 /* The response was written, or the request is gone: stop watching. */
 void lnk_http_conn_unwatch_write(struct conn *c);
+/* Whether the client has reset the connection (one getsockopt). */
+bool lnk_http_conn_reset_by_peer(struct conn *c);
 
 /* request.c */
 struct lnk_req *lnk_http_req_new(struct worker *w, h2o_req_t *hreq);

@@ -47,6 +47,8 @@ const char *lnk_http_reason(int status)
         return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
+    case 499:
+        return "Client Closed Request";
     case 503:
         return "Service Unavailable";
     default:

@@ -47,16 +47,19 @@ static size_t header_bytes(const h2o_req_t *h)
  * input, because libh2o consumes a request's bytes only once it was
  * answered. A rejected request closes the connection, so whatever follows
  * it, framed either way, is never read as a request. */
-static bool head_acceptable(struct lnk_req *r, h2o_req_t *hreq)
+static bool head_acceptable(struct lnk_req *r, h2o_req_t *hreq, size_t *head_len)
 {
-    if (r->conn->head_checked) {
-        r->conn->head_checked = false;
+    struct conn *c = r->conn;
+    if (c->checked_len) {
+        *head_len = c->checked_len;
+        c->checked_len = 0;
         return true;
     }
-    h2o_socket_t *sock = r->conn->sock;
     struct lnk_http_head head;
-    if (lnk_http_head_check(sock->input->bytes, sock->input->size, &head) == LNK_OK)
+    if (lnk_http_head_check(c->sock->input->bytes, c->sock->input->size, &head) == LNK_OK) {
+        *head_len = head.len;
         return true;
+    }
     lnk_metrics_add(r->w->env.mw, LNK_MC_http_bad_requests_total, 1);
     hreq->http1_is_persistent = 0;
     lnk_resp_error(r, 400, head.error ? head.error : "malformed request line or header field",
@@ -64,13 +67,45 @@ static bool head_acceptable(struct lnk_req *r, h2o_req_t *hreq)
     return false;
 }
 
+/* libh2o 2.2.5 ignores a failed write: on a keep-alive connection it goes
+ * on to the next request it has buffered, and since a write to a reset
+ * socket fails at once, it runs every pipelined request a vanished client
+ * left behind in one go, its worker deaf to everyone else meanwhile (300
+ * GET /events took 5 s). A request that arrived with the one before it is
+ * therefore run only if the client is still there; the check is one
+ * getsockopt, and only for pipelined requests. */
+static bool client_gone(struct lnk_req *r, h2o_req_t *hreq)
+{
+    struct conn *c = r->conn;
+    bool pipelined = c->pipelined;
+    c->pipelined = false;
+    if (!pipelined || !lnk_http_conn_reset_by_peer(c))
+        return false;
+    hreq->http1_is_persistent = 0;
+    /* nginx's "client closed request": only the access log sees it */
+    lnk_resp_empty(r, 499);
+    return true;
+}
+
+/* Whether more bytes follow this request in the input: the next request,
+ * which libh2o will parse as soon as this one is answered. */
+static bool more_input(const h2o_req_t *hreq, const h2o_socket_t *sock, size_t head_len)
+{
+    size_t end = hreq->entity.base
+                     ? (size_t)(hreq->entity.base + hreq->entity.len - sock->input->bytes)
+                     : head_len;
+    return sock->input->size > end;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
     (void)self;
     struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, ctx, hreq->conn->ctx);
     struct lnk_req *r = lnk_http_req_new(w, hreq);
-    if (!head_acceptable(r, hreq))
+    size_t head_len = 0;
+    if (client_gone(r, hreq) || !head_acceptable(r, hreq, &head_len))
         return 0;
+    r->conn->pipelined = more_input(hreq, r->conn->sock, head_len);
     if (header_bytes(hreq) > w->srv->cfg.max_header_bytes) {
         lnk_metrics_add(w->env.mw, LNK_MC_header_too_large_total, 1);
         lnk_resp_error(r, 431, "request headers too large", NULL);
