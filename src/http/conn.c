@@ -45,16 +45,19 @@ static void on_head_timeout(h2o_timeout_entry_t *entry)
     h2o_socket_close(c->sock);
 }
 
-/* Bytes of ours the peer has acknowledged: it advances only while the
- * client reads, since an unread receive buffer closes its TCP window. */
-static int peer_acked_bytes(h2o_socket_t *sock, uint64_t *out)
+/* tcp_info's state once the connection is gone (Linux's TCP_CLOSE, which
+ * <netinet/tcp.h> has but cannot be included beside <linux/tcp.h>). */
+#define TCP_STATE_CLOSE 7
+
+/* The kernel's view of the connection: tcpi_bytes_acked (bytes of ours the
+ * peer acknowledged) advances only while the client reads, since an unread
+ * receive buffer closes its TCP window; tcpi_state says whether it reset. */
+static int tcp_info_of(h2o_socket_t *sock, struct tcp_info *ti)
 {
-    struct tcp_info ti;
-    socklen_t len = sizeof(ti);
-    memset(&ti, 0, sizeof(ti));
-    if (getsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+    socklen_t len = sizeof(*ti);
+    memset(ti, 0, sizeof(*ti));
+    if (getsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_INFO, ti, &len) != 0)
         return lnk_err_from_errno(errno);
-    *out = ti.tcpi_bytes_acked;
     return LNK_OK;
 }
 
@@ -65,10 +68,10 @@ static int peer_acked_bytes(h2o_socket_t *sock, uint64_t *out)
 static void on_write_timeout(h2o_timeout_entry_t *entry)
 {
     struct conn *c = H2O_STRUCT_FROM_MEMBER(struct conn, write_timer, entry);
-    uint64_t acked = 0;
-    if (peer_acked_bytes(c->sock, &acked) == LNK_OK &&
-        (!c->has_acked_mark || acked != c->acked_bytes)) {
-        c->acked_bytes = acked;
+    struct tcp_info ti;
+    if (tcp_info_of(c->sock, &ti) == LNK_OK &&
+        (!c->has_acked_mark || ti.tcpi_bytes_acked != c->acked_bytes)) {
+        c->acked_bytes = ti.tcpi_bytes_acked;
         c->has_acked_mark = true;
         h2o_timeout_link(c->w->loop, &c->w->write_timeout, &c->write_timer);
         return;
@@ -88,18 +91,10 @@ static void on_write_timeout(h2o_timeout_entry_t *entry)
     shutdown(fd, SHUT_RDWR);
 }
 
-/* tcp_info's state once the connection is gone (Linux's TCP_CLOSE, which
- * <netinet/tcp.h> has but cannot be included beside <linux/tcp.h>). */
-#define TCP_STATE_CLOSE 7
-
 bool lnk_http_conn_reset_by_peer(struct conn *c)
 {
     struct tcp_info ti;
-    socklen_t len = sizeof(ti);
-    memset(&ti, 0, sizeof(ti));
-    if (getsockopt(h2o_socket_get_fd(c->sock), IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-        return true;
-    return ti.tcpi_state == TCP_STATE_CLOSE;
+    return tcp_info_of(c->sock, &ti) != LNK_OK || ti.tcpi_state == TCP_STATE_CLOSE;
 }
 
 void lnk_http_conn_watch_write(struct conn *c, h2o_req_t *h)
@@ -182,8 +177,8 @@ static void on_head_read(h2o_socket_t *sock, const char *err)
     h2o_timeout_unlink(&c->timer);
     h2o_socket_read_stop(sock);
     c->checked_len = head.len;
-    /* libh2o parses what is in sock->input at once, and calls on_req for it
-     * before this returns. */
+    /* libh2o parses what sock->input holds at once, as if it had read it
+     * itself, and reads the rest (a body) as usual. */
     h2o_accept(&c->w->accept_ctx, sock);
 }
 
