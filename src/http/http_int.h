@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to src/http/: the server, worker and request structures shared by
- * server.c (threads, loops, listeners), request.c (h2o request -> lnk_req)
- * and response.c (lnk_resp_* -> h2o response). Each worker's fields are
- * touched only by its own thread, except `stopping` and the exec queue. */
+/* Private to src/http/: the server, worker, connection and request
+ * structures shared by server.c (threads, loops, listeners), conn.c (a
+ * connection until libh2o owns it; write timeout), request.c (h2o request ->
+ * lnk_req) and response.c (lnk_resp_* -> h2o response). Each worker's fields,
+ * and its connections', are touched only by its own thread, except
+ * `stopping` and the exec queue. */
 #ifndef LNK_HTTP_INT_H
 #define LNK_HTTP_INT_H
 
@@ -77,8 +79,8 @@ struct conn {
 };
 
 struct lnk_req {
-    h2o_req_t *h2o; /* NULL once h2o disposed the request (client gone) */
-    struct conn *conn;
+    h2o_req_t *h2o;    /* NULL once h2o disposed the request (client gone) */
+    struct conn *conn; /* its connection; used only while h2o is not NULL */
     struct lnk_req *next_free;
     struct worker *w;
     unsigned refs;
