@@ -33,6 +33,7 @@ static void on_close(void *data)
     if (h2o_timeout_is_linked(&c->write_timer))
         h2o_timeout_unlink(&c->write_timer);
     c->w->n_conns--;
+    h2o_linklist_unlink(&c->link);
     lnk_metrics_add(c->w->env.mw, LNK_MC_connections_closed_total, 1);
     free(c->reply);
     free(c);
@@ -62,6 +63,18 @@ static int tcp_info_of(h2o_socket_t *sock, struct tcp_info *ti)
     return LNK_OK;
 }
 
+/* libh2o owns the socket and has no call to abort it: shut it down, so
+ * that its pending read or write fails at once and libh2o closes it. With
+ * no linger, the close resets the connection instead of keeping the unsent
+ * bytes. */
+static void abort_conn(struct conn *c)
+{
+    int fd = h2o_socket_get_fd(c->sock);
+    struct linger no_linger = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
+    shutdown(fd, SHUT_RDWR);
+}
+
 /* Checked every write timeout while a response is being written, so a
  * client that stopped reading goes after one to two of them. The first
  * check only samples: sampling when the response starts would put a
@@ -80,16 +93,17 @@ static void on_write_timeout(h2o_timeout_entry_t *entry)
     lnk_metrics_add(c->w->env.mw, LNK_MC_http_write_timeouts_total, 1);
     LNK_LOG(INFO, NULL, "http", "write_timeout", LNK_F_INT("worker", c->w->env.id),
             LNK_F_INT("timeout_ms", (int64_t)c->w->write_timeout.timeout));
-    /* libh2o owns the socket and has no call to abort it: shut it down, so
-     * its pending write fails at once. libh2o 2.2.5 ignores a failed write
-     * and goes on to the next pipelined request unless the response was the
-     * connection's last, so it is made the last. With no linger, the close
-     * resets the connection instead of keeping the unsent bytes. */
+    /* libh2o 2.2.5 ignores a failed write and goes on to the next
+     * pipelined request unless the response was the connection's last, so
+     * it is made the last. */
     c->writing->http1_is_persistent = 0;
-    int fd = h2o_socket_get_fd(c->sock);
-    struct linger no_linger = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_linger, sizeof(no_linger));
-    shutdown(fd, SHUT_RDWR);
+    abort_conn(c);
+}
+
+void lnk_http_conn_abort_all(struct worker *w)
+{
+    for (h2o_linklist_t *l = w->conns.next; l != &w->conns; l = l->next)
+        abort_conn(H2O_STRUCT_FROM_MEMBER(struct conn, link, l));
 }
 
 bool lnk_http_conn_reset_by_peer(struct conn *c)
@@ -192,6 +206,7 @@ void lnk_http_conn_accept(struct worker *w, h2o_socket_t *sock)
     c->timer.cb = on_head_timeout;
     c->write_timer.cb = on_write_timeout;
     w->n_conns++;
+    h2o_linklist_insert(&w->conns, &c->link);
     lnk_metrics_add(w->env.mw, LNK_MC_connections_accepted_total, 1);
     sock->on_close.cb = on_close;
     sock->on_close.data = c;

@@ -44,7 +44,9 @@ struct worker {
     size_t n_free_reqs;
     uint64_t rid_state;          /* request-id generator */
     unsigned n_conns;            /* open connections of this worker */
+    h2o_linklist_t conns;        /* the same connections, by struct conn's link */
     bool drain_expired;          /* the drain deadline passed and its work was cancelled */
+    uint64_t conns_aborted_ns;   /* when the drain aborted the connections left; 0: not yet */
     h2o_timeout_t write_timeout; /* cfg.write_timeout_ms, for conn.write_timer */
 };
 
@@ -66,6 +68,7 @@ struct lnk_http {
  * linkd reads the socket itself (conn.c); then libh2o owns it. */
 struct conn {
     struct worker *w;
+    h2o_linklist_t link; /* in w->conns */
     h2o_socket_t *sock;
     h2o_timeout_entry_t timer; /* the first head's deadline (read timeout) */
     /* Linked while the response to `writing` is being written. */
@@ -106,6 +109,8 @@ void lnk_http_conn_accept(struct worker *w, h2o_socket_t *sock);
 void lnk_http_conn_watch_write(struct conn *c, h2o_req_t *h);
 /* The response was written, or the request is gone: stop watching. */
 void lnk_http_conn_unwatch_write(struct conn *c);
+/* Resets every connection of w: the end of a drain that ran out of time. */
+void lnk_http_conn_abort_all(struct worker *w);
 /* Whether the client has reset the connection (one getsockopt). */
 bool lnk_http_conn_reset_by_peer(struct conn *c);
 

@@ -30,6 +30,8 @@
 /* After the drain deadline, how long cancelled work may take to come back
  * before a worker leaves anyway. */
 #define DRAIN_GRACE_MS 2000
+/* After resetting the connections left, how long their closes may take. */
+#define ABORT_WAIT_MS 1000
 
 _Static_assert(sizeof(h2o_multithread_message_t) == sizeof(((struct lnk_task *)0)->link_),
                "lnk_task reserves exactly the room of an h2o message");
@@ -220,6 +222,37 @@ static void report_started(struct lnk_http *h, int rc)
     pthread_mutex_unlock(&h->start_lock);
 }
 
+/* Past the drain deadline: in-flight work is cancelled (its completions end
+ * the requests on this loop within moments). Once it came back, or
+ * DRAIN_GRACE_MS later, the connections left are reset: a client that reads
+ * nothing would hold its response, and the worker, for ever. True when the
+ * worker may leave: its connections closed, or ABORT_WAIT_MS went by. */
+static bool drain_expired_step(struct worker *w, uint64_t now, uint64_t deadline_ns)
+{
+    struct lnk_http *h = w->srv;
+    if (!w->drain_expired) {
+        w->drain_expired = true;
+        LNK_LOG(WARN, NULL, "http", "drain_timeout", LNK_F_INT("worker", w->env.id),
+                LNK_F_INT("in_flight", (int64_t)w->n_live_reqs),
+                LNK_F_INT("connections", (int64_t)w->n_conns));
+        if (h->cfg.on_drain_timeout)
+            h->cfg.on_drain_timeout(h->cfg.udata);
+    }
+    if (w->n_live_reqs && now < deadline_ns + (uint64_t)DRAIN_GRACE_MS * 1000000ull)
+        return false;
+    if (!w->conns_aborted_ns) {
+        w->conns_aborted_ns = now;
+        lnk_http_conn_abort_all(w);
+        return false;
+    }
+    if (now < w->conns_aborted_ns + (uint64_t)ABORT_WAIT_MS * 1000000ull)
+        return false;
+    LNK_LOG(WARN, NULL, "http", "drain_abandoned", LNK_F_INT("worker", w->env.id),
+            LNK_F_INT("in_flight", (int64_t)w->n_live_reqs),
+            LNK_F_INT("connections", (int64_t)w->n_conns));
+    return true;
+}
+
 /* Runs the loop until a stop was requested and the worker drained. */
 static void serve(struct worker *w)
 {
@@ -244,22 +277,8 @@ static void serve(struct worker *w)
         uint64_t now = lnk_http_now_ns();
         if (drained)
             return;
-        if (now >= deadline_ns && !w->drain_expired) {
-            /* in-flight work is cancelled now; its completions end the
-             * requests, on this loop, within moments */
-            w->drain_expired = true;
-            LNK_LOG(WARN, NULL, "http", "drain_timeout", LNK_F_INT("worker", w->env.id),
-                    LNK_F_INT("in_flight", (int64_t)w->n_live_reqs));
-            if (h->cfg.on_drain_timeout)
-                h->cfg.on_drain_timeout(h->cfg.udata);
-        }
-        if (w->drain_expired &&
-            (w->n_live_reqs == 0 || now >= deadline_ns + (uint64_t)DRAIN_GRACE_MS * 1000000ull)) {
-            if (w->n_live_reqs)
-                LNK_LOG(WARN, NULL, "http", "drain_abandoned", LNK_F_INT("worker", w->env.id),
-                        LNK_F_INT("in_flight", (int64_t)w->n_live_reqs));
+        if (now >= deadline_ns && drain_expired_step(w, now, deadline_ns))
             return;
-        }
     }
 }
 
@@ -353,6 +372,7 @@ int lnk_http_start(const struct lnk_http_config *cfg, struct lnk_http **out, cha
     for (unsigned i = 0; i < h->cfg.n_workers; i++) {
         h->workers[i].srv = h;
         h->workers[i].listen_fd = -1;
+        h2o_linklist_init_anchor(&h->workers[i].conns);
         h->workers[i].env.id = i;
     }
     int rc = bind_all(h, err, errcap);

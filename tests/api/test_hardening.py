@@ -216,3 +216,62 @@ def test_a_client_has_a_budget_of_lists_in_progress(big_db, tmp_path):
         for s in held:
             s.close()
         assert p.stop() is None
+
+
+def test_the_drain_deadline_cancels_a_stuck_list_and_keeps_clicks(big_db, tmp_path):
+    """SIGTERM while a client holds a list open: linkd exits 0 soon after
+    LINKD_DRAIN_S, and a click recorded before the signal is on disk."""
+    p = start_on(tmp_path, big_db, "drain", LINKD_LIST_MAX_ROWS=0, LINKD_DRAIN_S=1,
+                 LINKD_CLICK_FLUSH_MS=1000)
+    held = None
+    try:
+        c = p.client()
+        expect(c.get("/hard005"), 302)
+        held = hold_a_list(p.port)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        problem = p.stop()
+        took = time.monotonic() - t0
+        assert problem is None, problem
+        print(f"exited {took:.1f} s after SIGTERM (LINKD_DRAIN_S=1)")
+        assert "drain_timeout" in p.stdout_text()
+    finally:
+        if held:
+            held.close()
+    db = sqlite3.connect(big_db)
+    n = db.execute("SELECT count(*) FROM events WHERE url_id = 5 AND timestamp > 1750000000"
+                   ).fetchone()[0]
+    db.close()
+    assert n == 1, "the click of the redirect before SIGTERM was flushed"
+
+
+def test_a_list_its_client_stops_reading_is_cut_by_the_write_timeout(big_db, tmp_path):
+    """The write timeout watches a streamed list while a chunk waits to be
+    taken: a client that stops reading loses its connection, and the list
+    stops being read."""
+    p = start_on(tmp_path, big_db, "stuck", LINKD_LIST_MAX_ROWS=0, LINKD_WRITE_TIMEOUT_S=1)
+    held = None
+    try:
+        c = p.client()
+        held = hold_a_list(p.port)
+        deadline = time.monotonic() + 20
+        while metric(c, "linkd_http_write_timeouts_total") < 1:
+            assert time.monotonic() < deadline, "the stuck list was never timed out"
+            time.sleep(0.2)
+        chunks = metric(c, "linkd_store_list_chunks_total")
+        time.sleep(1)
+        assert metric(c, "linkd_store_list_chunks_total") == chunks, "the list went on"
+        assert chunks < N_EVENTS / 500, "the whole list was read for a client that left"
+        # the client finds its connection reset, its list cut short
+        held.settimeout(5)
+        got = b""
+        with pytest.raises((ConnectionResetError, AssertionError)):
+            while True:
+                b = held.recv(65536)
+                assert b, "closed without a reset"
+                got += b
+        assert not got.endswith(b"0\r\n\r\n"), "the list was sent whole"
+    finally:
+        if held:
+            held.close()
+        assert p.stop() is None
