@@ -821,7 +821,8 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
     };
     static const char *const table[] = {" FROM users", " FROM urls", " FROM events"};
     size_t len = (size_t)snprintf(sql, cap, "%s%s WHERE id > $1::bigint",
-                                  count ? "SELECT 1" : select_sql[k], count ? table[k] : "");
+                                  count ? "SELECT count(*) FROM (SELECT 1" : select_sql[k],
+                                  count ? table[k] : "");
     p_i64(p, after);
     if (mask & LF_USER) {
         len += (size_t)snprintf(sql + len, cap - len, " AND user_id = $%d::bigint", p->n + 1);
@@ -850,11 +851,9 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
                                 p->n + 1);
         p_i64(p, q->owner_id);
     }
-    if (count) {
-        char inner[768];
-        snprintf(inner, sizeof(inner), "%s", sql);
-        snprintf(sql, cap, "SELECT count(*) FROM (%s LIMIT $%d::bigint) t", inner, p->n + 1);
-    } else
+    if (count)
+        snprintf(sql + len, cap - len, " LIMIT $%d::bigint) t", p->n + 1);
+    else
         snprintf(sql + len, cap - len, " ORDER BY id LIMIT $%d::bigint OFFSET $%d::bigint",
                  p->n + 1, p->n + 2);
 }
