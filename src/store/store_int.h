@@ -177,7 +177,9 @@ struct lnk_store_ops {
                    struct lnk_url *out);
     /* Writes title, is_active, original_url and updated_at of url u->id. */
     int (*url_set)(struct lnk_store_bconn *c, const struct lnk_url *u);
-    /* Inserts e (e->id 0: a new id; else upsert by id); *id is its id. */
+    /* Inserts e (e->id 0: a new id; else upsert by id); *id is its id. id
+     * NULL: nobody reads it, and a failure may be reported by the next
+     * primitive that returns a result instead (a backend that pipelines). */
     int (*event_put)(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id);
     /* Appends click rows, in the given order. */
     int (*clicks_insert)(struct lnk_store_bconn *c, const struct lnk_click_row *rows, size_t n);

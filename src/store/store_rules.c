@@ -90,9 +90,8 @@ static int add_event(struct lnk_store_rules *r, struct lnk_store_op *op, int64_t
                      int64_t user_id, const char *type, int64_t ts, const char *details)
 {
     (void)op;
-    int64_t id = 0;
     struct lnk_event e = {0, url_id, user_id, type, ts, details};
-    return r->ops->event_put(r->ops->writer(r->b), &e, &id);
+    return r->ops->event_put(r->ops->writer(r->b), &e, NULL);
 }
 
 static int add_updated(struct lnk_store_rules *r, struct lnk_store_op *op, const struct lnk_url *u,

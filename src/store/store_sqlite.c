@@ -736,12 +736,14 @@ static int sq_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
 
 static int sq_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id)
 {
+    int64_t unused;
     if (e->id <= 0)
         return query_i64(c, ST_EVENT_INSERT,
                          ARGS(A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
                               A_I64(e->timestamp), A_TEXT(e->details)),
-                         id);
-    *id = e->id;
+                         id ? id : &unused);
+    if (id)
+        *id = e->id;
     return exec_stmt(c, ST_EVENT_UPSERT,
                      ARGS(A_I64(e->id), A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
                           A_I64(e->timestamp), A_TEXT(e->details)),
