@@ -59,7 +59,6 @@ enum stmt_id {
     ST_URL_OWNER,
     ST_URL_BY_DEST,
     ST_URLS_OF_USER,
-    ST_CODE_TAKEN,
     ST_URL_INSERT,
     ST_URL_UPSERT,
     ST_URL_SEQ,
@@ -136,12 +135,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " AND md5(original_url) = md5($2) AND original_url = $2"
                        " ORDER BY is_active DESC, id DESC LIMIT 1",
     [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
-    [ST_CODE_TAKEN] = "SELECT 1 FROM urls WHERE short_code = $1"
-                      " UNION ALL SELECT 1 FROM retired_codes WHERE code = $1",
     [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
-                      " created_at, updated_at) VALUES ($1::bigint, $2, $3, $4, $5::boolean,"
-                      " $6::bigint, $7::bigint) ON CONFLICT (short_code) DO NOTHING"
-                      " RETURNING " URL_COLS,
+                      " created_at, updated_at) SELECT $1::bigint, $2, $3, $4, $5::boolean,"
+                      " $6::bigint, $7::bigint"
+                      " WHERE NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = $2)"
+                      " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS,
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES ($1::bigint, $2::bigint, $3, $4, $5,"
                       " $6::boolean, $7::bigint, $8::bigint)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
@@ -749,16 +747,6 @@ static int pg_url_by_dest(struct lnk_store_bconn *c, int64_t user_id, const char
     return rc;
 }
 
-static int pg_code_taken(struct lnk_store_bconn *c, const char *code, bool *taken)
-{
-    struct params p = {0};
-    int64_t one = 0;
-    p_text(&p, code);
-    int rc = query_i64(c, ST_CODE_TAKEN, &p, &one);
-    *taken = rc == LNK_OK;
-    return rc == LNK_ENOTFOUND ? LNK_OK : rc;
-}
-
 static int pg_urls_of_user(struct lnk_store_bconn *c, int64_t user_id, struct lnk_arena *a,
                            struct lnk_url **out, size_t *n)
 {
@@ -1104,8 +1092,6 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
         p_i64(&p, u->created_at);
         p_i64(&p, u->updated_at);
         LOAD_ONE(c, ST_URL_INSERT, &p, read_url, a, out);
-        if (rc == LNK_OK)
-            c->b->changes++;
         return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the code is taken */
     }
     p_i64(&p, u->id);
@@ -1677,7 +1663,6 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .url_by_code = pg_url_by_code,
     .url_owner = pg_url_owner,
     .url_by_dest = pg_url_by_dest,
-    .code_taken = pg_code_taken,
     .urls_of_user = pg_urls_of_user,
     .event_get = pg_event_get,
     .click_url_of = pg_click_url_of,
