@@ -182,9 +182,11 @@ static int open_caches(struct app *a)
     size_t bytes = (size_t)a->cfg->cache_mb * 1024 * 1024;
     if (bytes == 0)
         return LNK_OK;
-    int rc = lnk_cache_new(bytes / 8 * 7, a->cfg->cache_negative_ttl_ms, &a->links);
+    struct lnk_cache_config links = {bytes / 8 * 7, a->cfg->cache_negative_ttl_ms, 0, NULL};
+    struct lnk_cache_config url_json = {bytes / 8, a->cfg->cache_negative_ttl_ms, 0, NULL};
+    int rc = lnk_cache_new(&links, &a->links);
     if (rc == LNK_OK)
-        rc = lnk_cache_new(bytes / 8, a->cfg->cache_negative_ttl_ms, &a->url_json);
+        rc = lnk_cache_new(&url_json, &a->url_json);
     return rc;
 }
 
