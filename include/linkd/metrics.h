@@ -37,6 +37,8 @@
     X(http_write_timeouts_total,                                                                   \
       "Connections closed because the client left a response unread for the write timeout")        \
     X(rate_limited_total, "Requests refused with 429")                                             \
+    X(rate_limit_local_decisions_total,                                                            \
+      "Rate decisions taken by this node alone because Redis was down or slow")                    \
     X(auth_refused_total, "Management requests refused with 401 or 403")
 
 /* Label sets of the values below, each from a small fixed set:
