@@ -492,8 +492,10 @@ static void on_handshake(redisAsyncContext *ac, void *reply_, void *priv)
     if (!reply || ac != r->cmd.ac)
         return; /* the connection is going away; its disconnect says why */
     if (reply->type == REDIS_REPLY_ERROR) {
+        /* NOAUTH: Redis wants a password the URL does not give */
+        bool auth = step == HS_AUTH || strncmp(reply->str, "NOAUTH", 6) == 0;
         drop_cmd(r,
-                 step == HS_AUTH     ? "auth_failed"
+                 auth                ? "auth_failed"
                  : step == HS_SELECT ? "select_failed"
                                      : "error",
                  reply->str);

@@ -117,6 +117,8 @@ def test_the_tier_does_not_take_back_a_value_read_before_a_change(pair):
     expect(a.c.get("/" + link["short_code"]), 302)
     before = redis.hgetall(key)
     expect(a.c.put(f"/urls/{link['id']}", json={"is_active": False}), 200)
+    # the 2xx does not wait for Redis; the invalidation follows it
+    wait_until("the change reached Redis", lambda: "v" not in redis.hgetall(key))
     after = redis.hgetall(key)
     assert "v" not in after and int(after["g"]) == int(before.get("g", 0)) + 1, (before, after)
     stale = f"{link['id']} {link['user_id']} 1 {link['original_url']}"
