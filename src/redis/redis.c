@@ -501,6 +501,8 @@ static void on_handshake(redisAsyncContext *ac, void *reply_, void *priv)
                  reply->str);
         return;
     }
+    if (step == HS_SCRIPT && r->cmd.state == READY)
+        r->noscript_seen = false; /* reloaded after a NOSCRIPT: the next one reloads again */
     if (step == HS_DONE && r->cmd.state == CONNECTING)
         become_ready(r);
 }

@@ -178,3 +178,17 @@ def test_a_lost_subscription_is_made_again_and_the_ttl_covers_the_gap(cluster, c
     expect(a.c.put(f"/urls/{link['id']}", json={"is_active": False}), 200)
     seconds_until(b, link["short_code"], gone, time.monotonic())
     assert b.metric("redis_invalidations_received_total") > before
+
+
+def test_scripts_flushed_from_redis_are_loaded_again(pair):
+    """SCRIPT FLUSH: the next EVALSHA answers NOSCRIPT; linkd loads its
+    scripts again and the tier fills again."""
+    redis, a, _ = pair
+    sha = hashlib.sha1(PUT_SCRIPT.encode()).hexdigest()
+    redis.call("SCRIPT", "FLUSH")
+    expect(a.c.get("/" + new_link(a)["short_code"]), 302)  # its fill meets NOSCRIPT
+    wait_until("the scripts are back", lambda: redis.call("SCRIPT", "EXISTS", sha) == [1])
+    link = new_link(a)
+    expect(a.c.get("/" + link["short_code"]), 302)
+    wait_until("the tier fills again",
+               lambda: "v" in redis.hgetall(f"linkd:link:{link['short_code']}"))
