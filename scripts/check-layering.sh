@@ -1,6 +1,7 @@
 #!/bin/sh
-# Fails when a backend header leaks out of its backend file, or when h2o types
-# escape src/http/ (DESIGN.md §2, STYLE.md §2).
+# Fails when a backend header leaks out of its backend file (hiredis and
+# libevent: src/redis/ only), or when h2o types escape src/http/
+# (DESIGN.md §2, STYLE.md §2).
 set -eu
 cd "$(dirname "$0")/.."
 status=0
@@ -13,7 +14,8 @@ check() { # pattern allowed-path-regex
 }
 check '#include <sqlite3.h>' '^src/store/store_sqlite'
 check '#include <libpq-fe.h>' '^src/store/store_pg'
-check '#include <hiredis' '_redis\.c$'
+check '#include <hiredis' '^src/redis/'
+check '#include <event2/' '^src/redis/'
 check '#include <h2o' '^src/http/'
 check '#include <uriparser' '^src/codec/url\.c$'
 exit $status

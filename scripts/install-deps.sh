@@ -4,16 +4,21 @@
 set -eu
 
 # cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
+# hiredis and libevent: the Redis client (src/redis/).
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
-       liburiparser-dev libsqlite3-dev liburcu-dev libpq-dev libcmocka-dev"
+       liburiparser-dev libsqlite3-dev liburcu-dev libpq-dev libhiredis-dev libevent-dev
+       libcmocka-dev"
 # The container image (`make image`, tests/deploy): rootful podman with runc
 # (scripts/container-image.sh says why), netavark and iptables for its network,
 # debootstrap for the local Debian base.
 image="podman runc netavark iptables debootstrap"
 # tests/deploy also runs curl against the container and systemd-analyze;
-# tests/monitoring runs Prometheus, promtool and amtool (deploy/prometheus/).
+# tests/monitoring runs Prometheus, promtool and amtool (deploy/prometheus/);
+# tests/redis starts its own redis-server processes (the package's service is
+# not used: on a machine without systemd as PID 1 it does not start either).
 test="libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
-      clang-format sqlite3 iproute2 $image curl systemd prometheus prometheus-alertmanager"
+      clang-format sqlite3 iproute2 $image curl systemd prometheus prometheus-alertmanager
+      redis-server"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
 # libclang-rt-14-dev; cmocka because configuring the tree needs it.

@@ -2,7 +2,9 @@
 /* The in-process cache (DESIGN.md §3): a concurrent hash table from a key (a
  * short code, or a url id) to a small value, with lock-free reads (userspace
  * RCU, liburcu's lock-free hash table), bounded memory with CLOCK eviction,
- * and negative entries that expire after a short TTL.
+ * negative entries that expire after a short TTL, and (optionally) a TTL on
+ * every entry: with several nodes, the backstop for an invalidation that
+ * never arrived (docs/adr/0014-redis-tier.md).
  *
  * Staleness: a reader that misses takes lnk_cache_epoch() BEFORE it reads the
  * store and passes it to lnk_cache_put(); any invalidation in between bumps
@@ -19,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "linkd/clock.h"
 #include "linkd/str.h"
 
 #define LNK_CACHE_KEY_MAX 64
@@ -43,9 +46,16 @@ struct lnk_cache_stats {
     uint64_t entries, bytes, max_bytes, evictions, invalidations;
 };
 
-/* max_bytes bounds keys, values and per-entry overhead; negative entries
- * live negative_ttl_ms. */
-int lnk_cache_new(size_t max_bytes, uint32_t negative_ttl_ms, struct lnk_cache **out);
+struct lnk_cache_config {
+    size_t max_bytes;         /* bounds keys, values and per-entry overhead */
+    uint32_t negative_ttl_ms; /* how long a negative entry lives */
+    uint32_t ttl_ms;          /* how long any other entry lives; 0 = until invalidated */
+    /* Time for the TTLs; NULL = CLOCK_MONOTONIC_COARSE. Borrowed: must
+     * outlive the cache. */
+    const struct lnk_clock *clock;
+};
+
+int lnk_cache_new(const struct lnk_cache_config *cfg, struct lnk_cache **out);
 /* Frees every entry. No other thread may use the cache any more; the calling
  * thread must not be registered. NULL ok. */
 void lnk_cache_free(struct lnk_cache *c);

@@ -75,6 +75,17 @@
       "memory for cached links, in MiB (0 turns the cache off)")                                   \
     X(cache_negative_ttl_ms, UINT, "LINKD_CACHE_NEGATIVE_TTL_MS", "cache-negative-ttl-ms", "5000", \
       0, 3600000, "how long an unknown code is remembered as unknown, in ms")                      \
+    X(cache_ttl_ms, UINT, "LINKD_CACHE_TTL_MS", "cache-ttl-ms", "1000", 0, 3600000,                \
+      "with REDIS_URL: how long a node answers from a cached link before it asks Redis again "     \
+      "(the backstop for a lost invalidation), in ms; 0 = until invalidated. Unused without "      \
+      "Redis")                                                                                     \
+    X(redis_url, STR, "REDIS_URL", "redis", "", 0, 0,                                              \
+      "Redis shared by several nodes (cache tier, invalidations, rate limits): "                   \
+      "redis://[[user]:password@]host[:port][/db]; empty: no Redis")                               \
+    X(redis_timeout_ms, UINT, "LINKD_REDIS_TIMEOUT_MS", "redis-timeout-ms", "50", 1, 10000,        \
+      "the longest a request waits for Redis before it goes on without it, in ms")                 \
+    X(redis_ttl_s, UINT, "LINKD_REDIS_TTL_S", "redis-ttl-s", "60", 1, 86400,                       \
+      "how long Redis keeps a link in the shared cache, in seconds")                               \
     X(public_url, STR, "LINKD_PUBLIC_URL", "public-url", "", 0, 0,                                 \
       "base of the short links POST /shorten answers (https://sho.rt); empty: the request's "      \
       "scheme and Host")                                                                           \
@@ -112,6 +123,10 @@ struct lnk_config {
     unsigned csv_max_rows;
     unsigned cache_mb;
     unsigned cache_negative_ttl_ms;
+    unsigned cache_ttl_ms;
+    char *redis_url; /* "" = no Redis */
+    unsigned redis_timeout_ms;
+    unsigned redis_ttl_s;
     char *public_url; /* without a trailing '/' once loaded */
     unsigned db_pool;
     unsigned list_max_rows;

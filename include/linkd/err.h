@@ -12,17 +12,18 @@ enum lnk_err {
     LNK_ENOMEM = -ENOMEM,
     LNK_EINVAL = -EINVAL,
     LNK_ERANGE = -ERANGE,
-    LNK_ENOTFOUND = -1000, /* no such row, key or route */
-    LNK_EEXISTS,           /* unique constraint: the thing already exists */
-    LNK_EEXPIRED,          /* existed, but no longer usable */
-    LNK_ELIMIT,            /* a rate limit was hit */
-    LNK_ETOOBIG,           /* a configured size limit was exceeded */
-    LNK_EBACKEND,          /* the store failed in an unexpected way */
-    LNK_EUNAVAIL,          /* a dependency is down or read-only; retry later */
-    LNK_EEOF,              /* end of input (parsers) */
-    LNK_ECANCELED,         /* nobody waits for the answer any more; the work was dropped */
-    LNK_EBUSY,             /* too much work queued; retry later */
-    LNK_EIDSPACE,          /* no id at or below LNK_ID_MAX is left for a new row */
+    LNK_ETIMEDOUT = -ETIMEDOUT, /* a dependency did not answer in time */
+    LNK_ENOTFOUND = -1000,      /* no such row, key or route */
+    LNK_EEXISTS,                /* unique constraint: the thing already exists */
+    LNK_EEXPIRED,               /* existed, but no longer usable */
+    LNK_ELIMIT,                 /* a rate limit was hit */
+    LNK_ETOOBIG,                /* a configured size limit was exceeded */
+    LNK_EBACKEND,               /* the store failed in an unexpected way */
+    LNK_EUNAVAIL,               /* a dependency is down or read-only; retry later */
+    LNK_EEOF,                   /* end of input (parsers) */
+    LNK_ECANCELED,              /* nobody waits for the answer any more; the work was dropped */
+    LNK_EBUSY,                  /* too much work queued; retry later */
+    LNK_EIDSPACE,               /* no id at or below LNK_ID_MAX is left for a new row */
 };
 
 /* Static, human-readable text for rc; never NULL. Thread-safe. */

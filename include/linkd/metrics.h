@@ -21,7 +21,9 @@
     X(redirects_total, "Redirects answered with 302")                                              \
     X(redirect_not_found_total, "Redirect requests for unknown or inactive codes")                 \
     X(cache_hits_total, "Link lookups answered from the in-process cache")                         \
-    X(cache_misses_total, "Link lookups that went to the store")                                   \
+    X(cache_misses_total, "Link lookups the in-process cache could not answer")                    \
+    X(cache_redis_hits_total, "Link lookups the in-process cache missed and Redis answered")       \
+    X(cache_store_reads_total, "Link lookups that read the store")                                 \
     X(clicks_enqueued_total, "Click events handed to the events writer")                           \
     X(store_errors_total, "Store operations that failed with a 5xx")                               \
     X(body_too_large_total, "Requests rejected with 413")                                          \
@@ -35,6 +37,8 @@
     X(http_write_timeouts_total,                                                                   \
       "Connections closed because the client left a response unread for the write timeout")        \
     X(rate_limited_total, "Requests refused with 429")                                             \
+    X(rate_limit_local_decisions_total,                                                            \
+      "Rate decisions taken by this node alone because Redis was down or slow")                    \
     X(auth_refused_total, "Management requests refused with 401 or 403")
 
 /* Label sets of the values below, each from a small fixed set:
@@ -43,7 +47,8 @@
  *   DISK        no label; present only for a backend that keeps files
  *   CACHE       cache="links" | "url_json"; present for the caches in use
  *   DEPENDENCY  dependency="sqlite" | "postgres" | "redis"; present for the
- *               dependencies this node is configured with */
+ *               dependencies this node is configured with
+ *   REDIS       no label; present only with REDIS_URL */
 #define LNK_METRICS_CACHES(X)       X(links) X(url_json)
 #define LNK_METRICS_DEPENDENCIES(X) X(sqlite) X(postgres) X(redis)
 
@@ -82,6 +87,17 @@
     X(counter, cache_invalidations_total, "Entries dropped because their link changed", CACHE)     \
     X(gauge, dependency_up, "1 when the dependency answers as it should", DEPENDENCY)              \
     X(counter, dependency_errors_total, "Calls that failed because of the dependency", DEPENDENCY) \
+    X(gauge, redis_subscribed, "1 while the invalidation subscription is live", REDIS)             \
+    X(gauge, redis_queue_depth, "Redis operations queued or waiting for their reply", REDIS)       \
+    X(counter, redis_timeouts_total, "Redis calls answered by their deadline without a reply",     \
+      REDIS)                                                                                       \
+    X(counter, redis_reconnects_total, "Connections to Redis made again after a loss", REDIS)      \
+    X(counter, redis_invalidations_published_total,                                                \
+      "Changed links whose invalidation Redis took and published", REDIS)                          \
+    X(counter, redis_invalidations_received_total,                                                 \
+      "Links dropped from the local caches on an invalidation message", REDIS)                     \
+    X(counter, redis_invalidations_dropped_total,                                                  \
+      "Invalidations given up because Redis stayed unreachable too long", REDIS)                   \
     X(gauge, connections_limit, "Open connections past which new ones are closed at once", NONE)   \
     X(counter, log_dropped_total, "Log lines dropped because stdout would block", NONE)            \
     X(gauge, workers, "HTTP worker threads", NONE)
@@ -92,7 +108,8 @@
     X(store_commit_duration_seconds,                                                               \
       "Time the writer spent on one group-commit batch, from begin to commit", BACKEND)            \
     X(store_sync_duration_seconds, "Time one sync of the write-ahead log took", BACKEND)           \
-    X(store_batch_ops, "Operations per group-commit batch", BACKEND)
+    X(store_batch_ops, "Operations per group-commit batch", BACKEND)                               \
+    X(redis_command_duration_seconds, "Round trip of one Redis command", NONE)
 
 enum lnk_metric_counter {
 #define LNK_MC_ENUM(name, help) LNK_MC_##name,
@@ -145,6 +162,7 @@ void lnk_histo_observe(struct lnk_histo *h, uint64_t v);
 #define LNK_ME_FIELD_DISK(name)       double name;
 #define LNK_ME_FIELD_CACHE(name)      double name[LNK_METRICS_N_CACHES];
 #define LNK_ME_FIELD_DEPENDENCY(name) double name[LNK_METRICS_N_DEPS];
+#define LNK_ME_FIELD_REDIS(name)      double name;
 
 /* What the collect callback fills; it starts zeroed. */
 struct lnk_metrics_external {
@@ -156,6 +174,7 @@ struct lnk_metrics_external {
 #undef LNK_ME_HISTO_FIELD
     const char *backend;                     /* the BACKEND label; NULL: BACKEND values absent */
     bool has_disk;                           /* DISK values present */
+    bool has_redis;                          /* REDIS values present */
     bool has_cache[LNK_METRICS_N_CACHES];    /* CACHE values present, per cache */
     bool has_dependency[LNK_METRICS_N_DEPS]; /* DEPENDENCY values present, per dependency */
 };

@@ -9,6 +9,7 @@
 #ifndef LNK_RATELIMIT_H
 #define LNK_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,14 @@ void lnk_ratelimit_free(struct lnk_ratelimit *rl); /* NULL ok */
  * cases. Thread-safe, lock-free, never blocks. */
 int lnk_ratelimit_check(struct lnk_ratelimit *rl, struct lnk_str key,
                         struct lnk_ratelimit_result *out);
+
+/* For a limiter that keeps the same GCRA state elsewhere (Redis, shared by
+ * several nodes: docs/adr/0014-redis-tier.md): the emission interval and
+ * the burst tolerance, in ns. */
+void lnk_ratelimit_params(const struct lnk_ratelimit *rl, uint64_t *interval_ns, uint64_t *tau_ns);
+/* The result of a decision whose theoretical arrival time lies ahead_ns
+ * after now (counting the request, when allowed). Pure. */
+void lnk_ratelimit_result_of(const struct lnk_ratelimit *rl, bool allowed, uint64_t ahead_ns,
+                             struct lnk_ratelimit_result *out);
 
 #endif

@@ -33,6 +33,7 @@ struct lnk_config;
 struct lnk_cache;
 struct lnk_ratelimit;
 struct lnk_inflight;
+struct lnk_redis;
 
 /* Per-worker dependencies, filled once when the worker starts. */
 struct lnk_worker_env {
@@ -47,6 +48,7 @@ struct lnk_worker_env {
     struct lnk_cache *url_json; /* url id -> its JSON representation; NULL: no cache */
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect; /* NULL: unlimited */
     struct lnk_inflight *heavy; /* lists and totals in progress per client; NULL: unlimited */
+    struct lnk_redis *redis;    /* shared tier, invalidations, shared budgets; NULL: no Redis */
     const struct lnk_config *cfg;
     const _Atomic bool *draining; /* set on SIGTERM: /health/ready answers 503 */
 };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Start-up in dependency order (store -> seed -> events -> metrics -> http),
+/* Start-up in dependency order (store -> seed -> events -> caches -> redis ->
+ * metrics -> http),
  * signal handling on the main thread, and shutdown in reverse: stop
  * accepting, drain in-flight requests, flush every queued click, close the
  * store. SIGTERM/SIGINT are blocked in every thread and taken with sigwait by
@@ -26,6 +27,7 @@
 #include "linkd/log.h"
 #include "linkd/metrics.h"
 #include "linkd/ratelimit.h"
+#include "linkd/redis.h"
 #include "linkd/router.h"
 #include "linkd/seed.h"
 #include "linkd/store.h"
@@ -38,13 +40,15 @@ struct app {
     struct lnk_metrics *metrics;
     struct lnk_http *http;
     struct lnk_cache *links, *url_json;
+    struct lnk_redis *redis; /* NULL: no REDIS_URL */
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
     struct lnk_inflight *heavy;
     _Atomic bool stopped;  /* set by the shutdown thread when all is flushed */
     _Atomic bool draining; /* set on SIGTERM, before the drain: /health/ready 503 */
     /* The database's files when the store keeps them (sqlite); "" otherwise. */
     char db_path[1024], db_dir[1024], wal_path[1032];
-    char db_shown[1024]; /* DATABASE_URL as logs show it: no password */
+    char db_shown[1024];    /* DATABASE_URL as logs show it: no password */
+    char redis_shown[1024]; /* REDIS_URL likewise */
 };
 
 /* The SQLite backend opens DATABASE_URL without its scheme as a path. */
@@ -131,6 +135,27 @@ static void collect_store(struct app *a, struct lnk_metrics_external *out)
     collect_disk(a, out);
 }
 
+/* The Redis client's view: its connection, subscription and calls. */
+static void collect_redis(struct app *a, struct lnk_metrics_external *out)
+{
+    struct lnk_redis_status st;
+    if (!a->redis)
+        return;
+    lnk_redis_get_status(a->redis, &st);
+    out->has_redis = true;
+    out->has_dependency[LNK_METRICS_DEP_redis] = true;
+    out->dependency_up[LNK_METRICS_DEP_redis] = st.connected && st.subscribed ? 1 : 0;
+    out->dependency_errors_total[LNK_METRICS_DEP_redis] = (double)st.errors;
+    out->redis_subscribed = st.subscribed ? 1 : 0;
+    out->redis_timeouts_total = (double)st.timeouts;
+    out->redis_reconnects_total = (double)st.reconnects;
+    out->redis_invalidations_published_total = (double)st.published;
+    out->redis_invalidations_received_total = (double)st.received;
+    out->redis_invalidations_dropped_total = (double)st.dropped;
+    out->redis_queue_depth = (double)st.queue_depth;
+    out->redis_command_duration_seconds = st.latency;
+}
+
 static void collect_metrics(void *udata, struct lnk_metrics_external *out)
 {
     struct app *a = udata;
@@ -146,6 +171,7 @@ static void collect_metrics(void *udata, struct lnk_metrics_external *out)
     collect_store(a, out);
     collect_cache(a->links, LNK_METRICS_CACHE_links, out);
     collect_cache(a->url_json, LNK_METRICS_CACHE_url_json, out);
+    collect_redis(a, out);
     out->connections_limit = a->cfg->max_connections;
     out->log_dropped_total = (double)lnk_log_dropped();
     out->workers = a->cfg->workers;
@@ -166,6 +192,7 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->rl_redirect = a->rl_redirect;
     env->heavy = a->heavy;
     env->draining = &a->draining;
+    env->redis = a->redis;
     lnk_cache_thread_register();
     return lnk_store_conn_open(a->store, &env->conn);
 }
@@ -178,15 +205,83 @@ static void worker_fini(void *udata, struct lnk_worker_env *env)
     lnk_cache_thread_unregister();
 }
 
-/* Links get 7/8 of LINKD_CACHE_MB, url representations the rest. */
+/* Links get 7/8 of LINKD_CACHE_MB, url representations the rest. With
+ * Redis, entries live LINKD_CACHE_TTL_MS: the backstop for an invalidation
+ * from another node that never arrived (docs/adr/0014-redis-tier.md). */
 static int open_caches(struct app *a)
 {
     size_t bytes = (size_t)a->cfg->cache_mb * 1024 * 1024;
     if (bytes == 0)
         return LNK_OK;
-    int rc = lnk_cache_new(bytes / 8 * 7, a->cfg->cache_negative_ttl_ms, &a->links);
+    uint32_t ttl_ms = a->cfg->redis_url[0] ? a->cfg->cache_ttl_ms : 0;
+    struct lnk_cache_config links = {bytes / 8 * 7, a->cfg->cache_negative_ttl_ms, ttl_ms, NULL};
+    struct lnk_cache_config url_json = {bytes / 8, a->cfg->cache_negative_ttl_ms, ttl_ms, NULL};
+    int rc = lnk_cache_new(&links, &a->links);
     if (rc == LNK_OK)
-        rc = lnk_cache_new(bytes / 8, a->cfg->cache_negative_ttl_ms, &a->url_json);
+        rc = lnk_cache_new(&url_json, &a->url_json);
+    return rc;
+}
+
+/* An invalidation message (on the Redis thread): this node forgets the link
+ * too, whichever node changed it. */
+static void forget_link(void *udata, int64_t id, struct lnk_str code)
+{
+    struct app *a = udata;
+    char key[24];
+    if (a->links && code.len)
+        lnk_cache_invalidate(a->links, code);
+    if (a->url_json && id > 0) {
+        snprintf(key, sizeof(key), "%lld", (long long)id);
+        lnk_cache_invalidate(a->url_json, lnk_str_from_cstr(key));
+    }
+}
+
+static void redis_thread_init(void *udata)
+{
+    (void)udata;
+    lnk_cache_thread_register();
+}
+
+static void redis_thread_fini(void *udata)
+{
+    (void)udata;
+    lnk_cache_thread_unregister();
+}
+
+/* How long start-up waits for Redis's first answer: a refused password is
+ * a configuration error and stops the start; an unreachable Redis does not
+ * (it is an accelerator), and the client keeps trying in the background. */
+#define REDIS_START_WAIT_MS 2000
+
+static int open_redis(struct app *a)
+{
+    char err[256] = "";
+    struct lnk_redis_config rc_cfg = {
+        .timeout_ms = a->cfg->redis_timeout_ms,
+        .link_ttl_ms = a->cfg->redis_ttl_s * 1000,
+        .on_forget = forget_link,
+        .udata = a,
+        .thread_init = redis_thread_init,
+        .thread_fini = redis_thread_fini,
+    };
+    if (!a->cfg->redis_url[0])
+        return LNK_OK;
+    int rc = lnk_redis_url_parse(a->cfg->redis_url, &rc_cfg.addr, err, sizeof(err));
+    if (rc == LNK_OK)
+        rc = lnk_redis_new(&rc_cfg, &a->redis);
+    memset(rc_cfg.addr.password, 0, sizeof(rc_cfg.addr.password));
+    if (rc == LNK_OK)
+        rc = lnk_redis_wait_connected(a->redis, REDIS_START_WAIT_MS, err, sizeof(err));
+    if (rc == LNK_EUNAVAIL) {
+        LNK_LOG(WARN, NULL, "redis", "start_without_redis", LNK_F_STR("redis", a->redis_shown),
+                LNK_F_STR("error", err),
+                LNK_F_STR("detail", "serving from the local cache and the store; "
+                                    "reconnecting in the background"));
+        return LNK_OK;
+    }
+    if (rc != LNK_OK)
+        LNK_LOG(ERROR, NULL, "redis", "open_failed", LNK_F_STR("redis", a->redis_shown),
+                LNK_F_STR("error", err));
     return rc;
 }
 
@@ -363,6 +458,19 @@ static void block_signals(sigset_t *set)
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
+/* REDIS_URL as logs show it: redacted once it parses (the parser and the
+ * redaction agree on where a password is), or not at all. */
+static void show_redis_url(const char *url, char *out, size_t cap)
+{
+    struct lnk_redis_addr addr;
+    char err[160];
+    if (!url[0] || lnk_redis_url_parse(url, &addr, err, sizeof(err)) == LNK_OK)
+        lnk_url_redact(url, out, cap);
+    else
+        snprintf(out, cap, "(not a valid redis:// URL)");
+    memset(addr.password, 0, sizeof(addr.password));
+}
+
 int lnk_app_serve(const struct lnk_config *cfg)
 {
     struct app a = {.cfg = cfg};
@@ -372,8 +480,10 @@ int lnk_app_serve(const struct lnk_config *cfg)
     block_signals(&set); /* before any thread starts, so all inherit it */
     lnk_log_start();
     lnk_url_redact(cfg->database_url, a.db_shown, sizeof(a.db_shown));
+    show_redis_url(cfg->redis_url, a.redis_shown, sizeof(a.redis_shown));
     LNK_LOG(INFO, NULL, "app", "starting", LNK_F_STR("listen", cfg->listen),
-            LNK_F_STR("database", a.db_shown), LNK_F_INT("workers", cfg->workers),
+            LNK_F_STR("database", a.db_shown), LNK_F_STR("redis", a.redis_shown),
+            LNK_F_INT("workers", cfg->workers),
             LNK_F_STR("synchronous", cfg->synchronous ? "full" : "off"),
             LNK_F_INT("click_flush_ms", cfg->click_flush_ms), LNK_F_INT("cache_mb", cfg->cache_mb));
     if (open_store(&a) != LNK_OK || seed(&a) != LNK_OK)
@@ -382,7 +492,7 @@ int lnk_app_serve(const struct lnk_config *cfg)
     open_limiters(&a);
     if (lnk_events_new(a.store, cfg->workers, cfg->click_flush_ms, cfg->click_backlog, &a.events) !=
             LNK_OK ||
-        open_caches(&a) != LNK_OK)
+        open_caches(&a) != LNK_OK || open_redis(&a) != LNK_OK)
         goto out;
     find_database_files(&a);
     a.metrics = lnk_metrics_new(cfg->workers, collect_metrics, &a);
@@ -393,6 +503,7 @@ out:
     lnk_http_stop(a.http);
     lnk_http_join(a.http);
     lnk_events_free(a.events);
+    lnk_redis_free(a.redis); /* sends the last invalidations; calls into the caches */
     close_limiters(&a);
     lnk_cache_free(a.links);
     lnk_cache_free(a.url_json);

@@ -30,19 +30,16 @@ struct entry {
     uint8_t key_len;
     uint32_t slot; /* index in the CLOCK ring */
     uint32_t data_len;
-    union {
-        struct {
-            int64_t id, owner;
-        } link;
-        uint64_t expires_ms; /* negative entries */
-    } u;
-    char bytes[]; /* key, then data and a NUL */
+    int64_t id, owner;   /* positive entries */
+    uint64_t expires_ms; /* UINT64_MAX: until invalidated or evicted */
+    char bytes[];        /* key, then data and a NUL */
 };
 
 struct lnk_cache {
     struct cds_lfht *ht;
     size_t max_bytes;
-    uint32_t negative_ttl_ms;
+    uint32_t negative_ttl_ms, ttl_ms;
+    const struct lnk_clock *clock; /* NULL: CLOCK_MONOTONIC_COARSE */
     _Atomic uint64_t epoch;
 
     pthread_mutex_t lock; /* writers; guards everything below */
@@ -54,8 +51,12 @@ struct lnk_cache {
     uint64_t entries, evictions, invalidations;
 };
 
-static uint64_t now_ms(void)
+/* The coarse clock (a few ns, no syscall) is precise enough for TTLs of
+ * milliseconds; tests inject their own. */
+static uint64_t now_ms(const struct lnk_cache *c)
 {
+    if (c->clock)
+        return lnk_clock_now_ns(c->clock) / 1000000;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -105,18 +106,20 @@ static unsigned long initial_buckets(size_t max_bytes)
     return n;
 }
 
-int lnk_cache_new(size_t max_bytes, uint32_t negative_ttl_ms, struct lnk_cache **out)
+int lnk_cache_new(const struct lnk_cache_config *cfg, struct lnk_cache **out)
 {
     struct lnk_cache *c = lnk_xcalloc(1, sizeof(*c));
     c->ht =
-        cds_lfht_new_flavor(initial_buckets(max_bytes), 1024, 0,
+        cds_lfht_new_flavor(initial_buckets(cfg->max_bytes), 1024, 0,
                             CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, &urcu_memb_flavor, NULL);
     if (!c->ht) {
         free(c);
         return LNK_ENOMEM;
     }
-    c->max_bytes = max_bytes;
-    c->negative_ttl_ms = negative_ttl_ms;
+    c->max_bytes = cfg->max_bytes;
+    c->negative_ttl_ms = cfg->negative_ttl_ms;
+    c->ttl_ms = cfg->ttl_ms;
+    c->clock = cfg->clock;
     pthread_mutex_init(&c->lock, NULL);
     *out = c;
     return LNK_OK;
@@ -157,14 +160,14 @@ static void ring_add_locked(struct lnk_cache *c, struct entry *e)
 static void evict_locked(struct lnk_cache *c)
 {
     size_t target = c->max_bytes / 100 * EVICT_TARGET_PCT;
-    uint64_t now = now_ms();
+    uint64_t now = now_ms(c);
     for (uint64_t steps = 0; c->bytes > target && steps < 2ull * c->n_slots + 1; steps++) {
         if (c->hand >= c->n_slots)
             c->hand = 0;
         struct entry *e = c->slots[c->hand++];
         if (!e)
             continue;
-        bool expired = e->negative && now >= e->u.expires_ms;
+        bool expired = now >= e->expires_ms;
         if (!expired && atomic_exchange_explicit(&e->ref, 0, memory_order_relaxed))
             continue;
         remove_locked(c, e);
@@ -187,11 +190,12 @@ static struct entry *make_entry(struct lnk_cache *c, struct lnk_str key,
     e->bytes[key.len + dlen] = '\0';
     if (v) {
         e->active = v->active;
-        e->u.link.id = v->id;
-        e->u.link.owner = v->owner;
+        e->id = v->id;
+        e->owner = v->owner;
+        e->expires_ms = c->ttl_ms ? now_ms(c) + c->ttl_ms : UINT64_MAX;
     } else {
         e->negative = true;
-        e->u.expires_ms = now_ms() + c->negative_ttl_ms;
+        e->expires_ms = now_ms(c) + c->negative_ttl_ms;
     }
     return e;
 }
@@ -242,16 +246,21 @@ uint64_t lnk_cache_epoch(const struct lnk_cache *c)
     return atomic_load_explicit(&c->epoch, memory_order_acquire);
 }
 
-static enum lnk_cache_result read_entry(struct entry *e, void *(*alloc)(void *, size_t), void *ud,
+/* An expired entry reads as a miss and stays until the next fill replaces
+ * it or the CLOCK hand evicts it. */
+static enum lnk_cache_result read_entry(const struct lnk_cache *c, struct entry *e,
+                                        void *(*alloc)(void *, size_t), void *ud,
                                         struct lnk_cache_value *out)
 {
+    if (e->expires_ms != UINT64_MAX && now_ms(c) >= e->expires_ms)
+        return LNK_CACHE_MISS;
     if (e->negative)
-        return now_ms() < e->u.expires_ms ? LNK_CACHE_NEGATIVE : LNK_CACHE_MISS;
+        return LNK_CACHE_NEGATIVE;
     if (!atomic_load_explicit(&e->ref, memory_order_relaxed))
         atomic_store_explicit(&e->ref, 1, memory_order_relaxed);
     char *data = alloc(ud, e->data_len + 1);
     memcpy(data, e->bytes + e->key_len, e->data_len + 1);
-    *out = (struct lnk_cache_value){e->u.link.id, e->u.link.owner, e->active, data, e->data_len};
+    *out = (struct lnk_cache_value){e->id, e->owner, e->active, data, e->data_len};
     return LNK_CACHE_HIT;
 }
 
@@ -267,7 +276,7 @@ enum lnk_cache_result lnk_cache_get(struct lnk_cache *c, struct lnk_str key,
     cds_lfht_lookup(c->ht, hash_key(key), match, &key, &it);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
     if (node)
-        res = read_entry(caa_container_of(node, struct entry, node), alloc, ud, out);
+        res = read_entry(c, caa_container_of(node, struct entry, node), alloc, ud, out);
     urcu_memb_read_unlock();
     return res;
 }

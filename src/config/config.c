@@ -227,6 +227,7 @@ void lnk_config_cleanup(struct lnk_config *cfg)
     free(cfg->database_url);
     free(cfg->seed_dir);
     free(cfg->public_url);
+    free(cfg->redis_url);
     memset(cfg, 0, sizeof(*cfg));
 }
 

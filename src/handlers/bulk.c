@@ -399,6 +399,23 @@ static void read_event_row(struct lnk_req *r, const json_t *row, struct lnk_op_r
 typedef void (*read_row_fn)(struct lnk_req *r, const json_t *row, struct lnk_op_rows *op, size_t k,
                             struct lnk_h_invalid *v, bool *unknown_user);
 
+/* Every url a bulk request wrote, under its code and the code it had
+ * before (an upsert may change it), is forgotten in one go. */
+static void forget_rows(struct lnk_req *r, const struct lnk_op_rows *op)
+{
+    struct lnk_url *urls = lnk_req_alloc(r, 2 * op->rows.n * sizeof(*urls) + 1);
+    size_t n = 0;
+    for (size_t k = 0; k < op->rows.n; k++) {
+        const struct lnk_row_result *res = &op->results[k];
+        if (res->rc != LNK_OK)
+            continue;
+        urls[n++] = (struct lnk_url){.id = res->id, .short_code = res->short_code};
+        if (res->prev_short_code)
+            urls[n++] = (struct lnk_url){.id = res->id, .short_code = res->prev_short_code};
+    }
+    lnk_h_forget_urls(r, urls, n);
+}
+
 /* ctx: the notes (struct lnk_h_bulk) */
 static void then_bulk(struct lnk_req *r, struct lnk_store_op *sop, void *ctx)
 {
@@ -407,15 +424,8 @@ static void then_bulk(struct lnk_req *r, struct lnk_store_op *sop, void *ctx)
         lnk_h_store_error(r, sop);
         return;
     }
-    for (size_t k = 0; sop->kind == LNK_OP_URL_BULK && k < op->rows.n; k++) {
-        const struct lnk_row_result *res = &op->results[k];
-        if (res->rc != LNK_OK)
-            continue;
-        lnk_h_forget_url(r, &(struct lnk_url){.id = res->id, .short_code = res->short_code});
-        if (res->prev_short_code)
-            lnk_h_forget_url(r,
-                             &(struct lnk_url){.id = res->id, .short_code = res->prev_short_code});
-    }
+    if (sop->kind == LNK_OP_URL_BULK)
+        forget_rows(r, op);
     lnk_resp_json(r, 201, lnk_h_bulk_answer(ctx, op->results));
 }
 

@@ -1,27 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /* How handlers use the link caches: fill after a store read, forget before
- * answering a mutation. */
+ * answering a mutation (with Redis: on every node, and in the shared tier). */
 #include <stdio.h>
 #include <string.h>
 
 #include "handlers/handlers_int.h"
 #include "linkd/cache.h"
+#include "linkd/redis.h"
 
 void *lnk_h_req_alloc(void *req, size_t len)
 {
     return lnk_req_alloc(req, len);
 }
 
-void lnk_h_forget_url(struct lnk_req *r, const struct lnk_url *u)
+void lnk_h_forget_urls(struct lnk_req *r, const struct lnk_url *urls, size_t n)
 {
     struct lnk_worker_env *env = lnk_req_env(r);
+    struct lnk_redis_changed *changed =
+        env->redis && n ? lnk_req_alloc(r, n * sizeof(*changed)) : NULL;
     char id[24];
-    if (env->links && u->short_code)
-        lnk_cache_invalidate(env->links, lnk_str_from_cstr(u->short_code));
-    if (env->url_json) {
-        snprintf(id, sizeof(id), "%lld", (long long)u->id);
-        lnk_cache_invalidate(env->url_json, lnk_str_from_cstr(id));
+    for (size_t i = 0; i < n; i++) {
+        const struct lnk_url *u = &urls[i];
+        if (env->links && u->short_code)
+            lnk_cache_invalidate(env->links, lnk_str_from_cstr(u->short_code));
+        if (env->url_json) {
+            snprintf(id, sizeof(id), "%lld", (long long)u->id);
+            lnk_cache_invalidate(env->url_json, lnk_str_from_cstr(id));
+        }
+        if (changed)
+            changed[i] = (struct lnk_redis_changed){u->id, u->short_code};
     }
+    if (changed)
+        lnk_redis_forget(env->redis, changed, n);
+}
+
+void lnk_h_forget_url(struct lnk_req *r, const struct lnk_url *u)
+{
+    lnk_h_forget_urls(r, u, 1);
 }
 
 void lnk_h_remember_link(struct lnk_req *r, struct lnk_str code, const struct lnk_url *u,

@@ -14,6 +14,7 @@
 #include "linkd/handlers.h"
 #include "linkd/metrics.h"
 #include "linkd/ratelimit.h"
+#include "linkd/redis.h"
 
 struct lnk_str lnk_h_client_key(struct lnk_req *r, char *buf, size_t cap)
 {
@@ -23,35 +24,104 @@ struct lnk_str lnk_h_client_key(struct lnk_req *r, char *buf, size_t cap)
     return lnk_str_make(buf, n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1);
 }
 
-/* Sets the RateLimit-* headers; false (answered 429) when over budget. */
-static bool within_budget(struct lnk_req *r, struct lnk_ratelimit *rl)
+/* Sets the RateLimit-* headers of a decision; false (answered 429) when it
+ * refused. */
+static bool answer_budget(struct lnk_req *r, int rc, const struct lnk_ratelimit_result *res)
 {
-    struct lnk_ratelimit_result res;
-    char key[64], v[16];
-    if (!rl)
-        return true;
-    int rc = lnk_ratelimit_check(rl, lnk_h_client_key(r, key, sizeof(key)), &res);
-    snprintf(v, sizeof(v), "%u", res.limit);
+    char v[16];
+    snprintf(v, sizeof(v), "%u", res->limit);
     lnk_resp_header(r, "ratelimit-limit", v);
-    snprintf(v, sizeof(v), "%u", res.remaining);
+    snprintf(v, sizeof(v), "%u", res->remaining);
     lnk_resp_header(r, "ratelimit-remaining", v);
-    snprintf(v, sizeof(v), "%u", res.reset_s);
+    snprintf(v, sizeof(v), "%u", res->reset_s);
     lnk_resp_header(r, "ratelimit-reset", v);
     if (rc == LNK_OK)
         return true;
-    snprintf(v, sizeof(v), "%u", res.retry_after_s);
+    snprintf(v, sizeof(v), "%u", res->retry_after_s);
     lnk_resp_header(r, "retry-after", v);
     lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_rate_limited_total, 1);
     lnk_resp_error(r, 429, "rate limit exceeded, retry later", NULL);
     return false;
 }
 
-static struct lnk_ratelimit *budget_of(struct lnk_req *r)
+/* A budget: its local limiter (which also holds its rate and burst) and
+ * its name in Redis. */
+struct budget {
+    struct lnk_ratelimit *rl;
+    const char *name;
+};
+
+/* The node's own decision: without Redis, or when Redis is down or slow. */
+static void decide_locally(struct lnk_req *r, struct budget b, lnk_handler_fn next)
+{
+    struct lnk_worker_env *env = lnk_req_env(r);
+    struct lnk_ratelimit_result res;
+    char key[64];
+    if (env->redis)
+        lnk_metrics_add(env->mw, LNK_MC_rate_limit_local_decisions_total, 1);
+    int rc = lnk_ratelimit_check(b.rl, lnk_h_client_key(r, key, sizeof(key)), &res);
+    if (answer_budget(r, rc, &res))
+        next(r);
+}
+
+struct shared_check {
+    struct budget b;
+    lnk_handler_fn next;
+};
+
+/* ctx: the shared check, in request memory. */
+static void then_shared(struct lnk_req *r, struct lnk_redis_op *op, void *ctx)
+{
+    const struct shared_check *sc = ctx;
+    struct lnk_ratelimit_result res;
+    if (op->rc != LNK_OK) {
+        decide_locally(r, sc->b, sc->next);
+        return;
+    }
+    lnk_ratelimit_result_of(sc->b.rl, op->allowed, op->ahead_us * 1000, &res);
+    if (answer_budget(r, op->allowed ? LNK_OK : LNK_ELIMIT, &res))
+        sc->next(r);
+}
+
+/* With Redis the budget is the cluster's: one round trip that every node
+ * counts against (docs/adr/0014-redis-tier.md). False: not asked. */
+static bool ask_shared(struct lnk_req *r, struct budget b, lnk_handler_fn next)
+{
+    struct lnk_worker_env *env = lnk_req_env(r);
+    char key[64], full[96];
+    uint64_t interval_ns, tau_ns;
+    if (!lnk_redis_ready(env->redis))
+        return false;
+    struct lnk_str who = lnk_h_client_key(r, key, sizeof(key));
+    int n = snprintf(full, sizeof(full), "%s:%.*s", b.name, (int)who.len, who.ptr);
+    struct lnk_redis_op *op = lnk_redis_op_new(LNK_REDIS_RATE);
+    lnk_redis_op_set_key(op, lnk_str_make(full, n < 0 ? 0 : (size_t)n));
+    lnk_ratelimit_params(b.rl, &interval_ns, &tau_ns);
+    op->interval_us = interval_ns / 1000 ? interval_ns / 1000 : 1;
+    op->tau_us = tau_ns / 1000;
+    struct shared_check *sc = lnk_req_alloc(r, sizeof(*sc));
+    *sc = (struct shared_check){b, next};
+    return lnk_h_redis_submit(r, op, then_shared, sc);
+}
+
+/* Applies the budget (none: nothing to check), then calls next, or
+ * answers 429. */
+static void check_budget(struct lnk_req *r, struct budget b, lnk_handler_fn next)
+{
+    if (!b.rl) {
+        next(r);
+        return;
+    }
+    if (!ask_shared(r, b, next))
+        decide_locally(r, b, next);
+}
+
+static struct budget budget_of(struct lnk_req *r)
 {
     struct lnk_worker_env *env = lnk_req_env(r);
     enum lnk_method m = lnk_req_method(r);
     bool read = m == LNK_METHOD_GET || m == LNK_METHOD_HEAD || m == LNK_METHOD_OPTIONS;
-    return read ? env->rl_read : env->rl_write;
+    return read ? (struct budget){env->rl_read, "read"} : (struct budget){env->rl_write, "write"};
 }
 
 static void refuse(struct lnk_req *r, enum lnk_auth_verdict v)
@@ -106,8 +176,7 @@ static void then_authorize(struct lnk_req *r, struct lnk_store_op *op, lnk_handl
                        NULL);
         return;
     }
-    if (within_budget(r, budget_of(r)))
-        next(r);
+    check_budget(r, budget_of(r), next);
 }
 
 /* Looks the presented key up (or only counts keys when none came). */
@@ -134,15 +203,13 @@ void lnk_h_guard(struct lnk_req *r, enum lnk_access access, lnk_handler_fn next)
         next(r);
         return;
     case LNK_ACCESS_REDIRECT:
-        if (within_budget(r, lnk_req_env(r)->rl_redirect))
-            next(r);
+        check_budget(r, (struct budget){lnk_req_env(r)->rl_redirect, "redirect"}, next);
         return;
     case LNK_ACCESS_MANAGE:
     case LNK_ACCESS_ADMIN:
     case LNK_ACCESS_METRICS:
         if (!cfg->auth) {
-            if (within_budget(r, budget_of(r)))
-                next(r);
+            check_budget(r, budget_of(r), next);
             return;
         }
         authorize(r, access, next);

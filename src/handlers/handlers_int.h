@@ -155,14 +155,35 @@ json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_row_resul
 /* Cache steps (cache.h); each is a no-op when the cache is off. */
 /* Drops the url's cached redirect and representation. Called by every
  * mutation of a url before it answers, so no stale redirect is served after
- * the client got its 2xx. */
+ * the client got its 2xx. With Redis, also drops it from the shared tier and
+ * tells the other nodes (queued, not awaited: redis.h). */
 void lnk_h_forget_url(struct lnk_req *r, const struct lnk_url *u);
+/* The same for n urls at once (a user's, a bulk request's): one message
+ * per few hundred links. Only id and short_code of each are read. */
+void lnk_h_forget_urls(struct lnk_req *r, const struct lnk_url *urls, size_t n);
 /* Caches a looked-up url (u NULL: the code is unknown) under its code, if no
  * invalidation happened since `epoch`. */
 void lnk_h_remember_link(struct lnk_req *r, struct lnk_str code, const struct lnk_url *u,
                          uint64_t epoch);
 /* An allocator over request memory, for lnk_cache_get. */
 void *lnk_h_req_alloc(void *req, size_t len);
+
+/* Redis steps (redis.h); without Redis they do nothing. */
+struct lnk_redis_op;
+/* Continuation after a Redis operation, on the worker thread, only while
+ * the client is still connected; the op is freed after it returns. */
+typedef void (*lnk_h_redis_fn)(struct lnk_req *r, struct lnk_redis_op *op, void *ctx);
+/* Submits op (taking it) when Redis is ready; `then` runs by the deadline
+ * at the latest. False (op freed) when it was not submitted: the caller
+ * goes on without Redis at once. */
+bool lnk_h_redis_submit(struct lnk_req *r, struct lnk_redis_op *op, lnk_h_redis_fn then, void *ctx);
+/* Puts a link read from the store into the shared tier, unless another
+ * node changed it since the tier said it had not got it (gen, at asked_ns).
+ * Fire and forget. */
+void lnk_h_share_link(struct lnk_req *r, struct lnk_str code, const struct lnk_url *u,
+                      const char *gen, uint64_t asked_ns);
+/* CLOCK_MONOTONIC in ns. */
+uint64_t lnk_h_now_ns(void);
 
 /* Representations (CONTRACT.md §3), new references. */
 json_t *lnk_h_user_json(const struct lnk_user *u);

@@ -2,11 +2,15 @@
 /* GET /health (CONTRACT.md §4.1), liveness: 200 {"status":"ok"} with
  * per-dependency checks, 503 {"status":"error"} when the store cannot be
  * read or refuses writes; the store check then says why
- * (docs/durability.md#health). GET /health/ready, readiness for a load
- * balancer: 200 while the node is not draining and the store answers a
- * read, else 503 with the reason (docs/deploy.md#readiness). */
+ * (docs/durability.md#health). Redis is an accelerator: without it the node
+ * still serves every request, so it never turns the answer into a 503;
+ * "redis":"degraded" and checks.redis say why (docs/adr/0014-redis-tier.md).
+ * GET /health/ready, readiness for a load balancer: 200 while the node is
+ * not draining and the store answers a read, else 503 with the reason
+ * (docs/deploy.md#readiness). */
 #include "handlers/handlers_int.h"
 #include "linkd/handlers.h"
+#include "linkd/redis.h"
 #include "linkd/timefmt.h"
 
 static void add_write_health(json_t *store, const struct lnk_store_status *st, bool readable)
@@ -25,6 +29,28 @@ static void add_write_health(json_t *store, const struct lnk_store_status *st, b
     if (st->detail_key[0])
         json_object_set_new(store, st->detail_key, json_string(st->detail));
     json_object_set_new(store, "recoveries", json_integer((json_int_t)st->recoveries));
+}
+
+/* checks.redis; *ok when both connections work. */
+static json_t *redis_check(struct lnk_redis *redis, bool *ok)
+{
+    struct lnk_redis_status st;
+    lnk_redis_get_status(redis, &st);
+    *ok = st.connected && st.subscribed;
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(*ok ? "ok" : "degraded"));
+    json_object_set_new(o, "connected", json_boolean(st.connected));
+    json_object_set_new(o, "subscribed", json_boolean(st.subscribed));
+    json_object_set_new(o, "latency_ms",
+                        st.latency_ms >= 0 ? json_real(st.latency_ms) : json_null());
+    if (!*ok) {
+        char since[LNK_TS_LEN + 1];
+        lnk_ts_format(st.since_ms / 1000, since);
+        json_object_set_new(o, "reason", json_string(st.reason ? st.reason : "error"));
+        json_object_set_new(o, "error", json_string(st.error));
+        json_object_set_new(o, "since", json_string(since));
+    }
+    return o;
 }
 
 static void then_ping(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
@@ -49,6 +75,11 @@ static void then_ping(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string(ok ? "ok" : "error"));
     json_object_set_new(o, "db", json_string(ok ? "ok" : "error"));
+    if (env->redis) {
+        bool redis_ok;
+        json_object_set_new(checks, "redis", redis_check(env->redis, &redis_ok));
+        json_object_set_new(o, "redis", json_string(redis_ok ? "ok" : "degraded"));
+    }
     json_object_set_new(o, "checks", checks);
     lnk_resp_json(r, ok ? 200 : 503, o);
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /{code} and GET /urls/{code}/redirect (CONTRACT.md §4.14): impossible
- * codes are refused without a lookup; then the cache, then the store. An
- * active link answers 302 and hands a click to the events writer (never
- * waiting for it); inactive and unknown codes answer 404 and record nothing.
- * HEAD answers the same and records nothing. */
+ * codes are refused without a lookup; then the in-process cache, then (with
+ * REDIS_URL) the tier the nodes share, then the store; a miss fills the
+ * tiers it passed. An active link answers 302 and hands a click to the
+ * events writer (never waiting for it); inactive and unknown codes answer
+ * 404 and record nothing. HEAD answers the same and records nothing.
+ * X-Cache: HIT only when the in-process cache answered. */
 #include <stdint.h>
 #include <string.h>
 
@@ -13,6 +15,7 @@
 #include "linkd/events.h"
 #include "linkd/handlers.h"
 #include "linkd/metrics.h"
+#include "linkd/redis.h"
 #include "linkd/shortcode.h"
 #include "linkd/timefmt.h"
 
@@ -52,18 +55,27 @@ static void redirect(struct lnk_req *r, const struct target *t, struct lnk_str c
     lnk_resp_redirect(r, t->url, t->len, hit);
 }
 
-_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "a cache epoch fits in a pointer");
+/* A lookup past the in-process cache, in request memory. */
+struct miss {
+    uint64_t epoch;    /* the local cache's, taken before any lookup */
+    bool share;        /* the tier said it had not got the link: fill it */
+    uint64_t asked_ns; /* when it said so */
+    char gen[LNK_REDIS_GEN_MAX + 1];
+};
 
-/* ctx: the cache epoch before the lookup */
+/* ctx: the miss */
 static void then_lookup(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
     struct lnk_str code = lnk_req_param(r);
+    const struct miss *m = ctx;
     if (op->rc != 0 && op->rc != LNK_ENOTFOUND) {
         lnk_h_store_error(r, op);
         return;
     }
     const struct lnk_url *u = op->rc == 0 ? &LNK_OP_AS(op, url)->out : NULL;
-    lnk_h_remember_link(r, code, u, (uint64_t)(uintptr_t)ctx);
+    lnk_h_remember_link(r, code, u, m->epoch);
+    if (u && m->share)
+        lnk_h_share_link(r, code, u, m->gen, m->asked_ns);
     if (!u || !u->is_active) {
         not_found(r, false);
         return;
@@ -94,6 +106,40 @@ static bool answer_from_cache(struct lnk_req *r, struct lnk_str code)
     return true;
 }
 
+static void read_store(struct lnk_req *r, struct lnk_str code, struct miss *m)
+{
+    lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_cache_store_reads_total, 1);
+    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_BY_CODE), url);
+    op->code = lnk_arena_strndup(&op->op.arena, code.ptr, code.len);
+    lnk_h_submit(r, &op->op, then_lookup, m);
+}
+
+/* ctx: the miss. The tier's answer fills the local cache; its absence,
+ * an error or a timeout sends the lookup on to the store. */
+static void then_tier(struct lnk_req *r, struct lnk_redis_op *op, void *ctx)
+{
+    struct miss *m = ctx;
+    struct lnk_str code = lnk_req_param(r);
+    if (op->rc != LNK_OK) {
+        m->share = op->rc == LNK_ENOTFOUND;
+        m->asked_ns = lnk_h_now_ns();
+        memcpy(m->gen, op->gen, sizeof(m->gen));
+        read_store(r, code, m);
+        return;
+    }
+    const struct lnk_redis_link *l = &op->link;
+    struct lnk_url u = {
+        .id = l->id, .user_id = l->owner, .is_active = l->active, .original_url = l->url};
+    lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_cache_redis_hits_total, 1);
+    lnk_h_remember_link(r, code, &u, m->epoch);
+    if (!l->active) {
+        not_found(r, false);
+        return;
+    }
+    struct target t = {l->id, l->owner, l->url, l->url_len};
+    redirect(r, &t, code, false);
+}
+
 void lnk_h_redirect(struct lnk_req *r)
 {
     struct lnk_str code = lnk_req_param(r);
@@ -103,10 +149,14 @@ void lnk_h_redirect(struct lnk_req *r)
     }
     if (answer_from_cache(r, code))
         return;
-    struct lnk_cache *links = lnk_req_env(r)->links;
-    struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_BY_CODE), url);
-    op->code = lnk_arena_strndup(&op->op.arena, code.ptr, code.len);
-    /* the epoch rides in ctx: a 64-bit counter in a 64-bit pointer */
-    uintptr_t epoch = links ? (uintptr_t)lnk_cache_epoch(links) : 0;
-    lnk_h_submit(r, &op->op, then_lookup, (void *)epoch);
+    struct lnk_worker_env *env = lnk_req_env(r);
+    struct miss *m = lnk_req_alloc(r, sizeof(*m));
+    *m = (struct miss){.epoch = env->links ? lnk_cache_epoch(env->links) : 0};
+    if (lnk_redis_ready(env->redis)) {
+        struct lnk_redis_op *op = lnk_redis_op_new(LNK_REDIS_LINK_GET);
+        lnk_redis_op_set_code(op, code);
+        if (lnk_h_redis_submit(r, op, then_tier, m))
+            return;
+    }
+    read_store(r, code, m);
 }

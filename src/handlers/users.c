@@ -61,8 +61,7 @@ static void then_deleted(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
         lnk_h_store_error(r, op);
         return;
     }
-    for (size_t i = 0; i < u->n_urls; i++)
-        lnk_h_forget_url(r, &u->urls[i]);
+    lnk_h_forget_urls(r, u->urls, u->n_urls);
     lnk_resp_empty(r, 204);
 }
 

@@ -421,6 +421,7 @@ static const bool always = true;
 #define LNK_FAM_NONE(name)    1, &ext.name, &always, NULL, NULL
 #define LNK_FAM_BACKEND(name) 1, &ext.name, &has_backend, "backend", &ext.backend
 #define LNK_FAM_DISK(name)    1, &ext.name, &ext.has_disk, NULL, NULL
+#define LNK_FAM_REDIS(name)   1, &ext.name, &ext.has_redis, NULL, NULL
 #define LNK_FAM_CACHE(name)   LNK_METRICS_N_CACHES, ext.name, ext.has_cache, "cache", cache_names
 #define LNK_FAM_DEPENDENCY(name)                                                                   \
     LNK_METRICS_N_DEPS, ext.name, ext.has_dependency, "dependency", dependency_names

@@ -78,28 +78,43 @@ static uint32_t ceil_s(uint64_t ns)
     return (uint32_t)((ns + 999999999ull) / 1000000000ull);
 }
 
+void lnk_ratelimit_params(const struct lnk_ratelimit *rl, uint64_t *interval_ns, uint64_t *tau_ns)
+{
+    *interval_ns = rl->t_ns;
+    *tau_ns = rl->tau_ns;
+}
+
+void lnk_ratelimit_result_of(const struct lnk_ratelimit *rl, bool allowed, uint64_t ahead_ns,
+                             struct lnk_ratelimit_result *out)
+{
+    out->limit = rl->burst;
+    out->reset_s = ceil_s(ahead_ns);
+    if (!allowed) {
+        out->remaining = 0;
+        out->retry_after_s = ceil_s(ahead_ns > rl->tau_ns ? ahead_ns - rl->tau_ns : 0);
+        return;
+    }
+    uint64_t used = (ahead_ns + rl->t_ns - 1) / rl->t_ns;
+    out->remaining = used >= rl->burst ? 0 : (uint32_t)(rl->burst - used);
+    out->retry_after_s = 0;
+}
+
 int lnk_ratelimit_check(struct lnk_ratelimit *rl, struct lnk_str key,
                         struct lnk_ratelimit_result *out)
 {
     uint64_t now = lnk_clock_now_ns(rl->clock);
     struct slot *s = find_slot(rl, fingerprint(key), now);
     uint64_t tat = atomic_load_explicit(&s->tat, memory_order_relaxed);
-    out->limit = rl->burst;
     for (;;) {
         uint64_t start = tat > now ? tat : now;
         if (start - now > rl->tau_ns) {
-            out->remaining = 0;
-            out->retry_after_s = ceil_s(start - now - rl->tau_ns);
-            out->reset_s = ceil_s(start - now);
+            lnk_ratelimit_result_of(rl, false, start - now, out);
             return LNK_ELIMIT;
         }
         uint64_t next = start + rl->t_ns;
         if (atomic_compare_exchange_weak_explicit(&s->tat, &tat, next, memory_order_relaxed,
                                                   memory_order_relaxed)) {
-            uint64_t used = (next - now + rl->t_ns - 1) / rl->t_ns;
-            out->remaining = used >= rl->burst ? 0 : (uint32_t)(rl->burst - used);
-            out->retry_after_s = 0;
-            out->reset_s = ceil_s(next - now);
+            lnk_ratelimit_result_of(rl, true, next - now, out);
             return LNK_OK;
         }
     }

@@ -54,7 +54,8 @@ static void test_too_long_or_empty_keys_are_never_cached(void **state)
     char long_key[LNK_CACHE_KEY_MAX + 2];
     memset(long_key, 'a', sizeof(long_key) - 1);
     long_key[sizeof(long_key) - 1] = '\0';
-    CHECK(lnk_cache_new(1 << 20, 1000, &c) == LNK_OK, "cache created");
+    CHECK(lnk_cache_new(&(struct lnk_cache_config){1 << 20, 1000, 0, NULL}, &c) == LNK_OK,
+          "cache created");
     lnk_cache_put(c, lnk_str_from_cstr(long_key), &v, lnk_cache_epoch(c));
     CHECK(lnk_cache_get(c, lnk_str_from_cstr(long_key), alloc_heap, NULL, &out) == LNK_CACHE_MISS,
           "a key over 64 bytes is not stored");
@@ -68,7 +69,7 @@ static void test_put_with_a_stale_epoch_is_dropped(void **state)
     (void)state;
     struct lnk_cache *c;
     struct lnk_cache_value v = link_value("https://a.example/", 1), out;
-    lnk_cache_new(1 << 20, 1000, &c);
+    lnk_cache_new(&(struct lnk_cache_config){1 << 20, 1000, 0, NULL}, &c);
     uint64_t before = lnk_cache_epoch(c);
     lnk_cache_invalidate(c, LNK_STR("abc123"));
     CHECK(lnk_cache_epoch(c) != before, "invalidation moves the epoch");
@@ -83,7 +84,7 @@ static void test_hit_returns_a_copy_of_the_value(void **state)
     (void)state;
     struct lnk_cache *c;
     struct lnk_cache_value v = link_value("https://a.example/x?y=1", 42), out;
-    lnk_cache_new(1 << 20, 1000, &c);
+    lnk_cache_new(&(struct lnk_cache_config){1 << 20, 1000, 0, NULL}, &c);
     CHECK(lnk_cache_get(c, LNK_STR("abc123"), alloc_heap, NULL, &out) == LNK_CACHE_MISS,
           "empty cache misses");
     lnk_cache_put(c, LNK_STR("abc123"), &v, lnk_cache_epoch(c));
@@ -104,8 +105,8 @@ static void test_negative_entries_expire(void **state)
     (void)state;
     struct lnk_cache *c, *c0;
     struct lnk_cache_value out;
-    lnk_cache_new(1 << 20, 60000, &c);
-    lnk_cache_new(1 << 20, 0, &c0);
+    lnk_cache_new(&(struct lnk_cache_config){1 << 20, 60000, 0, NULL}, &c);
+    lnk_cache_new(&(struct lnk_cache_config){1 << 20, 0, 0, NULL}, &c0);
     lnk_cache_put(c, LNK_STR("nope42"), NULL, lnk_cache_epoch(c));
     CHECK(lnk_cache_get(c, LNK_STR("nope42"), alloc_heap, NULL, &out) == LNK_CACHE_NEGATIVE,
           "a negative entry answers 'known absent' within its TTL");
@@ -116,13 +117,42 @@ static void test_negative_entries_expire(void **state)
     free_cache(c0);
 }
 
+static void test_entries_expire_after_the_ttl_only_when_one_is_set(void **state)
+{
+    (void)state;
+    struct lnk_clock clk;
+    struct lnk_cache *c, *forever;
+    struct lnk_cache_value v = link_value("https://ttl.example/", 3), out;
+    lnk_clock_fake_init(&clk, 5000000000ull);
+    lnk_cache_new(&(struct lnk_cache_config){1 << 20, 1000, 1000, &clk}, &c);
+    lnk_cache_new(&(struct lnk_cache_config){1 << 20, 1000, 0, &clk}, &forever);
+    lnk_cache_put(c, LNK_STR("ttl123"), &v, lnk_cache_epoch(c));
+    lnk_cache_put(forever, LNK_STR("ttl123"), &v, lnk_cache_epoch(forever));
+    lnk_clock_fake_advance(&clk, 999000000ull);
+    CHECK(lnk_cache_get(c, LNK_STR("ttl123"), alloc_heap, NULL, &out) == LNK_CACHE_HIT,
+          "an entry answers within its TTL");
+    free((void *)out.data);
+    lnk_clock_fake_advance(&clk, 1000000ull);
+    CHECK(lnk_cache_get(c, LNK_STR("ttl123"), alloc_heap, NULL, &out) == LNK_CACHE_MISS,
+          "an entry past its TTL is a miss");
+    CHECK(lnk_cache_get(forever, LNK_STR("ttl123"), alloc_heap, NULL, &out) == LNK_CACHE_HIT,
+          "without a TTL an entry stays until invalidated");
+    free((void *)out.data);
+    lnk_cache_put(c, LNK_STR("ttl123"), &v, lnk_cache_epoch(c));
+    CHECK(lnk_cache_get(c, LNK_STR("ttl123"), alloc_heap, NULL, &out) == LNK_CACHE_HIT,
+          "a new fill restarts the TTL");
+    free((void *)out.data);
+    free_cache(c);
+    free_cache(forever);
+}
+
 static void test_memory_stays_within_the_bound(void **state)
 {
     (void)state;
     struct lnk_cache *c;
     struct lnk_cache_stats st;
     const size_t max = 256 * 1024;
-    lnk_cache_new(max, 1000, &c);
+    lnk_cache_new(&(struct lnk_cache_config){max, 1000, 0, NULL}, &c);
     char key[16];
     for (int i = 0; i < 20000; i++) {
         snprintf(key, sizeof(key), "k%d", i);
@@ -141,7 +171,7 @@ static void test_referenced_entry_survives_a_sweep(void **state)
     (void)state;
     struct lnk_cache *c;
     struct lnk_cache_value out;
-    lnk_cache_new(64 * 1024, 1000, &c);
+    lnk_cache_new(&(struct lnk_cache_config){64 * 1024, 1000, 0, NULL}, &c);
     struct lnk_cache_value hot = link_value("https://hot.example/", 1);
     lnk_cache_put(c, LNK_STR("hot"), &hot, lnk_cache_epoch(c));
     char key[16];
@@ -196,7 +226,7 @@ static void test_no_stale_value_after_invalidation_under_load(void **state)
     (void)state;
     struct race r = {0};
     pthread_t th[3];
-    lnk_cache_new(1 << 20, 1000, &r.c);
+    lnk_cache_new(&(struct lnk_cache_config){1 << 20, 1000, 0, NULL}, &r.c);
     for (int i = 0; i < 3; i++)
         pthread_create(&th[i], NULL, reader, &r);
     for (int64_t v = 1; v <= 20000; v++) {
@@ -224,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_put_with_a_stale_epoch_is_dropped),
         cmocka_unit_test(test_hit_returns_a_copy_of_the_value),
         cmocka_unit_test(test_negative_entries_expire),
+        cmocka_unit_test(test_entries_expire_after_the_ttl_only_when_one_is_set),
         cmocka_unit_test(test_memory_stays_within_the_bound),
         cmocka_unit_test(test_referenced_entry_survives_a_sweep),
         cmocka_unit_test(test_no_stale_value_after_invalidation_under_load),

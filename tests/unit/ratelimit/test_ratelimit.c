@@ -70,6 +70,37 @@ static void test_keys_have_separate_budgets(void **state)
     lnk_ratelimit_free(rl);
 }
 
+/* A shared limiter (Redis) keeps the same state: its answers, turned into
+ * results, give the headers the local limiter gives. */
+static void test_a_shared_decision_reads_as_a_local_one(void **state)
+{
+    (void)state;
+    struct lnk_clock clk;
+    struct lnk_ratelimit_result local, shared;
+    uint64_t interval_ns, tau_ns;
+    lnk_clock_fake_init(&clk, 1000 * SEC);
+    struct lnk_ratelimit *rl = lnk_ratelimit_new(2, 4, &clk);
+    lnk_ratelimit_params(rl, &interval_ns, &tau_ns);
+    CHECK(interval_ns == SEC / 2 && tau_ns == 3 * (SEC / 2),
+          "interval 1/rate, tolerance (burst-1)/rate");
+    /* allowed: the first request leaves the theoretical arrival one interval ahead */
+    lnk_ratelimit_check(rl, LNK_STR("k"), &local);
+    lnk_ratelimit_result_of(rl, true, interval_ns, &shared);
+    CHECK(shared.limit == local.limit && shared.remaining == local.remaining &&
+              shared.reset_s == local.reset_s && shared.retry_after_s == 0,
+          "an allowed shared decision has the local headers");
+    for (int i = 0; i < 3; i++)
+        lnk_ratelimit_check(rl, LNK_STR("k"), &local);
+    CHECK(lnk_ratelimit_check(rl, LNK_STR("k"), &local) == LNK_ELIMIT, "burst spent");
+    lnk_ratelimit_result_of(rl, false, 4 * interval_ns, &shared);
+    CHECK(shared.remaining == 0 && shared.retry_after_s == local.retry_after_s &&
+              shared.reset_s == local.reset_s,
+          "a refused shared decision has the local headers");
+    lnk_ratelimit_result_of(rl, true, 4 * interval_ns, &shared);
+    CHECK(shared.remaining == 0, "no budget left is never negative");
+    lnk_ratelimit_free(rl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -77,6 +108,7 @@ int main(void)
         cmocka_unit_test(test_burst_then_refusal_with_retry_after),
         cmocka_unit_test(test_budget_refills_with_time),
         cmocka_unit_test(test_keys_have_separate_budgets),
+        cmocka_unit_test(test_a_shared_decision_reads_as_a_local_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
