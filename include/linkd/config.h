@@ -76,9 +76,10 @@
     X(cache_negative_ttl_ms, UINT, "LINKD_CACHE_NEGATIVE_TTL_MS", "cache-negative-ttl-ms", "5000", \
       0, 3600000, "how long an unknown code is remembered as unknown, in ms")                      \
     X(cache_ttl_ms, UINT, "LINKD_CACHE_TTL_MS", "cache-ttl-ms", "1000", 0, 3600000,                \
-      "with REDIS_URL: how long a node answers from a cached link before it asks Redis again "     \
-      "(the backstop for a lost invalidation), in ms; 0 = until invalidated. Unused without "      \
-      "Redis")                                                                                     \
+      "with REDIS_URL or a PostgreSQL store: how long a node answers from a cached link before "   \
+      "it asks again (Redis: the backstop for a lost invalidation; without Redis: how long "       \
+      "another node's change may take to show), in ms; 0 = until invalidated. Unused on SQLite "   \
+      "without Redis")                                                                             \
     X(redis_url, STR, "REDIS_URL", "redis", "", 0, 0,                                              \
       "Redis shared by several nodes (cache tier, invalidations, rate limits): "                   \
       "redis://[[user]:password@]host[:port][/db]; empty: no Redis")                               \

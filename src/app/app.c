@@ -205,15 +205,19 @@ static void worker_fini(void *udata, struct lnk_worker_env *env)
     lnk_cache_thread_unregister();
 }
 
-/* Links get 7/8 of LINKD_CACHE_MB, url representations the rest. With
- * Redis, entries live LINKD_CACHE_TTL_MS: the backstop for an invalidation
- * from another node that never arrived (docs/adr/0014-redis-tier.md). */
+/* Links get 7/8 of LINKD_CACHE_MB, url representations the rest. Where
+ * other nodes may change links (Redis configured, or a PostgreSQL store that
+ * several nodes share), entries live LINKD_CACHE_TTL_MS: with Redis the
+ * backstop for an invalidation that never arrived
+ * (docs/adr/0014-redis-tier.md), without it the bound on how long a node
+ * serves a link another node changed. */
 static int open_caches(struct app *a)
 {
     size_t bytes = (size_t)a->cfg->cache_mb * 1024 * 1024;
     if (bytes == 0)
         return LNK_OK;
-    uint32_t ttl_ms = a->cfg->redis_url[0] ? a->cfg->cache_ttl_ms : 0;
+    bool shared = a->cfg->redis_url[0] || strcmp(lnk_store_backend_name(a->store), "sqlite") != 0;
+    uint32_t ttl_ms = shared ? a->cfg->cache_ttl_ms : 0;
     struct lnk_cache_config links = {bytes / 8 * 7, a->cfg->cache_negative_ttl_ms, ttl_ms, NULL};
     struct lnk_cache_config url_json = {bytes / 8, a->cfg->cache_negative_ttl_ms, ttl_ms, NULL};
     int rc = lnk_cache_new(&links, &a->links);
