@@ -72,11 +72,29 @@ def test_pg_acknowledged_links_survive_sigkill_under_create_load(pg_db, tmp_path
            lost=sum(f["lost"] for f in figures), per_trial=figures)
 
 
+def start_together(workdirs, url):
+    """Starts a linkd per workdir at once, all on the database at url (a
+    fresh one: both may set up its schema)."""
+    nodes, failures = [None] * len(workdirs), []
+
+    def start(i):
+        workdirs[i].mkdir()
+        try:
+            nodes[i] = Server(workdirs[i], database_url=url)
+        except BaseException as e:  # pytest.fail raises outside Exception
+            failures.append(f"node {i}: {e}")
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(len(workdirs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, "\n".join(failures)
+    return nodes
+
+
 def test_pg_two_nodes_create_10000_links_with_distinct_codes(pg_db, tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    nodes = [Server(tmp_path / "a", database_url=pg_db.url),
-             Server(tmp_path / "b", database_url=pg_db.url)]
+    nodes = start_together([tmp_path / "a", tmp_path / "b"], pg_db.url)
     user_id = new_user(nodes[0].client, "nodes")
     per_thread = N_TWO_NODES // (2 * THREADS_PER_NODE)
     created, failures = [], []
