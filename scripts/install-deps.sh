@@ -5,7 +5,7 @@ set -eu
 
 # cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
-       liburiparser-dev libsqlite3-dev libpq-dev liburcu-dev libcmocka-dev"
+       liburiparser-dev libsqlite3-dev liburcu-dev libpq-dev libcmocka-dev"
 # The container image (`make image`, tests/deploy): rootful podman with runc
 # (scripts/container-image.sh says why), netavark and iptables for its network,
 # debootstrap for the local Debian base.

@@ -18,7 +18,8 @@
     X(listen, STR, "LINKD_LISTEN", "listen", "0.0.0.0:8080", 0, 0,                                 \
       "address:port to listen on (port 0 picks a free port)")                                      \
     X(database_url, STR, "DATABASE_URL", "database", "sqlite://./linkd.db", 0, 0,                  \
-      "store location: sqlite:///abs/path.db or sqlite://./relative.db")                           \
+      "store location: sqlite:///abs/path.db, sqlite://./relative.db or "                          \
+      "postgres://user:password@host:port/db?options")                                             \
     X(workers, UINT, "LINKD_WORKERS", "workers", "0", 0, 256,                                      \
       "HTTP worker threads, each with its own event loop (0 = number of cores)")                   \
     X(log_level, LEVEL, "LOG_LEVEL", "log-level", "info", 0, 0, "debug, info, warn or error")      \
@@ -71,8 +72,8 @@
     X(public_url, STR, "LINKD_PUBLIC_URL", "public-url", "", 0, 0,                                 \
       "base of the short links POST /shorten answers (https://sho.rt); empty: the request's "      \
       "scheme and Host")                                                                           \
-    X(readers, UINT, "LINKD_READERS", "readers", "2", 1, 256,                                      \
-      "reader threads for lists, totals and (on a networked database) every read")                 \
+    X(db_pool, UINT, "LINKD_DB_POOL", "db-pool", "4", 1, 256,                                      \
+      "read connections, each with a thread: lists, totals and (PostgreSQL) every read")           \
     X(list_max_rows, UINT, "LINKD_LIST_MAX_ROWS", "list-max-rows", "100000", 0, 100000000,         \
       "rows an unpaginated list may return; more get 400 asking for pages (0 = no limit)")         \
     X(reads_per_client, UINT, "LINKD_READS_PER_CLIENT", "reads-per-client", "4", 0, 10000,         \
@@ -104,7 +105,7 @@ struct lnk_config {
     unsigned cache_mb;
     unsigned cache_negative_ttl_ms;
     char *public_url; /* without a trailing '/' once loaded */
-    unsigned readers;
+    unsigned db_pool;
     unsigned list_max_rows;
     unsigned reads_per_client;
     /* Derived from `listen` by lnk_config_load. */

@@ -16,4 +16,11 @@
  * points to a static explanation. */
 int lnk_url_validate(const char *s, size_t len, const char **reason);
 
+/* Copies the database location s into out (cap bytes, always terminated,
+ * truncated if need be) with every password replaced by "***": the one in a
+ * URL's user information (postgres://user:secret@host/db) and the value of
+ * each password= option, in a URL's query or in key=value form (quoted or
+ * not). For logs and error messages. */
+void lnk_url_redact(const char *s, char *out, size_t cap);
+
 #endif

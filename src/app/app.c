@@ -29,6 +29,7 @@
 #include "linkd/router.h"
 #include "linkd/seed.h"
 #include "linkd/store.h"
+#include "linkd/url.h"
 
 struct app {
     const struct lnk_config *cfg;
@@ -42,6 +43,7 @@ struct app {
     _Atomic bool stopped; /* set by the shutdown thread when all is flushed */
     /* The database's files when the store keeps them (sqlite); "" otherwise. */
     char db_path[1024], db_dir[1024], wal_path[1032];
+    char db_shown[1024]; /* DATABASE_URL as logs show it: no password */
 };
 
 /* The SQLite backend opens DATABASE_URL without its scheme as a path. */
@@ -119,11 +121,12 @@ static void collect_store(struct app *a, struct lnk_metrics_external *out)
     out->store_commit_duration_seconds = ws.commit_ns;
     out->store_sync_duration_seconds = ws.sync_ns;
     out->store_batch_ops = ws.batch_ops;
-    if (strcmp(out->backend, "sqlite") == 0) {
-        out->has_dependency[LNK_METRICS_DEP_sqlite] = true;
-        out->dependency_up[LNK_METRICS_DEP_sqlite] = up ? 1 : 0;
-        out->dependency_errors_total[LNK_METRICS_DEP_sqlite] = (double)ws.errors;
-    }
+    /* the store's backend is the dependency it reports on */
+    int dep =
+        strcmp(out->backend, "postgres") == 0 ? LNK_METRICS_DEP_postgres : LNK_METRICS_DEP_sqlite;
+    out->has_dependency[dep] = true;
+    out->dependency_up[dep] = up ? 1 : 0;
+    out->dependency_errors_total[dep] = (double)ws.errors;
     collect_disk(a, out);
 }
 
@@ -191,11 +194,11 @@ static int open_store(struct app *a)
     struct lnk_store_config sc = {
         .url = a->cfg->database_url,
         .synchronous_full = a->cfg->synchronous ? 1 : 0,
-        .readers = a->cfg->readers,
+        .readers = a->cfg->db_pool,
     };
     int rc = lnk_store_open(&sc, &a->store, err, sizeof(err));
     if (rc != LNK_OK)
-        LNK_LOG(ERROR, NULL, "store", "open_failed", LNK_F_STR("database", a->cfg->database_url),
+        LNK_LOG(ERROR, NULL, "store", "open_failed", LNK_F_STR("database", a->db_shown),
                 LNK_F_STR("error", err));
     return rc;
 }
@@ -343,8 +346,9 @@ int lnk_app_serve(const struct lnk_config *cfg)
     lnk_log_min_level = cfg->log_level;
     block_signals(&set); /* before any thread starts, so all inherit it */
     lnk_log_start();
+    lnk_url_redact(cfg->database_url, a.db_shown, sizeof(a.db_shown));
     LNK_LOG(INFO, NULL, "app", "starting", LNK_F_STR("listen", cfg->listen),
-            LNK_F_STR("database", cfg->database_url), LNK_F_INT("workers", cfg->workers),
+            LNK_F_STR("database", a.db_shown), LNK_F_INT("workers", cfg->workers),
             LNK_F_STR("synchronous", cfg->synchronous ? "full" : "off"),
             LNK_F_INT("click_flush_ms", cfg->click_flush_ms), LNK_F_INT("cache_mb", cfg->cache_mb));
     if (open_store(&a) != LNK_OK || seed(&a) != LNK_OK)
@@ -380,8 +384,9 @@ int lnk_app_import(const struct lnk_config *cfg, const char *dir)
     char err[512] = "";
     struct lnk_seed_report rep = {0};
     lnk_log_min_level = cfg->log_level;
+    lnk_url_redact(cfg->database_url, a.db_shown, sizeof(a.db_shown));
     if (open_store(&a) != LNK_OK) {
-        fprintf(stderr, "linkd import: cannot open %s\n", cfg->database_url);
+        fprintf(stderr, "linkd import: cannot open %s\n", a.db_shown);
         return 1;
     }
     int rc = lnk_seed_import_dir(a.store, dir, false, &rep, err, sizeof(err));

@@ -10,14 +10,18 @@
 #include "linkd/err.h"
 #include "linkd/store.h"
 #include "linkd/timefmt.h"
+#include "linkd/url.h"
 
 static int open_store(const struct lnk_config *cfg, struct lnk_store **s)
 {
     char err[256] = "";
     struct lnk_store_config sc = {cfg->database_url, cfg->synchronous ? 1 : 0, 0};
     int rc = lnk_store_open(&sc, s, err, sizeof(err));
-    if (rc != LNK_OK)
-        fprintf(stderr, "linkd keys: cannot open %s: %s\n", cfg->database_url, err);
+    if (rc != LNK_OK) {
+        char shown[1024];
+        lnk_url_redact(cfg->database_url, shown, sizeof(shown));
+        fprintf(stderr, "linkd keys: cannot open %s: %s\n", shown, err);
+    }
     return rc;
 }
 

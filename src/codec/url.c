@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 #include <uriparser/Uri.h>
 
 #include "linkd/err.h"
@@ -179,4 +180,94 @@ out:
     if (why && reason)
         *reason = why;
     return why ? LNK_EINVAL : LNK_OK;
+}
+
+/* ---- redaction --------------------------------------------------------- */
+
+#define REDACTED "***"
+
+/* Length of the option value at v: up to white space, '&' or '#', or a
+ * single-quoted string with backslash escapes (key=value form). */
+static size_t option_value_len(const char *v)
+{
+    size_t i = 0;
+    if (v[0] == '\'') {
+        for (i = 1; v[i] && v[i] != '\''; i++)
+            if (v[i] == '\\' && v[i + 1])
+                i++;
+        return v[i] ? i + 1 : i;
+    }
+    while (v[i] && v[i] != '&' && v[i] != '#' && v[i] != ' ' && v[i] != '\t' && v[i] != '\n')
+        i++;
+    return i;
+}
+
+/* Where the password of a URL's user information starts, and its length;
+ * NULL when there is none. */
+static const char *userinfo_password(const char *s, size_t *len)
+{
+    const char *auth = strstr(s, "://");
+    if (!auth)
+        return NULL;
+    auth += 3;
+    size_t end = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < end; i++)
+        if (auth[i] == '@')
+            at = auth + i; /* the last '@' ends the user information */
+    if (!at)
+        return NULL;
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    if (!colon)
+        return NULL;
+    *len = (size_t)(at - colon - 1);
+    return colon + 1;
+}
+
+static bool password_key_at(const char *s, const char *p)
+{
+    static const char key[] = "password";
+    if (strncasecmp(p, key, sizeof(key) - 1) != 0)
+        return false;
+    const char *q = p + sizeof(key) - 1;
+    while (*q == ' ')
+        q++;
+    if (*q != '=')
+        return false;
+    char before = p == s ? ' ' : p[-1];
+    return before == ' ' || before == '?' || before == '&' || before == '\t';
+}
+
+void lnk_url_redact(const char *s, char *out, size_t cap)
+{
+    if (!cap)
+        return;
+    size_t pw_len = 0, o = 0;
+    const char *pw = userinfo_password(s, &pw_len);
+    for (const char *p = s; *p && o + 1 < cap;) {
+        const char *skip = NULL;
+        size_t n = 0;
+        if (p == pw && pw_len) {
+            skip = p;
+            n = pw_len;
+        } else if (password_key_at(s, p)) {
+            const char *eq = strchr(p, '=') + 1;
+            while (*eq == ' ')
+                eq++;
+            size_t head = (size_t)(eq - p);
+            for (size_t i = 0; i < head && o + 1 < cap; i++)
+                out[o++] = p[i];
+            p = eq;
+            skip = p;
+            n = option_value_len(p);
+        }
+        if (skip) {
+            for (const char *r = REDACTED; *r && o + 1 < cap; r++)
+                out[o++] = *r;
+            p += n;
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
 }

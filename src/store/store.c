@@ -118,6 +118,8 @@ static const struct {
     const struct lnk_store_ops *ops;
 } backends[] = {
     {"sqlite", &lnk_store_sqlite_ops},
+    {"postgres", &lnk_store_pg_ops},
+    {"postgresql", &lnk_store_pg_ops},
 };
 
 static void set_err(char *errbuf, size_t errcap, const char *msg)
@@ -834,6 +836,10 @@ static void read_on(struct lnk_store_conn *c, struct lnk_store_op *op)
         (void)s->ops->conn_open(s->be, &c->bc);
     if (c->bc) {
         lnk_store_rules_read(s->ops, c->bc, op);
+        if (s->ops->conn_broken && s->ops->conn_broken(c->bc)) {
+            s->ops->conn_close(c->bc); /* opened again on its next use */
+            c->bc = NULL;
+        }
     } else {
         lnk_store_op_reset_outputs(op);
         op->rc = LNK_EUNAVAIL;
@@ -1009,7 +1015,8 @@ int lnk_store_open(const struct lnk_store_config *cfg, struct lnk_store **out, c
     rc = select_backend(cfg ? cfg->url : NULL, &ops);
     if (rc != LNK_OK) {
         set_err(errbuf, errcap,
-                "unsupported DATABASE_URL scheme (expected sqlite://<path> or a file path)");
+                "unsupported DATABASE_URL scheme (expected sqlite://<path>, a file path or "
+                "postgres://...)");
         goto out;
     }
     s = lnk_xcalloc(1, sizeof(*s));

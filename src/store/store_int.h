@@ -66,6 +66,9 @@ struct lnk_store_ops {
      * be reached (or, for SQLite, the path names another file). */
     int (*conn_open)(struct lnk_store_backend *b, struct lnk_store_bconn **out);
     void (*conn_close)(struct lnk_store_bconn *c); /* NULL ok */
+    /* True when the connection is lost and must be replaced (it is closed
+     * and opened again on its next use). NULL: connections do not break. */
+    bool (*conn_broken)(struct lnk_store_bconn *c);
     /* The writer's connection; NULL while there is none (a failed reopen or
      * reconnect). Writer thread only. */
     struct lnk_store_bconn *(*writer)(struct lnk_store_backend *b);
@@ -189,13 +192,21 @@ struct lnk_store_ops {
     /* The highest id each table has handed out or held (its next new id is
      * one more), 0 for none. */
     int (*id_tops)(struct lnk_store_bconn *c, int64_t tops[LNK_ID__N]);
+    /* Serialises, until the transaction ends, every writer of any process
+     * that takes the same key (reuse of one owner's destination). NULL: the
+     * one writer of the database serialises them already. */
+    int (*lock_key)(struct lnk_store_bconn *c, const char *key);
     /* Reserves n sequence numbers for generated codes, atomically across
      * every process on the database: *first .. *first + n - 1 are this
      * caller's. May outlive a rolled-back transaction (never the reverse). */
     int (*seq_reserve)(struct lnk_store_bconn *c, int64_t n, int64_t *first);
 };
 
+/* Sequence numbers a process reserves at a time for generated codes. */
+#define LNK_CODE_BLOCK 1024
+
 extern const struct lnk_store_ops lnk_store_sqlite_ops;
+extern const struct lnk_store_ops lnk_store_pg_ops;
 
 /* ---- store_rules.c: the rules, for store.c ------------------------------ */
 

@@ -6,6 +6,7 @@
  * list rules (a parent that must exist, the row ceiling, chunks). Reads run
  * on any thread's connection; writes run on the writer thread inside its
  * group-commit transaction, so two writes never interleave. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,10 +16,6 @@
 #include "linkd/shortcode.h"
 #include "store/store_int.h"
 
-/* Generated codes are reserved from the database this many at a time: a
- * block is never handed out twice, across processes and restarts (the rest
- * of a block is lost at exit, of 62^6 codes). */
-#define CODE_BLOCK 1024
 /* Rows of a streamed list per chunk, unless the caller says. */
 #define LIST_CHUNK_ROWS 500
 
@@ -513,10 +510,10 @@ static int next_code(struct lnk_store_rules *r, char code[LNK_CODE_LEN + 1])
     int rc = LNK_OK;
     for (;;) {
         if (r->seq_next == r->seq_end) {
-            rc = r->ops->seq_reserve(c, CODE_BLOCK, &r->seq_next);
+            rc = r->ops->seq_reserve(c, LNK_CODE_BLOCK, &r->seq_next);
             if (rc != LNK_OK)
                 return rc;
-            r->seq_end = r->seq_next + CODE_BLOCK;
+            r->seq_end = r->seq_next + LNK_CODE_BLOCK;
             r->seq_fresh = true;
         }
         if (lnk_codegen_code(&r->gen, (uint64_t)r->seq_next++, code) != LNK_OK)
@@ -536,7 +533,19 @@ static int next_code(struct lnk_store_rules *r, char code[LNK_CODE_LEN + 1])
 static int reuse_url(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t now)
 {
     struct lnk_store_bconn *c = r->ops->writer(r->b);
-    int rc = r->ops->url_by_dest(c, op->in.user_id, op->in.original_url, &op->op.arena, &op->out);
+    int rc = LNK_OK;
+    if (r->ops->lock_key) {
+        /* another node's writer may reuse the same destination meanwhile */
+        char key[64];
+        snprintf(key, sizeof(key), "reuse:%lld:", (long long)op->in.user_id);
+        char *full = lnk_arena_alloc(&op->op.arena, strlen(key) + strlen(op->in.original_url) + 1);
+        snprintf(full, strlen(key) + strlen(op->in.original_url) + 1, "%s%s", key,
+                 op->in.original_url);
+        rc = r->ops->lock_key(c, full);
+        if (rc != LNK_OK)
+            goto out;
+    }
+    rc = r->ops->url_by_dest(c, op->in.user_id, op->in.original_url, &op->op.arena, &op->out);
     if (rc != LNK_OK || op->out.is_active)
         goto out;
     struct lnk_url u = op->out;

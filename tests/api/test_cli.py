@@ -68,3 +68,19 @@ def test_stdout_is_json_lines(fresh_server):
         obj = json.loads(line)
         assert isinstance(obj, dict), line
         assert "level" in obj and "event" in obj, line
+
+
+@pytest.mark.parametrize("url", [
+    "postgres://linkd:hunter2@127.0.0.1:1/linkd",
+    "postgres://127.0.0.1:1/linkd?user=linkd&password=hunter2",
+], ids=["userinfo", "query"])
+@pytest.mark.parametrize("command", [["serve"], ["import", "."], ["keys", "list"]], ids=" ".join)
+def test_a_database_password_never_reaches_the_output(tmp_path, url, command):
+    """Nothing listens on port 1: the store cannot open, and says where it
+    tried without the password."""
+    env = linkd_env(LINKD_LISTEN="127.0.0.1:0", DATABASE_URL=url)
+    r = run_linkd(command, env=env, timeout_s=30, cwd=tmp_path)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "hunter2" not in out, out
+    assert "***" in out, f"the location is shown, redacted: {out!r}"

@@ -249,6 +249,33 @@ static void test_host_name_length_limits(void **state)
           "a 254-character host name is not");
 }
 
+static void check_redacted(const char *in, const char *want)
+{
+    char out[256];
+    lnk_url_redact(in, out, sizeof(out));
+    if (strcmp(out, want) != 0)
+        fail_msg("redact(%s) = %s, want %s", in, out, want);
+}
+
+static void test_redacts_passwords_in_database_locations(void **state)
+{
+    (void)state;
+    check_redacted("postgres://linkd:s3cret@db:5432/linkd", "postgres://linkd:***@db:5432/linkd");
+    check_redacted("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db");
+    check_redacted("postgres://linkd@db/linkd", "postgres://linkd@db/linkd");
+    check_redacted("postgres://db/linkd?user=u&password=x%20y&sslmode=require",
+                   "postgres://db/linkd?user=u&password=***&sslmode=require");
+    check_redacted("host=db user=u password=secret dbname=linkd",
+                   "host=db user=u password=*** dbname=linkd");
+    check_redacted("host=db password = 'a b\\' c' dbname=linkd",
+                   "host=db password = *** dbname=linkd");
+    check_redacted("sqlite:///var/lib/linkd/linkd.db", "sqlite:///var/lib/linkd/linkd.db");
+    check_redacted("sqlite:///srv/password=1/linkd.db", "sqlite:///srv/password=1/linkd.db");
+    char small[12];
+    lnk_url_redact("postgres://u:secret@h/db", small, sizeof(small));
+    CHECK(strcmp(small, "postgres://") == 0, "a short buffer gets a terminated prefix");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_accepts_real_http_urls),
         cmocka_unit_test(test_rejects_misleading_destinations),
         cmocka_unit_test(test_host_name_length_limits),
+        cmocka_unit_test(test_redacts_passwords_in_database_locations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

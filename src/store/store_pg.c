@@ -1,0 +1,1575 @@
+/* SPDX-License-Identifier: MIT */
+/* The PostgreSQL store backend: storage only (store_int.h), over libpq. One
+ * write connection driven by store.c's writer thread (group commit: one
+ * transaction per batch, COMMIT before any op is answered, with
+ * synchronous_commit on under LINKD_SYNCHRONOUS=full), and one connection per reader thread; every statement is
+ * prepared once per connection and parameterised. A lost connection is a
+ * fault (UNAVAILABLE): writes are refused at once, readers reconnect on
+ * their next read, and the writer reconnects in its recover step. The only
+ * file that includes libpq-fe.h. */
+#include <libpq-fe.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "linkd/buf.h"
+#include "linkd/err.h"
+#include "linkd/log.h"
+#include "store/store_int.h"
+#include "store/store_pg_schema.h"
+
+/* Settings every connection gets; DATABASE_URL's own options come after
+ * and win (sslmode, connect_timeout, options=-c statement_timeout=...). */
+#define PG_CONNECT_TIMEOUT_S "3"
+#define PG_OPTIONS           "-c statement_timeout=10s"
+/* LINKD_SYNCHRONOUS decides when COMMIT returns, whatever the server's
+ * default: full waits for the WAL flush (a 201 is durable), off does not. */
+#define PG_SYNC_FULL "SET synchronous_commit = on"
+#define PG_SYNC_OFF  "SET synchronous_commit = off"
+/* pg_advisory_lock key of the migrations: "linkd" in ASCII */
+#define PG_MIGRATE_LOCK "465107969124"
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SP_OP,
+    ST_RELEASE_OP,
+    ST_ROLLBACK_OP,
+    ST_SP_ROW,
+    ST_RELEASE_ROW,
+    ST_ROLLBACK_ROW,
+    ST_PING,
+    ST_USER_GET,
+    ST_USER_BY_NAME,
+    ST_USER_BY_EMAIL,
+    ST_USER_INSERT,
+    ST_USER_UPSERT,
+    ST_USER_SEQ,
+    ST_USER_UPDATE,
+    ST_USER_DELETE,
+    ST_URL_GET,
+    ST_URL_BY_CODE,
+    ST_URL_OWNER,
+    ST_URL_BY_DEST,
+    ST_URLS_OF_USER,
+    ST_CODE_TAKEN,
+    ST_URL_INSERT,
+    ST_URL_UPSERT,
+    ST_URL_SEQ,
+    ST_URL_SET,
+    ST_EVENT_GET,
+    ST_CLICK_URL_OF,
+    ST_EVENT_INSERT,
+    ST_EVENT_UPSERT,
+    ST_EVENT_SEQ,
+    ST_COUNTS,
+    ST_STATS_TOTALS,
+    ST_STATS_TOTALS_OWNER,
+    ST_STATS_TYPES,
+    ST_STATS_TYPES_OWNER,
+    ST_CLICKS_TOTAL,
+    ST_CLICKS_DAILY,
+    ST_ROLLUP_ADD_DAYS,
+    ST_ROLLUP_ADD,
+    ST_ROLLUP_CLEAR,
+    ST_ROLLUP_CLEAR_DAYS,
+    ST_ROLLUP_RECOUNT,
+    ST_ROLLUP_RECOUNT_DAYS,
+    ST_KEY_INSERT,
+    ST_KEY_GET,
+    ST_KEY_BY_HASH,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
+    ST_KEYS_ACTIVE,
+    ST_SEQ_RESERVE,
+    ST_ID_TOPS,
+    ST_LOCK_KEY,
+    ST_HEARTBEAT,
+    ST__COUNT
+};
+
+#define USER_COLS  "id, username, email, created_at"
+#define URL_COLS   "id, user_id, short_code, original_url, title, is_active, created_at, updated_at"
+#define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
+#define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SP_OP] = "SAVEPOINT op",
+    [ST_RELEASE_OP] = "RELEASE op",
+    [ST_ROLLBACK_OP] = "ROLLBACK TO op",
+    [ST_SP_ROW] = "SAVEPOINT bulk_row",
+    [ST_RELEASE_ROW] = "RELEASE bulk_row",
+    [ST_ROLLBACK_ROW] = "ROLLBACK TO bulk_row",
+    [ST_PING] = "SELECT 1",
+    [ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = $1::bigint",
+    [ST_USER_BY_NAME] = "SELECT id FROM users WHERE username = $1",
+    [ST_USER_BY_EMAIL] = "SELECT id FROM users WHERE email = $1",
+    /* a taken username or email inserts nothing and fails nothing */
+    [ST_USER_INSERT] = "INSERT INTO users (username, email, created_at) VALUES ($1, $2, $3::bigint)"
+                       " ON CONFLICT DO NOTHING RETURNING id",
+    /* created_at 0 keeps an existing row's */
+    [ST_USER_UPSERT] = "INSERT INTO users (id, username, email, created_at)"
+                       " VALUES ($1::bigint, $2, $3, $4::bigint)"
+                       " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
+                       " email = excluded.email, created_at = CASE WHEN excluded.created_at > 0"
+                       " THEN excluded.created_at ELSE users.created_at END",
+    /* an explicit id moves the sequence past it, as AUTOINCREMENT does */
+    [ST_USER_SEQ] = "SELECT setval('users_id_seq', greatest($1::bigint,"
+                    " (SELECT last_value FROM users_id_seq)))",
+    [ST_USER_UPDATE] = "UPDATE users SET username = coalesce($2, username),"
+                       " email = coalesce($3, email) WHERE id = $1::bigint",
+    [ST_USER_DELETE] = "DELETE FROM users WHERE id = $1::bigint",
+    [ST_URL_GET] = "SELECT " URL_COLS " FROM urls WHERE id = $1::bigint",
+    [ST_URL_BY_CODE] = "SELECT " URL_COLS " FROM urls WHERE short_code = $1",
+    [ST_URL_OWNER] = "SELECT user_id FROM urls WHERE id = $1::bigint",
+    [ST_URL_BY_DEST] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint"
+                       " AND md5(original_url) = md5($2) AND original_url = $2"
+                       " ORDER BY is_active DESC, id DESC LIMIT 1",
+    [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
+    [ST_CODE_TAKEN] = "SELECT 1 FROM urls WHERE short_code = $1"
+                      " UNION ALL SELECT 1 FROM retired_codes WHERE code = $1",
+    [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
+                      " created_at, updated_at) VALUES ($1::bigint, $2, $3, $4, $5::boolean,"
+                      " $6::bigint, $7::bigint) ON CONFLICT (short_code) DO NOTHING"
+                      " RETURNING " URL_COLS,
+    [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES ($1::bigint, $2::bigint, $3, $4, $5,"
+                      " $6::boolean, $7::bigint, $8::bigint)"
+                      " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
+                      " short_code = excluded.short_code, original_url = excluded.original_url,"
+                      " title = excluded.title, is_active = excluded.is_active,"
+                      " created_at = excluded.created_at, updated_at = excluded.updated_at",
+    [ST_URL_SEQ] = "SELECT setval('urls_id_seq', greatest($1::bigint,"
+                   " (SELECT last_value FROM urls_id_seq)))",
+    [ST_URL_SET] = "UPDATE urls SET title = $2, is_active = $3::boolean, original_url = $4,"
+                   " updated_at = $5::bigint WHERE id = $1::bigint",
+    [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = $1::bigint",
+    [ST_CLICK_URL_OF] = "SELECT url_id FROM events WHERE id = $1::bigint AND event_type = 'click'",
+    [ST_EVENT_INSERT] = "INSERT INTO events (url_id, user_id, event_type, timestamp, details)"
+                        " VALUES ($1::bigint, $2::bigint, $3, $4::bigint, $5) RETURNING id",
+    [ST_EVENT_UPSERT] = "INSERT INTO events (" EVENT_COLS ") VALUES ($1::bigint, $2::bigint,"
+                        " $3::bigint, $4, $5::bigint, $6) ON CONFLICT (id) DO UPDATE SET"
+                        " url_id = excluded.url_id, user_id = excluded.user_id,"
+                        " event_type = excluded.event_type, timestamp = excluded.timestamp,"
+                        " details = excluded.details",
+    [ST_EVENT_SEQ] = "SELECT setval('events_id_seq', greatest($1::bigint,"
+                     " (SELECT last_value FROM events_id_seq)))",
+    [ST_COUNTS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
+                  " (SELECT count(*) FROM events)",
+    /* clicks from the rollups, the other types through their partial index */
+    [ST_STATS_TOTALS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
+                        " (SELECT count(*) FROM urls WHERE is_active)",
+    [ST_STATS_TOTALS_OWNER] = "SELECT (SELECT count(*) FROM users WHERE id = $1::bigint),"
+                              " (SELECT count(*) FROM urls WHERE user_id = $1::bigint),"
+                              " (SELECT count(*) FROM urls WHERE user_id = $1::bigint"
+                              " AND is_active)",
+    [ST_STATS_TYPES] = "SELECT event_type, count(*) FROM events WHERE event_type <> 'click'"
+                       " GROUP BY event_type UNION ALL"
+                       " SELECT 'click', coalesce(sum(clicks), 0) FROM link_clicks ORDER BY 1",
+    [ST_STATS_TYPES_OWNER] =
+        "SELECT event_type, count(*) FROM events WHERE event_type <> 'click' AND url_id IN"
+        " (SELECT id FROM urls WHERE user_id = $1::bigint) GROUP BY event_type UNION ALL"
+        " SELECT 'click', coalesce(sum(clicks), 0) FROM link_clicks WHERE url_id IN"
+        " (SELECT id FROM urls WHERE user_id = $1::bigint) ORDER BY 1",
+    [ST_CLICKS_TOTAL] = "SELECT clicks, last_click_at FROM link_clicks WHERE url_id = $1::bigint",
+    [ST_CLICKS_DAILY] = "SELECT day, clicks FROM link_clicks_daily WHERE url_id = $1::bigint"
+                        " ORDER BY day",
+    /* one statement per batch for each rollup; rows are in url order, so
+     * writers of several nodes lock them in the same order */
+    [ST_ROLLUP_ADD_DAYS] = "INSERT INTO link_clicks_daily (url_id, day, clicks)"
+                           " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"
+                           " ON CONFLICT (url_id, day) DO UPDATE SET"
+                           " clicks = link_clicks_daily.clicks + excluded.clicks",
+    [ST_ROLLUP_ADD] = "INSERT INTO link_clicks (url_id, clicks, last_click_at)"
+                      " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"
+                      " ON CONFLICT (url_id) DO UPDATE SET"
+                      " clicks = link_clicks.clicks + excluded.clicks,"
+                      " last_click_at = greatest(link_clicks.last_click_at,"
+                      " excluded.last_click_at)",
+    [ST_ROLLUP_CLEAR] = "DELETE FROM link_clicks WHERE url_id = $1::bigint",
+    [ST_ROLLUP_CLEAR_DAYS] = "DELETE FROM link_clicks_daily WHERE url_id = $1::bigint",
+    [ST_ROLLUP_RECOUNT] = "INSERT INTO link_clicks (url_id, clicks, last_click_at)"
+                          " SELECT url_id, count(*), max(timestamp) FROM events"
+                          " WHERE url_id = $1::bigint AND event_type = 'click' GROUP BY url_id",
+    [ST_ROLLUP_RECOUNT_DAYS] = "INSERT INTO link_clicks_daily (url_id, day, clicks)"
+                               " SELECT url_id, timestamp / 86400, count(*) FROM events"
+                               " WHERE url_id = $1::bigint AND event_type = 'click'"
+                               " GROUP BY url_id, timestamp / 86400",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at)"
+                      " VALUES ($1, $2, $3, $4::boolean, $5::bigint, $6::bigint) RETURNING id",
+    [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = $1::bigint",
+    [ST_KEY_BY_HASH] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = $1"
+                       " AND revoked_at IS NULL",
+    [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys ORDER BY id",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = $2::bigint"
+                      " WHERE id = $1::bigint AND revoked_at IS NULL",
+    [ST_KEYS_ACTIVE] = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
+    /* nextval: atomic across nodes, never rolled back */
+    [ST_SEQ_RESERVE] = "SELECT nextval('code_seq')",
+    [ST_ID_TOPS] = "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
+                   " FROM users_id_seq), (SELECT CASE WHEN is_called THEN last_value"
+                   " ELSE last_value - 1 END FROM urls_id_seq), (SELECT CASE WHEN is_called"
+                   " THEN last_value ELSE last_value - 1 END FROM events_id_seq),"
+                   " (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
+                   " FROM api_keys_id_seq)",
+    [ST_LOCK_KEY] = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+    [ST_HEARTBEAT] = "INSERT INTO meta (key, value) VALUES ('heartbeat', convert_to($1, 'UTF8'))"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+/* List filter bits; a list statement is prepared per (table, bit set). */
+#define LF_USER     1u
+#define LF_URL      2u
+#define LF_ACTIVE   4u
+#define LF_TYPE     8u
+#define LF_OWNER    16u
+#define LF_VARIANTS 32u
+
+struct lnk_store_bconn {
+    PGconn *pg;
+    struct lnk_store_backend *b;
+    bool prepared[ST__COUNT];
+    bool list_prepared[2][3][LF_VARIANTS][2]; /* [count?][kind][mask][rare type?] */
+    int sp_depth;                          /* savepoints open (writer) */
+};
+
+struct lnk_store_backend {
+    char *conninfo; /* DATABASE_URL: never logged, it may hold a password */
+    bool sync_full; /* LINKD_SYNCHRONOUS=full */
+    struct lnk_store_bconn *wr;
+    uint8_t code_key[LNK_CODEGEN_KEY_BYTES];
+    uint64_t changes; /* rows the writer changed (refusals change none) */
+    /* the writer's latest failure */
+    enum lnk_store_fault fail;
+    char fail_text[256];
+};
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void set_err(char *errbuf, size_t errcap, const char *what, const char *why)
+{
+    if (errbuf && errcap)
+        snprintf(errbuf, errcap, "postgres: %s: %s", what, why);
+}
+
+/* libpq's message without its trailing newline, for logs and /health. */
+static void pg_message(PGconn *pg, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", pg ? PQerrorMessage(pg) : "no connection");
+    size_t n = strlen(out);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
+        out[--n] = '\0';
+}
+
+static PGconn *connect_pg(const char *conninfo, bool sync_full, char *errbuf, size_t errcap)
+{
+    const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "application_name",
+                          "options", "dbname", NULL};
+    const char *vals[] = {PG_CONNECT_TIMEOUT_S, "1", "30", "linkd", PG_OPTIONS, conninfo, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    PGresult *res = NULL;
+    const char *step = "connect";
+    if (pg && PQstatus(pg) == CONNECTION_OK) {
+        step = "synchronous_commit";
+        res = PQexec(pg, sync_full ? PG_SYNC_FULL : PG_SYNC_OFF);
+    }
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char msg[256];
+        pg_message(pg, msg, sizeof(msg));
+        set_err(errbuf, errcap, step, msg);
+        PQclear(res);
+        PQfinish(pg);
+        return NULL;
+    }
+    PQclear(res);
+    return pg;
+}
+
+static void close_conn(struct lnk_store_bconn *c)
+{
+    if (!c)
+        return;
+    PQfinish(c->pg);
+    free(c);
+}
+
+static int open_conn(struct lnk_store_backend *b, struct lnk_store_bconn **out, char *errbuf,
+                     size_t errcap)
+{
+    PGconn *pg = connect_pg(b->conninfo, b->sync_full, errbuf, errcap);
+    *out = NULL;
+    if (!pg)
+        return LNK_EUNAVAIL;
+    struct lnk_store_bconn *c = lnk_xcalloc(1, sizeof(*c));
+    c->pg = pg;
+    c->b = b;
+    *out = c;
+    return LNK_OK;
+}
+
+static bool pg_conn_broken(struct lnk_store_bconn *c)
+{
+    return PQstatus(c->pg) == CONNECTION_BAD;
+}
+
+/* ---- statements ------------------------------------------------------------- */
+
+/* Positional text parameters ($1, $2, ...): NULL is SQL NULL. */
+struct params {
+    int n;
+    const char *v[10];
+    char buf[10][24];
+};
+
+static void p_i64(struct params *p, int64_t v)
+{
+    snprintf(p->buf[p->n], sizeof(p->buf[p->n]), "%lld", (long long)v);
+    p->v[p->n] = p->buf[p->n];
+    p->n++;
+}
+
+/* An id: NULL for 0 (none). */
+static void p_id(struct params *p, int64_t v)
+{
+    if (v > 0)
+        p_i64(p, v);
+    else
+        p->v[p->n++] = NULL;
+}
+
+static void p_text(struct params *p, const char *s)
+{
+    p->v[p->n++] = s;
+}
+
+static void p_bool(struct params *p, bool b)
+{
+    p->v[p->n++] = b ? "true" : "false";
+}
+
+/* SQLSTATE -> lnk_err; a failure of the connection or the server is
+ * LNK_EUNAVAIL (class 08, 53, 57, 58, and a broken connection). */
+static int map_result(PGconn *pg, PGresult *res)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN)
+        return LNK_OK;
+    if (PQstatus(pg) == CONNECTION_BAD)
+        return LNK_EUNAVAIL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!state)
+        return LNK_EBACKEND;
+    if (strcmp(state, "23505") == 0)
+        return LNK_EEXISTS; /* unique_violation */
+    if (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)
+        return LNK_EINVAL; /* integrity, data */
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+        strncmp(state, "57", 2) == 0 || strncmp(state, "58", 2) == 0 ||
+        strcmp(state, "25006") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return LNK_EUNAVAIL;
+    return LNK_EBACKEND;
+}
+
+/* Remembers a failure of the writer's connection for last_fault. */
+static void note(struct lnk_store_bconn *c, PGresult *res, int rc)
+{
+    struct lnk_store_backend *b = c->b;
+    if (rc == LNK_OK || rc == LNK_ENOTFOUND || rc == LNK_EEXISTS || !b || c != b->wr)
+        return;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (rc != LNK_EUNAVAIL)
+        b->fail = LNK_STORE_OK; /* not the storage's */
+    else if (state && strcmp(state, "53100") == 0)
+        b->fail = LNK_STORE_FAULT_DISK_FULL;
+    else if (state && strcmp(state, "25006") == 0)
+        b->fail = LNK_STORE_FAULT_READ_ONLY;
+    else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+        b->fail = LNK_STORE_FAULT_LOCKED;
+    else
+        b->fail = LNK_STORE_FAULT_UNAVAILABLE;
+    pg_message(c->pg, b->fail_text, sizeof(b->fail_text));
+}
+
+static char *stmt_name(char *buf, size_t cap, enum stmt_id sid)
+{
+    snprintf(buf, cap, "s%d", (int)sid);
+    return buf;
+}
+
+/* Runs prepared statement sid (preparing it on first use). *res is the
+ * result (PQclear it) or NULL on failure. */
+static int run(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p,
+               PGresult **out)
+{
+    char name[16];
+    PGresult *res = NULL;
+    int rc;
+    *out = NULL;
+    if (!c->prepared[sid]) {
+        res = PQprepare(c->pg, stmt_name(name, sizeof(name), sid), stmt_sql[sid], p ? p->n : 0,
+                        NULL);
+        rc = map_result(c->pg, res);
+        c->prepared[sid] = rc == LNK_OK;
+        if (rc != LNK_OK)
+            goto out;
+        PQclear(res);
+    }
+    res = PQexecPrepared(c->pg, stmt_name(name, sizeof(name), sid), p ? p->n : 0,
+                         p ? p->v : NULL, NULL, NULL, 0);
+    rc = map_result(c->pg, res);
+out:
+    note(c, res, rc);
+    if (rc == LNK_OK)
+        *out = res;
+    else
+        PQclear(res);
+    return rc;
+}
+
+/* Adds the rows a write on the writer's connection changed to the count
+ * the rules compare (changes); a SELECT's row count is not a change. */
+static void count_changes(struct lnk_store_bconn *c, PGresult *res)
+{
+    if (c->b && c == c->b->wr && strncmp(PQcmdStatus(res), "SELECT", 6) != 0)
+        c->b->changes += strtoull(PQcmdTuples(res), NULL, 10);
+}
+
+/* A statement whose rows do not matter; counts the rows it changed. */
+static int exec(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p)
+{
+    PGresult *res = NULL;
+    int rc = run(c, sid, p, &res);
+    if (rc == LNK_OK)
+        count_changes(c, res);
+    PQclear(res);
+    return rc;
+}
+
+static int64_t col_i64(PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static bool col_bool(PGresult *res, int row, int col)
+{
+    return PQgetvalue(res, row, col)[0] == 't';
+}
+
+/* Column col of row, copied into a (a NULL: borrowed from res). */
+static const char *col_str(PGresult *res, int row, int col, struct lnk_arena *a)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    const char *v = PQgetvalue(res, row, col);
+    return a ? lnk_arena_strndup(a, v, (size_t)PQgetlength(res, row, col)) : v;
+}
+
+static const char *col_str_nonnull(PGresult *res, int row, int col, struct lnk_arena *a)
+{
+    const char *s = col_str(res, row, col, a);
+    return s ? s : "";
+}
+
+/* The first column of the first row; LNK_ENOTFOUND when there is none. */
+static int query_i64(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p,
+                     int64_t *out)
+{
+    PGresult *res = NULL;
+    int rc = run(c, sid, p, &res);
+    if (rc == LNK_OK && PQntuples(res) == 0)
+        rc = LNK_ENOTFOUND;
+    else if (rc == LNK_OK)
+        *out = col_i64(res, 0, 0);
+    if (rc == LNK_OK)
+        count_changes(c, res);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+static void read_user(PGresult *res, int i, struct lnk_arena *a, struct lnk_user *u)
+{
+    u->id = col_i64(res, i, 0);
+    u->username = col_str_nonnull(res, i, 1, a);
+    u->email = col_str_nonnull(res, i, 2, a);
+    u->created_at = col_i64(res, i, 3);
+}
+
+static void read_url(PGresult *res, int i, struct lnk_arena *a, struct lnk_url *u)
+{
+    u->id = col_i64(res, i, 0);
+    u->user_id = col_i64(res, i, 1);
+    u->short_code = col_str_nonnull(res, i, 2, a);
+    u->original_url = col_str_nonnull(res, i, 3, a);
+    u->title = col_str(res, i, 4, a);
+    u->is_active = col_bool(res, i, 5);
+    u->created_at = col_i64(res, i, 6);
+    u->updated_at = col_i64(res, i, 7);
+}
+
+static void read_event(PGresult *res, int i, struct lnk_arena *a, struct lnk_event *e)
+{
+    e->id = col_i64(res, i, 0);
+    e->url_id = col_i64(res, i, 1);
+    e->user_id = col_i64(res, i, 2);
+    e->event_type = col_str_nonnull(res, i, 3, a);
+    e->timestamp = col_i64(res, i, 4);
+    e->details = col_str(res, i, 5, a);
+    if (!e->details)
+        e->details = "{}";
+}
+
+static void read_key(PGresult *res, int i, struct lnk_arena *a, struct lnk_api_key *k)
+{
+    k->id = col_i64(res, i, 0);
+    k->name = col_str_nonnull(res, i, 1, a);
+    k->prefix = col_str_nonnull(res, i, 2, a);
+    k->admin = col_bool(res, i, 3);
+    k->user_id = col_i64(res, i, 4);
+    k->created_at = col_i64(res, i, 5);
+    k->revoked_at = col_i64(res, i, 6);
+}
+
+/* The one row a point read selects; LNK_ENOTFOUND when none. */
+#define LOAD_ONE(c, sid, p, reader, a, out)                                                        \
+    do {                                                                                           \
+        PGresult *res_ = NULL;                                                                     \
+        rc = run((c), (sid), (p), &res_);                                                          \
+        if (rc == LNK_OK && PQntuples(res_) == 0)                                                  \
+            rc = LNK_ENOTFOUND;                                                                    \
+        else if (rc == LNK_OK)                                                                     \
+            reader(res_, 0, (a), (out));                                                           \
+        PQclear(res_);                                                                             \
+    } while (0)
+
+/* ---- point reads ------------------------------------------------------------- */
+
+static int pg_ping(struct lnk_store_bconn *c)
+{
+    int64_t one = 0;
+    return query_i64(c, ST_PING, NULL, &one);
+}
+
+static int pg_user_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                       struct lnk_user *out)
+{
+    struct params p = {0};
+    int rc;
+    p_i64(&p, id);
+    LOAD_ONE(c, ST_USER_GET, &p, read_user, a, out);
+    return rc;
+}
+
+static int pg_user_by_name(struct lnk_store_bconn *c, const char *username, int64_t *id)
+{
+    struct params p = {0};
+    p_text(&p, username);
+    return query_i64(c, ST_USER_BY_NAME, &p, id);
+}
+
+static int pg_user_by_email(struct lnk_store_bconn *c, const char *email, int64_t *id)
+{
+    struct params p = {0};
+    p_text(&p, email);
+    return query_i64(c, ST_USER_BY_EMAIL, &p, id);
+}
+
+static int pg_url_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                      struct lnk_url *out)
+{
+    struct params p = {0};
+    int rc;
+    p_i64(&p, id);
+    LOAD_ONE(c, ST_URL_GET, &p, read_url, a, out);
+    return rc;
+}
+
+static int pg_url_by_code(struct lnk_store_bconn *c, const char *code, struct lnk_arena *a,
+                          struct lnk_url *out)
+{
+    struct params p = {0};
+    int rc;
+    p_text(&p, code);
+    LOAD_ONE(c, ST_URL_BY_CODE, &p, read_url, a, out);
+    return rc;
+}
+
+static int pg_url_owner(struct lnk_store_bconn *c, int64_t id, int64_t *owner)
+{
+    struct params p = {0};
+    p_i64(&p, id);
+    return query_i64(c, ST_URL_OWNER, &p, owner);
+}
+
+static int pg_url_by_dest(struct lnk_store_bconn *c, int64_t user_id, const char *dest,
+                          struct lnk_arena *a, struct lnk_url *out)
+{
+    struct params p = {0};
+    int rc;
+    p_i64(&p, user_id);
+    p_text(&p, dest);
+    LOAD_ONE(c, ST_URL_BY_DEST, &p, read_url, a, out);
+    return rc;
+}
+
+static int pg_code_taken(struct lnk_store_bconn *c, const char *code, bool *taken)
+{
+    struct params p = {0};
+    int64_t one = 0;
+    p_text(&p, code);
+    int rc = query_i64(c, ST_CODE_TAKEN, &p, &one);
+    *taken = rc == LNK_OK;
+    return rc == LNK_ENOTFOUND ? LNK_OK : rc;
+}
+
+static int pg_urls_of_user(struct lnk_store_bconn *c, int64_t user_id, struct lnk_arena *a,
+                           struct lnk_url **out, size_t *n)
+{
+    struct params p = {0};
+    PGresult *res = NULL;
+    p_i64(&p, user_id);
+    int rc = run(c, ST_URLS_OF_USER, &p, &res);
+    if (rc == LNK_OK) {
+        int rows = PQntuples(res);
+        *out = lnk_arena_alloc(a, sizeof(**out) * (size_t)(rows ? rows : 1));
+        for (int i = 0; i < rows; i++)
+            read_url(res, i, a, &(*out)[i]);
+        *n = (size_t)rows;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_event_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                        struct lnk_event *out)
+{
+    struct params p = {0};
+    int rc;
+    p_i64(&p, id);
+    LOAD_ONE(c, ST_EVENT_GET, &p, read_event, a, out);
+    return rc;
+}
+
+static int pg_click_url_of(struct lnk_store_bconn *c, int64_t id, int64_t *url_id)
+{
+    struct params p = {0};
+    p_i64(&p, id);
+    return query_i64(c, ST_CLICK_URL_OF, &p, url_id);
+}
+
+static int pg_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
+{
+    PGresult *res = NULL;
+    int rc = run(c, ST_COUNTS, NULL, &res);
+    if (rc == LNK_OK && PQntuples(res) == 1) {
+        out->users = col_i64(res, 0, 0);
+        out->urls = col_i64(res, 0, 1);
+        out->events = col_i64(res, 0, 2);
+    } else if (rc == LNK_OK) {
+        rc = LNK_EBACKEND;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_stats(struct lnk_store_bconn *c, int64_t owner, struct lnk_arena *a,
+                    struct lnk_op_stats *t)
+{
+    struct params p = {0};
+    PGresult *res = NULL;
+    p_i64(&p, owner);
+    int rc = run(c, owner ? ST_STATS_TOTALS_OWNER : ST_STATS_TOTALS, owner ? &p : NULL, &res);
+    if (rc == LNK_OK && PQntuples(res) == 1) {
+        t->users = col_i64(res, 0, 0);
+        t->urls = col_i64(res, 0, 1);
+        t->active_urls = col_i64(res, 0, 2);
+    } else if (rc == LNK_OK) {
+        rc = LNK_EBACKEND;
+    }
+    PQclear(res);
+    res = NULL;
+    if (rc == LNK_OK)
+        rc = run(c, owner ? ST_STATS_TYPES_OWNER : ST_STATS_TYPES, owner ? &p : NULL, &res);
+    if (rc == LNK_OK) {
+        int rows = PQntuples(res);
+        t->types = lnk_arena_alloc(a, sizeof(*t->types) * (size_t)(rows ? rows : 1));
+        for (int i = 0; i < rows; i++) {
+            t->types[i].event_type = col_str_nonnull(res, i, 0, a);
+            t->types[i].n = col_i64(res, i, 1);
+            t->events += t->types[i].n;
+        }
+        t->n_types = (size_t)rows;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_url_clicks(struct lnk_store_bconn *c, int64_t url_id, int64_t *clicks,
+                         int64_t *last_click_at)
+{
+    struct params p = {0};
+    PGresult *res = NULL;
+    p_i64(&p, url_id);
+    int rc = run(c, ST_CLICKS_TOTAL, &p, &res);
+    if (rc == LNK_OK && PQntuples(res) == 0) {
+        rc = LNK_ENOTFOUND;
+    } else if (rc == LNK_OK) {
+        *clicks = col_i64(res, 0, 0);
+        *last_click_at = col_i64(res, 0, 1);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_url_days(struct lnk_store_bconn *c, int64_t url_id, struct lnk_arena *a,
+                       struct lnk_click_day **days, size_t *n)
+{
+    struct params p = {0};
+    PGresult *res = NULL;
+    p_i64(&p, url_id);
+    int rc = run(c, ST_CLICKS_DAILY, &p, &res);
+    if (rc == LNK_OK) {
+        int rows = PQntuples(res);
+        *days = lnk_arena_alloc(a, sizeof(**days) * (size_t)(rows ? rows : 1));
+        for (int i = 0; i < rows; i++)
+            (*days)[i] = (struct lnk_click_day){col_i64(res, i, 0), col_i64(res, i, 1)};
+        *n = (size_t)rows;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_key_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                      struct lnk_api_key *out)
+{
+    struct params p = {0};
+    int rc;
+    p_i64(&p, id);
+    LOAD_ONE(c, ST_KEY_GET, &p, read_key, a, out);
+    return rc;
+}
+
+static int pg_key_by_hash(struct lnk_store_bconn *c, const char *hash, struct lnk_arena *a,
+                          struct lnk_api_key *out)
+{
+    struct params p = {0};
+    int rc;
+    p_text(&p, hash);
+    LOAD_ONE(c, ST_KEY_BY_HASH, &p, read_key, a, out);
+    return rc;
+}
+
+static int pg_key_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_api_key **out,
+                       size_t *n)
+{
+    PGresult *res = NULL;
+    int rc = run(c, ST_KEY_LIST, NULL, &res);
+    if (rc == LNK_OK) {
+        int rows = PQntuples(res);
+        *out = lnk_arena_alloc(a, sizeof(**out) * (size_t)(rows ? rows : 1));
+        for (int i = 0; i < rows; i++)
+            read_key(res, i, a, &(*out)[i]);
+        *n = (size_t)rows;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_keys_active(struct lnk_store_bconn *c, int64_t *n)
+{
+    return query_i64(c, ST_KEYS_ACTIVE, NULL, n);
+}
+
+/* ---- lists ------------------------------------------------------------------
+ * One statement per table and set of filters: WHERE id > $1 and the
+ * filters in a fixed order, ORDER BY id, LIMIT and OFFSET (a count: of at
+ * most a cap). The indexes lead with the owner or url, then id, so a list
+ * by either reads in id order without a sort. */
+
+static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
+{
+    static const unsigned allowed[] = {
+        [LNK_ROW_USER] = 0,
+        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER,
+        [LNK_ROW_EVENT] = LF_USER | LF_URL | LF_TYPE | LF_OWNER,
+    };
+    unsigned mask = 0;
+    mask |= q->has_user_id ? LF_USER : 0;
+    mask |= q->has_url_id ? LF_URL : 0;
+    mask |= q->is_active >= 0 ? LF_ACTIVE : 0;
+    mask |= q->event_type ? LF_TYPE : 0;
+    mask |= q->has_owner_id ? LF_OWNER : 0;
+    return mask & allowed[k];
+}
+
+/* The SQL of a list (count: of its count up to a cap) with its parameters
+ * from $1, and their values. */
+static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list_query *q,
+                       bool count, int64_t after, struct params *p, char *sql, size_t cap)
+{
+    static const char *const select_sql[] = {
+        [LNK_ROW_USER] = "SELECT " USER_COLS " FROM users",
+        [LNK_ROW_URL] = "SELECT " URL_COLS " FROM urls",
+        [LNK_ROW_EVENT] = "SELECT " EVENT_COLS " FROM events",
+    };
+    static const char *const table[] = {" FROM users", " FROM urls", " FROM events"};
+    size_t len = (size_t)snprintf(sql, cap, "%s%s WHERE id > $1::bigint",
+                                  count ? "SELECT 1" : select_sql[k], count ? table[k] : "");
+    p_i64(p, after);
+    if (mask & LF_USER) {
+        len += (size_t)snprintf(sql + len, cap - len, " AND user_id = $%d::bigint", p->n + 1);
+        p_i64(p, q->user_id);
+    }
+    if (mask & LF_URL) {
+        len += (size_t)snprintf(sql + len, cap - len, " AND url_id = $%d::bigint", p->n + 1);
+        p_i64(p, q->url_id);
+    }
+    if (mask & LF_ACTIVE) {
+        len += (size_t)snprintf(sql + len, cap - len, " AND is_active = $%d::boolean", p->n + 1);
+        p_bool(p, q->is_active > 0);
+    }
+    if (mask & LF_TYPE) {
+        /* a rare type spells out the partial index's condition */
+        len += (size_t)snprintf(sql + len, cap - len, " AND event_type = $%d%s", p->n + 1,
+                                strcmp(q->event_type, "click") ? " AND event_type <> 'click'"
+                                                               : "");
+        p_text(p, q->event_type);
+    }
+    if (mask & LF_OWNER) {
+        len += (size_t)snprintf(sql + len, cap - len,
+                                k == LNK_ROW_URL
+                                    ? " AND user_id = $%d::bigint"
+                                    : " AND url_id IN (SELECT id FROM urls WHERE user_id = "
+                                      "$%d::bigint)",
+                                p->n + 1);
+        p_i64(p, q->owner_id);
+    }
+    if (count) {
+        char inner[768];
+        snprintf(inner, sizeof(inner), "%s", sql);
+        snprintf(sql, cap, "SELECT count(*) FROM (%s LIMIT $%d::bigint) t", inner, p->n + 1);
+    } else
+        snprintf(sql + len, cap - len, " ORDER BY id LIMIT $%d::bigint OFFSET $%d::bigint",
+                 p->n + 1, p->n + 2);
+}
+
+/* Runs a list (or count) statement, preparing it per (kind, mask). The
+ * rare-type variant of LF_TYPE has its own name. */
+static int run_list(struct lnk_store_bconn *c, enum lnk_row_kind k,
+                    const struct lnk_list_query *q, bool count, int64_t after, int64_t limit,
+                    int64_t offset, PGresult **out)
+{
+    unsigned mask = filter_mask(k, q);
+    bool rare = (mask & LF_TYPE) && strcmp(q->event_type, "click") != 0;
+    struct params p = {0};
+    char sql[768], name[32];
+    build_list(k, mask, q, count, after, &p, sql, sizeof(sql));
+    if (limit > 0)
+        p_i64(&p, limit);
+    else
+        p.v[p.n++] = NULL; /* LIMIT NULL: every row */
+    if (!count)
+        p_i64(&p, offset);
+    snprintf(name, sizeof(name), "%c%d_%u%s", count ? 'c' : 'l', (int)k, mask, rare ? "r" : "");
+    PGresult *res = NULL;
+    int rc = LNK_OK;
+    bool *prepared = &c->list_prepared[count][k][mask][rare];
+    if (!*prepared) {
+        res = PQprepare(c->pg, name, sql, p.n, NULL);
+        rc = map_result(c->pg, res);
+        PQclear(res);
+        res = NULL;
+        *prepared = rc == LNK_OK;
+    }
+    if (rc == LNK_OK) {
+        res = PQexecPrepared(c->pg, name, p.n, p.v, NULL, NULL, 0);
+        rc = map_result(c->pg, res);
+    }
+    if (rc == LNK_OK)
+        *out = res;
+    else
+        PQclear(res);
+    return rc;
+}
+
+static int pg_list(struct lnk_store_bconn *c, enum lnk_row_kind k, const struct lnk_list_query *q,
+                   int64_t after_id, int64_t offset, int64_t limit, lnk_list_row_fn fn, void *ctx)
+{
+    PGresult *res = NULL;
+    int rc = run_list(c, k, q, false, after_id, limit, offset, &res);
+    int rows = rc == LNK_OK ? PQntuples(res) : 0;
+    for (int i = 0; i < rows; i++) {
+        struct lnk_user u;
+        struct lnk_url l;
+        struct lnk_event e;
+        union lnk_list_row row;
+        if (k == LNK_ROW_USER) {
+            read_user(res, i, NULL, &u);
+            row.user = &u;
+        } else if (k == LNK_ROW_URL) {
+            read_url(res, i, NULL, &l);
+            row.url = &l;
+        } else {
+            read_event(res, i, NULL, &e);
+            row.event = &e;
+        }
+        if (!fn(ctx, row))
+            break;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_list_count(struct lnk_store_bconn *c, enum lnk_row_kind k,
+                         const struct lnk_list_query *q, int64_t cap, int64_t *n)
+{
+    PGresult *res = NULL;
+    int rc = run_list(c, k, q, true, 0, cap, 0, &res);
+    *n = rc == LNK_OK && PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
+    PQclear(res);
+    return rc;
+}
+
+/* ---- writes --------------------------------------------------------------------- */
+
+static int pg_user_put(struct lnk_store_bconn *c, const struct lnk_user *u, bool by_id,
+                       int64_t *id)
+{
+    struct params p = {0};
+    if (!by_id) {
+        p_text(&p, u->username);
+        p_text(&p, u->email);
+        p_i64(&p, u->created_at);
+        int rc = query_i64(c, ST_USER_INSERT, &p, id);
+        return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: taken */
+    }
+    p_i64(&p, u->id);
+    p_text(&p, u->username);
+    p_text(&p, u->email);
+    p_i64(&p, u->created_at);
+    int rc = exec(c, ST_USER_UPSERT, &p);
+    struct params s = {0};
+    p_i64(&s, u->id);
+    if (rc == LNK_OK)
+        rc = exec(c, ST_USER_SEQ, &s);
+    *id = u->id;
+    return rc;
+}
+
+static int pg_user_update(struct lnk_store_bconn *c, int64_t id, const char *username,
+                          const char *email)
+{
+    struct params p = {0};
+    p_i64(&p, id);
+    p_text(&p, username);
+    p_text(&p, email);
+    return exec(c, ST_USER_UPDATE, &p);
+}
+
+/* Foreign keys take the user's urls, their events and rollups, its events
+ * and keys; a trigger retires the urls' codes. */
+static int pg_user_delete(struct lnk_store_bconn *c, int64_t id)
+{
+    struct params p = {0};
+    p_i64(&p, id);
+    return exec(c, ST_USER_DELETE, &p);
+}
+
+static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct lnk_arena *a,
+                      struct lnk_url *out)
+{
+    struct params p = {0};
+    int rc;
+    if (u->id <= 0) {
+        p_i64(&p, u->user_id);
+        p_text(&p, u->short_code);
+        p_text(&p, u->original_url);
+        p_text(&p, u->title);
+        p_bool(&p, u->is_active);
+        p_i64(&p, u->created_at);
+        p_i64(&p, u->updated_at);
+        LOAD_ONE(c, ST_URL_INSERT, &p, read_url, a, out);
+        if (rc == LNK_OK)
+            c->b->changes++;
+        return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the code is taken */
+    }
+    p_i64(&p, u->id);
+    p_i64(&p, u->user_id);
+    p_text(&p, u->short_code);
+    p_text(&p, u->original_url);
+    p_text(&p, u->title);
+    p_bool(&p, u->is_active);
+    p_i64(&p, u->created_at);
+    p_i64(&p, u->updated_at);
+    rc = exec(c, ST_URL_UPSERT, &p);
+    struct params s = {0};
+    p_i64(&s, u->id);
+    if (rc == LNK_OK)
+        rc = exec(c, ST_URL_SEQ, &s);
+    if (rc == LNK_OK)
+        rc = pg_url_get(c, u->id, a, out);
+    return rc;
+}
+
+static int pg_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
+{
+    struct params p = {0};
+    p_i64(&p, u->id);
+    p_text(&p, u->title);
+    p_bool(&p, u->is_active);
+    p_text(&p, u->original_url);
+    p_i64(&p, u->updated_at);
+    return exec(c, ST_URL_SET, &p);
+}
+
+static int pg_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id)
+{
+    struct params p = {0};
+    if (e->id <= 0) {
+        p_i64(&p, e->url_id);
+        p_id(&p, e->user_id);
+        p_text(&p, e->event_type);
+        p_i64(&p, e->timestamp);
+        p_text(&p, e->details);
+        return query_i64(c, ST_EVENT_INSERT, &p, id);
+    }
+    p_i64(&p, e->id);
+    p_i64(&p, e->url_id);
+    p_id(&p, e->user_id);
+    p_text(&p, e->event_type);
+    p_i64(&p, e->timestamp);
+    p_text(&p, e->details);
+    int rc = exec(c, ST_EVENT_UPSERT, &p);
+    struct params s = {0};
+    p_i64(&s, e->id);
+    if (rc == LNK_OK)
+        rc = exec(c, ST_EVENT_SEQ, &s);
+    *id = e->id;
+    return rc;
+}
+
+/* A field of COPY's text format: backslash, tab, newline and CR escaped
+ * (details are JSON text, which holds no raw control character, but may
+ * hold backslashes). */
+static int copy_text(struct lnk_buf *buf, const char *s)
+{
+    int rc = LNK_OK;
+    for (const char *p = s; *p && rc == LNK_OK; p++) {
+        char esc[2] = {'\\', *p};
+        if (*p == '\\' || *p == '\t' || *p == '\n' || *p == '\r') {
+            esc[1] = *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : '\\';
+            rc = lnk_buf_append(buf, esc, 2);
+        } else {
+            rc = lnk_buf_append(buf, p, 1);
+        }
+    }
+    return rc;
+}
+
+/* Click rows go in with one COPY per batch, the cheapest way into
+ * PostgreSQL. */
+static int pg_clicks_insert(struct lnk_store_bconn *c, const struct lnk_click_row *rows, size_t n)
+{
+    struct lnk_buf buf;
+    lnk_buf_init(&buf, SIZE_MAX / 2);
+    int rc = LNK_OK;
+    for (size_t i = 0; i < n && rc == LNK_OK; i++) {
+        rc = lnk_buf_printf(&buf, "%lld\t%lld\tclick\t%lld\t", (long long)rows[i].url_id,
+                            (long long)rows[i].user_id, (long long)rows[i].timestamp);
+        if (rc == LNK_OK)
+            rc = copy_text(&buf, rows[i].details);
+        if (rc == LNK_OK)
+            rc = lnk_buf_append(&buf, "\n", 1);
+    }
+    PGresult *res = NULL;
+    if (rc == LNK_OK) {
+        res = PQexec(c->pg, "COPY events (url_id, user_id, event_type, timestamp, details)"
+                            " FROM STDIN");
+        rc = map_result(c->pg, res);
+        if (rc == LNK_OK && PQresultStatus(res) != PGRES_COPY_IN)
+            rc = LNK_EBACKEND;
+        note(c, res, rc);
+        PQclear(res);
+    }
+    if (rc == LNK_OK && (PQputCopyData(c->pg, buf.ptr, (int)buf.len) != 1 ||
+                         PQputCopyEnd(c->pg, NULL) != 1))
+        rc = LNK_EUNAVAIL;
+    lnk_buf_cleanup(&buf);
+    if (rc == LNK_OK) {
+        res = PQgetResult(c->pg);
+        rc = map_result(c->pg, res);
+        note(c, res, rc);
+        if (rc == LNK_OK)
+            count_changes(c, res);
+        PQclear(res);
+        while ((res = PQgetResult(c->pg)) != NULL)
+            PQclear(res);
+    }
+    return rc;
+}
+
+/* "{a,b,c}": a bigint[] parameter. */
+static char *i64_array(struct lnk_buf *b, const int64_t *v, size_t n, size_t stride)
+{
+    b->len = 0;
+    (void)lnk_buf_append(b, "{", 1);
+    for (size_t i = 0; i < n; i++)
+        (void)lnk_buf_printf(b, "%s%lld", i ? "," : "",
+                             (long long)*(const int64_t *)(const void *)((const char *)v +
+                                                                         i * stride));
+    (void)lnk_buf_append(b, "}", 1);
+    return lnk_buf_steal(b, NULL);
+}
+
+static int rollup_stmt(struct lnk_store_bconn *c, enum stmt_id sid, const int64_t *a,
+                       const int64_t *b2, const int64_t *c3, size_t n, size_t stride)
+{
+    struct lnk_buf buf;
+    lnk_buf_init(&buf, SIZE_MAX / 2);
+    char *x = i64_array(&buf, a, n, stride), *y = i64_array(&buf, b2, n, stride),
+         *z = i64_array(&buf, c3, n, stride);
+    struct params p = {0};
+    p_text(&p, x);
+    p_text(&p, y);
+    p_text(&p, z);
+    int rc = exec(c, sid, &p);
+    free(x);
+    free(y);
+    free(z);
+    lnk_buf_cleanup(&buf);
+    return rc;
+}
+
+/* The per-url-day deltas, then one per url with their sum. */
+static int pg_rollups_add(struct lnk_store_bconn *c, const struct lnk_rollup_delta *d, size_t n)
+{
+    if (n == 0)
+        return LNK_OK;
+    int rc = rollup_stmt(c, ST_ROLLUP_ADD_DAYS, &d[0].url_id, &d[0].day, &d[0].clicks, n,
+                         sizeof(*d));
+    struct lnk_rollup_delta *per_url = lnk_xcalloc(n, sizeof(*per_url));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m == 0 || per_url[m - 1].url_id != d[i].url_id)
+            per_url[m++] = (struct lnk_rollup_delta){d[i].url_id, 0, 0, 0};
+        per_url[m - 1].clicks += d[i].clicks;
+        if (d[i].last_click_at > per_url[m - 1].last_click_at)
+            per_url[m - 1].last_click_at = d[i].last_click_at;
+    }
+    if (rc == LNK_OK)
+        rc = rollup_stmt(c, ST_ROLLUP_ADD, &per_url[0].url_id, &per_url[0].clicks,
+                         &per_url[0].last_click_at, m, sizeof(*per_url));
+    free(per_url);
+    return rc;
+}
+
+static int pg_rollups_recount(struct lnk_store_bconn *c, int64_t url_id)
+{
+    struct params p = {0};
+    p_i64(&p, url_id);
+    int rc = exec(c, ST_ROLLUP_CLEAR, &p);
+    if (rc == LNK_OK)
+        rc = exec(c, ST_ROLLUP_CLEAR_DAYS, &p);
+    if (rc == LNK_OK)
+        rc = exec(c, ST_ROLLUP_RECOUNT, &p);
+    if (rc == LNK_OK)
+        rc = exec(c, ST_ROLLUP_RECOUNT_DAYS, &p);
+    return rc;
+}
+
+static int pg_key_insert(struct lnk_store_bconn *c, const struct lnk_api_key *k, const char *hash,
+                         int64_t *id)
+{
+    struct params p = {0};
+    p_text(&p, k->name);
+    p_text(&p, hash);
+    p_text(&p, k->prefix);
+    p_bool(&p, k->admin);
+    p_id(&p, k->user_id);
+    p_i64(&p, k->created_at);
+    return query_i64(c, ST_KEY_INSERT, &p, id);
+}
+
+static int pg_key_revoke(struct lnk_store_bconn *c, int64_t id, int64_t now)
+{
+    struct params p = {0};
+    p_i64(&p, id);
+    p_i64(&p, now);
+    return exec(c, ST_KEY_REVOKE, &p);
+}
+
+/* The sequence's increment is the block: one nextval reserves it. */
+static int pg_seq_reserve(struct lnk_store_bconn *c, int64_t n, int64_t *first)
+{
+    if (n != LNK_CODE_BLOCK)
+        return LNK_EINVAL;
+    return query_i64(c, ST_SEQ_RESERVE, NULL, first);
+}
+
+static int pg_id_tops(struct lnk_store_bconn *c, int64_t tops[LNK_ID__N])
+{
+    PGresult *res = NULL;
+    int rc = run(c, ST_ID_TOPS, NULL, &res);
+    for (int t = 0; rc == LNK_OK && t < LNK_ID__N; t++)
+        tops[t] = col_i64(res, 0, t);
+    PQclear(res);
+    return rc;
+}
+
+static int pg_lock_key(struct lnk_store_bconn *c, const char *key)
+{
+    struct params p = {0};
+    p_text(&p, key);
+    return exec(c, ST_LOCK_KEY, &p);
+}
+
+/* ---- transactions (writer thread) ------------------------------------------- */
+
+static struct lnk_store_bconn *pg_writer(struct lnk_store_backend *b)
+{
+    return b->wr;
+}
+
+static int pg_begin(struct lnk_store_backend *b)
+{
+    if (!b->wr)
+        return LNK_EUNAVAIL;
+    b->wr->sp_depth = 0;
+    return exec(b->wr, ST_BEGIN, NULL);
+}
+
+static void pg_rollback(struct lnk_store_backend *b)
+{
+    if (b->wr && PQtransactionStatus(b->wr->pg) != PQTRANS_IDLE)
+        (void)exec(b->wr, ST_ROLLBACK, NULL);
+}
+
+/* With LINKD_SYNCHRONOUS=full (synchronous_commit on), COMMIT returns once
+ * the WAL is flushed. */
+static int pg_commit(struct lnk_store_backend *b)
+{
+    int rc = exec(b->wr, ST_COMMIT, NULL);
+    if (rc != LNK_OK)
+        pg_rollback(b);
+    return rc;
+}
+
+static int pg_savepoint(struct lnk_store_backend *b, enum lnk_savepoint sp, enum lnk_sp_cmd cmd)
+{
+    static const enum stmt_id ids[2][3] = {
+        [LNK_SP_OP] = {ST_SP_OP, ST_RELEASE_OP, ST_ROLLBACK_OP},
+        [LNK_SP_ROW] = {ST_SP_ROW, ST_RELEASE_ROW, ST_ROLLBACK_ROW},
+    };
+    int rc = exec(b->wr, ids[sp][cmd], NULL);
+    if (rc == LNK_OK && cmd == LNK_SP_BEGIN)
+        b->wr->sp_depth++;
+    else if (rc == LNK_OK && cmd == LNK_SP_RELEASE)
+        b->wr->sp_depth--;
+    return rc;
+}
+
+/* A failed statement aborts a PostgreSQL transaction, which only a
+ * savepoint can take back. */
+static bool pg_tx_lost(struct lnk_store_backend *b)
+{
+    if (!b->wr || PQstatus(b->wr->pg) == CONNECTION_BAD)
+        return true;
+    PGTransactionStatusType st = PQtransactionStatus(b->wr->pg);
+    return st == PQTRANS_IDLE || st == PQTRANS_UNKNOWN ||
+           (st == PQTRANS_INERROR && b->wr->sp_depth == 0);
+}
+
+static uint64_t pg_changes(struct lnk_store_backend *b)
+{
+    return b->changes;
+}
+
+/* ---- health (writer thread) ------------------------------------------------ */
+
+static enum lnk_store_fault pg_check(struct lnk_store_backend *b)
+{
+    return !b->wr || PQstatus(b->wr->pg) == CONNECTION_BAD ? LNK_STORE_FAULT_UNAVAILABLE
+                                                           : LNK_STORE_OK;
+}
+
+static enum lnk_store_fault pg_last_fault(struct lnk_store_backend *b, int *sys_errno)
+{
+    *sys_errno = 0;
+    if (b->wr && PQstatus(b->wr->pg) == CONNECTION_BAD)
+        return LNK_STORE_FAULT_UNAVAILABLE;
+    return b->fail;
+}
+
+/* A lost writer connection is replaced; readers replace theirs on their
+ * next read (conn_broken). */
+static enum lnk_store_fault pg_recover(struct lnk_store_backend *b, enum lnk_store_fault fault,
+                                       void (*close_readers)(void *ctx), void *ctx)
+{
+    (void)close_readers;
+    (void)ctx;
+    if (b->wr && PQstatus(b->wr->pg) != CONNECTION_BAD)
+        return LNK_STORE_OK;
+    char err[256] = "";
+    struct lnk_store_bconn *c = NULL;
+    if (open_conn(b, &c, err, sizeof(err)) != LNK_OK) {
+        snprintf(b->fail_text, sizeof(b->fail_text), "%s", err);
+        return fault != LNK_STORE_OK ? fault : LNK_STORE_FAULT_UNAVAILABLE;
+    }
+    close_conn(b->wr);
+    b->wr = c;
+    LNK_LOG(INFO, NULL, "store", "reconnected", LNK_F_STR("backend", "postgres"));
+    return LNK_STORE_OK;
+}
+
+static int pg_probe(struct lnk_store_backend *b)
+{
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    struct params p = {0};
+    p_text(&p, now);
+    int rc = pg_begin(b);
+    if (rc == LNK_OK)
+        rc = exec(b->wr, ST_HEARTBEAT, &p);
+    if (rc == LNK_OK)
+        rc = pg_commit(b);
+    else
+        pg_rollback(b);
+    return rc;
+}
+
+static void pg_describe(struct lnk_store_backend *b, enum lnk_store_fault f,
+                        struct lnk_store_status *st)
+{
+    const char *what = "";
+    switch (f) {
+    case LNK_STORE_OK:
+        return;
+    case LNK_STORE_FAULT_DISK_FULL:
+        what = "the PostgreSQL server is out of disk space; writes are refused";
+        break;
+    case LNK_STORE_FAULT_READ_ONLY:
+        what = "the PostgreSQL server is read-only (a standby?); writes are refused";
+        break;
+    case LNK_STORE_FAULT_LOCKED:
+        what = "PostgreSQL aborted writes on a conflict; writes are retried";
+        break;
+    default:
+        what = "the PostgreSQL server cannot be reached; writes are refused until it answers";
+        break;
+    }
+    snprintf(st->reason, sizeof(st->reason), "%s", what);
+    if (b->fail_text[0]) {
+        snprintf(st->detail_key, sizeof(st->detail_key), "last_error");
+        snprintf(st->detail, sizeof(st->detail), "%s", b->fail_text);
+    }
+}
+
+/* ---- open, migrate, close ------------------------------------------------- */
+
+static int exec_sql(PGconn *pg, const char *sql, char *errbuf, size_t errcap, const char *what)
+{
+    PGresult *res = PQexec(pg, sql);
+    int rc = map_result(pg, res);
+    if (rc != LNK_OK) {
+        char msg[256];
+        pg_message(pg, msg, sizeof(msg));
+        set_err(errbuf, errcap, what, msg);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int schema_version(PGconn *pg, int64_t *version, char *errbuf, size_t errcap)
+{
+    int rc = exec_sql(pg, "CREATE TABLE IF NOT EXISTS linkd_schema (version integer NOT NULL)",
+                      errbuf, errcap, "schema");
+    PGresult *res = rc == LNK_OK ? PQexec(pg, "SELECT max(version) FROM linkd_schema") : NULL;
+    if (rc == LNK_OK)
+        rc = map_result(pg, res);
+    if (rc == LNK_OK)
+        *version = PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
+    else
+        set_err(errbuf, errcap, "schema", "cannot read linkd_schema");
+    PQclear(res);
+    return rc;
+}
+
+/* Moves the schema to the newest version, one migration per transaction,
+ * under an advisory lock: nodes that start together migrate once. */
+static int migrate(PGconn *pg, char *errbuf, size_t errcap)
+{
+    int64_t version = 0;
+    char sql[96];
+    int rc = exec_sql(pg, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")", errbuf, errcap,
+                      "migration lock");
+    if (rc != LNK_OK)
+        return rc;
+    rc = schema_version(pg, &version, errbuf, errcap);
+    if (rc == LNK_OK && (version < 0 || (uint64_t)version > LNK_PG_N_MIGRATIONS)) {
+        set_err(errbuf, errcap, "migrate", "the database schema is newer than this linkd");
+        rc = LNK_EINVAL;
+    }
+    for (int64_t v = version; rc == LNK_OK && (uint64_t)v < LNK_PG_N_MIGRATIONS; v++) {
+        rc = exec_sql(pg, "BEGIN", errbuf, errcap, "migrate");
+        if (rc == LNK_OK)
+            rc = exec_sql(pg, lnk_pg_migrations[v], errbuf, errcap, "migration");
+        snprintf(sql, sizeof(sql), "INSERT INTO linkd_schema (version) VALUES (%lld)",
+                 (long long)(v + 1));
+        if (rc == LNK_OK)
+            rc = exec_sql(pg, sql, errbuf, errcap, "migration");
+        if (rc == LNK_OK)
+            rc = exec_sql(pg, "COMMIT", errbuf, errcap, "migrate");
+        else
+            PQclear(PQexec(pg, "ROLLBACK"));
+    }
+    PQclear(PQexec(pg, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")"));
+    return rc;
+}
+
+static int hex_value(int ch)
+{
+    return isdigit(ch) ? ch - '0' : tolower(ch) - 'a' + 10;
+}
+
+/* meta.code_key: 16 bytes from the kernel's CSPRNG, written once by whichever
+ * node gets there first. */
+static int load_code_key(PGconn *pg, uint8_t key[LNK_CODEGEN_KEY_BYTES], char *errbuf,
+                         size_t errcap)
+{
+    uint8_t fresh[LNK_CODEGEN_KEY_BYTES];
+    char hex[2 * LNK_CODEGEN_KEY_BYTES + 3] = "\\x";
+    if (getrandom(fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh)) {
+        set_err(errbuf, errcap, "code key", "no randomness");
+        return LNK_EBACKEND;
+    }
+    for (size_t i = 0; i < sizeof(fresh); i++)
+        snprintf(hex + 2 + 2 * i, 3, "%02x", fresh[i]);
+    const char *vals[] = {hex};
+    PGresult *res = PQexecParams(pg,
+                                 "INSERT INTO meta (key, value) VALUES ('code_key', $1::bytea)"
+                                 " ON CONFLICT (key) DO NOTHING",
+                                 1, NULL, vals, NULL, NULL, 0);
+    int rc = map_result(pg, res);
+    PQclear(res);
+    res = rc == LNK_OK ? PQexec(pg, "SELECT encode(value, 'hex') FROM meta WHERE key = 'code_key'")
+                       : NULL;
+    if (rc == LNK_OK)
+        rc = map_result(pg, res);
+    const char *v = rc == LNK_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
+    if (!v || strlen(v) != 2 * LNK_CODEGEN_KEY_BYTES) {
+        set_err(errbuf, errcap, "code key", "cannot read or create meta.code_key");
+        rc = rc == LNK_OK ? LNK_EBACKEND : rc;
+    } else {
+        for (size_t i = 0; i < LNK_CODEGEN_KEY_BYTES; i++)
+            key[i] = (uint8_t)(hex_value(v[2 * i]) << 4 | hex_value(v[2 * i + 1]));
+    }
+    PQclear(res);
+    return rc;
+}
+
+static void pg_close(struct lnk_store_backend *b)
+{
+    if (!b)
+        return;
+    close_conn(b->wr);
+    free(b->conninfo);
+    free(b);
+}
+
+static int pg_open(const char *target, const struct lnk_store_config *cfg,
+                   struct lnk_store_backend **out, char *errbuf, size_t errcap)
+{
+    struct lnk_store_backend *b = lnk_xcalloc(1, sizeof(*b));
+    b->sync_full = cfg->synchronous_full != 0;
+    b->conninfo = lnk_xstrndup(target, strlen(target));
+    int rc = open_conn(b, &b->wr, errbuf, errcap);
+    if (rc == LNK_OK)
+        rc = migrate(b->wr->pg, errbuf, errcap);
+    if (rc == LNK_OK)
+        rc = load_code_key(b->wr->pg, b->code_key, errbuf, errcap);
+    if (rc == LNK_OK) {
+        *out = b;
+    } else {
+        pg_close(b);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void pg_code_key(struct lnk_store_backend *b, uint8_t key[LNK_CODEGEN_KEY_BYTES])
+{
+    memcpy(key, b->code_key, LNK_CODEGEN_KEY_BYTES);
+}
+
+static int pg_conn_open(struct lnk_store_backend *b, struct lnk_store_bconn **out)
+{
+    return open_conn(b, out, NULL, 0);
+}
+
+const struct lnk_store_ops lnk_store_pg_ops = {
+    .name = "postgres",
+    .caps = 0,
+    .open = pg_open,
+    .close = pg_close,
+    .code_key = pg_code_key,
+    .conn_open = pg_conn_open,
+    .conn_close = close_conn,
+    .conn_broken = pg_conn_broken,
+    .writer = pg_writer,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .savepoint = pg_savepoint,
+    .tx_lost = pg_tx_lost,
+    .changes = pg_changes,
+    .sync = NULL,
+    .check = pg_check,
+    .last_fault = pg_last_fault,
+    .recover = pg_recover,
+    .probe = pg_probe,
+    .describe = pg_describe,
+    .ping = pg_ping,
+    .user_get = pg_user_get,
+    .user_by_name = pg_user_by_name,
+    .user_by_email = pg_user_by_email,
+    .url_get = pg_url_get,
+    .url_by_code = pg_url_by_code,
+    .url_owner = pg_url_owner,
+    .url_by_dest = pg_url_by_dest,
+    .code_taken = pg_code_taken,
+    .urls_of_user = pg_urls_of_user,
+    .event_get = pg_event_get,
+    .click_url_of = pg_click_url_of,
+    .list = pg_list,
+    .list_count = pg_list_count,
+    .counts = pg_counts,
+    .stats = pg_stats,
+    .url_clicks = pg_url_clicks,
+    .url_days = pg_url_days,
+    .key_get = pg_key_get,
+    .key_by_hash = pg_key_by_hash,
+    .key_list = pg_key_list,
+    .keys_active = pg_keys_active,
+    .user_put = pg_user_put,
+    .user_update = pg_user_update,
+    .user_delete = pg_user_delete,
+    .url_put = pg_url_put,
+    .url_set = pg_url_set,
+    .event_put = pg_event_put,
+    .clicks_insert = pg_clicks_insert,
+    .rollups_add = pg_rollups_add,
+    .rollups_recount = pg_rollups_recount,
+    .key_insert = pg_key_insert,
+    .key_revoke = pg_key_revoke,
+    .seq_reserve = pg_seq_reserve,
+    .id_tops = pg_id_tops,
+    .lock_key = pg_lock_key,
+};
