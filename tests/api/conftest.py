@@ -50,6 +50,8 @@ def server(tmp_path_factory):
     p = LinkdProcess(tmp_path_factory.mktemp("session"), seed_dir=SEED_DIR, name="session")
     p.start()
     _session_procs.append(p)
+    store = p.client().get("/health").json()["checks"]["store"]
+    assert store["backend"] == backend.BACKEND, f"LNK_TEST_BACKEND={backend.BACKEND}: {store}"
     try:
         yield p.client()
     finally:
