@@ -63,6 +63,9 @@
       "open connections; more are closed at once (0 = unlimited)")                                 \
     X(read_timeout_s, UINT, "LINKD_READ_TIMEOUT_S", "read-timeout-s", "10", 1, 3600,               \
       "time to receive a whole request, and to keep an idle connection, in seconds")               \
+    X(write_timeout_s, UINT, "LINKD_WRITE_TIMEOUT_S", "write-timeout-s", "10", 1, 3600,            \
+      "time a client may leave a response unread (nothing acknowledged) before its connection "    \
+      "is closed, in seconds")                                                                     \
     X(csv_max_rows, UINT, "LINKD_CSV_MAX_ROWS", "csv-max-rows", "100000", 1, 100000000,            \
       "rows accepted in one bulk request (users, urls, events); more get 413")                     \
     X(cache_mb, UINT, "LINKD_CACHE_MB", "cache-mb", "192", 0, 1048576,                             \
@@ -101,6 +104,7 @@ struct lnk_config {
     unsigned max_header_bytes;
     unsigned max_connections;
     unsigned read_timeout_s;
+    unsigned write_timeout_s;
     unsigned csv_max_rows;
     unsigned cache_mb;
     unsigned cache_negative_ttl_ms;

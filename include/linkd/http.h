@@ -26,6 +26,7 @@ struct lnk_http_config {
     size_t max_header_bytes;                     /* request line + headers; 431 past it */
     unsigned max_connections;                    /* open connections, all workers */
     unsigned read_timeout_ms;                    /* to receive a request; idle keep-alive */
+    unsigned write_timeout_ms;                   /* a response left unread; 0: 10 s */
     struct lnk_metrics *metrics;                 /* for connection-level counters */
     void (*dispatch)(struct lnk_req *r);
     /* Called on each worker thread before it serves: fill env (id, exec and

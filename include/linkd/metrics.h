@@ -28,7 +28,12 @@
     X(header_too_large_total, "Requests rejected with 431")                                        \
     X(connections_accepted_total, "Connections accepted and served")                               \
     X(connections_closed_total, "Served connections that have closed")                             \
+    X(http_bad_requests_total,                                                                     \
+      "Requests the HTTP layer answered 400: a malformed or ambiguous head, or a body it cannot "  \
+      "frame")                                                                                     \
     X(connections_rejected_total, "Connections closed at once because of max connections")         \
+    X(http_write_timeouts_total,                                                                   \
+      "Connections closed because the client left a response unread for the write timeout")        \
     X(rate_limited_total, "Requests refused with 429")                                             \
     X(auth_refused_total, "Management requests refused with 401 or 403")
 

@@ -123,8 +123,10 @@ void lnk_resp_stream_start(struct lnk_req *r, int status, const char *content_ty
                            lnk_stream_fn proceed, lnk_stream_fn stop, void *ctx);
 void lnk_resp_stream_send(struct lnk_req *r, const char *buf, size_t len, bool final);
 /* Ends a started stream on an error: the client sees a broken chunked body
- * and the connection closes. */
-void lnk_resp_stream_abort(struct lnk_req *r);
+ * and the connection closes. status is what the access log and the metrics
+ * record (the client already saw 200): 500 for a failed read, 499 when the
+ * client left, 503 when the server is stopping. */
+void lnk_resp_stream_abort(struct lnk_req *r, int status);
 
 /* The client's socket, for a thread that must tell whether the client has
  * hung up (a peek); -1 when unknown. */

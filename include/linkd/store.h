@@ -92,8 +92,10 @@ struct lnk_store_op {
      * more: a queued read is then dropped (rc LNK_ECANCELED) instead of run,
      * and a stream stops at its next chunk. Writes are never cancelled. */
     atomic_bool cancelled;
-    int client_fd; /* -1, or the client's socket: a read whose client has hung up is
-                      dropped as if cancelled (checked with a peek, never read) */
+    /* -1, or the client's socket: a read whose client has hung up is dropped
+     * as if cancelled, and cancelled is set (checked with a peek, never
+     * read). LNK_ECANCELED with cancelled unset: the store is stopping. */
+    int client_fd;
 };
 
 struct lnk_op_ping {

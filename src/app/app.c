@@ -273,6 +273,7 @@ static int start_http(struct app *a)
         .max_header_bytes = a->cfg->max_header_bytes,
         .max_connections = a->cfg->max_connections,
         .read_timeout_ms = a->cfg->read_timeout_s * 1000,
+        .write_timeout_ms = a->cfg->write_timeout_s * 1000,
         .metrics = a->metrics,
         .dispatch = lnk_router_dispatch,
         .worker_init = worker_init,

@@ -101,6 +101,9 @@ static void answer_error(struct lnk_req *r, struct lnk_op_list *op)
                  "this list has more than %lld rows: ask for it in pages with ?page=&per_page=",
                  (long long)op->q.max_rows);
         lnk_resp_error(r, 400, msg, NULL);
+    } else if (rc == LNK_ECANCELED && atomic_load(&op->op.cancelled)) {
+        /* the client left: nobody reads this, the log and metrics do */
+        lnk_resp_error(r, 499, "the client closed the request", NULL);
     } else if (rc == LNK_EBUSY || rc == LNK_ECANCELED) {
         lnk_resp_header(r, "retry-after", "1");
         lnk_resp_error(r, 503,
@@ -127,7 +130,9 @@ static void on_chunk(struct lnk_store_op *sop)
     }
     if (sop->rc != LNK_OK) {
         if (s->started)
-            lnk_resp_stream_abort(s->r);
+            lnk_resp_stream_abort(s->r, sop->rc != LNK_ECANCELED       ? 500
+                                        : atomic_load(&sop->cancelled) ? 499
+                                                                       : 503);
         else
             answer_error(s->r, op);
         free_stream(s);

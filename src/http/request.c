@@ -18,7 +18,7 @@ uint64_t lnk_http_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static enum lnk_method parse_method(h2o_iovec_t m)
+enum lnk_method lnk_http_method(const char *name, size_t len)
 {
     static const struct {
         const char *name;
@@ -28,7 +28,7 @@ static enum lnk_method parse_method(h2o_iovec_t m)
                    {"PATCH", LNK_METHOD_PATCH},    {"DELETE", LNK_METHOD_DELETE},
                    {"OPTIONS", LNK_METHOD_OPTIONS}};
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (h2o_memis(m.base, m.len, methods[i].name, strlen(methods[i].name)))
+        if (h2o_memis(name, len, methods[i].name, strlen(methods[i].name)))
             return methods[i].method;
     return LNK_METHOD_OTHER;
 }
@@ -55,21 +55,29 @@ static void set_request_id(struct lnk_req *r, h2o_req_t *hreq)
             return;
         }
     }
+    lnk_http_new_request_id(r->w, r->request_id);
+}
+
+void lnk_http_new_request_id(struct worker *w, char out[17])
+{
     /* splitmix64 over a per-worker state seeded at start from the clock and
      * worker address: unique per process, cheap, not a secret. */
-    uint64_t z = (r->w->rid_state += 0x9E3779B97F4A7C15ull);
+    uint64_t z = (w->rid_state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
     static const char hex[] = "0123456789abcdef";
     for (int d = 15; d >= 0; d--, z >>= 4)
-        r->request_id[d] = hex[z & 15];
-    r->request_id[16] = '\0';
+        out[d] = hex[z & 15];
+    out[16] = '\0';
 }
 
+/* h2o disposes a request's pool once its response is written (or the
+ * connection closes), which ends the write watch too. */
 static void on_pool_dispose(void *p)
 {
     struct lnk_req *r = *(struct lnk_req **)p;
+    lnk_http_conn_unwatch_write(r->conn);
     r->h2o = NULL;
     lnk_req_release(r);
 }
@@ -104,7 +112,8 @@ struct lnk_req *lnk_http_req_new(struct worker *w, h2o_req_t *hreq)
     r->w = w;
     r->refs = 1; /* owned by h2o's pool, dropped in on_pool_dispose */
     r->start_ns = lnk_http_now_ns();
-    r->method = parse_method(hreq->method);
+    r->conn = hreq->conn->callbacks->get_socket(hreq->conn)->on_close.data;
+    r->method = lnk_http_method(hreq->method.base, hreq->method.len);
     r->route = LNK_ROUTE_UNMATCHED;
     r->principal.admin = true;
     const char *path = hreq->path.base;

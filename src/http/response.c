@@ -14,7 +14,7 @@
 
 static h2o_generator_t generator = {NULL, NULL};
 
-static const char *reason(int status)
+const char *lnk_http_reason(int status)
 {
     switch (status) {
     case 200:
@@ -41,12 +41,16 @@ static const char *reason(int status)
         return "Conflict";
     case 413:
         return "Payload Too Large";
+    case 417:
+        return "Expectation Failed";
     case 422:
         return "Unprocessable Entity";
     case 429:
         return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
+    case 499:
+        return "Client Closed Request";
     case 503:
         return "Service Unavailable";
     default:
@@ -104,6 +108,28 @@ void lnk_http_req_finished(struct lnk_req *r)
     access_log(r, dur);
 }
 
+void lnk_http_rejected(struct worker *w, const char *request_id, struct lnk_str method,
+                       struct lnk_str path, int status, uint64_t duration_ns)
+{
+    enum lnk_method m = lnk_http_method(method.ptr, method.len);
+    lnk_metrics_observe(w->env.mw, LNK_ROUTE_UNMATCHED, m, status, duration_ns);
+    if (w->srv->cfg.access_log)
+        LNK_LOG(INFO, request_id, "http", "request", LNK_F_STR("method", lnk_method_name(m)),
+                LNK_F_SLICE("path", path.ptr, path.len),
+                LNK_F_STR("route", lnk_route_name(LNK_ROUTE_UNMATCHED)),
+                LNK_F_INT("status", status),
+                LNK_F_INT("duration_us", (int64_t)(duration_ns / 1000)));
+}
+
+char *lnk_http_error_json(const char *message, size_t *len)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(message));
+    char *s = lnk_json_dump(o, len);
+    json_decref(o);
+    return s;
+}
+
 /* The status line and the headers every response carries. */
 static void head(struct lnk_req *r, int status, const char *content_type, size_t len)
 {
@@ -111,12 +137,12 @@ static void head(struct lnk_req *r, int status, const char *content_type, size_t
     r->answered = true;
     r->status = status;
     h->res.status = status;
-    h->res.reason = reason(status);
+    h->res.reason = lnk_http_reason(status);
     h->res.content_length = len;
     add_by_name(h, "x-request-id", r->request_id, strlen(r->request_id));
-    add_by_name(h, "x-content-type-options", H2O_STRLIT("nosniff"));
-    add_by_name(h, "x-frame-options", H2O_STRLIT("DENY"));
-    add_by_name(h, "referrer-policy", H2O_STRLIT("no-referrer"));
+#define ADD_SECURITY_HEADER(name, value) add_by_name(h, name, H2O_STRLIT(value));
+    LNK_HTTP_SECURITY_HEADERS(ADD_SECURITY_HEADER)
+#undef ADD_SECURITY_HEADER
     if (content_type)
         add(h, H2O_TOKEN_CONTENT_TYPE, content_type, strlen(content_type));
 }
@@ -137,6 +163,7 @@ static void respond(struct lnk_req *r, int status, const char *content_type, con
         memcpy(b.base, body, len);
         h2o_send(h, &b, 1, H2O_SEND_STATE_FINAL);
     }
+    lnk_http_conn_watch_write(r->conn, h);
     lnk_http_req_finished(r);
 }
 
@@ -206,8 +233,12 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *h)
 {
     (void)h;
     struct stream *st = (struct stream *)g;
-    if (!st->done)
-        st->proceed(st->r, st->ctx);
+    if (st->done)
+        return;
+    /* what was sent is written: no write is pending while the next chunk
+     * is read from the store, however long that takes */
+    lnk_http_conn_unwatch_write(st->r->conn);
+    st->proceed(st->r, st->ctx);
 }
 
 /* h2o disposes a request whose stream did not end: the client went away. */
@@ -256,19 +287,105 @@ void lnk_resp_stream_send(struct lnk_req *r, const char *buf, size_t len, bool f
         memcpy(b.base, buf, len);
         st->done = true;
         h2o_send(h, &b, len ? 1 : 0, H2O_SEND_STATE_FINAL);
+        lnk_http_conn_watch_write(r->conn, h);
         lnk_http_req_finished(r);
         return;
     }
     h2o_send(h, &b, len ? 1 : 0, H2O_SEND_STATE_IN_PROGRESS);
+    lnk_http_conn_watch_write(r->conn, h);
 }
 
-void lnk_resp_stream_abort(struct lnk_req *r)
+void lnk_resp_stream_abort(struct lnk_req *r, int status)
 {
     struct stream *st = stream_of(r);
     if (!r->h2o || !st || st->done)
         return;
     st->done = true;
-    r->status = 500; /* logged as such; the client saw 200 and a cut body */
+    r->status = status;
     h2o_send(r->h2o, NULL, 0, H2O_SEND_STATE_ERROR);
     lnk_http_req_finished(r);
+}
+
+/* libh2o answers some requests itself before on_req could: a body whose
+ * Content-Length or chunked framing it cannot read, a Transfer-Encoding
+ * other than chunked (400), a body over LNK_HTTP_ENTITY_MAX_BYTES (413), an
+ * Expect other than 100-continue (417). It sends them through
+ * h2o_send_error_generic(), which binds the request to its host's fallback
+ * path and starts a text/plain response through that path's filters. This
+ * filter, the fallback path's only one, makes them JSON errors with the
+ * headers of every other answer; libh2o still closes the connection. */
+struct error_ostream {
+    h2o_ostream_t super;
+    struct lnk_req *r;
+};
+
+/* linkd's words for libh2o's texts; an unknown text is passed on. */
+static const char *library_error_message(h2o_req_t *h, const h2o_iovec_t *bufs, size_t n)
+{
+    static const struct {
+        const char *theirs, *ours;
+    } words[] = {
+        {"broken content-length header", "invalid Content-Length"},
+        {"broken chunked-encoding", "malformed chunked body"},
+        {"unknown transfer-encoding", "unsupported Transfer-Encoding (only chunked is)"},
+        {"request entity is too large", "request body too large (bodies are limited to 32 MiB)"},
+        {"unknown expectation", "unsupported Expect (only 100-continue is)"},
+    };
+    if (n != 1 || bufs[0].len == 0 || bufs[0].len > 200)
+        return lnk_http_reason(h->res.status);
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (h2o_memis(bufs[0].base, bufs[0].len, words[i].theirs, strlen(words[i].theirs)))
+            return words[i].ours;
+    return h2o_strdup(&h->pool, bufs[0].base, bufs[0].len).base;
+}
+
+static void send_library_error(h2o_ostream_t *self, h2o_req_t *h, h2o_iovec_t *bufs, size_t n,
+                               h2o_send_state_t state)
+{
+    struct error_ostream *os = (struct error_ostream *)self;
+    struct lnk_req *r = os->r;
+    if (r->answered) { /* libh2o sends its text in one piece; nothing follows */
+        h2o_ostream_send_next(self, h, NULL, 0, state);
+        return;
+    }
+    r->answered = true;
+    size_t len = 0;
+    char *json = lnk_http_error_json(library_error_message(h, bufs, n), &len);
+    static const char fallback[] = "{\"error\":\"bad request\"}";
+    h2o_iovec_t body =
+        json ? h2o_strdup(&h->pool, json, len) : h2o_iovec_init(fallback, sizeof(fallback) - 1);
+    free(json);
+    h->res.content_length = body.len;
+    lnk_http_req_finished(r);
+    h2o_ostream_send_next(self, h, &body, r->method == LNK_METHOD_HEAD ? 0 : 1, state);
+    lnk_http_conn_watch_write(r->conn, h);
+}
+
+static void on_setup_error_ostream(h2o_filter_t *self, h2o_req_t *h, h2o_ostream_t **slot)
+{
+    (void)self;
+    struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, ctx, h->conn->ctx);
+    struct lnk_req *r = lnk_http_req_new(w, h);
+    r->status = h->res.status;
+    if (r->status == 400)
+        lnk_metrics_add(w->env.mw, LNK_MC_http_bad_requests_total, 1);
+    else if (r->status == 413)
+        lnk_metrics_add(w->env.mw, LNK_MC_body_too_large_total, 1);
+    h->res.reason = lnk_http_reason(r->status);
+    h->res.headers = (h2o_headers_t){NULL, 0, 0};
+    add(h, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"));
+    add_by_name(h, "x-request-id", r->request_id, strlen(r->request_id));
+#define ADD_SECURITY_HEADER(name, value) add_by_name(h, name, H2O_STRLIT(value));
+    LNK_HTTP_SECURITY_HEADERS(ADD_SECURITY_HEADER)
+#undef ADD_SECURITY_HEADER
+    struct error_ostream *os = (struct error_ostream *)h2o_add_ostream(h, sizeof(*os), slot);
+    os->super.do_send = send_library_error;
+    os->r = r;
+    h2o_setup_next_ostream(h, &os->super.next);
+}
+
+void lnk_http_register_error_filter(h2o_pathconf_t *fallback)
+{
+    h2o_filter_t *f = h2o_create_filter(fallback, sizeof(*f));
+    f->on_setup_ostream = on_setup_error_ostream;
 }

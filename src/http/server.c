@@ -2,9 +2,11 @@
 /* libh2o set-up: one shared read-only globalconf, one event loop + context +
  * SO_REUSEPORT listener per worker thread (the kernel spreads connections,
  * no accept lock), and a multithread queue per loop through which other
- * threads post completions (the worker's lnk_exec). Stop: each worker closes
- * its listener, asks h2o to close idle connections, and leaves its loop once
- * no request is in flight or the drain time is up. */
+ * threads post completions (the worker's lnk_exec). Accepted sockets go to
+ * conn.c, which hands them to h2o once their first head passed the check.
+ * Stop: each worker closes its listener, asks h2o to close idle
+ * connections, and leaves its loop once no request is in flight and no
+ * connection is open, or the drain time is up. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,18 +17,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http/head.h"
 #include "http/http_int.h"
 #include "linkd/arena.h"
 #include "linkd/err.h"
 #include "linkd/log.h"
 #include "linkd/metrics.h"
 
-#define LOOP_TICK_MS 50
+#define LOOP_TICK_MS             50
+#define ACCEPT_PER_WAKE          64
+#define DEFAULT_WRITE_TIMEOUT_MS 10000
 /* After the drain deadline, how long cancelled work may take to come back
  * before a worker leaves anyway. */
-#define DRAIN_GRACE_MS   2000
-#define ACCEPT_PER_WAKE  64
-#define ENTITY_MAX_BYTES (32u * 1024 * 1024) /* larger bodies get our 413 up to here */
+#define DRAIN_GRACE_MS 2000
+/* After resetting the connections left, how long their closes may take. */
+#define ABORT_WAIT_MS 1000
 
 _Static_assert(sizeof(h2o_multithread_message_t) == sizeof(((struct lnk_task *)0)->link_),
                "lnk_task reserves exactly the room of an h2o message");
@@ -41,11 +46,71 @@ static size_t header_bytes(const h2o_req_t *h)
     return n;
 }
 
+/* libh2o has framed this request already, but by rules a proxy in front of
+ * us may not share (head.h). A connection's first head was checked before
+ * libh2o saw it (conn.c); a later one is still at the start of the socket's
+ * input, because libh2o consumes a request's bytes only once it was
+ * answered. A rejected request closes the connection, so whatever follows
+ * it, framed either way, is never read as a request. */
+static bool head_acceptable(struct lnk_req *r, h2o_req_t *hreq, size_t *head_len)
+{
+    struct conn *c = r->conn;
+    if (c->checked_len) {
+        *head_len = c->checked_len;
+        c->checked_len = 0;
+        return true;
+    }
+    struct lnk_http_head head;
+    if (lnk_http_head_check(c->sock->input->bytes, c->sock->input->size, &head) == LNK_OK) {
+        *head_len = head.len;
+        return true;
+    }
+    lnk_metrics_add(r->w->env.mw, LNK_MC_http_bad_requests_total, 1);
+    hreq->http1_is_persistent = 0;
+    lnk_resp_error(r, 400, head.error ? head.error : "malformed request line or header field",
+                   NULL);
+    return false;
+}
+
+/* libh2o 2.2.5 ignores a failed write: on a keep-alive connection it goes
+ * on to the next request it has buffered, and since a write to a reset
+ * socket fails at once, it runs every pipelined request a vanished client
+ * left behind in one go, its worker deaf to everyone else meanwhile (300
+ * GET /events took 5 s). A request that arrived with the one before it is
+ * therefore run only if the client is still there; the check is one
+ * getsockopt, and only for pipelined requests. */
+static bool client_gone(struct lnk_req *r, h2o_req_t *hreq)
+{
+    struct conn *c = r->conn;
+    bool pipelined = c->pipelined;
+    c->pipelined = false;
+    if (!pipelined || !lnk_http_conn_reset_by_peer(c))
+        return false;
+    hreq->http1_is_persistent = 0;
+    /* nginx's "client closed request": only the access log sees it */
+    lnk_resp_empty(r, 499);
+    return true;
+}
+
+/* Whether more bytes follow this request in the input: the next request,
+ * which libh2o will parse as soon as this one is answered. */
+static bool more_input(const h2o_req_t *hreq, const h2o_socket_t *sock, size_t head_len)
+{
+    size_t end = hreq->entity.base
+                     ? (size_t)(hreq->entity.base + hreq->entity.len - sock->input->bytes)
+                     : head_len;
+    return sock->input->size > end;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
     (void)self;
     struct worker *w = H2O_STRUCT_FROM_MEMBER(struct worker, ctx, hreq->conn->ctx);
     struct lnk_req *r = lnk_http_req_new(w, hreq);
+    size_t head_len = 0;
+    if (client_gone(r, hreq) || !head_acceptable(r, hreq, &head_len))
+        return 0;
+    r->conn->pipelined = more_input(hreq, r->conn->sock, head_len);
     if (header_bytes(hreq) > w->srv->cfg.max_header_bytes) {
         lnk_metrics_add(w->env.mw, LNK_MC_header_too_large_total, 1);
         lnk_resp_error(r, 431, "request headers too large", NULL);
@@ -76,13 +141,6 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
-static void on_conn_close(void *data)
-{
-    struct worker *w = data;
-    w->n_conns--;
-    lnk_metrics_add(w->env.mw, LNK_MC_connections_closed_total, 1);
-}
-
 /* Past its share of max_connections a worker closes new connections at once:
  * HTTP has no polite answer for a client we cannot afford to read. */
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -100,11 +158,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             h2o_socket_close(sock);
             continue;
         }
-        w->n_conns++;
-        lnk_metrics_add(w->env.mw, LNK_MC_connections_accepted_total, 1);
-        sock->on_close.cb = on_conn_close;
-        sock->on_close.data = w;
-        h2o_accept(&w->accept_ctx, sock);
+        lnk_http_conn_accept(w, sock);
     }
 }
 
@@ -168,12 +222,35 @@ static void report_started(struct lnk_http *h, int rc)
     pthread_mutex_unlock(&h->start_lock);
 }
 
-static size_t open_connections(struct worker *w)
+/* Past the drain deadline: in-flight work is cancelled (its completions end
+ * the requests on this loop within moments). Once it came back, or
+ * DRAIN_GRACE_MS later, the connections left are reset: a client that reads
+ * nothing would hold its response, and the worker, for ever. True when the
+ * worker may leave: its connections closed, or ABORT_WAIT_MS went by. */
+static bool drain_expired_step(struct worker *w, uint64_t now, uint64_t deadline_ns)
 {
-    size_t n = 0;
-    for (h2o_linklist_t *l = w->ctx.http1._conns.next; l != &w->ctx.http1._conns; l = l->next)
-        n++;
-    return n;
+    struct lnk_http *h = w->srv;
+    if (!w->drain_expired) {
+        w->drain_expired = true;
+        LNK_LOG(WARN, NULL, "http", "drain_timeout", LNK_F_INT("worker", w->env.id),
+                LNK_F_INT("in_flight", (int64_t)w->n_live_reqs),
+                LNK_F_INT("connections", (int64_t)w->n_conns));
+        if (h->cfg.on_drain_timeout)
+            h->cfg.on_drain_timeout(h->cfg.udata);
+    }
+    if (w->n_live_reqs && now < deadline_ns + (uint64_t)DRAIN_GRACE_MS * 1000000ull)
+        return false;
+    if (!w->conns_aborted_ns) {
+        w->conns_aborted_ns = now;
+        lnk_http_conn_abort_all(w);
+        return false;
+    }
+    if (now < w->conns_aborted_ns + (uint64_t)ABORT_WAIT_MS * 1000000ull)
+        return false;
+    LNK_LOG(WARN, NULL, "http", "drain_abandoned", LNK_F_INT("worker", w->env.id),
+            LNK_F_INT("in_flight", (int64_t)w->n_live_reqs),
+            LNK_F_INT("connections", (int64_t)w->n_conns));
+    return true;
 }
 
 /* Runs the loop until a stop was requested and the worker drained. */
@@ -196,26 +273,12 @@ static void serve(struct worker *w)
              * Requests being handled have no such timer armed. */
             w->ctx.http1.req_timeout.timeout = 0;
         }
-        bool drained = w->n_live_reqs == 0 && open_connections(w) == 0;
+        bool drained = w->n_live_reqs == 0 && w->n_conns == 0;
         uint64_t now = lnk_http_now_ns();
         if (drained)
             return;
-        if (now >= deadline_ns && !w->drain_expired) {
-            /* in-flight work is cancelled now; its completions end the
-             * requests, on this loop, within moments */
-            w->drain_expired = true;
-            LNK_LOG(WARN, NULL, "http", "drain_timeout", LNK_F_INT("worker", w->env.id),
-                    LNK_F_INT("in_flight", (int64_t)w->n_live_reqs));
-            if (h->cfg.on_drain_timeout)
-                h->cfg.on_drain_timeout(h->cfg.udata);
-        }
-        if (w->drain_expired &&
-            (w->n_live_reqs == 0 || now >= deadline_ns + (uint64_t)DRAIN_GRACE_MS * 1000000ull)) {
-            if (w->n_live_reqs)
-                LNK_LOG(WARN, NULL, "http", "drain_abandoned", LNK_F_INT("worker", w->env.id),
-                        LNK_F_INT("in_flight", (int64_t)w->n_live_reqs));
+        if (now >= deadline_ns && drain_expired_step(w, now, deadline_ns))
             return;
-        }
     }
 }
 
@@ -227,6 +290,8 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, w->loop, &h->globalconf);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = h->globalconf.hosts;
+    h2o_timeout_init(w->loop, &w->write_timeout,
+                     h->cfg.write_timeout_ms ? h->cfg.write_timeout_ms : DEFAULT_WRITE_TIMEOUT_MS);
     w->queue = h2o_multithread_create_queue(w->loop);
     h2o_multithread_register_receiver(w->queue, &w->receiver, on_messages);
     w->exec.post = exec_post;
@@ -260,7 +325,7 @@ static void init_globalconf(struct lnk_http *h)
 {
     h2o_config_init(&h->globalconf);
     h->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("linkd"));
-    h->globalconf.max_request_entity_size = ENTITY_MAX_BYTES;
+    h->globalconf.max_request_entity_size = LNK_HTTP_ENTITY_MAX_BYTES;
     h->globalconf.http1.upgrade_to_http2 = 0; /* HTTP/1.1 only (DESIGN.md §2) */
     if (h->cfg.read_timeout_ms)
         h->globalconf.http1.req_timeout = h->cfg.read_timeout_ms;
@@ -269,6 +334,7 @@ static void init_globalconf(struct lnk_http *h)
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(pc, sizeof(*handler));
     handler->on_req = on_req;
+    lnk_http_register_error_filter(&host->fallback_path);
 }
 
 static int bind_all(struct lnk_http *h, char *err, size_t errcap)
@@ -306,6 +372,7 @@ int lnk_http_start(const struct lnk_http_config *cfg, struct lnk_http **out, cha
     for (unsigned i = 0; i < h->cfg.n_workers; i++) {
         h->workers[i].srv = h;
         h->workers[i].listen_fd = -1;
+        h2o_linklist_init_anchor(&h->workers[i].conns);
         h->workers[i].env.id = i;
     }
     int rc = bind_all(h, err, errcap);
@@ -349,11 +416,12 @@ static void dispose_worker(struct worker *w)
     /* Connections still open after a drain timeout keep the loop and context
      * alive; freeing them under those connections would be unsafe, and the
      * process exits right after. */
-    if (w->n_live_reqs == 0 && open_connections(w) == 0) {
+    if (w->n_live_reqs == 0 && w->n_conns == 0) {
         /* request_shutdown arms HTTP/2's graceful-shutdown timer even though
          * we serve HTTP/1.1 only; dispose asserts that no timer is armed. */
         if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
+        h2o_timeout_dispose(w->loop, &w->write_timeout);
         h2o_context_dispose(&w->ctx);
         h2o_evloop_destroy(w->loop);
     }

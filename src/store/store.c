@@ -820,9 +820,12 @@ static bool client_gone(int fd)
     return n == 0 || (n < 0 && (err == ECONNRESET || err == ENOTCONN || err == EPIPE));
 }
 
+/* The requester's loss first: the handler tells it from a stop by the flag. */
 static bool unwanted(struct lnk_store *s, struct lnk_store_op *op)
 {
-    return atomic_load(&s->rd_cancel) || atomic_load(&op->cancelled) || client_gone(op->client_fd);
+    if (!atomic_load(&op->cancelled) && client_gone(op->client_fd))
+        atomic_store(&op->cancelled, true);
+    return atomic_load(&op->cancelled) || atomic_load(&s->rd_cancel);
 }
 
 /* A read on connection c (opened again first when a recovery closed it).

@@ -2,11 +2,10 @@
 /* The PostgreSQL store backend: storage only (store_int.h), over libpq. One
  * write connection driven by store.c's writer thread (group commit: one
  * transaction per batch, COMMIT before any op is answered, with
- * synchronous_commit on under LINKD_SYNCHRONOUS=full), and one connection per reader thread; every statement is
- * prepared once per connection and parameterised. A lost connection is a
- * fault (UNAVAILABLE): writes are refused at once, readers reconnect on
- * their next read, and the writer reconnects in its recover step. The only
- * file that includes libpq-fe.h. */
+ * synchronous_commit on under LINKD_SYNCHRONOUS=full), and one connection per reader thread; every
+ * statement is prepared once per connection and parameterised. A lost connection is a fault
+ * (UNAVAILABLE): writes are refused at once, readers reconnect on their next read, and the writer
+ * reconnects in its recover step. The only file that includes libpq-fe.h. */
 #include <libpq-fe.h>
 
 #include <ctype.h>
@@ -237,7 +236,7 @@ struct lnk_store_bconn {
     struct lnk_store_backend *b;
     bool prepared[ST__COUNT];
     bool list_prepared[2][3][LF_VARIANTS][2]; /* [count?][kind][mask][rare type?] */
-    int sp_depth;                          /* savepoints open (writer) */
+    int sp_depth;                             /* savepoints open (writer) */
 };
 
 struct lnk_store_backend {
@@ -270,8 +269,9 @@ static void pg_message(PGconn *pg, char *out, size_t cap)
 
 static PGconn *connect_pg(const char *conninfo, bool sync_full, char *errbuf, size_t errcap)
 {
-    const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "application_name",
-                          "options", "dbname", NULL};
+    const char *keys[] = {
+        "connect_timeout", "keepalives", "keepalives_idle", "application_name", "options",
+        "dbname",          NULL};
     const char *vals[] = {PG_CONNECT_TIMEOUT_S, "1", "30", "linkd", PG_OPTIONS, conninfo, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     PGresult *res = NULL;
@@ -405,24 +405,23 @@ static char *stmt_name(char *buf, size_t cap, enum stmt_id sid)
 
 /* Runs prepared statement sid (preparing it on first use). *res is the
  * result (PQclear it) or NULL on failure. */
-static int run(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p,
-               PGresult **out)
+static int run(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p, PGresult **out)
 {
     char name[16];
     PGresult *res = NULL;
     int rc;
     *out = NULL;
     if (!c->prepared[sid]) {
-        res = PQprepare(c->pg, stmt_name(name, sizeof(name), sid), stmt_sql[sid], p ? p->n : 0,
-                        NULL);
+        res =
+            PQprepare(c->pg, stmt_name(name, sizeof(name), sid), stmt_sql[sid], p ? p->n : 0, NULL);
         rc = map_result(c->pg, res);
         c->prepared[sid] = rc == LNK_OK;
         if (rc != LNK_OK)
             goto out;
         PQclear(res);
     }
-    res = PQexecPrepared(c->pg, stmt_name(name, sizeof(name), sid), p ? p->n : 0,
-                         p ? p->v : NULL, NULL, NULL, 0);
+    res = PQexecPrepared(c->pg, stmt_name(name, sizeof(name), sid), p ? p->n : 0, p ? p->v : NULL,
+                         NULL, NULL, 0);
     rc = map_result(c->pg, res);
 out:
     note(c, res, rc);
@@ -822,7 +821,8 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
     };
     static const char *const table[] = {" FROM users", " FROM urls", " FROM events"};
     size_t len = (size_t)snprintf(sql, cap, "%s%s WHERE id > $1::bigint",
-                                  count ? "SELECT 1" : select_sql[k], count ? table[k] : "");
+                                  count ? "SELECT count(*) FROM (SELECT 1" : select_sql[k],
+                                  count ? table[k] : "");
     p_i64(p, after);
     if (mask & LF_USER) {
         len += (size_t)snprintf(sql + len, cap - len, " AND user_id = $%d::bigint", p->n + 1);
@@ -839,8 +839,7 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
     if (mask & LF_TYPE) {
         /* a rare type spells out the partial index's condition */
         len += (size_t)snprintf(sql + len, cap - len, " AND event_type = $%d%s", p->n + 1,
-                                strcmp(q->event_type, "click") ? " AND event_type <> 'click'"
-                                                               : "");
+                                strcmp(q->event_type, "click") ? " AND event_type <> 'click'" : "");
         p_text(p, q->event_type);
     }
     if (mask & LF_OWNER) {
@@ -852,20 +851,17 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
                                 p->n + 1);
         p_i64(p, q->owner_id);
     }
-    if (count) {
-        char inner[768];
-        snprintf(inner, sizeof(inner), "%s", sql);
-        snprintf(sql, cap, "SELECT count(*) FROM (%s LIMIT $%d::bigint) t", inner, p->n + 1);
-    } else
+    if (count)
+        snprintf(sql + len, cap - len, " LIMIT $%d::bigint) t", p->n + 1);
+    else
         snprintf(sql + len, cap - len, " ORDER BY id LIMIT $%d::bigint OFFSET $%d::bigint",
                  p->n + 1, p->n + 2);
 }
 
 /* Runs a list (or count) statement, preparing it per (kind, mask). The
  * rare-type variant of LF_TYPE has its own name. */
-static int run_list(struct lnk_store_bconn *c, enum lnk_row_kind k,
-                    const struct lnk_list_query *q, bool count, int64_t after, int64_t limit,
-                    int64_t offset, PGresult **out)
+static int run_list(struct lnk_store_bconn *c, enum lnk_row_kind k, const struct lnk_list_query *q,
+                    bool count, int64_t after, int64_t limit, int64_t offset, PGresult **out)
 {
     unsigned mask = filter_mask(k, q);
     bool rare = (mask & LF_TYPE) && strcmp(q->event_type, "click") != 0;
@@ -940,8 +936,7 @@ static int pg_list_count(struct lnk_store_bconn *c, enum lnk_row_kind k,
 
 /* ---- writes --------------------------------------------------------------------- */
 
-static int pg_user_put(struct lnk_store_bconn *c, const struct lnk_user *u, bool by_id,
-                       int64_t *id)
+static int pg_user_put(struct lnk_store_bconn *c, const struct lnk_user *u, bool by_id, int64_t *id)
 {
     struct params p = {0};
     if (!by_id) {
@@ -1099,8 +1094,8 @@ static int pg_clicks_insert(struct lnk_store_bconn *c, const struct lnk_click_ro
         note(c, res, rc);
         PQclear(res);
     }
-    if (rc == LNK_OK && (PQputCopyData(c->pg, buf.ptr, (int)buf.len) != 1 ||
-                         PQputCopyEnd(c->pg, NULL) != 1))
+    if (rc == LNK_OK &&
+        (PQputCopyData(c->pg, buf.ptr, (int)buf.len) != 1 || PQputCopyEnd(c->pg, NULL) != 1))
         rc = LNK_EUNAVAIL;
     lnk_buf_cleanup(&buf);
     if (rc == LNK_OK) {
@@ -1122,9 +1117,9 @@ static char *i64_array(struct lnk_buf *b, const int64_t *v, size_t n, size_t str
     b->len = 0;
     (void)lnk_buf_append(b, "{", 1);
     for (size_t i = 0; i < n; i++)
-        (void)lnk_buf_printf(b, "%s%lld", i ? "," : "",
-                             (long long)*(const int64_t *)(const void *)((const char *)v +
-                                                                         i * stride));
+        (void)lnk_buf_printf(
+            b, "%s%lld", i ? "," : "",
+            (long long)*(const int64_t *)(const void *)((const char *)v + i * stride));
     (void)lnk_buf_append(b, "}", 1);
     return lnk_buf_steal(b, NULL);
 }
@@ -1153,8 +1148,8 @@ static int pg_rollups_add(struct lnk_store_bconn *c, const struct lnk_rollup_del
 {
     if (n == 0)
         return LNK_OK;
-    int rc = rollup_stmt(c, ST_ROLLUP_ADD_DAYS, &d[0].url_id, &d[0].day, &d[0].clicks, n,
-                         sizeof(*d));
+    int rc =
+        rollup_stmt(c, ST_ROLLUP_ADD_DAYS, &d[0].url_id, &d[0].day, &d[0].clicks, n, sizeof(*d));
     struct lnk_rollup_delta *per_url = lnk_xcalloc(n, sizeof(*per_url));
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {

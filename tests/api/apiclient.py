@@ -411,3 +411,65 @@ def expect_raw_error(resp, status):
     body = resp.json()
     assert isinstance(body, dict) and isinstance(body.get("error"), str), resp
     return body
+
+
+RAW_READ_LIMIT_S = 30  # a bound for a server that never closes, not a measurement
+
+
+def split_responses(buf):
+    """The whole responses at the start of buf, as (status, headers, body)
+    with lower-cased header names, and the bytes after them."""
+    out = []
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return out, buf
+        lines = buf[:end].decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        if len(buf) < end + 4 + n:
+            return out, buf
+        out.append((status, headers, buf[end + 4:end + 4 + n]))
+        buf = buf[end + 4 + n:]
+
+
+def raw_converse(base_url, data, timeout_s=RAW_READ_LIMIT_S):
+    """Sends data on a new connection and reads until the server closes it
+    (or timeout_s passes). Returns (responses as split_responses gives them,
+    whether the server closed, the bytes that were not a whole response)."""
+    parts = urlsplit(base_url)
+    s = socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout_s)
+    buf, closed = b"", False
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            buf += chunk
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    responses, rest = split_responses(buf)
+    return responses, closed, rest
+
+
+def check_raw_json_error(status, headers, body, want_status, *words):
+    """A raw response that is a JSON error whose only field, "error", is a
+    non-empty string naming each of `words` (any case)."""
+    assert status == want_status, (status, headers, body)
+    assert is_json_ct(headers.get("content-type")), f"not JSON: {headers} {body!r}"
+    obj = json.loads(body)
+    assert isinstance(obj, dict) and set(obj) == {"error"}, obj
+    assert isinstance(obj["error"], str) and obj["error"], obj
+    for w in words:
+        assert w.lower() in obj["error"].lower(), f"{w!r} not in {obj['error']!r}"
+    return obj

@@ -180,6 +180,16 @@ def test_abandoned_lists_leave_redirects_and_health_answered(big_db, tmp_path):
               f"reads dropped: {cancelled:.0f}")
         assert cancelled > 0, "no read was dropped for a client that hung up"
         assert chunks < 500 * (N_EVENTS / 500) / 10, "the readers went on for clients gone"
+        # a list cut short because its client left is the client's doing
+        # (499, under 4xx), not a server error an error-rate alert counts
+        by_status = {}
+        for line in c.get("/metrics").text.splitlines():
+            if line.startswith('http_requests_total{method="GET",route="/events",'):
+                status = line.split('status="')[1].split('"')[0]
+                by_status[status] = float(line.rsplit(" ", 1)[1])
+        print(f"/events answers by status: {by_status}")
+        assert not any(s.startswith("5") for s in by_status), by_status
+        assert by_status.get("4xx", 0) > 0, by_status
         # and the server still answers a whole list correctly
         rows = expect_list(c.get("/urls"))
         assert len(rows) == N_URLS
@@ -257,4 +267,63 @@ def test_a_client_has_a_budget_of_lists_in_progress(big_db, tmp_path):
     finally:
         for s in held:
             s.close()
+        assert p.stop() is None
+
+
+def test_the_drain_deadline_cancels_a_stuck_list_and_keeps_clicks(big_db, tmp_path):
+    """SIGTERM while a client holds a list open: linkd exits 0 soon after
+    LINKD_DRAIN_S, and a click recorded before the signal is on disk."""
+    p = start_on(tmp_path, big_db, "drain", LINKD_LIST_MAX_ROWS=0, LINKD_DRAIN_S=1,
+                 LINKD_CLICK_FLUSH_MS=1000)
+    held = None
+    try:
+        c = p.client()
+        expect(c.get("/hard005"), 302)
+        held = hold_a_list(p.port)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        problem = p.stop()
+        took = time.monotonic() - t0
+        assert problem is None, problem
+        print(f"exited {took:.1f} s after SIGTERM (LINKD_DRAIN_S=1)")
+        assert "drain_timeout" in p.stdout_text()
+    finally:
+        if held:
+            held.close()
+    db = sqlite3.connect(big_db)
+    n = db.execute("SELECT count(*) FROM events WHERE url_id = 5 AND timestamp > 1750000000"
+                   ).fetchone()[0]
+    db.close()
+    assert n == 1, "the click of the redirect before SIGTERM was flushed"
+
+
+def test_a_list_its_client_stops_reading_is_cut_by_the_write_timeout(big_db, tmp_path):
+    """The write timeout watches a streamed list while a chunk waits to be
+    taken: a client that stops reading loses its connection, and the list
+    stops being read."""
+    p = start_on(tmp_path, big_db, "stuck", LINKD_LIST_MAX_ROWS=0, LINKD_WRITE_TIMEOUT_S=1)
+    held = None
+    try:
+        c = p.client()
+        held = hold_a_list(p.port)
+        deadline = time.monotonic() + 20
+        while metric(c, "linkd_http_write_timeouts_total") < 1:
+            assert time.monotonic() < deadline, "the stuck list was never timed out"
+            time.sleep(0.2)
+        chunks = metric(c, "linkd_store_list_chunks_total")
+        time.sleep(1)
+        assert metric(c, "linkd_store_list_chunks_total") == chunks, "the list went on"
+        assert chunks < N_EVENTS / 500, "the whole list was read for a client that left"
+        # the client finds its connection reset, its list cut short
+        held.settimeout(5)
+        got = b""
+        with pytest.raises((ConnectionResetError, AssertionError)):
+            while True:
+                b = held.recv(65536)
+                assert b, "closed without a reset"
+                got += b
+        assert not got.endswith(b"0\r\n\r\n"), "the list was sent whole"
+    finally:
+        if held:
+            held.close()
         assert p.stop() is None
