@@ -202,7 +202,8 @@ class _Databases:
             if name is None:
                 return
             try:
-                con = pg_server().connect()
+                # as the superuser: FORCE also ends an autovacuum worker there
+                con = pg_server().connect(admin=True)
                 try:
                     with con.cursor() as cur:
                         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

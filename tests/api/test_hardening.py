@@ -290,10 +290,8 @@ def test_the_drain_deadline_cancels_a_stuck_list_and_keeps_clicks(big_db, tmp_pa
     finally:
         if held:
             held.close()
-    db = sqlite3.connect(big_db)
-    n = db.execute("SELECT count(*) FROM events WHERE url_id = 5 AND timestamp > 1750000000"
-                   ).fetchone()[0]
-    db.close()
+    ((n,),) = backend.query(big_db, "SELECT count(*) FROM events"
+                                    " WHERE url_id = 5 AND timestamp > 1750000000")
     assert n == 1, "the click of the redirect before SIGTERM was flushed"
 
 
