@@ -37,6 +37,9 @@
       "clicks are dropped and counted")                                                            \
     X(drain_s, UINT, "LINKD_DRAIN_S", "drain-s", "10", 0, 3600,                                    \
       "on SIGTERM, how long in-flight requests may take before the process exits, in seconds")     \
+    X(drain_delay_ms, UINT, "LINKD_DRAIN_DELAY_MS", "drain-delay-ms", "0", 0, 600000,              \
+      "on SIGTERM, how long /health/ready answers 503 while the node still serves, before the "    \
+      "drain starts: time for a load balancer to take it out, in ms")                              \
     X(auth, BOOL, "LINKD_AUTH", "auth", "on", 0, 0,                                                \
       "off opens the management API to every client (logged as a warning at start)")               \
     X(metrics_public, BOOL, "LINKD_METRICS_PUBLIC", "metrics-public", "on", 0, 0,                  \
@@ -94,6 +97,7 @@ struct lnk_config {
     unsigned click_flush_ms;
     unsigned click_backlog;
     unsigned drain_s;
+    unsigned drain_delay_ms;
     bool auth;
     bool metrics_public;
     struct lnk_cidr_list trusted_proxies;

@@ -23,6 +23,7 @@ enum lnk_access {
 void lnk_h_guard(struct lnk_req *r, enum lnk_access access, lnk_handler_fn next);
 
 void lnk_h_health(struct lnk_req *r);
+void lnk_h_health_ready(struct lnk_req *r);
 void lnk_h_metrics(struct lnk_req *r);
 void lnk_h_openapi(struct lnk_req *r);
 

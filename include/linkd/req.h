@@ -10,6 +10,7 @@
 #define LNK_REQ_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,7 @@ struct lnk_worker_env {
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect; /* NULL: unlimited */
     struct lnk_inflight *heavy; /* lists and totals in progress per client; NULL: unlimited */
     const struct lnk_config *cfg;
+    const _Atomic bool *draining; /* set on SIGTERM: /health/ready answers 503 */
 };
 
 /* Who a request acts as, set by the access step (handlers/guard.c). */

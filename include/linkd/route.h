@@ -6,6 +6,7 @@
 
 #define LNK_ROUTES(X)                                                                              \
     X(HEALTH, "/health")                                                                           \
+    X(HEALTH_READY, "/health/ready")                                                               \
     X(METRICS, "/metrics")                                                                         \
     X(OPENAPI, "/openapi.json")                                                                    \
     X(USERS, "/users")                                                                             \

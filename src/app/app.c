@@ -40,7 +40,8 @@ struct app {
     struct lnk_cache *links, *url_json;
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
     struct lnk_inflight *heavy;
-    _Atomic bool stopped; /* set by the shutdown thread when all is flushed */
+    _Atomic bool stopped;  /* set by the shutdown thread when all is flushed */
+    _Atomic bool draining; /* set on SIGTERM, before the drain: /health/ready 503 */
     /* The database's files when the store keeps them (sqlite); "" otherwise. */
     char db_path[1024], db_dir[1024], wal_path[1032];
     char db_shown[1024]; /* DATABASE_URL as logs show it: no password */
@@ -164,6 +165,7 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->rl_write = a->rl_write;
     env->rl_redirect = a->rl_redirect;
     env->heavy = a->heavy;
+    env->draining = &a->draining;
     lnk_cache_thread_register();
     return lnk_store_conn_open(a->store, &env->conn);
 }
@@ -309,10 +311,36 @@ static void *shutdown_main(void *arg)
     return NULL;
 }
 
+/* A second signal ends the process at once, whatever it is doing. */
+static void exit_on_second_signal(const sigset_t *set, const struct timespec *wait)
+{
+    if (sigtimedwait(set, NULL, wait) > 0) {
+        LNK_LOG(WARN, NULL, "app", "forced_exit");
+        _exit(1);
+    }
+}
+
+/* Readiness turns 503 first; the node goes on serving for drain_delay_ms
+ * so that a load balancer stops sending to it before it stops accepting. */
+static void announce_drain(struct app *a, const sigset_t *set)
+{
+    atomic_store(&a->draining, true);
+    if (a->cfg->drain_delay_ms == 0)
+        return;
+    LNK_LOG(INFO, NULL, "app", "not_ready", LNK_F_INT("drain_delay_ms", a->cfg->drain_delay_ms));
+    uint64_t end_ns = lnk_clock_now_ns(&lnk_clock_monotonic) + a->cfg->drain_delay_ms * 1000000ull;
+    for (uint64_t now; (now = lnk_clock_now_ns(&lnk_clock_monotonic)) < end_ns;) {
+        struct timespec wait = {(time_t)((end_ns - now) / 1000000000),
+                                (long)((end_ns - now) % 1000000000)};
+        exit_on_second_signal(set, &wait);
+    }
+}
+
 static int wait_for_stop(struct app *a, const sigset_t *set)
 {
     int sig = 0;
     sigwait(set, &sig);
+    announce_drain(a, set);
     LNK_LOG(INFO, NULL, "app", "stopping", LNK_F_INT("signal", sig),
             LNK_F_INT("drain_s", a->cfg->drain_s));
     lnk_http_stop(a->http);
@@ -320,12 +348,8 @@ static int wait_for_stop(struct app *a, const sigset_t *set)
     if (pthread_create(&t, NULL, shutdown_main, a) != 0)
         return 1;
     struct timespec tick = {0, 100 * 1000 * 1000};
-    while (!atomic_load(&a->stopped)) {
-        if (sigtimedwait(set, NULL, &tick) > 0) {
-            LNK_LOG(WARN, NULL, "app", "forced_exit");
-            _exit(1);
-        }
-    }
+    while (!atomic_load(&a->stopped))
+        exit_on_second_signal(set, &tick);
     pthread_join(t, NULL);
     return 0;
 }

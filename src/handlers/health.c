@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* GET /health (CONTRACT.md §4.1): 200 {"status":"ok"} with per-dependency
- * checks, 503 {"status":"error"} when the store cannot be read or refuses
- * writes; the store check then says why (docs/durability.md#health). */
+/* GET /health (CONTRACT.md §4.1), liveness: 200 {"status":"ok"} with
+ * per-dependency checks, 503 {"status":"error"} when the store cannot be
+ * read or refuses writes; the store check then says why
+ * (docs/durability.md#health). GET /health/ready, readiness for a load
+ * balancer: 200 while the node is not draining and the store answers a
+ * read, else 503 with the reason (docs/deploy.md#readiness). */
 #include "handlers/handlers_int.h"
 #include "linkd/handlers.h"
 #include "linkd/timefmt.h"
@@ -53,4 +56,35 @@ static void then_ping(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 void lnk_h_health(struct lnk_req *r)
 {
     lnk_h_submit(r, lnk_store_op_new(LNK_OP_PING), then_ping, NULL);
+}
+
+/* reason NULL: ready. */
+static void answer_ready(struct lnk_req *r, const char *reason)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(reason ? "not_ready" : "ready"));
+    if (reason)
+        json_object_set_new(o, "reason", json_string(reason));
+    lnk_resp_json(r, reason ? 503 : 200, o);
+}
+
+static bool draining(struct lnk_req *r)
+{
+    const struct lnk_worker_env *env = lnk_req_env(r);
+    return env->draining && atomic_load(env->draining);
+}
+
+static void then_ready(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
+{
+    (void)ctx;
+    /* a drain may have begun while the read ran */
+    answer_ready(r, draining(r) ? "draining" : op->rc != 0 ? "store_unreachable" : NULL);
+}
+
+void lnk_h_health_ready(struct lnk_req *r)
+{
+    if (draining(r))
+        answer_ready(r, "draining");
+    else
+        lnk_h_submit(r, lnk_store_op_new(LNK_OP_PING), then_ready, NULL);
 }

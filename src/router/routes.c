@@ -8,6 +8,10 @@
 
 const struct lnk_route_def lnk_route_table[] = {
     {LNK_ROUTE_HEALTH, LNK_ACCESS_PUBLIC, {"health"}, {[LNK_METHOD_GET] = lnk_h_health}},
+    {LNK_ROUTE_HEALTH_READY,
+     LNK_ACCESS_PUBLIC,
+     {"health", "ready"},
+     {[LNK_METHOD_GET] = lnk_h_health_ready}},
     {LNK_ROUTE_METRICS, LNK_ACCESS_METRICS, {"metrics"}, {[LNK_METHOD_GET] = lnk_h_metrics}},
     {LNK_ROUTE_OPENAPI, LNK_ACCESS_PUBLIC, {"openapi.json"}, {[LNK_METHOD_GET] = lnk_h_openapi}},
     {LNK_ROUTE_USERS,

@@ -128,8 +128,6 @@ struct lnk_store_ops {
      * newest. */
     int (*url_by_dest)(struct lnk_store_bconn *c, int64_t user_id, const char *dest,
                        struct lnk_arena *a, struct lnk_url *out);
-    /* Whether a url holds the code or it was retired (never reissued). */
-    int (*code_taken)(struct lnk_store_bconn *c, const char *code, bool *taken);
     int (*urls_of_user)(struct lnk_store_bconn *c, int64_t user_id, struct lnk_arena *a,
                         struct lnk_url **out, size_t *n);
     int (*event_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
@@ -171,13 +169,16 @@ struct lnk_store_ops {
     /* Deletes the user, its urls, their events and its keys. */
     int (*user_delete)(struct lnk_store_bconn *c, int64_t id);
     /* Inserts u (u->id 0: a new id; else upsert by id, every field
-     * written); out is the stored row. LNK_EEXISTS when another url holds
-     * the code. */
+     * written); out is the stored row. A new url gets LNK_EEXISTS, and
+     * nothing is written, when another url holds the code or it was retired
+     * (a deleted url's code is never reissued). */
     int (*url_put)(struct lnk_store_bconn *c, const struct lnk_url *u, struct lnk_arena *a,
                    struct lnk_url *out);
     /* Writes title, is_active, original_url and updated_at of url u->id. */
     int (*url_set)(struct lnk_store_bconn *c, const struct lnk_url *u);
-    /* Inserts e (e->id 0: a new id; else upsert by id); *id is its id. */
+    /* Inserts e (e->id 0: a new id; else upsert by id); *id is its id. id
+     * NULL: nobody reads it, and a failure may be reported by the next
+     * primitive that returns a result instead (a backend that pipelines). */
     int (*event_put)(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id);
     /* Appends click rows, in the given order. */
     int (*clicks_insert)(struct lnk_store_bconn *c, const struct lnk_click_row *rows, size_t n);

@@ -32,6 +32,9 @@
 /* pg_advisory_lock key of the migrations: "linkd" in ASCII */
 #define PG_MIGRATE_LOCK "465107969124"
 
+/* Statements the writer sends before it waits for their results. */
+#define PIPE_MAX 64
+
 enum stmt_id {
     ST_BEGIN,
     ST_COMMIT,
@@ -56,7 +59,6 @@ enum stmt_id {
     ST_URL_OWNER,
     ST_URL_BY_DEST,
     ST_URLS_OF_USER,
-    ST_CODE_TAKEN,
     ST_URL_INSERT,
     ST_URL_UPSERT,
     ST_URL_SEQ,
@@ -133,12 +135,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " AND md5(original_url) = md5($2) AND original_url = $2"
                        " ORDER BY is_active DESC, id DESC LIMIT 1",
     [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
-    [ST_CODE_TAKEN] = "SELECT 1 FROM urls WHERE short_code = $1"
-                      " UNION ALL SELECT 1 FROM retired_codes WHERE code = $1",
     [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
-                      " created_at, updated_at) VALUES ($1::bigint, $2, $3, $4, $5::boolean,"
-                      " $6::bigint, $7::bigint) ON CONFLICT (short_code) DO NOTHING"
-                      " RETURNING " URL_COLS,
+                      " created_at, updated_at) SELECT $1::bigint, $2, $3, $4, $5::boolean,"
+                      " $6::bigint, $7::bigint"
+                      " WHERE NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = $2)"
+                      " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS,
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES ($1::bigint, $2::bigint, $3, $4, $5,"
                       " $6::boolean, $7::bigint, $8::bigint)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
@@ -237,6 +238,12 @@ struct lnk_store_bconn {
     bool prepared[ST__COUNT];
     bool list_prepared[2][3][LF_VARIANTS][2]; /* [count?][kind][mask][rare type?] */
     int sp_depth;                             /* savepoints open (writer) */
+    /* The writer's connection runs in libpq's pipeline mode (pipelined):
+     * statements sent whose results are still to read, each with the
+     * prepared flag to clear if it was a PREPARE that failed. */
+    bool pipelined;
+    unsigned n_pending;
+    bool *pending_prepare[PIPE_MAX];
 };
 
 struct lnk_store_backend {
@@ -267,6 +274,18 @@ static void pg_message(PGconn *pg, char *out, size_t cap)
         out[--n] = '\0';
 }
 
+/* Server notices ("relation ... already exists, skipping") are for a
+ * person at psql: libpq would print them on stderr, linkd logs them at
+ * debug. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    size_t n = strlen(message);
+    while (n && message[n - 1] == '\n')
+        n--;
+    LNK_LOG(DEBUG, NULL, "store", "postgres_notice", LNK_F_SLICE("message", message, n));
+}
+
 static PGconn *connect_pg(const char *conninfo, bool sync_full, char *errbuf, size_t errcap)
 {
     const char *keys[] = {
@@ -277,6 +296,7 @@ static PGconn *connect_pg(const char *conninfo, bool sync_full, char *errbuf, si
     PGresult *res = NULL;
     const char *step = "connect";
     if (pg && PQstatus(pg) == CONNECTION_OK) {
+        PQsetNoticeProcessor(pg, on_notice, NULL);
         step = "synchronous_commit";
         res = PQexec(pg, sync_full ? PG_SYNC_FULL : PG_SYNC_OFF);
     }
@@ -312,6 +332,19 @@ static int open_conn(struct lnk_store_backend *b, struct lnk_store_bconn **out, 
     c->b = b;
     *out = c;
     return LNK_OK;
+}
+
+/* The writer's connection sends in a pipeline (see defer). */
+static bool enter_pipeline(struct lnk_store_bconn *c, char *errbuf, size_t errcap)
+{
+    if (PQenterPipelineMode(c->pg) != 1) {
+        char msg[256];
+        pg_message(c->pg, msg, sizeof(msg));
+        set_err(errbuf, errcap, "pipeline mode", msg);
+        return false;
+    }
+    c->pipelined = true;
+    return true;
 }
 
 static bool pg_conn_broken(struct lnk_store_bconn *c)
@@ -403,35 +436,6 @@ static char *stmt_name(char *buf, size_t cap, enum stmt_id sid)
     return buf;
 }
 
-/* Runs prepared statement sid (preparing it on first use). *res is the
- * result (PQclear it) or NULL on failure. */
-static int run(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p, PGresult **out)
-{
-    char name[16];
-    PGresult *res = NULL;
-    int rc;
-    *out = NULL;
-    if (!c->prepared[sid]) {
-        res =
-            PQprepare(c->pg, stmt_name(name, sizeof(name), sid), stmt_sql[sid], p ? p->n : 0, NULL);
-        rc = map_result(c->pg, res);
-        c->prepared[sid] = rc == LNK_OK;
-        if (rc != LNK_OK)
-            goto out;
-        PQclear(res);
-    }
-    res = PQexecPrepared(c->pg, stmt_name(name, sizeof(name), sid), p ? p->n : 0, p ? p->v : NULL,
-                         NULL, NULL, 0);
-    rc = map_result(c->pg, res);
-out:
-    note(c, res, rc);
-    if (rc == LNK_OK)
-        *out = res;
-    else
-        PQclear(res);
-    return rc;
-}
-
 /* Adds the rows a write on the writer's connection changed to the count
  * the rules compare (changes); a SELECT's row count is not a change. */
 static void count_changes(struct lnk_store_bconn *c, PGresult *res)
@@ -440,15 +444,141 @@ static void count_changes(struct lnk_store_bconn *c, PGresult *res)
         c->b->changes += strtoull(PQcmdTuples(res), NULL, 10);
 }
 
-/* A statement whose rows do not matter; counts the rows it changed. */
+/* ---- the writer's pipeline ---------------------------------------------------
+ * A statement whose result the rules do not wait for (BEGIN, a savepoint, an
+ * event whose id nobody reads) is sent without waiting (defer); its result
+ * is read with the next statement that waits (run), in the same round trip.
+ * A deferred statement that fails aborts the transaction: the next waiting
+ * statement reports its error, and nothing commits before every result is
+ * read. COPY cannot run in a pipeline: the writer leaves it around one. */
+
+/* Sends PREPARE (first use on this connection) and EXECUTE of one statement
+ * without reading anything. */
+static int send_stmt(struct lnk_store_bconn *c, const char *name, const char *sql, bool *prepared,
+                     const struct params *p)
+{
+    if (!*prepared) {
+        if (!PQsendPrepare(c->pg, name, sql, p ? p->n : 0, NULL))
+            return LNK_EUNAVAIL;
+        *prepared = true; /* cleared again if its result is an error */
+        c->pending_prepare[c->n_pending++] = prepared;
+    }
+    if (!PQsendQueryPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0))
+        return LNK_EUNAVAIL;
+    c->pending_prepare[c->n_pending++] = NULL;
+    return LNK_OK;
+}
+
+/* Ends the pipeline's batch with a Sync and reads every pending result: the
+ * first failure's code (and note), and the last result in *last when asked
+ * for and it succeeded. */
+static int collect(struct lnk_store_bconn *c, PGresult **last)
+{
+    int rc = PQpipelineSync(c->pg) == 1 ? LNK_OK : LNK_EUNAVAIL;
+    unsigned n = c->n_pending;
+    c->n_pending = 0;
+    for (unsigned i = 0; i < n; i++) {
+        PGresult *res = PQgetResult(c->pg), *end;
+        while ((end = PQgetResult(c->pg)) != NULL)
+            PQclear(end);
+        bool aborted = res && PQresultStatus(res) == PGRES_PIPELINE_ABORTED;
+        int r = aborted ? LNK_EBACKEND : map_result(c->pg, res);
+        if (r != LNK_OK && c->pending_prepare[i])
+            *c->pending_prepare[i] = false;
+        if (r == LNK_OK && !c->pending_prepare[i])
+            count_changes(c, res);
+        if (r != LNK_OK && rc == LNK_OK) {
+            rc = r; /* the first failure; the aborted ones after it follow from it */
+            note(c, res, r);
+        }
+        if (last && i + 1 == n && r == LNK_OK)
+            *last = res;
+        else
+            PQclear(res);
+    }
+    PGresult *sync = PQgetResult(c->pg);
+    if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        if (rc == LNK_OK)
+            rc = LNK_EUNAVAIL;
+        if (last && *last) {
+            PQclear(*last);
+            *last = NULL;
+        }
+    }
+    PQclear(sync);
+    return rc;
+}
+
+/* Runs a named statement (prepared on first use) and waits for its result,
+ * *out (PQclear it), or NULL on failure. On the writer's pipeline, the
+ * results of the statements deferred before it are read in the same trip. */
+static int run_named(struct lnk_store_bconn *c, const char *name, const char *sql, bool *prepared,
+                     const struct params *p, PGresult **out)
+{
+    PGresult *res = NULL;
+    int rc;
+    *out = NULL;
+    if (c->pipelined) {
+        rc = send_stmt(c, name, sql, prepared, p);
+        int crc = collect(c, rc == LNK_OK ? out : NULL);
+        return rc != LNK_OK ? rc : crc;
+    }
+    if (!*prepared) {
+        res = PQprepare(c->pg, name, sql, p ? p->n : 0, NULL);
+        rc = map_result(c->pg, res);
+        *prepared = rc == LNK_OK;
+        if (rc != LNK_OK)
+            goto out;
+        PQclear(res);
+    }
+    res = PQexecPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
+    rc = map_result(c->pg, res);
+out:
+    note(c, res, rc);
+    if (rc == LNK_OK) {
+        count_changes(c, res);
+        *out = res;
+    } else {
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* Runs prepared statement sid and waits for its result (run_named). */
+static int run(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p, PGresult **out)
+{
+    char name[16];
+    return run_named(c, stmt_name(name, sizeof(name), sid), stmt_sql[sid], &c->prepared[sid], p,
+                     out);
+}
+
+/* A statement whose rows do not matter, waited for. */
 static int exec(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p)
 {
     PGresult *res = NULL;
     int rc = run(c, sid, p, &res);
-    if (rc == LNK_OK)
-        count_changes(c, res);
     PQclear(res);
     return rc;
+}
+
+/* A statement whose result nobody waits for: on the writer's pipeline it is
+ * only sent (its failure comes back with the next statement that waits). */
+static int defer(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p)
+{
+    if (!c->pipelined)
+        return exec(c, sid, p);
+    char name[16];
+    int rc = send_stmt(c, stmt_name(name, sizeof(name), sid), stmt_sql[sid], &c->prepared[sid], p);
+    if (rc == LNK_OK && c->n_pending + 2 >= PIPE_MAX)
+        rc = collect(c, NULL);
+    return rc;
+}
+
+/* Reads what the pipeline still owes: before COMMIT's answer is trusted,
+ * before the transaction's state is asked, before COPY. */
+static int settle(struct lnk_store_bconn *c)
+{
+    return c->pipelined && c->n_pending ? collect(c, NULL) : LNK_OK;
 }
 
 static int64_t col_i64(PGresult *res, int row, int col)
@@ -486,8 +616,6 @@ static int query_i64(struct lnk_store_bconn *c, enum stmt_id sid, const struct p
         rc = LNK_ENOTFOUND;
     else if (rc == LNK_OK)
         *out = col_i64(res, 0, 0);
-    if (rc == LNK_OK)
-        count_changes(c, res);
     PQclear(res);
     return rc;
 }
@@ -617,16 +745,6 @@ static int pg_url_by_dest(struct lnk_store_bconn *c, int64_t user_id, const char
     p_text(&p, dest);
     LOAD_ONE(c, ST_URL_BY_DEST, &p, read_url, a, out);
     return rc;
-}
-
-static int pg_code_taken(struct lnk_store_bconn *c, const char *code, bool *taken)
-{
-    struct params p = {0};
-    int64_t one = 0;
-    p_text(&p, code);
-    int rc = query_i64(c, ST_CODE_TAKEN, &p, &one);
-    *taken = rc == LNK_OK;
-    return rc == LNK_ENOTFOUND ? LNK_OK : rc;
 }
 
 static int pg_urls_of_user(struct lnk_store_bconn *c, int64_t user_id, struct lnk_arena *a,
@@ -875,25 +993,7 @@ static int run_list(struct lnk_store_bconn *c, enum lnk_row_kind k, const struct
     if (!count)
         p_i64(&p, offset);
     snprintf(name, sizeof(name), "%c%d_%u%s", count ? 'c' : 'l', (int)k, mask, rare ? "r" : "");
-    PGresult *res = NULL;
-    int rc = LNK_OK;
-    bool *prepared = &c->list_prepared[count][k][mask][rare];
-    if (!*prepared) {
-        res = PQprepare(c->pg, name, sql, p.n, NULL);
-        rc = map_result(c->pg, res);
-        PQclear(res);
-        res = NULL;
-        *prepared = rc == LNK_OK;
-    }
-    if (rc == LNK_OK) {
-        res = PQexecPrepared(c->pg, name, p.n, p.v, NULL, NULL, 0);
-        rc = map_result(c->pg, res);
-    }
-    if (rc == LNK_OK)
-        *out = res;
-    else
-        PQclear(res);
-    return rc;
+    return run_named(c, name, sql, &c->list_prepared[count][k][mask][rare], &p, out);
 }
 
 static int pg_list(struct lnk_store_bconn *c, enum lnk_row_kind k, const struct lnk_list_query *q,
@@ -992,8 +1092,6 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
         p_i64(&p, u->created_at);
         p_i64(&p, u->updated_at);
         LOAD_ONE(c, ST_URL_INSERT, &p, read_url, a, out);
-        if (rc == LNK_OK)
-            c->b->changes++;
         return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the code is taken */
     }
     p_i64(&p, u->id);
@@ -1034,7 +1132,7 @@ static int pg_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, in
         p_text(&p, e->event_type);
         p_i64(&p, e->timestamp);
         p_text(&p, e->details);
-        return query_i64(c, ST_EVENT_INSERT, &p, id);
+        return id ? query_i64(c, ST_EVENT_INSERT, &p, id) : defer(c, ST_EVENT_INSERT, &p);
     }
     p_i64(&p, e->id);
     p_i64(&p, e->url_id);
@@ -1047,7 +1145,8 @@ static int pg_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, in
     p_i64(&s, e->id);
     if (rc == LNK_OK)
         rc = exec(c, ST_EVENT_SEQ, &s);
-    *id = e->id;
+    if (id)
+        *id = e->id;
     return rc;
 }
 
@@ -1084,6 +1183,15 @@ static int pg_clicks_insert(struct lnk_store_bconn *c, const struct lnk_click_ro
         if (rc == LNK_OK)
             rc = lnk_buf_append(&buf, "\n", 1);
     }
+    bool pipelined = c->pipelined;
+    if (rc == LNK_OK)
+        rc = settle(c);
+    if (rc == LNK_OK && pipelined) {
+        if (PQexitPipelineMode(c->pg) != 1)
+            rc = LNK_EUNAVAIL;
+        else
+            c->pipelined = false;
+    }
     PGresult *res = NULL;
     if (rc == LNK_OK) {
         res = PQexec(c->pg, "COPY events (url_id, user_id, event_type, timestamp, details)"
@@ -1108,6 +1216,10 @@ static int pg_clicks_insert(struct lnk_store_bconn *c, const struct lnk_click_ro
         while ((res = PQgetResult(c->pg)) != NULL)
             PQclear(res);
     }
+    if (pipelined && !c->pipelined && PQenterPipelineMode(c->pg) == 1)
+        c->pipelined = true;
+    else if (pipelined && !c->pipelined && rc == LNK_OK)
+        rc = LNK_EUNAVAIL;
     return rc;
 }
 
@@ -1238,12 +1350,15 @@ static int pg_begin(struct lnk_store_backend *b)
     if (!b->wr)
         return LNK_EUNAVAIL;
     b->wr->sp_depth = 0;
-    return exec(b->wr, ST_BEGIN, NULL);
+    return defer(b->wr, ST_BEGIN, NULL);
 }
 
 static void pg_rollback(struct lnk_store_backend *b)
 {
-    if (b->wr && PQtransactionStatus(b->wr->pg) != PQTRANS_IDLE)
+    if (!b->wr)
+        return;
+    (void)settle(b->wr);
+    if (PQtransactionStatus(b->wr->pg) != PQTRANS_IDLE)
         (void)exec(b->wr, ST_ROLLBACK, NULL);
 }
 
@@ -1263,7 +1378,9 @@ static int pg_savepoint(struct lnk_store_backend *b, enum lnk_savepoint sp, enum
         [LNK_SP_OP] = {ST_SP_OP, ST_RELEASE_OP, ST_ROLLBACK_OP},
         [LNK_SP_ROW] = {ST_SP_ROW, ST_RELEASE_ROW, ST_ROLLBACK_ROW},
     };
-    int rc = exec(b->wr, ids[sp][cmd], NULL);
+    /* taking one back waits: the rules look at the transaction after it */
+    int rc =
+        cmd == LNK_SP_ROLLBACK ? exec(b->wr, ids[sp][cmd], NULL) : defer(b->wr, ids[sp][cmd], NULL);
     if (rc == LNK_OK && cmd == LNK_SP_BEGIN)
         b->wr->sp_depth++;
     else if (rc == LNK_OK && cmd == LNK_SP_RELEASE)
@@ -1275,7 +1392,7 @@ static int pg_savepoint(struct lnk_store_backend *b, enum lnk_savepoint sp, enum
  * savepoint can take back. */
 static bool pg_tx_lost(struct lnk_store_backend *b)
 {
-    if (!b->wr || PQstatus(b->wr->pg) == CONNECTION_BAD)
+    if (!b->wr || settle(b->wr) == LNK_EUNAVAIL || PQstatus(b->wr->pg) == CONNECTION_BAD)
         return true;
     PGTransactionStatusType st = PQtransactionStatus(b->wr->pg);
     return st == PQTRANS_IDLE || st == PQTRANS_UNKNOWN ||
@@ -1316,6 +1433,11 @@ static enum lnk_store_fault pg_recover(struct lnk_store_backend *b, enum lnk_sto
     struct lnk_store_bconn *c = NULL;
     if (open_conn(b, &c, err, sizeof(err)) != LNK_OK) {
         snprintf(b->fail_text, sizeof(b->fail_text), "%s", err);
+        return fault != LNK_STORE_OK ? fault : LNK_STORE_FAULT_UNAVAILABLE;
+    }
+    if (!enter_pipeline(c, err, sizeof(err))) {
+        snprintf(b->fail_text, sizeof(b->fail_text), "%s", err);
+        close_conn(c);
         return fault != LNK_STORE_OK ? fault : LNK_STORE_FAULT_UNAVAILABLE;
     }
     close_conn(b->wr);
@@ -1490,6 +1612,8 @@ static int pg_open(const char *target, const struct lnk_store_config *cfg,
         rc = migrate(b->wr->pg, errbuf, errcap);
     if (rc == LNK_OK)
         rc = load_code_key(b->wr->pg, b->code_key, errbuf, errcap);
+    if (rc == LNK_OK && !enter_pipeline(b->wr, errbuf, errcap))
+        rc = LNK_EUNAVAIL;
     if (rc == LNK_OK) {
         *out = b;
     } else {
@@ -1539,7 +1663,6 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .url_by_code = pg_url_by_code,
     .url_owner = pg_url_owner,
     .url_by_dest = pg_url_by_dest,
-    .code_taken = pg_code_taken,
     .urls_of_user = pg_urls_of_user,
     .event_get = pg_event_get,
     .click_url_of = pg_click_url_of,

@@ -90,9 +90,8 @@ static int add_event(struct lnk_store_rules *r, struct lnk_store_op *op, int64_t
                      int64_t user_id, const char *type, int64_t ts, const char *details)
 {
     (void)op;
-    int64_t id = 0;
     struct lnk_event e = {0, url_id, user_id, type, ts, details};
-    return r->ops->event_put(r->ops->writer(r->b), &e, &id);
+    return r->ops->event_put(r->ops->writer(r->b), &e, NULL);
 }
 
 static int add_updated(struct lnk_store_rules *r, struct lnk_store_op *op, const struct lnk_url *u,
@@ -502,8 +501,8 @@ static int user_import(struct lnk_store_rules *r, struct lnk_op_rows *op, int64_
 /* ---- writes: urls --------------------------------------------------------- */
 
 /* The next generated code: sequence numbers from the reserved block through
- * the keyed permutation, skipping reserved words and codes in use or
- * retired. A number is never reused; one skipped stays unused. */
+ * the keyed permutation, skipping reserved words (url_put refuses codes in
+ * use or retired). A number is never reused; one skipped stays unused. */
 static int next_code(struct lnk_store_rules *r, char code[LNK_CODE_LEN + 1])
 {
     struct lnk_store_bconn *c = r->ops->writer(r->b);
@@ -518,12 +517,8 @@ static int next_code(struct lnk_store_rules *r, char code[LNK_CODE_LEN + 1])
         }
         if (lnk_codegen_code(&r->gen, (uint64_t)r->seq_next++, code) != LNK_OK)
             return LNK_EUNAVAIL; /* all 62^6 codes handed out */
-        if (lnk_code_is_reserved(code, LNK_CODE_LEN))
-            continue;
-        bool taken = false;
-        rc = r->ops->code_taken(c, code, &taken);
-        if (rc != LNK_OK || !taken)
-            return rc;
+        if (!lnk_code_is_reserved(code, LNK_CODE_LEN))
+            return LNK_OK;
     }
 }
 
@@ -575,21 +570,21 @@ static int url_create(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t 
             return rc;
         rc = LNK_OK;
     }
-    if (rc == LNK_OK && u.short_code) {
-        bool taken = false;
-        rc = r->ops->code_taken(c, u.short_code, &taken);
-        if (rc == LNK_OK && taken)
-            rc = LNK_EEXISTS;
-    } else if (rc == LNK_OK) {
-        rc = next_code(r, generated);
-        u.short_code = generated;
-    }
     u.id = 0;
     u.created_at = u.updated_at = now;
-    if (rc == LNK_OK)
+    if (rc == LNK_OK && u.short_code) {
         rc = r->ops->url_put(c, &u, &op->op.arena, &op->out);
-    if (rc == LNK_EEXISTS)
-        op->op.err_field = "short_code";
+        if (rc == LNK_EEXISTS)
+            op->op.err_field = "short_code";
+    } else if (rc == LNK_OK) {
+        /* a generated code may meet a custom or imported one: take the next */
+        u.short_code = generated;
+        do {
+            rc = next_code(r, generated);
+            if (rc == LNK_OK)
+                rc = r->ops->url_put(c, &u, &op->op.arena, &op->out);
+        } while (rc == LNK_EEXISTS);
+    }
     if (rc == LNK_OK) {
         const char *keys[] = {"short_code", "original_url"};
         const char *vals[] = {op->out.short_code, op->out.original_url};

@@ -42,7 +42,6 @@ enum stmt_id {
     ST_URL_OWNER,
     ST_URL_BY_DEST,
     ST_URLS_OF_USER,
-    ST_CODE_TAKEN,
     ST_SEQ_RESERVE,
     ST_URL_INSERT,
     ST_URL_UPSERT,
@@ -118,13 +117,12 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " LIMIT 1",
     [ST_URLS_OF_USER] = "SELECT " URL_COLS LNK_SQLITE_URLS_BY_USER
                         " AND user_id = ?1 ORDER BY " LNK_SQLITE_URL_ORDER,
-    [ST_CODE_TAKEN] = "SELECT 1 FROM urls WHERE short_code = ?1"
-                      " UNION ALL SELECT 1 FROM retired_codes WHERE code = ?1",
     [ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'code_seq'"
                        " RETURNING value - ?1",
-    /* a taken code inserts nothing (no row back) */
+    /* a code in use or retired inserts nothing (no row back) */
     [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
-                      " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                      " created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7"
+                      " WHERE NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = ?2)"
                       " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS,
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
@@ -534,14 +532,6 @@ static int sq_url_by_dest(struct lnk_store_bconn *c, int64_t user_id, const char
     return load_one(c, ST_URL_BY_DEST, ARGS(A_I64(user_id), A_TEXT(dest)), lnk_sq_read_url, a, out);
 }
 
-static int sq_code_taken(struct lnk_store_bconn *c, const char *code, bool *taken)
-{
-    int64_t one = 0;
-    int rc = query_i64(c, ST_CODE_TAKEN, ARGS(A_TEXT(code)), &one);
-    *taken = rc == LNK_OK;
-    return rc == LNK_ENOTFOUND ? LNK_OK : rc;
-}
-
 static int sq_urls_of_user(struct lnk_store_bconn *c, int64_t user_id, struct lnk_arena *a,
                            struct lnk_url **out, size_t *n)
 {
@@ -736,12 +726,14 @@ static int sq_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
 
 static int sq_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id)
 {
+    int64_t unused;
     if (e->id <= 0)
         return query_i64(c, ST_EVENT_INSERT,
                          ARGS(A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
                               A_I64(e->timestamp), A_TEXT(e->details)),
-                         id);
-    *id = e->id;
+                         id ? id : &unused);
+    if (id)
+        *id = e->id;
     return exec_stmt(c, ST_EVENT_UPSERT,
                      ARGS(A_I64(e->id), A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
                           A_I64(e->timestamp), A_TEXT(e->details)),
@@ -1004,7 +996,6 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .url_by_code = sq_url_by_code,
     .url_owner = sq_url_owner,
     .url_by_dest = sq_url_by_dest,
-    .code_taken = sq_code_taken,
     .urls_of_user = sq_urls_of_user,
     .event_get = sq_event_get,
     .click_url_of = sq_click_url_of,

@@ -11,6 +11,7 @@ The test at the end of the file checks that nothing documented went unseen."""
 import copy
 import json
 import re
+import signal
 import time
 
 import jsonschema
@@ -290,6 +291,7 @@ def test_custom_code_schema_refuses_the_reserved_words():
 
 def test_health_and_metrics(server):
     hit(server, "GET", "/health", 200)
+    hit(server, "GET", "/health/ready", 200)
     r = hit(server, "GET", "/metrics", 200)
     assert r.headers["Content-Type"].startswith("text/plain")
     r = hit(server, "GET", "/metrics", 200, params={"format": "json"})
@@ -610,6 +612,16 @@ def test_rate_limits_429(linkd):
     for path, method in operations("public"):
         for _ in range(3):
             assert c.request(method, path).status_code < 400, f"{method} {path} is not limited"
+
+
+def test_not_ready_while_draining_503(linkd):
+    c = linkd.start(env={"LINKD_DRAIN_DELAY_MS": "1500"})
+    c.proc.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 1
+    while c.get("/health/ready").status_code != 503 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    hit(c, "GET", "/health/ready", 503)
+    assert c.proc.proc.wait(15) == 0  # then it drains and exits as usual
 
 
 def test_store_failure_503(linkd):
