@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what linkd needs on Debian 12, idempotently: nothing is touched
-# when every package is already there. Usage: install-deps.sh [build|test|bench|fuzz|image]
+# when every package is already there. Usage: install-deps.sh [build|test|bench|fuzz|image|pg]
 set -eu
 
 # cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
@@ -12,12 +12,15 @@ build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjanss
 # (scripts/container-image.sh says why), netavark and iptables for its network,
 # debootstrap for the local Debian base.
 image="podman runc netavark iptables debootstrap"
+# The private PostgreSQL server of the tests (scripts/pg-test-server.sh) and
+# the tests' own reads of its databases.
+pg="postgresql-15 python3-psycopg2"
 # tests/deploy also runs curl against the container and systemd-analyze;
 # tests/monitoring runs Prometheus, promtool and amtool (deploy/prometheus/);
 # tests/redis starts its own redis-server processes (the package's service is
 # not used: on a machine without systemd as PID 1 it does not start either).
 test="libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
-      clang-format sqlite3 iproute2 $image curl systemd prometheus prometheus-alertmanager
+      clang-format sqlite3 iproute2 $image curl systemd prometheus prometheus-alertmanager $pg
       redis-server"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
@@ -30,7 +33,8 @@ test) want="$build $test" ;;
 bench) want="$build $bench" ;;
 fuzz) want="$build $fuzz" ;;
 image) want="$image" ;;
-*) echo "usage: $0 [build|test|bench|fuzz|image]" >&2; exit 2 ;;
+pg) want="$pg" ;;
+*) echo "usage: $0 [build|test|bench|fuzz|image|pg]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -1,15 +1,37 @@
 # SPDX-License-Identifier: MIT
 """Fixtures for the black-box API tests: the real `linkd serve` on a temporary
-SQLite file and an ephemeral port (or LNK_TEST_BASE_URL), read through HTTP
-only. Every process the suite starts must exit 0 on SIGTERM within 15 s and
-leave no sanitizer report on stderr."""
+database and an ephemeral port (or LNK_TEST_BASE_URL), read through HTTP
+only. The database is a SQLite file, or with LNK_TEST_BACKEND=postgres a
+PostgreSQL database of its own (backend.py). Every process the suite starts
+must exit 0 on SIGTERM within 15 s and leave no sanitizer report on stderr."""
 
 import pytest
 
+import backend
 from apiclient import BASE_URL, SEED_DIR, Client, Seed
 from linkdproc import LinkdFactory, LinkdProcess, require_binary, tail
 
 _session_procs = []  # the session server, watched after every test
+
+
+def pytest_report_header(config):
+    return None if BASE_URL else backend.describe()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    errors = backend.drop_all()
+    if errors:
+        print("\n".join(["", "databases left behind:", *errors]))
+
+
+@pytest.fixture(autouse=True)
+def _databases_of_the_test():
+    """Drops the databases a test made (PostgreSQL), once its servers are
+    stopped: this fixture is set up before, so torn down after, theirs.
+    Databases of session and module fixtures were made before it started."""
+    mark = backend.mark()
+    yield
+    backend.drop_since(mark)
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +50,8 @@ def server(tmp_path_factory):
     p = LinkdProcess(tmp_path_factory.mktemp("session"), seed_dir=SEED_DIR, name="session")
     p.start()
     _session_procs.append(p)
+    store = p.client().get("/health").json()["checks"]["store"]
+    assert store["backend"] == backend.BACKEND, f"LNK_TEST_BACKEND={backend.BACKEND}: {store}"
     try:
         yield p.client()
     finally:

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Running the real binary: `linkd serve` as a child process with its stdout
 (JSON log lines) and stderr (sanitizer reports) in files, and one-shot CLI
-commands. A server is up once it prints {"event":"listening","port":N}."""
+commands. A server is up once it prints {"event":"listening","port":N}.
+Its database is named by a path (db_path) on the backend LNK_TEST_BACKEND
+picks (backend.py), or given whole as database_url."""
 
 import json
 import os
@@ -11,9 +13,13 @@ import time
 
 import pytest
 
+import backend
 from apiclient import LINKD_BIN, SEED_DIR, Client
 
-LISTEN_TIMEOUT_S = 10
+# A hang guard, not a speed limit: a server loading the seed on PostgreSQL
+# takes 4-8 s to listen in the sanitizer build (row by row over the network),
+# against 1 s on SQLite.
+LISTEN_TIMEOUT_S = 30 if backend.IS_PG else 10
 STOP_TIMEOUT_S = 15
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "ERROR: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
@@ -34,7 +40,9 @@ def require_binary():
 
 
 def db_url(path):
-    return f"sqlite:///{path}"
+    """DATABASE_URL of the database named by path: a SQLite file, or a
+    PostgreSQL database of its own (LNK_TEST_BACKEND=postgres)."""
+    return backend.url(path)
 
 
 def linkd_env(**extra):
@@ -56,10 +64,11 @@ class LinkdProcess:
     """One `linkd serve` with stdout/stderr in files under workdir."""
 
     def __init__(self, workdir, db_path=None, seed_dir=None, args=(), env=None, name="linkd",
-                 by_env=True):
+                 by_env=True, database_url=None):
         self.workdir = workdir
         self.by_env = by_env  # False: configure by flags only (args), no LINKD_* env
         self.db_path = db_path or workdir / "linkd.db"
+        self.database_url = database_url  # None: db_url(db_path)
         self.seed_dir = seed_dir
         self.args = list(args)
         self.extra_env = dict(env or {})
@@ -80,7 +89,8 @@ class LinkdProcess:
         self.stdout_path = self.workdir / f"{tag}.stdout"
         self.stderr_path = self.workdir / f"{tag}.stderr"
         if self.by_env:
-            env = linkd_env(**{"LINKD_LISTEN": "127.0.0.1:0", "DATABASE_URL": db_url(self.db_path),
+            url = self.database_url or db_url(self.db_path)
+            env = linkd_env(**{"LINKD_LISTEN": "127.0.0.1:0", "DATABASE_URL": url,
                                "LINKD_WORKERS": 2, "LOG_LEVEL": "info", **self.extra_env})
         else:
             env = linkd_env(**self.extra_env)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import backend
 from apiclient import BASE_URL, expect_json, new_user
 from linkdproc import db_url, linkd_env, run_linkd
 
@@ -45,7 +46,7 @@ def test_serve_configured_by_flags(linkd, tmp_path):
                                         "--workers", "1", "--log-level", "info"])
     assert expect_json(c.get("/health"), 200).get("status") == "ok"
     new_user(c)
-    assert db.exists(), "--database was not used"
+    assert backend.used(db), "--database was not used"
 
 
 def test_flags_override_environment(linkd, tmp_path):
@@ -53,7 +54,7 @@ def test_flags_override_environment(linkd, tmp_path):
     env_db = tmp_path / "env-loses.db"
     c = linkd.start(env={"DATABASE_URL": db_url(env_db)}, args=["--database", db_url(db)])
     new_user(c)
-    assert db.exists() and not env_db.exists()
+    assert backend.used(db) and not backend.used(env_db)
 
 
 def test_stdout_is_json_lines(fresh_server):

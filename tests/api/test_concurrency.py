@@ -96,3 +96,33 @@ def test_parallel_updates_of_one_url(server):
     evs = list_events(server, url_id=link["id"], event_type="updated")
     assert sorted(e["details"]["new_value"] for e in evs) == sorted(titles)
     assert evs[-1]["details"]["new_value"] == final["title"]
+
+
+def test_creates_that_fail_do_not_fail_those_written_with_them(server):
+    """Writes arriving together share a transaction (group commit); one that
+    is refused (a code in use, an unknown owner) is refused alone: the
+    others are written, and it answers its own error, not a 5xx."""
+    owner = new_user(server)
+    taken = new_url(server, owner["id"], short_code=uniq("tk")[:12])["short_code"]
+    rounds = 20  # each round: 16 creates at once, 2 of them refused
+
+    def one(c, i):
+        out = []
+        for n in range(rounds):
+            body = {"user_id": owner["id"], "original_url": f"https://example.com/{i}/{n}"}
+            if i == 0:
+                body["short_code"] = taken
+            elif i == 1:
+                body["user_id"] = 2**52 + n  # no such user
+            out.append(c.post("/urls", json=body))
+        return out
+
+    results = in_parallel(server, one)
+    assert statuses(results[0]) == {409: rounds}, [r.text for r in results[0]][:3]
+    assert statuses(results[1]) == {404: rounds}, [r.text for r in results[1]][:3]
+    good = [r for rs in results[2:] for r in rs]
+    assert statuses(good) == {201: len(good)}, (
+        statuses(good), [r.text for r in good if r.status_code != 201][:3])
+    listed = expect_list(server.get("/urls", params={"user_id": owner["id"]}))
+    assert sorted(ids(listed)) == sorted([u["id"] for u in listed if u["short_code"] == taken]
+                                         + [r.json()["id"] for r in good])

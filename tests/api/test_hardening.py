@@ -13,16 +13,27 @@ import time
 
 import pytest
 
+import backend
 from apiclient import expect, expect_error, expect_json, expect_list, new_url, new_user, uniq
 from linkdproc import LinkdProcess
 
 N_EVENTS = 1_000_000
 N_URLS = 50
+DETAILS = '{"short_code":"x","user_agent":"u","referrer":""}'
+# the click rollups linkd keeps with every click (GET /stats reads them)
+ROLLUPS = ("INSERT INTO link_clicks (url_id, clicks, last_click_at)"
+           " SELECT url_id, count(*), max(timestamp) FROM events GROUP BY url_id",
+           "INSERT INTO link_clicks_daily (url_id, day, clicks)"
+           " SELECT url_id, timestamp / 86400, count(*) FROM events"
+           " GROUP BY url_id, timestamp / 86400")
 
 
 def fill_events(db_path, n_events, n_urls):
     """Writes n_events click rows straight into a database linkd created and
     has stopped using: much faster than through the API."""
+    if backend.IS_PG:
+        fill_events_pg(db_path, n_events, n_urls)
+        return
     db = sqlite3.connect(db_path)
     db.execute("INSERT INTO users (id, username, email, created_at) "
                "VALUES (1, 'bulk', 'bulk@example.com', 1700000000)")
@@ -30,17 +41,57 @@ def fill_events(db_path, n_events, n_urls):
                    " created_at, updated_at) VALUES (?, 1, ?, ?, 't', 1, 1700000000, 1700000000)",
                    [(i, f"hard{i:03d}", f"https://example.com/{i}") for i in range(1, n_urls + 1)])
     db.executemany("INSERT INTO events (url_id, user_id, event_type, timestamp, details)"
-                   " VALUES (?, 1, 'click', ?, '{\"short_code\":\"x\",\"user_agent\":\"u\","
-                   "\"referrer\":\"\"}')",
+                   f" VALUES (?, 1, 'click', ?, '{DETAILS}')",
                    ((1 + i % n_urls, 1700000000 + i) for i in range(n_events)))
-    # the click rollups linkd keeps with every click (GET /stats reads them)
-    db.execute("INSERT INTO link_clicks (url_id, clicks, last_click_at)"
-               " SELECT url_id, count(*), max(timestamp) FROM events GROUP BY url_id")
-    db.execute("INSERT INTO link_clicks_daily (url_id, day, clicks)"
-               " SELECT url_id, timestamp / 86400, count(*) FROM events"
-               " GROUP BY url_id, timestamp / 86400")
+    for sql in ROLLUPS:
+        db.execute(sql)
     db.commit()
     db.close()
+
+
+class _Lines:
+    """A file to read COPY input from, made line by line as it is read."""
+
+    def __init__(self, lines):
+        self.lines, self.buf = lines, ""
+
+    def read(self, size=65536):
+        parts, n = [self.buf], len(self.buf)
+        for line in self.lines:
+            parts.append(line)
+            n += len(line)
+            if n >= size:
+                break
+        data = "".join(parts)
+        self.buf = data[size:]
+        return data[:size]
+
+
+def fill_events_pg(db_path, n_events, n_urls):
+    """The same rows on PostgreSQL, in one transaction: the events by COPY."""
+    con = backend.pg_server().connect(backend.pg_url(db_path))
+    con.autocommit = False
+    try:
+        with con.cursor() as cur:
+            cur.execute("INSERT INTO users (id, username, email, created_at)"
+                        " VALUES (1, 'bulk', 'bulk@example.com', 1700000000)")
+            cur.executemany("INSERT INTO urls (id, user_id, short_code, original_url, title,"
+                            " is_active, created_at, updated_at)"
+                            " VALUES (%s, 1, %s, %s, 't', true, 1700000000, 1700000000)",
+                            [(i, f"hard{i:03d}", f"https://example.com/{i}")
+                             for i in range(1, n_urls + 1)])
+            rows = (f"{1 + i % n_urls}\t1\tclick\t{1700000000 + i}\t{DETAILS}\n"
+                    for i in range(n_events))
+            cur.copy_expert("COPY events (url_id, user_id, event_type, timestamp, details)"
+                            " FROM STDIN", _Lines(rows))
+            for sql in ROLLUPS:
+                cur.execute(sql)
+        con.commit()
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute("ANALYZE")  # as autovacuum would soon after a load
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +102,9 @@ def big_db(tmp_path_factory):
     p.start()
     problem = p.stop()
     assert problem is None, problem
-    fill_events(str(p.db_path), N_EVENTS, N_URLS)
-    return p.db_path
+    fill_events(p.db_path, N_EVENTS, N_URLS)
+    yield p.db_path
+    backend.drop(p.db_path)
 
 
 def start_on(tmp_path, db_path, name, **env):
@@ -238,10 +290,8 @@ def test_the_drain_deadline_cancels_a_stuck_list_and_keeps_clicks(big_db, tmp_pa
     finally:
         if held:
             held.close()
-    db = sqlite3.connect(big_db)
-    n = db.execute("SELECT count(*) FROM events WHERE url_id = 5 AND timestamp > 1750000000"
-                   ).fetchone()[0]
-    db.close()
+    ((n,),) = backend.query(big_db, "SELECT count(*) FROM events"
+                                    " WHERE url_id = 5 AND timestamp > 1750000000")
     assert n == 1, "the click of the redirect before SIGTERM was flushed"
 
 

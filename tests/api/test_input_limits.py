@@ -8,10 +8,10 @@ ids, POST /users/bulk and `linkd import`."""
 import json
 import math
 import re
-import sqlite3
 
 import pytest
 
+import backend
 from apiclient import (BASE_URL, expect_error, expect_json, new_url, new_user, uniq)
 from linkdproc import db_url, linkd_env, run_linkd
 
@@ -401,14 +401,18 @@ def test_exhausted_event_ids_fail_only_what_adds_events(linkd, tmp_path):
 @process_level
 def test_a_database_holding_id_2_to_the_63_is_not_reported_as_a_full_disk(linkd, tmp_path):
     """A row written before ids were limited (the store's own tables,
-    changed with sqlite3 while linkd is stopped)."""
+    changed straight in the database while linkd is stopped). On SQLite the
+    next id after it overflows (AUTOINCREMENT); PostgreSQL hands out ids from
+    a sequence, which a row written by hand does not move, so the sequence
+    is set to its last value too."""
     db = tmp_path / "legacy.db"
     r = run_linkd(["import", str(seed_dir(tmp_path))], env=linkd_env(DATABASE_URL=db_url(db)))
     assert r.returncode == 0, r.stderr
-    with sqlite3.connect(db) as con:
-        con.execute("INSERT INTO users (id, username, email, created_at)"
-                    " VALUES (9223372036854775807, 'maxid', 'maxid@ex.com', 0)")
-    con.close()
+    backend.execute(db, "INSERT INTO users (id, username, email, created_at)"
+                        " VALUES (9223372036854775807, 'maxid', 'maxid@ex.com', 0)")
+    if backend.IS_PG:
+        backend.execute(db, "SELECT setval(pg_get_serial_sequence('users', 'id'),"
+                            " 9223372036854775807)")
     c = linkd.start(db_path=db)
     for _ in range(3):
         expect_id_space_exhausted(c.post("/users", json={"username": "a2",

@@ -10,7 +10,6 @@ The test at the end of the file checks that nothing documented went unseen."""
 
 import copy
 import json
-import os
 import re
 import signal
 import time
@@ -18,6 +17,7 @@ import time
 import jsonschema
 import pytest
 
+import backend
 from apiclient import (BASE_URL, REPO, describe, expect, expect_json, new_url, new_user,
                        raw_request, uniq, wait_events)
 from linkdproc import db_url, linkd_env, run_linkd
@@ -628,7 +628,7 @@ def test_store_failure_503(linkd):
     c = linkd.start()
     u, url, _ = rows_of(c)
     other = new_user(c)
-    os.unlink(c.proc.db_path)  # writes are refused until the file is back
+    backend.take_away(c.proc.db_path)  # writes are refused until it is back
     deadline = time.monotonic() + 5
     while c.get("/health").status_code != 503 and time.monotonic() < deadline:
         time.sleep(0.05)

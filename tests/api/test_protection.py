@@ -16,6 +16,7 @@ import uuid
 import pytest
 import requests
 
+import backend
 from apiclient import expect, expect_error, expect_json, new_url, new_user
 from linkdproc import db_url, linkd_env, run_linkd
 
@@ -96,10 +97,7 @@ def test_key_is_shown_once_and_stored_hashed(linkd):
     listing = keys_cli(proc, "list").stdout
     assert key[:12] in listing and key not in listing, "the list shows a prefix only"
     proc.stop()
-    import sqlite3
-    db = sqlite3.connect(proc.db_path)
-    stored = [row[0] for row in db.execute("SELECT key_hash FROM api_keys")]
-    db.close()
+    stored = [row[0] for row in backend.query(proc.db_path, "SELECT key_hash FROM api_keys")]
     assert len(stored) == 1 and key not in stored[0] and len(stored[0]) == 64
 
 

@@ -2,7 +2,8 @@
 """Helpers for the durability tests: the real binary started the way the API
 suite starts it (tests/api/linkdproc.py, imported by path), killed or stopped
 on purpose, load from client threads that record what the server
-acknowledged, and the database read directly with Python's sqlite3."""
+acknowledged, and the database read directly with Python's sqlite3 (or
+psycopg2, for the tests on PostgreSQL)."""
 
 import json
 import os
@@ -59,10 +60,11 @@ class Server:
     runs = 0
     live = []  # started and not yet killed or stopped; reap() ends them
 
-    def __init__(self, workdir, db_path, env=None):
+    def __init__(self, workdir, db_path=None, env=None, database_url=None):
         Server.runs += 1
-        self.proc = LinkdProcess(Path(workdir), db_path=Path(db_path),
-                                 env={**BASE_ENV, **(env or {})}, name=f"run{Server.runs}")
+        self.proc = LinkdProcess(Path(workdir), db_path=Path(db_path) if db_path else None,
+                                 env={**BASE_ENV, **(env or {})}, name=f"run{Server.runs}",
+                                 database_url=database_url)
         self.proc.start()
         Server.live.append(self)
         self.client = self.proc.client()

@@ -6,7 +6,8 @@
  *
  * The database under test is named by LNK_TEST_DATABASE_URL; unset, each
  * test gets a SQLite file in a fresh temporary directory. Every test starts
- * on an empty database (test_db_empty). The tests of SQLite itself (file
+ * on an empty database (test_db_empty; PostgreSQL: pg_empty.h). The tests
+ * of SQLite itself (file
  * paths, inline reads) are a group of their own, skipped with a message on
  * any other backend. */
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "pg_empty.h"
 #include "tmp_db.h"
 #include "linkd/err.h"
 #include "linkd/model.h"
@@ -65,14 +67,20 @@ static int test_db_open(const char *url, struct lnk_store **out)
     return rc;
 }
 
+/* True when url names a PostgreSQL database. */
+static bool test_db_is_pg(const char *url)
+{
+    return strncasecmp(url, "postgres://", 11) == 0 || strncasecmp(url, "postgresql://", 13) == 0;
+}
+
 /* Empties the database at url, with no store open on it, so that a test
  * starts from no rows and ids from 1. SQLite: the file and its WAL are
- * removed, and the store makes them anew. Another backend needs its own way
- * here (for PostgreSQL: every table truncated, its identities restarted);
- * until then this fails with a message. 0, or -1. */
+ * removed, and the store makes them anew. PostgreSQL: every table but the
+ * schema version is truncated and the sequences restart (pg_empty.h). Any
+ * other scheme fails with a message. 0, or -1. */
 static int test_db_empty(const char *url)
 {
-    char scheme[32];
+    char scheme[32], err[512];
     if (test_db_is_sqlite(url)) {
         const char *path = strstr(url, "://") ? url + 9 : url;
         if (strlen(path) > 150) { /* tmp_db_remove_files adds suffixes in 160 bytes */
@@ -82,9 +90,16 @@ static int test_db_empty(const char *url)
         tmp_db_remove_files(path);
         return 0;
     }
+    if (test_db_is_pg(url)) {
+        if (pg_empty_database(url, err, sizeof(err)) != 0) {
+            print_error("%s: PostgreSQL %s\n", TEST_DB_ENV, err);
+            return -1;
+        }
+        return 0;
+    }
     test_db_scheme(url, scheme, sizeof(scheme));
-    print_error("%s names a %s database, which these tests cannot empty between tests yet "
-                "(only sqlite); unset it to use a temporary SQLite file\n",
+    print_error("%s names a %s database, which these tests cannot empty between tests "
+                "(sqlite and postgres only); unset it to use a temporary SQLite file\n",
                 TEST_DB_ENV, scheme);
     return -1;
 }
