@@ -239,11 +239,13 @@ struct lnk_store_bconn {
     bool list_prepared[2][3][LF_VARIANTS][2]; /* [count?][kind][mask][rare type?] */
     int sp_depth;                             /* savepoints open (writer) */
     /* The writer's connection runs in libpq's pipeline mode (pipelined):
-     * statements sent whose results are still to read, each with the
-     * prepared flag to clear if it was a PREPARE that failed. */
+     * statements sent whose results are still to read. */
     bool pipelined;
     unsigned n_pending;
-    bool *pending_prepare[PIPE_MAX];
+    struct pending {
+        bool *prepared;   /* a PREPARE: the flag to clear if it failed */
+        bool before_mark; /* sent before the last changes(): its rows are not counted */
+    } pending[PIPE_MAX];
 };
 
 struct lnk_store_backend {
@@ -437,7 +439,7 @@ static char *stmt_name(char *buf, size_t cap, enum stmt_id sid)
 }
 
 /* Adds the rows a write on the writer's connection changed to the count
- * the rules compare (changes); a SELECT's row count is not a change. */
+ * the rules compare (pg_changes); a SELECT's row count is not a change. */
 static void count_changes(struct lnk_store_bconn *c, PGresult *res)
 {
     if (c->b && c == c->b->wr && strncmp(PQcmdStatus(res), "SELECT", 6) != 0)
@@ -461,11 +463,11 @@ static int send_stmt(struct lnk_store_bconn *c, const char *name, const char *sq
         if (!PQsendPrepare(c->pg, name, sql, p ? p->n : 0, NULL))
             return LNK_EUNAVAIL;
         *prepared = true; /* cleared again if its result is an error */
-        c->pending_prepare[c->n_pending++] = prepared;
+        c->pending[c->n_pending++] = (struct pending){prepared, false};
     }
     if (!PQsendQueryPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0))
         return LNK_EUNAVAIL;
-    c->pending_prepare[c->n_pending++] = NULL;
+    c->pending[c->n_pending++] = (struct pending){NULL, false};
     return LNK_OK;
 }
 
@@ -483,9 +485,9 @@ static int collect(struct lnk_store_bconn *c, PGresult **last)
             PQclear(end);
         bool aborted = res && PQresultStatus(res) == PGRES_PIPELINE_ABORTED;
         int r = aborted ? LNK_EBACKEND : map_result(c->pg, res);
-        if (r != LNK_OK && c->pending_prepare[i])
-            *c->pending_prepare[i] = false;
-        if (r == LNK_OK && !c->pending_prepare[i])
+        if (r != LNK_OK && c->pending[i].prepared)
+            *c->pending[i].prepared = false;
+        if (r == LNK_OK && !c->pending[i].prepared && !c->pending[i].before_mark)
             count_changes(c, res);
         if (r != LNK_OK && rc == LNK_OK) {
             rc = r; /* the first failure; the aborted ones after it follow from it */
@@ -1399,8 +1401,15 @@ static bool pg_tx_lost(struct lnk_store_backend *b)
            (st == PQTRANS_INERROR && b->wr->sp_depth == 0);
 }
 
+/* The rows changed so far, for the rules to compare before and after an op.
+ * Statements of earlier ops may still be in the pipeline: their rows, read
+ * during the op, must not look like the op's own, so they are marked here
+ * and not counted when read. */
 static uint64_t pg_changes(struct lnk_store_backend *b)
 {
+    if (b->wr)
+        for (unsigned i = 0; i < b->wr->n_pending; i++)
+            b->wr->pending[i].before_mark = true;
     return b->changes;
 }
 
