@@ -69,6 +69,13 @@ enum lnk_cache_result lnk_cache_get(struct lnk_cache *c, struct lnk_str key,
                                     void *(*alloc)(void *ud, size_t len), void *ud,
                                     struct lnk_cache_value *out);
 
+/* As lnk_cache_get, but an entry past its TTL still answers (it stays until
+ * a fill replaces it, or eviction): for when the store cannot be read.
+ * Invalidated entries are gone and never answer. */
+enum lnk_cache_result lnk_cache_get_stale(struct lnk_cache *c, struct lnk_str key,
+                                          void *(*alloc)(void *ud, size_t len), void *ud,
+                                          struct lnk_cache_value *out);
+
 /* The invalidation epoch; read it before the store lookup that fills. */
 uint64_t lnk_cache_epoch(const struct lnk_cache *c);
 

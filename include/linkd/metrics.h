@@ -24,6 +24,8 @@
     X(cache_misses_total, "Link lookups the in-process cache could not answer")                    \
     X(cache_redis_hits_total, "Link lookups the in-process cache missed and Redis answered")       \
     X(cache_store_reads_total, "Link lookups that read the store")                                 \
+    X(cache_stale_hits_total,                                                                      \
+      "Redirects answered from an expired cache entry because the store could not be read")        \
     X(clicks_enqueued_total, "Click events handed to the events writer")                           \
     X(store_errors_total, "Store operations that failed with a 5xx")                               \
     X(body_too_large_total, "Requests rejected with 413")                                          \

@@ -246,13 +246,13 @@ uint64_t lnk_cache_epoch(const struct lnk_cache *c)
     return atomic_load_explicit(&c->epoch, memory_order_acquire);
 }
 
-/* An expired entry reads as a miss and stays until the next fill replaces
- * it or the CLOCK hand evicts it. */
-static enum lnk_cache_result read_entry(const struct lnk_cache *c, struct entry *e,
+/* An expired entry reads as a miss (unless stale is allowed) and stays
+ * until the next fill replaces it or the CLOCK hand evicts it. */
+static enum lnk_cache_result read_entry(const struct lnk_cache *c, struct entry *e, bool stale,
                                         void *(*alloc)(void *, size_t), void *ud,
                                         struct lnk_cache_value *out)
 {
-    if (e->expires_ms != UINT64_MAX && now_ms(c) >= e->expires_ms)
+    if (!stale && e->expires_ms != UINT64_MAX && now_ms(c) >= e->expires_ms)
         return LNK_CACHE_MISS;
     if (e->negative)
         return LNK_CACHE_NEGATIVE;
@@ -264,7 +264,7 @@ static enum lnk_cache_result read_entry(const struct lnk_cache *c, struct entry 
     return LNK_CACHE_HIT;
 }
 
-enum lnk_cache_result lnk_cache_get(struct lnk_cache *c, struct lnk_str key,
+static enum lnk_cache_result lookup(struct lnk_cache *c, struct lnk_str key, bool stale,
                                     void *(*alloc)(void *ud, size_t len), void *ud,
                                     struct lnk_cache_value *out)
 {
@@ -276,9 +276,23 @@ enum lnk_cache_result lnk_cache_get(struct lnk_cache *c, struct lnk_str key,
     cds_lfht_lookup(c->ht, hash_key(key), match, &key, &it);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
     if (node)
-        res = read_entry(c, caa_container_of(node, struct entry, node), alloc, ud, out);
+        res = read_entry(c, caa_container_of(node, struct entry, node), stale, alloc, ud, out);
     urcu_memb_read_unlock();
     return res;
+}
+
+enum lnk_cache_result lnk_cache_get(struct lnk_cache *c, struct lnk_str key,
+                                    void *(*alloc)(void *ud, size_t len), void *ud,
+                                    struct lnk_cache_value *out)
+{
+    return lookup(c, key, false, alloc, ud, out);
+}
+
+enum lnk_cache_result lnk_cache_get_stale(struct lnk_cache *c, struct lnk_str key,
+                                          void *(*alloc)(void *ud, size_t len), void *ud,
+                                          struct lnk_cache_value *out)
+{
+    return lookup(c, key, true, alloc, ud, out);
 }
 
 void lnk_cache_get_stats(struct lnk_cache *c, struct lnk_cache_stats *out)

@@ -63,25 +63,17 @@ struct miss {
     char gen[LNK_REDIS_GEN_MAX + 1];
 };
 
-/* ctx: the miss */
-static void then_lookup(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
+/* Answers with what the cache holds for code: a redirect, or 404 for a
+ * known-unknown or inactive link. */
+static void answer_cached(struct lnk_req *r, struct lnk_str code, enum lnk_cache_result res,
+                          const struct lnk_cache_value *v)
 {
-    struct lnk_str code = lnk_req_param(r);
-    const struct miss *m = ctx;
-    if (op->rc != 0 && op->rc != LNK_ENOTFOUND) {
-        lnk_h_store_error(r, op);
+    if (res == LNK_CACHE_NEGATIVE || !v->active) {
+        not_found(r, true);
         return;
     }
-    const struct lnk_url *u = op->rc == 0 ? &LNK_OP_AS(op, url)->out : NULL;
-    lnk_h_remember_link(r, code, u, m->epoch);
-    if (u && m->share)
-        lnk_h_share_link(r, code, u, m->gen, m->asked_ns);
-    if (!u || !u->is_active) {
-        not_found(r, false);
-        return;
-    }
-    struct target t = {u->id, u->user_id, u->original_url, strlen(u->original_url)};
-    redirect(r, &t, code, false);
+    struct target t = {v->id, v->owner, v->data, v->len};
+    redirect(r, &t, code, true);
 }
 
 /* Answers from the cache; false on a miss. */
@@ -97,13 +89,46 @@ static bool answer_from_cache(struct lnk_req *r, struct lnk_str code)
         return false;
     }
     lnk_metrics_add(env->mw, LNK_MC_cache_hits_total, 1);
-    if (res == LNK_CACHE_NEGATIVE || !v.active) {
-        not_found(r, true);
-        return true;
-    }
-    struct target t = {v.id, v.owner, v.data, v.len};
-    redirect(r, &t, code, true);
+    answer_cached(r, code, res, &v);
     return true;
+}
+
+/* The store cannot be read: a link whose cache entry expired (not one that
+ * was invalidated) is still served as it was (stale-if-error). */
+static bool answer_stale(struct lnk_req *r, struct lnk_str code)
+{
+    struct lnk_worker_env *env = lnk_req_env(r);
+    struct lnk_cache_value v;
+    if (!env->links)
+        return false;
+    enum lnk_cache_result res = lnk_cache_get_stale(env->links, code, lnk_h_req_alloc, r, &v);
+    if (res == LNK_CACHE_MISS)
+        return false;
+    lnk_metrics_add(env->mw, LNK_MC_cache_stale_hits_total, 1);
+    answer_cached(r, code, res, &v);
+    return true;
+}
+
+/* ctx: the miss */
+static void then_lookup(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
+{
+    struct lnk_str code = lnk_req_param(r);
+    const struct miss *m = ctx;
+    if (op->rc != 0 && op->rc != LNK_ENOTFOUND) {
+        if (!answer_stale(r, code))
+            lnk_h_store_error(r, op);
+        return;
+    }
+    const struct lnk_url *u = op->rc == 0 ? &LNK_OP_AS(op, url)->out : NULL;
+    lnk_h_remember_link(r, code, u, m->epoch);
+    if (u && m->share)
+        lnk_h_share_link(r, code, u, m->gen, m->asked_ns);
+    if (!u || !u->is_active) {
+        not_found(r, false);
+        return;
+    }
+    struct target t = {u->id, u->user_id, u->original_url, strlen(u->original_url)};
+    redirect(r, &t, code, false);
 }
 
 static void read_store(struct lnk_req *r, struct lnk_str code, struct miss *m)

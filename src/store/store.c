@@ -829,23 +829,27 @@ static bool unwanted(struct lnk_store *s, struct lnk_store_op *op)
 }
 
 /* A read on connection c (opened again first when a recovery closed it).
- * done runs after the lock is released, since it may submit the next read
- * on the same connection. */
+ * A connection found broken by the read (the server went away since its
+ * last one, and may be back) is replaced, and the read, which is safe to
+ * repeat, runs once more on the new one. done runs after the lock is
+ * released, since it may submit the next read on the same connection. */
 static void read_on(struct lnk_store_conn *c, struct lnk_store_op *op)
 {
     struct lnk_store *s = c->s;
     pthread_mutex_lock(&c->mu);
-    if (!c->bc)
-        (void)s->ops->conn_open(s->be, &c->bc);
-    if (c->bc) {
-        lnk_store_rules_read(s->ops, c->bc, op);
-        if (s->ops->conn_broken && s->ops->conn_broken(c->bc)) {
-            s->ops->conn_close(c->bc); /* opened again on its next use */
-            c->bc = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!c->bc)
+            (void)s->ops->conn_open(s->be, &c->bc);
+        if (!c->bc) {
+            lnk_store_op_reset_outputs(op);
+            op->rc = LNK_EUNAVAIL;
+            break;
         }
-    } else {
-        lnk_store_op_reset_outputs(op);
-        op->rc = LNK_EUNAVAIL;
+        lnk_store_rules_read(s->ops, c->bc, op);
+        if (!s->ops->conn_broken || !s->ops->conn_broken(c->bc))
+            break;
+        s->ops->conn_close(c->bc);
+        c->bc = NULL;
     }
     pthread_mutex_unlock(&c->mu);
 }

@@ -146,6 +146,34 @@ static void test_entries_expire_after_the_ttl_only_when_one_is_set(void **state)
     free_cache(forever);
 }
 
+static void test_an_expired_entry_answers_when_stale_is_allowed(void **state)
+{
+    (void)state;
+    struct lnk_clock clk;
+    struct lnk_cache *c;
+    struct lnk_cache_value v = link_value("https://stale.example/", 7), out;
+    lnk_clock_fake_init(&clk, 5000000000ull);
+    lnk_cache_new(&(struct lnk_cache_config){1 << 20, 1000, 1000, &clk}, &c);
+    CHECK(lnk_cache_get_stale(c, LNK_STR("stale1"), alloc_heap, NULL, &out) == LNK_CACHE_MISS,
+          "nothing cached, nothing stale");
+    lnk_cache_put(c, LNK_STR("stale1"), &v, lnk_cache_epoch(c));
+    lnk_clock_fake_advance(&clk, 5000000000ull);
+    CHECK(lnk_cache_get(c, LNK_STR("stale1"), alloc_heap, NULL, &out) == LNK_CACHE_MISS,
+          "past its TTL the entry is a miss");
+    CHECK(lnk_cache_get_stale(c, LNK_STR("stale1"), alloc_heap, NULL, &out) == LNK_CACHE_HIT,
+          "past its TTL it still answers when stale is allowed");
+    CHECK(out.id == 7 && strcmp(out.data, "https://stale.example/") == 0, "the value it had");
+    free((void *)out.data);
+    lnk_cache_put(c, LNK_STR("gone42"), NULL, lnk_cache_epoch(c));
+    lnk_clock_fake_advance(&clk, 5000000000ull);
+    CHECK(lnk_cache_get_stale(c, LNK_STR("gone42"), alloc_heap, NULL, &out) == LNK_CACHE_NEGATIVE,
+          "a known-unknown code answers stale as unknown");
+    lnk_cache_invalidate(c, LNK_STR("stale1"));
+    CHECK(lnk_cache_get_stale(c, LNK_STR("stale1"), alloc_heap, NULL, &out) == LNK_CACHE_MISS,
+          "an invalidated entry never answers, stale or not");
+    free_cache(c);
+}
+
 static void test_memory_stays_within_the_bound(void **state)
 {
     (void)state;
@@ -255,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_hit_returns_a_copy_of_the_value),
         cmocka_unit_test(test_negative_entries_expire),
         cmocka_unit_test(test_entries_expire_after_the_ttl_only_when_one_is_set),
+        cmocka_unit_test(test_an_expired_entry_answers_when_stale_is_allowed),
         cmocka_unit_test(test_memory_stays_within_the_bound),
         cmocka_unit_test(test_referenced_entry_survives_a_sweep),
         cmocka_unit_test(test_no_stale_value_after_invalidation_under_load),
