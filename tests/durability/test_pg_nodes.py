@@ -156,3 +156,34 @@ def test_pg_two_nodes_create_10000_links_with_distinct_codes(pg_db, tmp_path):
     assert len(stored) == N_TWO_NODES and len(set(stored_codes)) == N_TWO_NODES
     assert not wrong, f"{len(wrong)} acknowledged links differ in the database: {wrong[:5]}"
     assert not bad_cross, f"links that the other node does not redirect: {bad_cross[:5]}"
+
+
+def test_pg_nodes_without_redis_see_each_others_changes_within_the_cache_ttl(pg_db, tmp_path):
+    """Without Redis nothing tells a node of another's change: a cached link
+    lives LINKD_CACHE_TTL_MS there, so a deactivation on node A stops the
+    redirect on node B within that time (plus a read)."""
+    ttl_ms = 500
+    for n in ("a", "b"):
+        (tmp_path / n).mkdir()
+    a, b = [Server(tmp_path / n, database_url=pg_db.url, env={"LINKD_CACHE_TTL_MS": str(ttl_ms)})
+            for n in ("a", "b")]
+    user_id = new_user(a.client, "ttl")
+    waits = []
+    for i in range(5):
+        r = a.client.post("/urls", json={"user_id": user_id,
+                                         "original_url": f"https://example.com/ttl/{i}"})
+        assert r.status_code == 201, r.text
+        link = r.json()
+        for _ in range(3):  # B caches it
+            assert b.client.get("/" + link["short_code"]).status_code == 302
+        r = a.client.put(f"/urls/{link['id']}", json={"is_active": False})
+        assert r.status_code == 200 and r.json()["is_active"] is False, r.text
+        t0 = time.monotonic()
+        while b.client.get("/" + link["short_code"]).status_code == 302:
+            assert time.monotonic() - t0 < ttl_ms / 1000 + 2, "B still redirects long past the TTL"
+            time.sleep(0.01)
+        waits.append(time.monotonic() - t0)
+    report("pg_nodes_cache_ttl", ttl_ms=ttl_ms,
+           max_ms=round(max(waits) * 1000), median_ms=round(sorted(waits)[2] * 1000))
+    a.stop()
+    b.stop()
