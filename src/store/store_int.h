@@ -80,7 +80,8 @@ struct lnk_store_ops {
     int (*savepoint)(struct lnk_store_backend *b, enum lnk_savepoint sp, enum lnk_sp_cmd cmd);
     /* True when a failure already ended the open transaction by itself. */
     bool (*tx_lost)(struct lnk_store_backend *b);
-    /* Rows the writer's connection has changed since it opened. */
+    /* Rows the writer's connection has changed since it opened; reserving
+     * sequence numbers (seq_reserve) changes none. */
     uint64_t (*changes)(struct lnk_store_backend *b);
     /* With synchronous_full and this set, commit does not wait for the disk:
      * sync makes every batch committed before the call durable. Called from
@@ -169,9 +170,11 @@ struct lnk_store_ops {
     /* Deletes the user, its urls, their events and its keys. */
     int (*user_delete)(struct lnk_store_bconn *c, int64_t id);
     /* Inserts u (u->id 0: a new id; else upsert by id, every field
-     * written); out is the stored row. A new url gets LNK_EEXISTS, and
-     * nothing is written, when another url holds the code or it was retired
-     * (a deleted url's code is never reissued). */
+     * written); out is the stored row. A new url is refused, and nothing
+     * written, with LNK_ENOTFOUND when its user does not exist, else
+     * LNK_EEXISTS when another url holds the code or it was retired (a
+     * deleted url's code is never reissued): one statement when it
+     * succeeds. */
     int (*url_put)(struct lnk_store_bconn *c, const struct lnk_url *u, struct lnk_arena *a,
                    struct lnk_url *out);
     /* Writes title, is_active, original_url and updated_at of url u->id. */

@@ -135,10 +135,13 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " AND md5(original_url) = md5($2) AND original_url = $2"
                        " ORDER BY is_active DESC, id DESC LIMIT 1",
     [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
+    /* an unknown owner, or a code in use or retired, inserts nothing (no
+     * row back) */
     [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
                       " created_at, updated_at) SELECT $1::bigint, $2, $3, $4, $5::boolean,"
                       " $6::bigint, $7::bigint"
-                      " WHERE NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = $2)"
+                      " WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)"
+                      " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = $2)"
                       " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS,
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES ($1::bigint, $2::bigint, $3, $4, $5,"
                       " $6::boolean, $7::bigint, $8::bigint)"
@@ -1094,7 +1097,12 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
         p_i64(&p, u->created_at);
         p_i64(&p, u->updated_at);
         LOAD_ONE(c, ST_URL_INSERT, &p, read_url, a, out);
-        return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the code is taken */
+        if (rc == LNK_ENOTFOUND) { /* no row back: which refusal? */
+            struct lnk_user owner;
+            rc = pg_user_get(c, u->user_id, a, &owner);
+            rc = rc == LNK_OK ? LNK_EEXISTS : rc;
+        }
+        return rc;
     }
     p_i64(&p, u->id);
     p_i64(&p, u->user_id);

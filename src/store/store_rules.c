@@ -563,8 +563,12 @@ static int url_create(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t 
     char generated[LNK_CODE_LEN + 1];
     if (!u.original_url)
         return LNK_EINVAL;
-    int rc = user_exists(r->ops, c, &op->op, u.user_id);
-    if (rc == LNK_OK && op->reuse) {
+    int rc = LNK_OK;
+    if (op->reuse) {
+        /* the owner's url to this destination, if any, instead of a new one */
+        rc = user_exists(r->ops, c, &op->op, u.user_id);
+        if (rc != LNK_OK)
+            return rc;
         rc = reuse_url(r, op, now);
         if (rc != LNK_ENOTFOUND)
             return rc;
@@ -585,6 +589,7 @@ static int url_create(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t 
                 rc = r->ops->url_put(c, &u, &op->op.arena, &op->out);
         } while (rc == LNK_EEXISTS);
     }
+    not_found(&op->op, &rc, "user"); /* url_put checks the owner */
     if (rc == LNK_OK) {
         const char *keys[] = {"short_code", "original_url"};
         const char *vals[] = {op->out.short_code, op->out.original_url};

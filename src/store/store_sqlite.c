@@ -119,10 +119,12 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " AND user_id = ?1 ORDER BY " LNK_SQLITE_URL_ORDER,
     [ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'code_seq'"
                        " RETURNING value - ?1",
-    /* a code in use or retired inserts nothing (no row back) */
+    /* an unknown owner, or a code in use or retired, inserts nothing (no
+     * row back) */
     [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
                       " created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7"
-                      " WHERE NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = ?2)"
+                      " WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)"
+                      " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = ?2)"
                       " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS,
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
@@ -704,7 +706,12 @@ static int sq_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
                                A_TEXT(u->title), A_BOOL(u->is_active), A_I64(u->created_at),
                                A_I64(u->updated_at)),
                           lnk_sq_read_url, a, out);
-        return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the code is taken */
+        if (rc == LNK_ENOTFOUND) { /* no row back: which refusal? */
+            struct lnk_user owner;
+            rc = sq_user_get(c, u->user_id, a, &owner);
+            rc = rc == LNK_OK ? LNK_EEXISTS : rc;
+        }
+        return rc;
     }
     int rc = exec_stmt(c, ST_URL_UPSERT,
                        ARGS(A_I64(u->id), A_I64(u->user_id), A_TEXT(u->short_code),
@@ -893,6 +900,8 @@ static int sq_seq_reserve(struct lnk_store_bconn *c, int64_t n, int64_t *first)
     int rc = query_i64(c, ST_SEQ_RESERVE, ARGS(A_I64(n)), first);
     if (rc == LNK_ENOTFOUND || (rc == LNK_OK && *first < 0))
         rc = LNK_EBACKEND; /* meta row missing or corrupt */
+    if (rc == LNK_OK && c->b)
+        c->b->reserve_changes++; /* the meta row, as PostgreSQL's nextval changes none */
     return rc;
 }
 
@@ -939,7 +948,7 @@ static bool sq_tx_lost(struct lnk_store_backend *b)
 
 static uint64_t sq_changes(struct lnk_store_backend *b)
 {
-    return b->wr ? (uint64_t)sqlite3_total_changes64(b->wr->db) : 0;
+    return b->wr ? (uint64_t)sqlite3_total_changes64(b->wr->db) - b->reserve_changes : 0;
 }
 
 static struct lnk_store_bconn *sq_writer(struct lnk_store_backend *b)

@@ -46,6 +46,7 @@ struct lnk_store_backend {
     _Atomic uint64_t db_dev, db_ino;
 
     /* Writer thread only. */
+    uint64_t reserve_changes;             /* rows of seq_reserve: not an op's own writes */
     struct lnk_sq_file_id wal_id, shm_id; /* the WAL and shm files wr created or found */
     int fail_src;                         /* extended SQLite code of the latest failure */
     int fail_errno;                       /* and its errno, 0 if none */

@@ -277,6 +277,7 @@ int lnk_sq_open_writer(struct lnk_store_backend *b, char *errbuf, size_t errcap)
     if (rc != LNK_OK)
         goto out;
     b->wr = c;
+    b->reserve_changes = 0; /* counted on this connection's total */
     rc = migrate(b, errbuf, errcap);
     if (rc == LNK_OK)
         lnk_sq_record_ids(b);
