@@ -133,8 +133,9 @@ struct lnk_store_ops {
                         struct lnk_url **out, size_t *n);
     int (*event_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
                      struct lnk_event *out);
-    /* The url of event id if it is a click; LNK_ENOTFOUND otherwise. */
-    int (*click_url_of)(struct lnk_store_bconn *c, int64_t id, int64_t *url_id);
+    /* The url and timestamp of event id if it is a click; LNK_ENOTFOUND
+     * otherwise. */
+    int (*click_of)(struct lnk_store_bconn *c, int64_t id, int64_t *url_id, int64_t *timestamp);
     /* Rows of kind k matching q with id > after_id, in id order, skipping
      * `offset` of them, at most `limit` (0: all), each handed to fn. */
     int (*list)(struct lnk_store_bconn *c, enum lnk_row_kind k, const struct lnk_list_query *q,

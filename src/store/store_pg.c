@@ -64,7 +64,7 @@ enum stmt_id {
     ST_URL_SEQ,
     ST_URL_SET,
     ST_EVENT_GET,
-    ST_CLICK_URL_OF,
+    ST_CLICK_OF,
     ST_EVENT_INSERT,
     ST_EVENT_UPSERT,
     ST_EVENT_SEQ,
@@ -154,7 +154,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_URL_SET] = "UPDATE urls SET title = $2, is_active = $3::boolean, original_url = $4,"
                    " updated_at = $5::bigint WHERE id = $1::bigint",
     [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = $1::bigint",
-    [ST_CLICK_URL_OF] = "SELECT url_id FROM events WHERE id = $1::bigint AND event_type = 'click'",
+    [ST_CLICK_OF] = "SELECT url_id, timestamp FROM events WHERE id = $1::bigint"
+                    " AND event_type = 'click'",
     [ST_EVENT_INSERT] = "INSERT INTO events (url_id, user_id, event_type, timestamp, details)"
                         " VALUES ($1::bigint, $2::bigint, $3, $4::bigint, $5) RETURNING id",
     [ST_EVENT_UPSERT] = "INSERT INTO events (" EVENT_COLS ") VALUES ($1::bigint, $2::bigint,"
@@ -780,11 +781,20 @@ static int pg_event_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena 
     return rc;
 }
 
-static int pg_click_url_of(struct lnk_store_bconn *c, int64_t id, int64_t *url_id)
+static int pg_click_of(struct lnk_store_bconn *c, int64_t id, int64_t *url_id, int64_t *timestamp)
 {
     struct params p = {0};
+    PGresult *res = NULL;
     p_i64(&p, id);
-    return query_i64(c, ST_CLICK_URL_OF, &p, url_id);
+    int rc = run(c, ST_CLICK_OF, &p, &res);
+    if (rc == LNK_OK && PQntuples(res) == 0) {
+        rc = LNK_ENOTFOUND;
+    } else if (rc == LNK_OK) {
+        *url_id = col_i64(res, 0, 0);
+        *timestamp = col_i64(res, 0, 1);
+    }
+    PQclear(res);
+    return rc;
 }
 
 static int pg_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
@@ -1682,7 +1692,7 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .url_by_dest = pg_url_by_dest,
     .urls_of_user = pg_urls_of_user,
     .event_get = pg_event_get,
-    .click_url_of = pg_click_url_of,
+    .click_of = pg_click_of,
     .list = pg_list,
     .list_count = pg_list_count,
     .counts = pg_counts,

@@ -731,14 +731,65 @@ static int event_create(struct lnk_store_rules *r, struct lnk_op_event *op, int6
     return rc;
 }
 
+/* The click rollup changes of one import op: one delta per (url, day),
+ * added once when the op ends (a recount adds them first, since it reads
+ * the rows they stand for). */
+struct import_deltas {
+    struct lnk_rollup_delta *d;
+    size_t n, cap;
+};
+
+static void note_click(struct import_deltas *k, int64_t url_id, int64_t ts)
+{
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 64;
+        k->d = lnk_xrealloc(k->d, k->cap * sizeof(*k->d));
+    }
+    k->d[k->n++] = (struct lnk_rollup_delta){url_id, ts / 86400, 1, ts};
+}
+
+static int cmp_delta(const void *a, const void *b)
+{
+    const struct lnk_rollup_delta *x = a, *y = b;
+    if (x->url_id != y->url_id)
+        return x->url_id < y->url_id ? -1 : 1;
+    return x->day < y->day ? -1 : x->day > y->day;
+}
+
+/* Adds the noted clicks to the rollups, merged per (url, day) in url order
+ * (as rollups_add wants them), and forgets them. */
+static int flush_deltas(struct lnk_store_rules *r, struct import_deltas *k)
+{
+    size_t m = 0;
+    if (k->n == 0)
+        return LNK_OK;
+    qsort(k->d, k->n, sizeof(*k->d), cmp_delta);
+    for (size_t i = 0; i < k->n; i++) {
+        struct lnk_rollup_delta *last = m ? &k->d[m - 1] : NULL;
+        if (last && last->url_id == k->d[i].url_id && last->day == k->d[i].day) {
+            last->clicks += k->d[i].clicks;
+            if (k->d[i].last_click_at > last->last_click_at)
+                last->last_click_at = k->d[i].last_click_at;
+        } else {
+            k->d[m++] = k->d[i];
+        }
+    }
+    k->n = 0;
+    return r->ops->rollups_add(r->ops->writer(r->b), k->d, m);
+}
+
 /* Strict upsert by id of one event: a missing url or user is LNK_EINVAL
- * naming it. A click added, moved, or turned into or out of a click changes
- * the counts of its url(s): they are recounted. */
+ * naming it. The rollups stay exact without a recount for what imports
+ * mostly hold: a new click (or another event turned into one) adds one to
+ * its url and day, noted in k, and a click written again with its url and
+ * timestamp unchanged adds nothing. Only a change to an existing click
+ * (another url or timestamp, or no longer a click) recounts the urls
+ * involved: taking a click away may take the latest click time with it. */
 static int import_event(struct lnk_store_rules *r, struct lnk_store_op *op,
-                        const struct lnk_event *e)
+                        const struct lnk_event *e, struct import_deltas *k)
 {
     struct lnk_store_bconn *c = r->ops->writer(r->b);
-    int64_t owner = 0, was_click_of = 0, id = 0;
+    int64_t owner = 0, id = 0, was_url = 0, was_ts = 0;
     if (!e->event_type || e->id <= 0)
         return LNK_EINVAL;
     int rc = r->ops->url_owner(c, e->url_id, &owner);
@@ -748,30 +799,45 @@ static int import_event(struct lnk_store_rules *r, struct lnk_store_op *op,
     if (rc == LNK_ENOTFOUND)
         return LNK_EINVAL;
     if (rc == LNK_OK)
-        rc = r->ops->click_url_of(c, e->id, &was_click_of);
+        rc = r->ops->click_of(c, e->id, &was_url, &was_ts);
+    bool was_click = rc == LNK_OK, now_click = strcmp(e->event_type, "click") == 0;
     if (rc == LNK_ENOTFOUND)
         rc = LNK_OK;
     struct lnk_event row = *e;
     row.details = row.details ? row.details : "{}";
     if (rc == LNK_OK)
         rc = r->ops->event_put(c, &row, &id);
-    if (rc == LNK_OK && (was_click_of == e->url_id || strcmp(e->event_type, "click") == 0))
+    if (rc != LNK_OK || (was_click && now_click && was_url == e->url_id && was_ts == e->timestamp))
+        return rc;
+    if (!was_click) {
+        if (now_click)
+            note_click(k, e->url_id, e->timestamp);
+        return LNK_OK;
+    }
+    rc = flush_deltas(r, k);
+    if (rc == LNK_OK)
+        rc = r->ops->rollups_recount(c, was_url);
+    if (rc == LNK_OK && now_click && e->url_id != was_url)
         rc = r->ops->rollups_recount(c, e->url_id);
-    if (rc == LNK_OK && was_click_of && was_click_of != e->url_id)
-        rc = r->ops->rollups_recount(c, was_click_of);
     return rc;
 }
 
+/* One rollup change for the whole op, not a recount per row: importing n
+ * clicks of a url used to read its clicks n times over. */
 static int event_import(struct lnk_store_rules *r, struct lnk_op_rows *op)
 {
+    struct import_deltas k = {NULL, 0, 0};
     int64_t imported = 0;
     int rc = LNK_OK;
     for (size_t i = 0; i < op->rows.n && rc == LNK_OK; i++) {
-        rc = import_event(r, &op->op, &op->rows.events[i]);
+        rc = import_event(r, &op->op, &op->rows.events[i], &k);
         imported += rc == LNK_OK;
     }
     if (rc == LNK_OK)
+        rc = flush_deltas(r, &k);
+    if (rc == LNK_OK)
         op->imported += imported;
+    free(k.d);
     return rc;
 }
 

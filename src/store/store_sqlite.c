@@ -49,7 +49,7 @@ enum stmt_id {
     ST_EVENT_GET,
     ST_EVENT_INSERT,
     ST_EVENT_UPSERT,
-    ST_CLICK_URL_OF,
+    ST_CLICK_OF,
     ST_CLICKS_TOTAL,
     ST_CLICKS_DAILY,
     ST_ROLLUP_ADD,
@@ -140,7 +140,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id,"
                         " user_id = excluded.user_id, event_type = excluded.event_type,"
                         " timestamp = excluded.timestamp, details = excluded.details",
-    [ST_CLICK_URL_OF] = "SELECT url_id FROM events WHERE id = ?1 AND event_type = 'click'",
+    [ST_CLICK_OF] = "SELECT url_id, timestamp FROM events WHERE id = ?1 AND event_type = 'click'",
     [ST_CLICKS_TOTAL] = "SELECT clicks, last_click_at FROM link_clicks WHERE url_id = ?1",
     [ST_CLICKS_DAILY] = "SELECT day, clicks FROM link_clicks_daily WHERE url_id = ?1 ORDER BY day",
     [ST_ROLLUP_ADD] = "INSERT INTO link_clicks (url_id, clicks, last_click_at) VALUES (?1, ?2, ?3)"
@@ -547,9 +547,21 @@ static int sq_event_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena 
     return load_one(c, ST_EVENT_GET, ARGS(A_I64(id)), lnk_sq_read_event, a, out);
 }
 
-static int sq_click_url_of(struct lnk_store_bconn *c, int64_t id, int64_t *url_id)
+static int sq_click_of(struct lnk_store_bconn *c, int64_t id, int64_t *url_id, int64_t *timestamp)
 {
-    return query_i64(c, ST_CLICK_URL_OF, ARGS(A_I64(id)), url_id);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_bound(c, ST_CLICK_OF, ARGS(A_I64(id)), &st);
+    if (rc != LNK_OK)
+        goto out;
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *url_id = sqlite3_column_int64(st, 0);
+        *timestamp = sqlite3_column_int64(st, 1);
+    }
+    rc = src == SQLITE_DONE ? LNK_ENOTFOUND : noted(c, lnk_sq_map_rc(src));
+out:
+    release_stmt(st);
+    return rc;
 }
 
 static int sq_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
@@ -1007,7 +1019,7 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .url_by_dest = sq_url_by_dest,
     .urls_of_user = sq_urls_of_user,
     .event_get = sq_event_get,
-    .click_url_of = sq_click_url_of,
+    .click_of = sq_click_of,
     .list = lnk_sq_list,
     .list_count = lnk_sq_list_count,
     .counts = sq_counts,

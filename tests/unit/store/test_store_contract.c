@@ -1031,6 +1031,154 @@ static void test_clicks_roll_up_per_link_and_day(void **state)
     OP_FREE(op);
 }
 
+/* Imports event rows (upserts by id); the op's rc. */
+static int import_events(struct lnk_store *s, struct lnk_event *events, size_t n)
+{
+    struct lnk_op_rows *op = OP_NEW(LNK_OP_EVENT_IMPORT, rows);
+    op->rows.n = n;
+    op->rows.events = events;
+    int rc = OP_RUN(s, op);
+    if (rc != LNK_OK)
+        print_error("EVENT_IMPORT of %zu rows: %s (%s)\n", n, lnk_strerror(rc),
+                    op->op.err_field ? op->op.err_field : "-");
+    OP_FREE(op);
+    return rc;
+}
+
+/* True when URL_STATS of url_id agree with its click events counted here:
+ * the total, the latest click, and the clicks of each UTC day. */
+static bool rollups_match_events(struct lnk_store *s, int64_t url_id)
+{
+    struct lnk_op_list *ev = list_events(s, url_id, 0, "click");
+    struct lnk_op_url_stats *st = OP_NEW(LNK_OP_URL_STATS, url_stats);
+    st->id = url_id;
+    bool ok = ev->op.rc == LNK_OK && OP_RUN(s, st) == LNK_OK;
+    int64_t last = 0;
+    for (size_t i = 0; ok && i < ev->n_rows; i++)
+        last = ev->events[i].timestamp > last ? ev->events[i].timestamp : last;
+    ok = ok && st->clicks == (int64_t)ev->n_rows && st->last_click_at == last;
+    int64_t in_days = 0;
+    for (size_t d = 0; ok && d < st->n_days; d++) {
+        int64_t n = 0;
+        for (size_t i = 0; i < ev->n_rows; i++)
+            n += ev->events[i].timestamp / 86400 == st->days[d].day;
+        ok = n == st->days[d].clicks && n > 0 && (d == 0 || st->days[d - 1].day < st->days[d].day);
+        in_days += n;
+    }
+    ok = ok && in_days == (int64_t)ev->n_rows;
+    if (!ok)
+        print_error("url %lld: rollups say %lld clicks (last %lld, %zu days), events %zu\n",
+                    (long long)url_id, (long long)st->clicks, (long long)st->last_click_at,
+                    st->n_days, ev->n_rows);
+    OP_FREE(st);
+    OP_FREE(ev);
+    return ok;
+}
+
+/* The clicks of url_id from its rollups (URL_STATS), and its days. */
+static int64_t rollup_clicks(struct lnk_store *s, int64_t url_id, size_t *n_days, int64_t *last)
+{
+    struct lnk_op_url_stats *st = OP_NEW(LNK_OP_URL_STATS, url_stats);
+    st->id = url_id;
+    int64_t clicks = OP_RUN(s, st) == LNK_OK ? st->clicks : -1;
+    if (n_days)
+        *n_days = st->n_days;
+    if (last)
+        *last = st->last_click_at;
+    OP_FREE(st);
+    return clicks;
+}
+
+/* The clicks STATS counts, from the rollups of every url. */
+static int64_t total_clicks(struct lnk_store *s)
+{
+    struct lnk_op_stats *op = OP_NEW(LNK_OP_STATS, stats);
+    int64_t n = -1;
+    if (OP_RUN(s, op) == LNK_OK)
+        for (size_t i = 0; i < op->n_types; i++)
+            if (str_is(op->types[i].event_type, "click"))
+                n = op->types[i].n;
+    OP_FREE(op);
+    return n;
+}
+
+#define DAY(d, s) ((int64_t)(d)*86400 + (s))
+
+static void test_event_import_keeps_click_rollups_exact(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    int64_t alice = add_user(s, "alice");
+    int64_t a = add_url(s, alice, "https://a.example/"),
+            b = add_url(s, alice, "https://b.example/");
+    size_t days = 0;
+    int64_t last = 0;
+    /* a fresh import: three clicks on a (two days), one on b, a share on a;
+     * row 101 twice in the same op */
+    struct lnk_event rows[] = {
+        {.id = 100, .url_id = a, .event_type = "click", .timestamp = DAY(19675, 10)},
+        {.id = 101, .url_id = a, .event_type = "click", .timestamp = DAY(19675, 20)},
+        {.id = 102, .url_id = a, .event_type = "click", .timestamp = DAY(19676, 30)},
+        {.id = 103, .url_id = b, .event_type = "click", .timestamp = DAY(19675, 40)},
+        {.id = 104, .url_id = a, .user_id = alice, .event_type = "share", .timestamp = 50},
+        {.id = 101, .url_id = a, .event_type = "click", .timestamp = DAY(19675, 20)},
+    };
+    CHECK(import_events(s, rows, 6) == LNK_OK, "a fresh import of clicks");
+    CHECK(rollup_clicks(s, a, &days, &last) == 3 && days == 2 && last == DAY(19676, 30),
+          "three clicks of a on two days, the latest one last");
+    CHECK(rollup_clicks(s, b, &days, NULL) == 1 && days == 1, "one click of b");
+    CHECK(rollups_match_events(s, a) && rollups_match_events(s, b), "rollups match the events");
+    CHECK(total_clicks(s) == 4, "STATS counts four clicks");
+
+    CHECK(import_events(s, rows, 6) == LNK_OK && import_events(s, rows, 6) == LNK_OK,
+          "the same rows imported twice more");
+    CHECK(rollup_clicks(s, a, NULL, NULL) == 3 && rollup_clicks(s, b, NULL, NULL) == 1,
+          "re-importing the same rows changes no count");
+    CHECK(total_clicks(s) == 4 && count_rows(s).events == 2 + 5, "nor the rows");
+
+    struct lnk_event moved = rows[1];
+    moved.url_id = b;
+    CHECK(import_events(s, &moved, 1) == LNK_OK, "click 101 moved to b");
+    CHECK(rollup_clicks(s, a, NULL, NULL) == 2 && rollup_clicks(s, b, &days, NULL) == 2 &&
+              days == 1,
+          "a lost the click and b gained it, on its day");
+    CHECK(rollups_match_events(s, a) && rollups_match_events(s, b), "rollups match after a move");
+
+    struct lnk_event later = rows[0];
+    later.timestamp = DAY(19680, 5);
+    CHECK(import_events(s, &later, 1) == LNK_OK, "click 100 moved four days on");
+    CHECK(rollup_clicks(s, a, &days, &last) == 2 && days == 2 && last == DAY(19680, 5),
+          "a's clicks on days 19676 and 19680, the latest the moved one");
+    later.timestamp = DAY(19670, 5);
+    CHECK(import_events(s, &later, 1) == LNK_OK, "click 100 moved back before the others");
+    CHECK(rollup_clicks(s, a, &days, &last) == 2 && days == 2 && last == DAY(19676, 30),
+          "the latest click time falls back to click 102");
+    CHECK(rollups_match_events(s, a), "rollups match after a change of day");
+
+    struct lnk_event retyped[] = {rows[2], rows[4]};
+    retyped[0].event_type = "share"; /* click 102 is no click any more */
+    retyped[1].event_type = "click"; /* share 104 becomes one */
+    retyped[1].timestamp = DAY(19677, 0);
+    CHECK(import_events(s, retyped, 2) == LNK_OK, "a click and a share swap types");
+    CHECK(rollup_clicks(s, a, &days, &last) == 2 && last == DAY(19677, 0),
+          "a lost click 102 and gained click 104");
+    CHECK(rollups_match_events(s, a) && rollups_match_events(s, b), "rollups match after types");
+
+    /* several changes to the same rows within one op */
+    struct lnk_event mixed[] = {
+        {.id = 200, .url_id = b, .event_type = "click", .timestamp = DAY(19690, 1)},
+        {.id = 200, .url_id = a, .event_type = "click", .timestamp = DAY(19691, 1)},
+        {.id = 201, .url_id = a, .event_type = "click", .timestamp = DAY(19691, 2)},
+        {.id = 103, .url_id = b, .event_type = "view", .timestamp = DAY(19675, 40)},
+        {.id = 202, .url_id = b, .event_type = "click", .timestamp = DAY(19692, 1)},
+    };
+    CHECK(import_events(s, mixed, 5) == LNK_OK, "moves, new clicks and a retype in one op");
+    CHECK(rollups_match_events(s, a) && rollups_match_events(s, b), "rollups match after all");
+    CHECK(rollup_clicks(s, a, NULL, NULL) + rollup_clicks(s, b, NULL, NULL) == total_clicks(s) &&
+              total_clicks(s) == 6,
+          "six clicks in all");
+}
+
 static void test_list_filters_and_paging(void **state)
 {
     struct fixture *f = *state;
@@ -1975,6 +2123,7 @@ int main(void)
         T(test_clicks_append_orders_across_chunks),
         T(test_url_stats_of_an_unknown_url_is_not_found),
         T(test_clicks_roll_up_per_link_and_day),
+        T(test_event_import_keeps_click_rollups_exact),
         T(test_list_filters_and_paging),
         T(test_event_lists_cross_id_buckets),
         T(test_generated_codes_are_distinct_and_six_alnum),
