@@ -21,6 +21,7 @@ static void usage(FILE *f)
             "usage:\n"
             "  linkd serve [flags]         serve the API and redirects\n"
             "  linkd import DIR [flags]    load users.csv, urls.csv, events.csv from DIR\n"
+            "  linkd copy TO_URL [flags]   copy the whole database into TO_URL (postgres://...)\n"
             "  linkd version               print the version\n"
             "  linkd <command> --help      settings of a command\n\n"
             "settings (flag, environment variable, meaning):\n",
@@ -33,26 +34,32 @@ static bool is_help(const char *a)
     return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
 }
 
-/* Loads the settings from argv[2..] and runs `serve`, or `import DIR` (the
- * one positional argument, anywhere among the flags). */
+/* Loads the settings from argv[2..] and runs `serve`, `import DIR` or
+ * `copy TO_URL` (the one positional argument, anywhere among the flags). */
 static int run(const char *cmd, int argc, char **argv)
 {
     struct lnk_config cfg;
-    bool help = false, import = strcmp(cmd, "import") == 0;
-    const char *dir = NULL;
+    bool help = false, import = strcmp(cmd, "import") == 0, copy = strcmp(cmd, "copy") == 0;
+    const char *arg = NULL;
     char err[256] = "";
     int code;
-    if (lnk_config_load(&cfg, argc, argv, 2, &help, import ? &dir : NULL, err, sizeof(err)) != 0) {
+    if (lnk_config_load(&cfg, argc, argv, 2, &help, import || copy ? &arg : NULL, err,
+                        sizeof(err)) != 0) {
         fprintf(stderr, "linkd %s: %s\n", cmd, err);
         code = 2;
     } else if (help) {
         usage(stdout);
         code = 0;
-    } else if (import && !dir) {
+    } else if (import && !arg) {
         fprintf(stderr, "linkd import: missing directory (usage: linkd import DIR)\n");
         code = 2;
+    } else if (copy && !arg) {
+        fprintf(stderr, "linkd copy: missing target (usage: linkd copy TO_URL)\n");
+        code = 2;
     } else {
-        code = import ? lnk_app_import(&cfg, dir) : lnk_app_serve(&cfg);
+        code = import ? lnk_app_import(&cfg, arg)
+               : copy ? lnk_app_copy(&cfg, arg)
+                      : lnk_app_serve(&cfg);
     }
     lnk_config_cleanup(&cfg);
     return code;
@@ -150,7 +157,8 @@ int main(int argc, char **argv)
         printf("linkd %s\n", LNK_VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "import") == 0)
+    if (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "import") == 0 ||
+        strcmp(argv[1], "copy") == 0)
         return run(argv[1], argc, argv);
     if (strcmp(argv[1], "keys") == 0)
         return run_keys(argc, argv);

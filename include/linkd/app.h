@@ -17,6 +17,14 @@ int lnk_app_serve(const struct lnk_config *cfg);
  * on stderr naming file, line and column). */
 int lnk_app_import(const struct lnk_config *cfg, const char *dir);
 
+/* `linkd copy TO_URL`: copies the database the settings name (the source)
+ * into to_url (the target; its password is never printed): users, urls,
+ * events, API keys and retired codes, ids kept, as upserts, so it can run
+ * again. Progress on stderr when it is a terminal; at the end the counts of
+ * both, which must agree. 0 on success, 1 on an error or a mismatch, 2 when
+ * the target is the source (one line on stderr). */
+int lnk_app_copy(const struct lnk_config *cfg, const char *to_url);
+
 /* `linkd keys create|list|revoke`: API key management on the database the
  * settings name (works while a server runs on it). */
 enum lnk_keys_action { LNK_KEYS_CREATE, LNK_KEYS_LIST, LNK_KEYS_REVOKE };

@@ -35,39 +35,45 @@ struct lnk_store_conn; /* opaque; one per worker thread, used by that thread onl
 /* Each kind names its typed context (struct lnk_op_<family>) and what it
  * reads (in) and writes (out). */
 enum lnk_op_kind {
-    LNK_OP_PING,          /* ping: read a trivial query -> latency_us */
-    LNK_OP_USER_LIST,     /* list: q -> users */
-    LNK_OP_USER_GET,      /* user: id -> out */
-    LNK_OP_USER_CREATE,   /* user: in -> out */
-    LNK_OP_USER_UPDATE,   /* user: id + in (NULL fields unchanged) -> out */
-    LNK_OP_USER_DELETE,   /* user: id -> urls (removed with it; events too) */
-    LNK_OP_USER_IMPORT,   /* rows: users upserted -> results, imported, skipped */
-    LNK_OP_URL_LIST,      /* list: q -> urls */
-    LNK_OP_URL_GET,       /* url: id -> out */
-    LNK_OP_URL_BY_CODE,   /* url: code -> out */
-    LNK_OP_URL_CREATE,    /* url: in (short_code NULL = generate), reuse -> out, reused;
-                             a 'created' event */
-    LNK_OP_URL_UPDATE,    /* url: id + patch, owner_guard -> out; 'updated' events */
-    LNK_OP_URL_DELETE,    /* url: id, owner_guard -> out; soft delete + 'deleted' (once) */
-    LNK_OP_URL_IMPORT,    /* rows: urls upserted by id -> imported */
-    LNK_OP_EVENT_LIST,    /* list: q -> events */
-    LNK_OP_EVENT_GET,     /* event: id, owner_guard -> out */
-    LNK_OP_EVENT_CREATE,  /* event: in (user_id 0 = the url's owner, timestamp 0 = now),
-                             owner_guard -> out */
-    LNK_OP_EVENT_IMPORT,  /* rows: events upserted by id -> imported */
-    LNK_OP_URL_BULK,      /* rows: urls, each alone -> results; has_id: upsert as URL_IMPORT,
-                             else created as URL_CREATE (reuse per row); owner_guard */
-    LNK_OP_EVENT_BULK,    /* rows: events, each alone -> results; has_id: upsert as
-                             EVENT_IMPORT, else created as EVENT_CREATE; owner_guard */
-    LNK_OP_CLICKS_APPEND, /* clicks: clicks -> written (clicks of vanished urls are not) */
-    LNK_OP_COUNT_ROWS,    /* counts: -> users, urls, events */
-    LNK_OP_STATS,         /* stats: owner_guard (0: every row) -> totals and types */
-    LNK_OP_URL_STATS,     /* url_stats: id -> url, clicks, last_click_at, days */
-    LNK_OP_KEY_CREATE,    /* key: in + key_hash -> out; a user key needs its user */
-    LNK_OP_KEY_LIST,      /* key: -> keys (revoked ones included) */
-    LNK_OP_KEY_REVOKE,    /* key: id -> out; revoking twice is LNK_OK */
-    LNK_OP_KEY_AUTH,      /* key: key_hash (NULL: none) -> out if active (found),
-                             n_active = number of active keys */
+    LNK_OP_PING,           /* ping: read a trivial query -> latency_us */
+    LNK_OP_USER_LIST,      /* list: q -> users */
+    LNK_OP_USER_GET,       /* user: id -> out */
+    LNK_OP_USER_CREATE,    /* user: in -> out */
+    LNK_OP_USER_UPDATE,    /* user: id + in (NULL fields unchanged) -> out */
+    LNK_OP_USER_DELETE,    /* user: id -> urls (removed with it; events too) */
+    LNK_OP_USER_IMPORT,    /* rows: users upserted -> results, imported, skipped */
+    LNK_OP_URL_LIST,       /* list: q -> urls */
+    LNK_OP_URL_GET,        /* url: id -> out */
+    LNK_OP_URL_BY_CODE,    /* url: code -> out */
+    LNK_OP_URL_CREATE,     /* url: in (short_code NULL = generate), reuse -> out, reused;
+                              a 'created' event */
+    LNK_OP_URL_UPDATE,     /* url: id + patch, owner_guard -> out; 'updated' events */
+    LNK_OP_URL_DELETE,     /* url: id, owner_guard -> out; soft delete + 'deleted' (once) */
+    LNK_OP_URL_IMPORT,     /* rows: urls upserted by id -> imported */
+    LNK_OP_EVENT_LIST,     /* list: q -> events */
+    LNK_OP_EVENT_GET,      /* event: id, owner_guard -> out */
+    LNK_OP_EVENT_CREATE,   /* event: in (user_id 0 = the url's owner, timestamp 0 = now),
+                              owner_guard -> out */
+    LNK_OP_EVENT_IMPORT,   /* rows: events upserted by id -> imported */
+    LNK_OP_URL_BULK,       /* rows: urls, each alone -> results; has_id: upsert as URL_IMPORT,
+                              else created as URL_CREATE (reuse per row); owner_guard */
+    LNK_OP_EVENT_BULK,     /* rows: events, each alone -> results; has_id: upsert as
+                              EVENT_IMPORT, else created as EVENT_CREATE; owner_guard */
+    LNK_OP_CLICKS_APPEND,  /* clicks: clicks -> written (clicks of vanished urls are not) */
+    LNK_OP_COUNT_ROWS,     /* counts: -> users, urls, events, keys, retired_codes, clicks */
+    LNK_OP_STATS,          /* stats: owner_guard (0: every row) -> totals and types */
+    LNK_OP_URL_STATS,      /* url_stats: id -> url, clicks, last_click_at, days */
+    LNK_OP_KEY_CREATE,     /* key: in + key_hash -> out; a user key needs its user */
+    LNK_OP_KEY_LIST,       /* key: with_hashes -> keys (revoked ones included), key_hashes */
+    LNK_OP_KEY_REVOKE,     /* key: id -> out; revoking twice is LNK_OK */
+    LNK_OP_KEY_AUTH,       /* key: key_hash (NULL: none) -> out if active (found),
+                              n_active = number of active keys */
+    LNK_OP_KEY_IMPORT,     /* rows: keys with their key_hashes, upserted by id (every field
+                              kept, revoked_at included) -> imported */
+    LNK_OP_RETIRED_LIST,   /* list: the retired codes (of deleted or re-coded urls), in code
+                              order; q is not read -> codes */
+    LNK_OP_RETIRED_IMPORT, /* rows: codes retired (a code retired already is left as it is)
+                              -> imported */
 };
 
 /* The head of every operation. */
@@ -161,16 +167,20 @@ struct lnk_import_skip {
     const char *reason;
 };
 
-/* Rows for the *_IMPORT and *_BULK operations (CSV seeds, the bulk routes).
- * For users, has_id=false means "insert, skip on a username/email conflict". */
+/* Rows for the *_IMPORT and *_BULK operations (CSV seeds, the bulk routes,
+ * `linkd copy`). For users, has_id=false means "insert, skip on a
+ * username/email conflict". */
 struct lnk_import_rows {
     size_t n;
     struct lnk_user *users;
     struct lnk_url *urls;
     struct lnk_event *events;
-    bool *has_id;  /* n flags; NULL: id > 0 says it */
-    bool *reuse;   /* URL_BULK: n flags (NULL: none) */
-    size_t *lines; /* the CSV line of each row, when parsed from CSV; or NULL */
+    struct lnk_api_key *keys; /* KEY_IMPORT, with key_hashes[i] the hash of keys[i] */
+    const char *const *key_hashes;
+    const char *const *codes; /* RETIRED_IMPORT */
+    bool *has_id;             /* n flags; NULL: id > 0 says it */
+    bool *reuse;              /* URL_BULK: n flags (NULL: none) */
+    size_t *lines;            /* the CSV line of each row, when parsed from CSV; or NULL */
     size_t n_skips;
     struct lnk_import_skip *skips;
 };
@@ -191,9 +201,13 @@ struct lnk_op_clicks {
     int64_t written;
 };
 
+/* Rows of each table, read in one snapshot. */
 struct lnk_op_counts {
     struct lnk_store_op op;
     int64_t users, urls, events;
+    int64_t keys;          /* API keys, revoked ones included */
+    int64_t retired_codes; /* codes never to be handed out again */
+    int64_t clicks;        /* from the rollups, as STATS counts them */
 };
 
 /* Events of one type (STATS). */
@@ -233,8 +247,10 @@ struct lnk_op_key {
     struct lnk_api_key out;
     bool found;       /* AUTH: out is the active key with that hash */
     int64_t n_active; /* AUTH */
+    bool with_hashes; /* LIST: fill key_hashes too (`linkd copy`; never to be shown) */
     size_t n_keys;    /* LIST */
     struct lnk_api_key *keys;
+    const char **key_hashes; /* LIST with_hashes: the hex SHA-256 of keys[i] */
 };
 
 /* Filters and paging for the list operations. Absent filters match all. */
@@ -262,6 +278,7 @@ union lnk_list_row {
     const struct lnk_user *user;
     const struct lnk_url *url;
     const struct lnk_event *event;
+    const char *code; /* RETIRED_LIST */
 };
 typedef bool (*lnk_list_row_fn)(void *ctx, union lnk_list_row row);
 
@@ -283,9 +300,11 @@ struct lnk_op_list {
     struct lnk_user *users;
     struct lnk_url *urls;
     struct lnk_event *events;
+    const char **codes; /* RETIRED_LIST */
     /* private to the store */
-    int64_t after_id; /* the last row sent; 0 before the first chunk */
-    int64_t sent;     /* rows sent so far */
+    int64_t after_id;       /* the last row sent; 0 before the first chunk */
+    const char *after_code; /* RETIRED_LIST: the last code sent; NULL before */
+    int64_t sent;           /* rows sent so far */
 };
 
 /* Typed views; the kind must belong to the family. */
@@ -410,6 +429,12 @@ struct lnk_store_writer_stats {
 
 /* Thread-safe; takes the read queue's lock for a moment. */
 void lnk_store_get_writer_stats(struct lnk_store *s, struct lnk_store_writer_stats *out);
+
+/* True when a and b are open on the same database, however their URLs
+ * spell it: the same backend and the same code key, which every database
+ * makes once, at random, when it is created (a file copy of a SQLite
+ * database shares it too). Thread-safe. */
+bool lnk_store_same_database(const struct lnk_store *a, const struct lnk_store *b);
 
 /* Asks the writer to check the backend and, when degraded, to probe (and
  * recover) now rather than at its next tick, and waits until it has. For

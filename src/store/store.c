@@ -242,6 +242,8 @@ static enum family family_of(enum lnk_op_kind kind)
     case LNK_OP_EVENT_IMPORT:
     case LNK_OP_URL_BULK:
     case LNK_OP_EVENT_BULK:
+    case LNK_OP_KEY_IMPORT:
+    case LNK_OP_RETIRED_IMPORT:
         return F_ROWS;
     case LNK_OP_CLICKS_APPEND:
         return F_CLICKS;
@@ -259,6 +261,7 @@ static enum family family_of(enum lnk_op_kind kind)
     case LNK_OP_USER_LIST:
     case LNK_OP_URL_LIST:
     case LNK_OP_EVENT_LIST:
+    case LNK_OP_RETIRED_LIST:
         return F_LIST;
     }
     return F_PING;
@@ -298,6 +301,7 @@ bool lnk_store_op_is_read(enum lnk_op_kind kind)
     case LNK_OP_STATS:
     case LNK_OP_KEY_LIST:
     case LNK_OP_KEY_AUTH:
+    case LNK_OP_RETIRED_LIST:
         return true;
     default:
         return false;
@@ -350,7 +354,7 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
         break;
     case F_COUNTS: {
         struct lnk_op_counts *c = LNK_OP_AS(op, counts);
-        c->users = c->urls = c->events = 0;
+        c->users = c->urls = c->events = c->keys = c->retired_codes = c->clicks = 0;
         break;
     }
     case F_STATS: {
@@ -375,6 +379,7 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
         k->n_active = 0;
         k->n_keys = 0;
         k->keys = NULL;
+        k->key_hashes = NULL;
         break;
     }
     case F_LIST: {
@@ -384,6 +389,7 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
         l->users = NULL;
         l->urls = NULL;
         l->events = NULL;
+        l->codes = NULL;
         break;
     }
     }
@@ -1293,6 +1299,17 @@ void lnk_store_get_writer_stats(struct lnk_store *s, struct lnk_store_writer_sta
     out->list_chunks = atomic_load_explicit(&s->list_chunks, memory_order_relaxed);
     out->reads_cancelled = atomic_load_explicit(&s->reads_cancelled, memory_order_relaxed);
     out->reads_refused = atomic_load_explicit(&s->reads_refused, memory_order_relaxed);
+}
+
+/* The key is written once, at open, and never changes. */
+bool lnk_store_same_database(const struct lnk_store *a, const struct lnk_store *b)
+{
+    uint8_t ka[LNK_CODEGEN_KEY_BYTES], kb[LNK_CODEGEN_KEY_BYTES];
+    if (a->ops != b->ops)
+        return false;
+    a->ops->code_key(a->be, ka);
+    b->ops->code_key(b->be, kb);
+    return memcmp(ka, kb, sizeof(ka)) == 0;
 }
 
 void lnk_store_recheck(struct lnk_store *s)

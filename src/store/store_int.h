@@ -156,9 +156,15 @@ struct lnk_store_ops {
                    struct lnk_api_key *out);
     int (*key_by_hash)(struct lnk_store_bconn *c, const char *hash, struct lnk_arena *a,
                        struct lnk_api_key *out); /* active keys only */
+    /* Every key in id order; hashes NULL: their hashes are not read, else
+     * (*hashes)[i] is the hash of (*out)[i]. */
     int (*key_list)(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_api_key **out,
-                    size_t *n);
+                    const char ***hashes, size_t *n);
     int (*keys_active)(struct lnk_store_bconn *c, int64_t *n);
+    /* Retired codes after `after` ("" for the first) in code order, at most
+     * limit (0: all), each handed to fn (row.code). */
+    int (*retired_list)(struct lnk_store_bconn *c, const char *after, int64_t limit,
+                        lnk_list_row_fn fn, void *ctx);
 
     /* ---- writes ---------------------------------------------------------- */
     /* Inserts a user (u->id 0: a new id) or, with by_id, upserts by u->id
@@ -192,8 +198,16 @@ struct lnk_store_ops {
     int (*rollups_recount)(struct lnk_store_bconn *c, int64_t url_id);
     int (*key_insert)(struct lnk_store_bconn *c, const struct lnk_api_key *k, const char *hash,
                       int64_t *id);
+    /* Upserts key k->id with every field and its hash (moving the id
+     * sequence past k->id); LNK_EEXISTS, and nothing written, when another
+     * key holds that hash. */
+    int (*key_put)(struct lnk_store_bconn *c, const struct lnk_api_key *k, const char *hash);
     /* Sets revoked_at unless already set. */
     int (*key_revoke)(struct lnk_store_bconn *c, int64_t id, int64_t now);
+    /* Retires code (no-op when it is already). A failure may be reported by
+     * the next primitive that returns a result instead (a backend that
+     * pipelines). */
+    int (*retired_add)(struct lnk_store_bconn *c, const char *code);
     /* The highest id each table has handed out or held (its next new id is
      * one more), 0 for none. */
     int (*id_tops)(struct lnk_store_bconn *c, int64_t tops[LNK_ID__N]);

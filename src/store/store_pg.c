@@ -85,8 +85,13 @@ enum stmt_id {
     ST_KEY_GET,
     ST_KEY_BY_HASH,
     ST_KEY_LIST,
+    ST_KEY_LIST_HASHES,
+    ST_KEY_PUT,
+    ST_KEY_SEQ,
     ST_KEY_REVOKE,
     ST_KEYS_ACTIVE,
+    ST_RETIRED_LIST,
+    ST_RETIRED_ADD,
     ST_SEQ_RESERVE,
     ST_ID_TOPS,
     ST_LOCK_KEY,
@@ -166,7 +171,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_EVENT_SEQ] = "SELECT setval('events_id_seq', greatest($1::bigint,"
                      " (SELECT last_value FROM events_id_seq)))",
     [ST_COUNTS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
-                  " (SELECT count(*) FROM events)",
+                  " (SELECT count(*) FROM events), (SELECT count(*) FROM api_keys),"
+                  " (SELECT count(*) FROM retired_codes),"
+                  " (SELECT coalesce(sum(clicks), 0) FROM link_clicks)",
     /* clicks from the rollups, the other types through their partial index */
     [ST_STATS_TOTALS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
                         " (SELECT count(*) FROM urls WHERE is_active)",
@@ -212,9 +219,25 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_KEY_BY_HASH] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = $1"
                        " AND revoked_at IS NULL",
     [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys ORDER BY id",
+    [ST_KEY_LIST_HASHES] = "SELECT " KEY_COLS ", key_hash FROM api_keys ORDER BY id",
+    /* a hash that another key holds writes nothing (no row back) */
+    [ST_KEY_PUT] = "INSERT INTO api_keys (id, name, key_hash, prefix, admin, user_id, created_at,"
+                   " revoked_at) SELECT $1::bigint, $2, $3, $4, $5::boolean, $6::bigint,"
+                   " $7::bigint, $8::bigint WHERE NOT EXISTS"
+                   " (SELECT 1 FROM api_keys WHERE key_hash = $3 AND id <> $1::bigint)"
+                   " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                   " key_hash = excluded.key_hash, prefix = excluded.prefix,"
+                   " admin = excluded.admin, user_id = excluded.user_id,"
+                   " created_at = excluded.created_at, revoked_at = excluded.revoked_at"
+                   " RETURNING id",
+    [ST_KEY_SEQ] = "SELECT setval('api_keys_id_seq', greatest($1::bigint,"
+                   " (SELECT last_value FROM api_keys_id_seq)))",
     [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = $2::bigint"
                       " WHERE id = $1::bigint AND revoked_at IS NULL",
     [ST_KEYS_ACTIVE] = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
+    [ST_RETIRED_LIST] = "SELECT code FROM retired_codes WHERE code > $1 ORDER BY code"
+                        " LIMIT $2::bigint",
+    [ST_RETIRED_ADD] = "INSERT INTO retired_codes (code) VALUES ($1) ON CONFLICT DO NOTHING",
     /* nextval: atomic across nodes, never rolled back */
     [ST_SEQ_RESERVE] = "SELECT nextval('code_seq')",
     [ST_ID_TOPS] = "SELECT (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
@@ -805,6 +828,9 @@ static int pg_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
         out->users = col_i64(res, 0, 0);
         out->urls = col_i64(res, 0, 1);
         out->events = col_i64(res, 0, 2);
+        out->keys = col_i64(res, 0, 3);
+        out->retired_codes = col_i64(res, 0, 4);
+        out->clicks = col_i64(res, 0, 5);
     } else if (rc == LNK_OK) {
         rc = LNK_EBACKEND;
     }
@@ -900,15 +926,20 @@ static int pg_key_by_hash(struct lnk_store_bconn *c, const char *hash, struct ln
 }
 
 static int pg_key_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_api_key **out,
-                       size_t *n)
+                       const char ***hashes, size_t *n)
 {
     PGresult *res = NULL;
-    int rc = run(c, ST_KEY_LIST, NULL, &res);
+    int rc = run(c, hashes ? ST_KEY_LIST_HASHES : ST_KEY_LIST, NULL, &res);
     if (rc == LNK_OK) {
         int rows = PQntuples(res);
         *out = lnk_arena_alloc(a, sizeof(**out) * (size_t)(rows ? rows : 1));
-        for (int i = 0; i < rows; i++)
+        if (hashes)
+            *hashes = lnk_arena_alloc(a, sizeof(**hashes) * (size_t)(rows ? rows : 1));
+        for (int i = 0; i < rows; i++) {
             read_key(res, i, a, &(*out)[i]);
+            if (hashes)
+                (*hashes)[i] = col_str_nonnull(res, i, 7, a);
+        }
         *n = (size_t)rows;
     }
     PQclear(res);
@@ -918,6 +949,28 @@ static int pg_key_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct ln
 static int pg_keys_active(struct lnk_store_bconn *c, int64_t *n)
 {
     return query_i64(c, ST_KEYS_ACTIVE, NULL, n);
+}
+
+/* Through the primary key of retired_codes, from `after` on. */
+static int pg_retired_list(struct lnk_store_bconn *c, const char *after, int64_t limit,
+                           lnk_list_row_fn fn, void *ctx)
+{
+    struct params p = {0};
+    PGresult *res = NULL;
+    p_text(&p, after);
+    if (limit > 0)
+        p_i64(&p, limit);
+    else
+        p.v[p.n++] = NULL; /* LIMIT NULL: every row */
+    int rc = run(c, ST_RETIRED_LIST, &p, &res);
+    int rows = rc == LNK_OK ? PQntuples(res) : 0;
+    for (int i = 0; i < rows; i++) {
+        union lnk_list_row row = {.code = col_str_nonnull(res, i, 0, NULL)};
+        if (!fn(ctx, row))
+            break;
+    }
+    PQclear(res);
+    return rc;
 }
 
 /* ---- lists ------------------------------------------------------------------
@@ -1325,6 +1378,36 @@ static int pg_key_insert(struct lnk_store_bconn *c, const struct lnk_api_key *k,
     return query_i64(c, ST_KEY_INSERT, &p, id);
 }
 
+static int pg_key_put(struct lnk_store_bconn *c, const struct lnk_api_key *k, const char *hash)
+{
+    struct params p = {0};
+    int64_t id = 0;
+    p_i64(&p, k->id);
+    p_text(&p, k->name);
+    p_text(&p, hash);
+    p_text(&p, k->prefix);
+    p_bool(&p, k->admin);
+    p_id(&p, k->user_id);
+    p_i64(&p, k->created_at);
+    p_id(&p, k->revoked_at);
+    int rc = query_i64(c, ST_KEY_PUT, &p, &id);
+    if (rc == LNK_ENOTFOUND)
+        return LNK_EEXISTS; /* no row back: the hash is another key's */
+    struct params s = {0};
+    p_i64(&s, k->id);
+    if (rc == LNK_OK)
+        rc = exec(c, ST_KEY_SEQ, &s);
+    return rc;
+}
+
+/* Nobody waits for its result: on the writer's pipeline it is only sent. */
+static int pg_retired_add(struct lnk_store_bconn *c, const char *code)
+{
+    struct params p = {0};
+    p_text(&p, code);
+    return defer(c, ST_RETIRED_ADD, &p);
+}
+
 static int pg_key_revoke(struct lnk_store_bconn *c, int64_t id, int64_t now)
 {
     struct params p = {0};
@@ -1703,6 +1786,7 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .key_by_hash = pg_key_by_hash,
     .key_list = pg_key_list,
     .keys_active = pg_keys_active,
+    .retired_list = pg_retired_list,
     .user_put = pg_user_put,
     .user_update = pg_user_update,
     .user_delete = pg_user_delete,
@@ -1713,7 +1797,9 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .rollups_add = pg_rollups_add,
     .rollups_recount = pg_rollups_recount,
     .key_insert = pg_key_insert,
+    .key_put = pg_key_put,
     .key_revoke = pg_key_revoke,
+    .retired_add = pg_retired_add,
     .seq_reserve = pg_seq_reserve,
     .id_tops = pg_id_tops,
     .lock_key = pg_lock_key,

@@ -261,6 +261,77 @@ static bool emit_row(void *ctx, union lnk_list_row row)
     return op->emit(op->emit_ctx, row);
 }
 
+/* Retired codes collected whole: pointers in a heap buffer, the codes in
+ * the arena. */
+struct collect_codes {
+    struct lnk_arena *a;
+    const char **codes;
+    size_t n, cap;
+};
+
+static bool collect_code(void *ctx, union lnk_list_row row)
+{
+    struct collect_codes *k = ctx;
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 64;
+        k->codes = lnk_xrealloc(k->codes, k->cap * sizeof(*k->codes));
+    }
+    k->codes[k->n++] = lnk_arena_strdup(k->a, row.code);
+    return true;
+}
+
+/* A streamed chunk of retired codes: hand each on and keep the last one
+ * (its string dies with the call). */
+struct code_chunk {
+    struct lnk_op_list *op;
+    size_t n;
+    char *last;
+    size_t last_cap;
+};
+
+static bool emit_code(void *ctx, union lnk_list_row row)
+{
+    struct code_chunk *ch = ctx;
+    size_t len = strlen(row.code);
+    if (len + 1 > ch->last_cap) {
+        ch->last_cap = len + 1 > 2 * ch->last_cap ? len + 1 : 2 * ch->last_cap;
+        ch->last = lnk_xrealloc(ch->last, ch->last_cap);
+    }
+    memcpy(ch->last, row.code, len + 1);
+    ch->n++;
+    return ch->op->emit(ch->op->emit_ctx, row);
+}
+
+/* RETIRED_LIST: every code at once, or a chunk from the code after the
+ * last one sent. Codes have no id: the chunks follow the codes' order. */
+static int read_codes(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
+                      struct lnk_op_list *op)
+{
+    int rc;
+    if (!op->emit) {
+        struct collect_codes col = {&op->op.arena, NULL, 0, 0};
+        rc = ops->retired_list(c, "", 0, collect_code, &col);
+        if (rc == LNK_OK) {
+            op->codes = lnk_arena_alloc(&op->op.arena, col.n * sizeof(*op->codes) + 1);
+            if (col.n)
+                memcpy(op->codes, col.codes, col.n * sizeof(*op->codes));
+            op->n_rows = col.n;
+        }
+        free(col.codes);
+        return rc;
+    }
+    int64_t limit = (int64_t)(op->chunk_rows ? op->chunk_rows : LIST_CHUNK_ROWS);
+    struct code_chunk ch = {op, 0, NULL, 0};
+    rc = ops->retired_list(c, op->after_code ? op->after_code : "", limit, emit_code, &ch);
+    if (ch.n)
+        op->after_code = lnk_arena_strdup(&op->op.arena, ch.last);
+    op->n_rows = ch.n;
+    op->sent += (int64_t)ch.n;
+    op->more = rc == LNK_OK && (int64_t)ch.n == limit;
+    free(ch.last);
+    return rc;
+}
+
 /* The first chunk checks the parent and the ceiling; each chunk then reads
  * from the row after the last one sent (paging's offset applies once). */
 static int read_list(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
@@ -348,14 +419,19 @@ static int run_read(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
     case LNK_OP_URL_LIST:
     case LNK_OP_EVENT_LIST:
         return read_list(ops, c, LNK_OP_AS(op, list));
+    case LNK_OP_RETIRED_LIST:
+        return read_codes(ops, c, LNK_OP_AS(op, list));
     case LNK_OP_COUNT_ROWS:
         return ops->counts(c, LNK_OP_AS(op, counts));
     case LNK_OP_STATS:
         return ops->stats(c, LNK_OP_AS(op, stats)->owner_guard, &op->arena, LNK_OP_AS(op, stats));
     case LNK_OP_URL_STATS:
         return read_url_stats(ops, c, LNK_OP_AS(op, url_stats));
-    case LNK_OP_KEY_LIST:
-        return ops->key_list(c, &op->arena, &LNK_OP_AS(op, key)->keys, &LNK_OP_AS(op, key)->n_keys);
+    case LNK_OP_KEY_LIST: {
+        struct lnk_op_key *k = LNK_OP_AS(op, key);
+        return ops->key_list(c, &op->arena, &k->keys, k->with_hashes ? &k->key_hashes : NULL,
+                             &k->n_keys);
+    }
     case LNK_OP_KEY_AUTH:
         return read_key_auth(ops, c, LNK_OP_AS(op, key));
     default:
@@ -998,6 +1074,67 @@ static int key_revoke(struct lnk_store_rules *r, struct lnk_op_key *op, int64_t 
     return rc;
 }
 
+/* Strict upsert by id of one key with its hash, every field kept (so a
+ * copied key still authenticates, or stays revoked): a user key of an
+ * unknown user is LNK_EINVAL ("user"), a hash another key holds LNK_EEXISTS
+ * ("key"). */
+static int import_key(struct lnk_store_rules *r, struct lnk_store_op *op,
+                      const struct lnk_api_key *in, const char *hash, int64_t now)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    struct lnk_api_key k = *in;
+    if (k.id <= 0 || !k.name || !k.prefix || !hash || !*hash || (!k.admin && k.user_id <= 0) ||
+        k.revoked_at < 0) {
+        op->err_field = "key";
+        return LNK_EINVAL;
+    }
+    int rc = k.admin ? LNK_OK : user_exists(r->ops, c, op, k.user_id);
+    if (rc == LNK_ENOTFOUND)
+        rc = LNK_EINVAL;
+    k.user_id = k.admin ? 0 : k.user_id;
+    k.created_at = k.created_at > 0 ? k.created_at : now;
+    if (rc == LNK_OK)
+        rc = r->ops->key_put(c, &k, hash);
+    if (rc == LNK_EEXISTS)
+        op->err_field = "key";
+    return rc;
+}
+
+static int key_import(struct lnk_store_rules *r, struct lnk_op_rows *op, int64_t now)
+{
+    const struct lnk_import_rows *rows = &op->rows;
+    int64_t imported = 0;
+    int rc = rows->n && (!rows->keys || !rows->key_hashes) ? LNK_EINVAL : LNK_OK;
+    for (size_t i = 0; i < rows->n && rc == LNK_OK; i++) {
+        rc = import_key(r, &op->op, &rows->keys[i], rows->key_hashes[i], now);
+        imported += rc == LNK_OK;
+    }
+    if (rc == LNK_OK)
+        op->imported += imported;
+    return rc;
+}
+
+/* ---- writes: retired codes -------------------------------------------------- */
+
+/* Codes that must never name a new url: those another database retired
+ * (`linkd copy`), as a deletion here would have. */
+static int retired_import(struct lnk_store_rules *r, struct lnk_op_rows *op)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    int64_t imported = 0;
+    int rc = op->rows.n && !op->rows.codes ? LNK_EINVAL : LNK_OK;
+    for (size_t i = 0; i < op->rows.n && rc == LNK_OK; i++) {
+        const char *code = op->rows.codes[i];
+        rc = code && *code ? r->ops->retired_add(c, code) : LNK_EINVAL;
+        imported += rc == LNK_OK;
+    }
+    if (rc == LNK_EINVAL)
+        op->op.err_field = "short_code";
+    if (rc == LNK_OK)
+        op->imported += imported;
+    return rc;
+}
+
 /* ---- bulk -----------------------------------------------------------------
  * A bulk op runs each row as the single op it stands for (a create, or an
  * upsert by id), inside a savepoint of its own: a row that fails is undone
@@ -1144,6 +1281,10 @@ static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
         return key_create(r, LNK_OP_AS(op, key), now);
     case LNK_OP_KEY_REVOKE:
         return key_revoke(r, LNK_OP_AS(op, key), now);
+    case LNK_OP_KEY_IMPORT:
+        return key_import(r, LNK_OP_AS(op, rows), now);
+    case LNK_OP_RETIRED_IMPORT:
+        return retired_import(r, LNK_OP_AS(op, rows));
     default:
         return LNK_EINVAL;
     }
@@ -1171,12 +1312,21 @@ static void max_into(int64_t *top, int64_t v)
 static void rows_need(const struct lnk_op_rows *op, int64_t need[LNK_ID__N], int64_t top[LNK_ID__N])
 {
     const struct lnk_import_rows *r = &op->rows;
+    if (op->op.kind == LNK_OP_RETIRED_IMPORT || (op->op.kind == LNK_OP_KEY_IMPORT && !r->keys))
+        return; /* codes take no id; no keys is refused when the op runs */
     for (size_t i = 0; i < r->n; i++) {
         bool users = op->op.kind == LNK_OP_USER_IMPORT;
         bool urls = op->op.kind == LNK_OP_URL_IMPORT || op->op.kind == LNK_OP_URL_BULK;
-        int64_t id = users ? r->users[i].id : urls ? r->urls[i].id : r->events[i].id;
+        bool keys = op->op.kind == LNK_OP_KEY_IMPORT;
+        int64_t id = users  ? r->users[i].id
+                     : urls ? r->urls[i].id
+                     : keys ? r->keys[i].id
+                            : r->events[i].id;
         bool has_id = r->has_id ? r->has_id[i] : id > 0;
-        enum lnk_id_table t = users ? LNK_ID_USERS : urls ? LNK_ID_URLS : LNK_ID_EVENTS;
+        enum lnk_id_table t = users  ? LNK_ID_USERS
+                              : urls ? LNK_ID_URLS
+                              : keys ? LNK_ID_KEYS
+                                     : LNK_ID_EVENTS;
         if (has_id) {
             max_into(&top[t], id);
         } else {
@@ -1216,6 +1366,8 @@ static void ids_needed(const struct lnk_store_op *op, int64_t need[LNK_ID__N],
     case LNK_OP_EVENT_IMPORT:
     case LNK_OP_URL_BULK:
     case LNK_OP_EVENT_BULK:
+    case LNK_OP_KEY_IMPORT:
+    case LNK_OP_RETIRED_IMPORT:
         rows_need(LNK_OP_AS(op, rows), need, top);
         break;
     default:

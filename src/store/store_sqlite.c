@@ -61,7 +61,11 @@ enum stmt_id {
     ST_KEY_INSERT,
     ST_KEY_GET,
     ST_KEY_LIST,
+    ST_KEY_LIST_HASHES,
+    ST_KEY_PUT,
     ST_KEY_REVOKE,
+    ST_RETIRED_LIST,
+    ST_RETIRED_ADD,
     ST_KEY_BY_HASH,
     ST_KEY_COUNT_ACTIVE,
     ST_STATS_TOTALS,
@@ -89,9 +93,11 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_RELEASE_ROW] = "RELEASE bulk_row",
     [ST_ROLLBACK_TO_ROW] = "ROLLBACK TO bulk_row",
     [ST_PING] = "SELECT 1",
-    /* one statement, so the three counts come from one snapshot */
+    /* one statement, so the counts come from one snapshot */
     [ST_COUNT_ROWS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
-                      " (SELECT count(*) FROM events)",
+                      " (SELECT count(*) FROM events), (SELECT count(*) FROM api_keys),"
+                      " (SELECT count(*) FROM retired_codes),"
+                      " (SELECT coalesce(sum(clicks), 0) FROM link_clicks)",
     [ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     [ST_USER_ID_BY_NAME] = "SELECT id FROM users WHERE username = ?1",
     [ST_USER_ID_BY_EMAIL] = "SELECT id FROM users WHERE email = ?1",
@@ -163,10 +169,22 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
     [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1",
     [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys ORDER BY id",
+    [ST_KEY_LIST_HASHES] = "SELECT " KEY_COLS ", key_hash FROM api_keys ORDER BY id",
+    /* a hash that another key holds writes nothing (no row back) */
+    [ST_KEY_PUT] = "INSERT INTO api_keys (id, name, key_hash, prefix, admin, user_id, created_at,"
+                   " revoked_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS"
+                   " (SELECT 1 FROM api_keys WHERE key_hash = ?3 AND id <> ?1)"
+                   " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                   " key_hash = excluded.key_hash, prefix = excluded.prefix,"
+                   " admin = excluded.admin, user_id = excluded.user_id,"
+                   " created_at = excluded.created_at, revoked_at = excluded.revoked_at"
+                   " RETURNING id",
     [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     [ST_KEY_BY_HASH] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?1"
                        " AND revoked_at IS NULL",
     [ST_KEY_COUNT_ACTIVE] = "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL",
+    [ST_RETIRED_LIST] = "SELECT code FROM retired_codes WHERE code > ?1 ORDER BY code LIMIT ?2",
+    [ST_RETIRED_ADD] = "INSERT INTO retired_codes (code) VALUES (?1) ON CONFLICT DO NOTHING",
     /* STATS, in one snapshot each. Clicks are counted from the rollups, the
      * other types through their partial index: neither scans events. */
     [ST_STATS_TOTALS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
@@ -575,6 +593,9 @@ static int sq_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
         out->users = sqlite3_column_int64(st, 0);
         out->urls = sqlite3_column_int64(st, 1);
         out->events = sqlite3_column_int64(st, 2);
+        out->keys = sqlite3_column_int64(st, 3);
+        out->retired_codes = sqlite3_column_int64(st, 4);
+        out->clicks = sqlite3_column_int64(st, 5);
     }
     rc = src == SQLITE_ROW ? LNK_OK : src == SQLITE_DONE ? LNK_EBACKEND : lnk_sq_map_rc(src);
 out:
@@ -669,16 +690,65 @@ static int sq_key_by_hash(struct lnk_store_bconn *c, const char *hash, struct ln
     return load_one(c, ST_KEY_BY_HASH, ARGS(A_TEXT(hash)), read_key, a, out);
 }
 
-static int sq_key_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_api_key **out,
-                       size_t *n)
+/* A key and, in the column after its own, its hash. */
+struct key_with_hash {
+    struct lnk_api_key k;
+    const char *hash;
+};
+
+static void read_key_with_hash(sqlite3_stmt *st, struct lnk_arena *a, void *row)
 {
-    return load_all(c, ST_KEY_LIST, NO_ARGS, read_key, sizeof(struct lnk_api_key), a, (void **)out,
-                    n);
+    struct key_with_hash *kh = row;
+    read_key(st, a, &kh->k);
+    kh->hash = column_str_nonnull(st, 7, a);
+}
+
+static int sq_key_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_api_key **out,
+                       const char ***hashes, size_t *n)
+{
+    struct key_with_hash *rows = NULL;
+    if (!hashes)
+        return load_all(c, ST_KEY_LIST, NO_ARGS, read_key, sizeof(struct lnk_api_key), a,
+                        (void **)out, n);
+    int rc = load_all(c, ST_KEY_LIST_HASHES, NO_ARGS, read_key_with_hash, sizeof(*rows), a,
+                      (void **)&rows, n);
+    if (rc != LNK_OK)
+        return rc;
+    *out = lnk_arena_alloc(a, *n * sizeof(**out) + 1);
+    *hashes = lnk_arena_alloc(a, *n * sizeof(**hashes) + 1);
+    for (size_t i = 0; i < *n; i++) {
+        (*out)[i] = rows[i].k;
+        (*hashes)[i] = rows[i].hash;
+    }
+    return LNK_OK;
 }
 
 static int sq_keys_active(struct lnk_store_bconn *c, int64_t *n)
 {
     return query_i64(c, ST_KEY_COUNT_ACTIVE, NO_ARGS, n);
+}
+
+/* Through the primary key of retired_codes, from `after` on. */
+static int sq_retired_list(struct lnk_store_bconn *c, const char *after, int64_t limit,
+                           lnk_list_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int src = SQLITE_DONE;
+    int rc =
+        prepare_bound(c, ST_RETIRED_LIST, ARGS(A_TEXT(after), A_I64(limit > 0 ? limit : -1)), &st);
+    while (rc == LNK_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        union lnk_list_row row = {.code = column_peek(st, 0)};
+        if (!row.code)
+            continue;
+        if (!fn(ctx, row)) {
+            src = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc == LNK_OK)
+        rc = noted(c, lnk_sq_map_rc(src));
+    release_stmt(st);
+    return rc;
 }
 
 /* ---- writes ------------------------------------------------------------------ */
@@ -879,9 +949,26 @@ static int sq_key_insert(struct lnk_store_bconn *c, const struct lnk_api_key *k,
                      id);
 }
 
+/* AUTOINCREMENT moves past an explicit id by itself. */
+static int sq_key_put(struct lnk_store_bconn *c, const struct lnk_api_key *k, const char *hash)
+{
+    int64_t id = 0;
+    int rc = query_i64(c, ST_KEY_PUT,
+                       ARGS(A_I64(k->id), A_TEXT(k->name), A_TEXT(hash), A_TEXT(k->prefix),
+                            A_BOOL(k->admin), A_ID(k->user_id), A_I64(k->created_at),
+                            A_ID(k->revoked_at)),
+                       &id);
+    return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the hash is another's */
+}
+
 static int sq_key_revoke(struct lnk_store_bconn *c, int64_t id, int64_t now)
 {
     return exec_stmt(c, ST_KEY_REVOKE, ARGS(A_I64(id), A_I64(now)), NULL);
+}
+
+static int sq_retired_add(struct lnk_store_bconn *c, const char *code)
+{
+    return exec_stmt(c, ST_RETIRED_ADD, ARGS(A_TEXT(code)), NULL);
 }
 
 static int sq_id_tops(struct lnk_store_bconn *c, int64_t tops[LNK_ID__N])
@@ -1030,6 +1117,7 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .key_by_hash = sq_key_by_hash,
     .key_list = sq_key_list,
     .keys_active = sq_keys_active,
+    .retired_list = sq_retired_list,
     .user_put = sq_user_put,
     .user_update = sq_user_update,
     .user_delete = sq_user_delete,
@@ -1040,7 +1128,9 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .rollups_add = sq_rollups_add,
     .rollups_recount = sq_rollups_recount,
     .key_insert = sq_key_insert,
+    .key_put = sq_key_put,
     .key_revoke = sq_key_revoke,
+    .retired_add = sq_retired_add,
     .seq_reserve = sq_seq_reserve,
     .id_tops = sq_id_tops,
 };

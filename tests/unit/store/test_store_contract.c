@@ -272,14 +272,15 @@ static size_t count_events(struct lnk_store *s, int64_t url_id, const char *type
 }
 
 struct row_counts {
-    int64_t users, urls, events;
+    int64_t users, urls, events, keys, retired_codes, clicks;
 };
 
 static struct row_counts count_rows(struct lnk_store *s)
 {
     struct lnk_op_counts *op = OP_NEW(LNK_OP_COUNT_ROWS, counts);
     CHECK(OP_RUN(s, op) == LNK_OK, "COUNT_ROWS succeeds");
-    struct row_counts c = {op->users, op->urls, op->events};
+    struct row_counts c = {op->users, op->urls,          op->events,
+                           op->keys,  op->retired_codes, op->clicks};
     OP_FREE(op);
     return c;
 }
@@ -1179,6 +1180,224 @@ static void test_event_import_keeps_click_rollups_exact(void **state)
           "six clicks in all");
 }
 
+/* ---- what `linkd copy` moves: keys with their hashes, retired codes ----- */
+
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define HASH_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
+static const char KEY_HASH[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+static int create_key(struct lnk_store *s, const char *name, int64_t user_id, const char *hash)
+{
+    struct lnk_op_key *op = OP_NEW(LNK_OP_KEY_CREATE, key);
+    op->in = (struct lnk_api_key){
+        .name = name, .prefix = "lnk_new0", .admin = user_id == 0, .user_id = user_id};
+    op->key_hash = hash;
+    int rc = OP_RUN(s, op);
+    int64_t id = rc == LNK_OK ? op->out.id : -1;
+    OP_FREE(op);
+    return (int)id;
+}
+
+static int import_keys(struct lnk_store *s, struct lnk_api_key *keys, const char *const *hashes,
+                       size_t n, const char **err_field)
+{
+    struct lnk_op_rows *op = OP_NEW(LNK_OP_KEY_IMPORT, rows);
+    op->rows.n = n;
+    op->rows.keys = keys;
+    op->rows.key_hashes = hashes;
+    int rc = OP_RUN(s, op);
+    if (err_field)
+        *err_field = op->op.err_field;
+    CHECK(rc != LNK_OK || op->imported == (int64_t)n, "every key counted");
+    OP_FREE(op);
+    return rc;
+}
+
+/* The key whose hash is hash, if active (KEY_AUTH): its id, or 0. */
+static int64_t auth_key(struct lnk_store *s, const char *hash)
+{
+    struct lnk_op_key *op = OP_NEW(LNK_OP_KEY_AUTH, key);
+    op->key_hash = hash;
+    int64_t id = OP_RUN(s, op) == LNK_OK && op->found ? op->out.id : 0;
+    OP_FREE(op);
+    return id;
+}
+
+static void test_key_import_keeps_every_field_and_the_hash(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    int64_t alice = add_user(s, "alice");
+    CHECK(create_key(s, "made here", 0, HASH_A) == 1, "a key made here is key 1");
+    const char *field = NULL;
+
+    struct lnk_api_key orphan = {.id = 7, .name = "o", .prefix = "lnk_o", .user_id = 999};
+    const char *orphan_hash[] = {HASH_B};
+    CHECK(import_keys(s, &orphan, orphan_hash, 1, &field) == LNK_EINVAL && str_is(field, "user"),
+          "a user key of an unknown user is EINVAL naming the user");
+    struct lnk_api_key twin = {.id = 7, .name = "twin", .prefix = "lnk_t", .admin = true};
+    const char *twin_hash[] = {HASH_A};
+    CHECK(import_keys(s, &twin, twin_hash, 1, &field) == LNK_EEXISTS && str_is(field, "key"),
+          "a hash another key holds is EEXISTS naming the key");
+    struct lnk_api_key no_name = {.id = 7, .prefix = "lnk_n", .admin = true};
+    CHECK(import_keys(s, &no_name, orphan_hash, 1, &field) == LNK_EINVAL, "a key without a name");
+    CHECK(count_rows(s).keys == 1, "none of them was written");
+
+    struct lnk_api_key keys[] = {
+        {.id = 10, .name = "ops", .prefix = "lnk_ops1", .admin = true, .created_at = 1700000000},
+        {.id = 11,
+         .name = "alice's",
+         .prefix = "lnk_al1c",
+         .user_id = alice,
+         .created_at = 1700000001,
+         .revoked_at = 1700000100},
+    };
+    const char *hashes[] = {HASH_B, HASH_C};
+    CHECK(import_keys(s, keys, hashes, 2, NULL) == LNK_OK, "an admin key and a revoked user key");
+    CHECK(import_keys(s, keys, hashes, 2, NULL) == LNK_OK && count_rows(s).keys == 3,
+          "importing them again is an upsert");
+
+    struct lnk_op_key *list = OP_NEW(LNK_OP_KEY_LIST, key);
+    list->with_hashes = true;
+    CHECK(OP_RUN(s, list) == LNK_OK && list->n_keys == 3 && list->key_hashes, "three keys");
+    for (size_t i = 1; i < 3; i++) {
+        const struct lnk_api_key *k = &list->keys[i], *want = &keys[i - 1];
+        CHECK(k->id == want->id && str_is(k->name, want->name) && str_is(k->prefix, want->prefix) &&
+                  k->admin == want->admin && k->user_id == want->user_id &&
+                  k->created_at == want->created_at && k->revoked_at == want->revoked_at,
+              "every field as imported");
+        CHECK(str_is(list->key_hashes[i], hashes[i - 1]), "and its hash");
+    }
+    CHECK(str_is(list->key_hashes[0], HASH_A), "the hash of the key made here too");
+    OP_FREE(list);
+    list = OP_NEW(LNK_OP_KEY_LIST, key);
+    CHECK(OP_RUN(s, list) == LNK_OK && list->n_keys == 3 && !list->key_hashes,
+          "a plain list reads no hashes");
+    OP_FREE(list);
+
+    CHECK(auth_key(s, HASH_B) == 10, "the imported admin key authenticates");
+    CHECK(auth_key(s, HASH_C) == 0, "the imported revoked key does not");
+    CHECK(create_key(s, "after", alice, "dddd") == 12, "a new key's id follows the imported ones");
+
+    keys[0].revoked_at = 1700000200;
+    CHECK(import_keys(s, keys, hashes, 1, NULL) == LNK_OK && auth_key(s, HASH_B) == 0,
+          "an upsert that revokes a key revokes it");
+}
+
+/* A streamed list read chunk by chunk on the store's threads, as a handler
+ * reads one: the codes it emitted, in order, and how many chunks. */
+struct code_stream {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool chunk_done;
+    char codes[16][LNK_CODE_MAX + 1];
+    size_t n, chunks;
+};
+
+static bool stream_code(void *ctx, union lnk_list_row row)
+{
+    struct code_stream *cs = ctx;
+    if (cs->n < 16)
+        snprintf(cs->codes[cs->n], sizeof(cs->codes[cs->n]), "%s", row.code);
+    cs->n++;
+    return true;
+}
+
+static void stream_chunk_done(struct lnk_store_op *op)
+{
+    struct code_stream *cs = op->udata;
+    pthread_mutex_lock(&cs->mu);
+    cs->chunk_done = true;
+    pthread_cond_signal(&cs->cv);
+    pthread_mutex_unlock(&cs->mu);
+}
+
+static int stream_retired(struct lnk_store *s, size_t chunk_rows, struct code_stream *cs)
+{
+    struct lnk_op_list *op = OP_NEW(LNK_OP_RETIRED_LIST, list);
+    int rc = LNK_OK;
+    memset(cs, 0, sizeof(*cs));
+    pthread_mutex_init(&cs->mu, NULL);
+    pthread_cond_init(&cs->cv, NULL);
+    op->emit = stream_code;
+    op->emit_ctx = cs;
+    op->chunk_rows = chunk_rows;
+    op->op.done = stream_chunk_done;
+    op->op.udata = cs;
+    for (bool first = true; rc == LNK_OK; first = false) {
+        if (first)
+            lnk_store_submit(s, NULL, &op->op);
+        else
+            lnk_store_list_next(s, op);
+        pthread_mutex_lock(&cs->mu);
+        while (!cs->chunk_done)
+            pthread_cond_wait(&cs->cv, &cs->mu);
+        cs->chunk_done = false;
+        pthread_mutex_unlock(&cs->mu);
+        cs->chunks++;
+        rc = op->op.rc;
+        if (!op->more)
+            break;
+    }
+    OP_FREE(op);
+    pthread_cond_destroy(&cs->cv);
+    pthread_mutex_destroy(&cs->mu);
+    return rc;
+}
+
+static int import_codes(struct lnk_store *s, const char *const *codes, size_t n)
+{
+    struct lnk_op_rows *op = OP_NEW(LNK_OP_RETIRED_IMPORT, rows);
+    op->rows.n = n;
+    op->rows.codes = codes;
+    int rc = OP_RUN(s, op);
+    CHECK(rc != LNK_OK || op->imported == (int64_t)n, "every code counted");
+    CHECK(rc != LNK_EINVAL || str_is(op->op.err_field, "short_code"), "a bad code names the field");
+    OP_FREE(op);
+    return rc;
+}
+
+static void test_retired_codes_list_and_import(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    int64_t alice = add_user(s, "alice"), bob = add_user(s, "bob");
+    OP_FREE(create_url(s, alice, "https://a.example/", "keep01"));
+    OP_FREE(create_url(s, bob, "https://b.example/1", "gone02"));
+    OP_FREE(create_url(s, bob, "https://b.example/2", "gone01"));
+    CHECK(op_rc(s, LNK_OP_USER_DELETE, bob) == LNK_OK, "bob and his urls deleted");
+
+    struct lnk_op_list *list = OP_NEW(LNK_OP_RETIRED_LIST, list);
+    CHECK(OP_RUN(s, list) == LNK_OK && list->n_rows == 2, "the codes of bob's urls are retired");
+    CHECK(str_is(list->codes[0], "gone01") && str_is(list->codes[1], "gone02"), "in code order");
+    OP_FREE(list);
+
+    const char *bad[] = {"imp001", ""};
+    CHECK(import_codes(s, bad, 2) == LNK_EINVAL, "an empty code is EINVAL");
+    CHECK(count_rows(s).retired_codes == 2, "and the op wrote nothing");
+    const char *codes[] = {"zz9999", "imp001", "gone01", "A-b_c"};
+    CHECK(import_codes(s, codes, 4) == LNK_OK, "codes retired, one of them already");
+    CHECK(import_codes(s, codes, 4) == LNK_OK, "retiring them again is no error");
+    CHECK(count_rows(s).retired_codes == 5, "five retired codes, each once");
+
+    struct lnk_op_url *taken = create_url(s, alice, "https://c.example/", "imp001");
+    CHECK(taken->op.rc == LNK_EEXISTS && str_is(taken->op.err_field, "short_code"),
+          "an imported retired code is refused as a custom code");
+    OP_FREE(taken);
+
+    struct code_stream cs;
+    CHECK(stream_retired(s, 2, &cs) == LNK_OK, "streamed two codes a chunk");
+    CHECK(cs.n == 5 && cs.chunks == 3, "five codes in three chunks");
+    bool ordered = cs.n == 5;
+    for (size_t i = 1; ordered && i < cs.n; i++)
+        ordered = strcmp(cs.codes[i - 1], cs.codes[i]) < 0;
+    CHECK(ordered, "each code once, in order, across the chunks");
+    CHECK(stream_retired(s, 5, &cs) == LNK_OK && cs.n == 5 && cs.chunks == 2,
+          "a last chunk that comes out full is followed by an empty one");
+}
+
 static void test_list_filters_and_paging(void **state)
 {
     struct fixture *f = *state;
@@ -1760,15 +1979,34 @@ static void test_ping_and_count_rows(void **state)
     CHECK(OP_RUN(f->s, op) == LNK_OK && op->latency_us >= 0, "PING succeeds");
     OP_FREE(op);
     struct row_counts c = count_rows(f->s);
-    CHECK(c.users == 0 && c.urls == 0 && c.events == 0, "an empty database counts zero");
-    add_url(f->s, add_user(f->s, "alice"), "https://example.com/");
+    CHECK(c.users == 0 && c.urls == 0 && c.events == 0 && c.keys == 0 && c.retired_codes == 0 &&
+              c.clicks == 0,
+          "an empty database counts zero");
+    int64_t alice = add_user(f->s, "alice");
+    int64_t url = add_url(f->s, alice, "https://example.com/");
     c = count_rows(f->s);
     CHECK(c.users == 1 && c.urls == 1 && c.events == 1, "user, url and created event counted");
+    struct lnk_click clicks[] = {{.url_id = url, .user_id = alice, .timestamp = 1700000000},
+                                 {.url_id = url, .user_id = alice, .timestamp = 1700090000}};
+    CHECK(append_clicks(f->s, clicks, 2) == 2, "two clicks");
+    CHECK(create_key(f->s, "k", 0, KEY_HASH) > 0, "a key");
+    OP_FREE(create_url(f->s, alice, "https://example.com/gone", "gone01"));
+    CHECK(op_rc(f->s, LNK_OP_USER_DELETE, add_user(f->s, "bob")) == LNK_OK, "bob, with no url");
+    struct lnk_op_url *del = OP_NEW(LNK_OP_URL_DELETE, url);
+    del->id = url;
+    CHECK(OP_RUN(f->s, del) == LNK_OK, "a soft delete retires no code");
+    OP_FREE(del);
+    c = count_rows(f->s);
+    CHECK(c.events == 1 + 2 + 1 + 1 && c.clicks == 2 && c.keys == 1 && c.retired_codes == 0,
+          "clicks (from the rollups) and keys counted");
+    CHECK(op_rc(f->s, LNK_OP_USER_DELETE, alice) == LNK_OK, "alice deleted with her urls");
+    c = count_rows(f->s);
+    CHECK(c.users == 0 && c.urls == 0 && c.events == 0 && c.clicks == 0 && c.keys == 1 &&
+              c.retired_codes == 2,
+          "the codes of her two urls retired; the admin key stays");
 }
 
 /* ---- threads and completion --------------------------------------------- */
-
-static const char KEY_HASH[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /* Whether a pooled read (below) holds what the fixture of
  * test_reads_through_a_worker_connection wrote: one user, one url with its
@@ -2124,6 +2362,8 @@ int main(void)
         T(test_url_stats_of_an_unknown_url_is_not_found),
         T(test_clicks_roll_up_per_link_and_day),
         T(test_event_import_keeps_click_rollups_exact),
+        T(test_key_import_keeps_every_field_and_the_hash),
+        T(test_retired_codes_list_and_import),
         T(test_list_filters_and_paging),
         T(test_event_lists_cross_id_buckets),
         T(test_generated_codes_are_distinct_and_six_alnum),
