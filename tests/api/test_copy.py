@@ -6,17 +6,14 @@ does: users, urls, events, click stats, redirects, API keys, retired codes,
 and ids that go on past the copied ones. Copying again changes no count;
 copying a database into itself is refused.
 
-The PostgreSQL target needs a server where the tests may CREATE DATABASE:
-LNK_TEST_PG_URL=postgres://user:password@127.0.0.1:PORT/DB (and psql). Each
-test makes a database of its own there and drops it afterwards; without the
-variable those tests are skipped and the SQLite target still runs."""
+The source is always a SQLite file, the way a node grows; the target is a
+database of the suite's backend (tests/api/backend.py): another SQLite file
+under `api`, a fresh PostgreSQL database under `api.postgres`."""
 
 import os
 import re
-import shutil
-import subprocess
 import uuid
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,7 +23,6 @@ from linkdproc import LinkdProcess, db_url, linkd_env, run_linkd
 
 pytestmark = pytest.mark.skipif(bool(BASE_URL), reason="process-level test; LNK_TEST_BASE_URL set")
 
-PG_URL = os.environ.get("LNK_TEST_PG_URL") or None
 COUNT_NAMES = ("users", "urls", "events", "keys", "retired codes", "clicks")
 COPY_TIMEOUT_S = 600
 
@@ -34,40 +30,18 @@ COPY_TIMEOUT_S = 600
 # ---------------------------------------------------------------- targets
 
 
-def psql(url, sql):
-    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
-                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, f"psql {sql!r}: {r.stderr}"
-
-
-def with_database(url, name):
-    """url naming database `name` on the same server."""
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
-
-
 def password_of(url):
     return urlsplit(url).password if "://" in url else None
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request, tmp_path):
-    """An empty database to copy into: a SQLite file that does not exist
-    yet, or a fresh PostgreSQL database, dropped afterwards."""
-    if request.param == "sqlite":
-        yield db_url(tmp_path / "target.db")
-        return
-    if not PG_URL:
-        pytest.skip("LNK_TEST_PG_URL is unset: copying to PostgreSQL needs a server where the test "
-                    "may CREATE DATABASE (postgres://user:password@127.0.0.1:PORT/DB)")
-    if not shutil.which("psql"):
-        pytest.skip("psql (postgresql-client) is not installed: it makes the target database")
-    name = f"lnk_copy_{uuid.uuid4().hex[:12]}"
-    psql(PG_URL, f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(PG_URL, name)
-    finally:
-        psql(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def sqlite_url(path):
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def target(tmp_path):
+    """An empty database of the suite's backend to copy into."""
+    return db_url(tmp_path / "target.db")
 
 
 # ---------------------------------------------------------------- the source
@@ -105,10 +79,10 @@ def source(tmp_path_factory):
     revoked key (`linkd keys`). Tests read it and never change it."""
     d = tmp_path_factory.mktemp("copy-source")
     db = d / "source.db"
-    url = db_url(db)
+    url = sqlite_url(db)
     r = run_linkd(["import", str(SEED_DIR)], env=linkd_env(DATABASE_URL=url))
     assert r.returncode == 0, r.stderr
-    p = LinkdProcess(d, db_path=db, name="source-maker")
+    p = LinkdProcess(d, db_path=db, name="source-maker", database_url=url)
     p.start()
     try:
         c = p.client()
@@ -290,7 +264,7 @@ def test_copying_a_database_into_itself_is_refused(source, target):
 
 
 def test_copy_needs_a_target_and_an_existing_source(tmp_path):
-    env = linkd_env(DATABASE_URL=db_url(tmp_path / "none.db"))
+    env = linkd_env(DATABASE_URL=sqlite_url(tmp_path / "none.db"))
     r = run_linkd(["copy"], env=env)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = run_linkd(["copy", db_url(tmp_path / "t.db")], env=env)
