@@ -228,10 +228,18 @@ class Nginx:
                            text=True, timeout=90)
         assert r.returncode == 0, f"upstream-node.sh {cmd} {addr}: {r.stderr}"
 
-    def access(self):
-        """The JSON lines of the access log so far."""
+    def access_mark(self):
+        """Where the access log ends now, for access(since)."""
+        return self.access_log.stat().st_size
+
+    def access(self, since=0):
+        """The JSON lines of the access log from byte `since` on (whole
+        lines only: nginx writes each with one write)."""
         with open(self.access_log, "rb") as f:
-            return [json.loads(line) for line in f.read().decode().splitlines() if line]
+            f.seek(since)
+            data = f.read()
+        lines = data[:data.rfind(b"\n") + 1].decode().splitlines()
+        return [json.loads(line) for line in lines if line]
 
     def error_tail(self):
         return tail(self.error_log)

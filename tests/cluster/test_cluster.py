@@ -47,9 +47,9 @@ def warm(node, code, url):
 
 
 def served_by(cluster, since, uri_prefix="/"):
-    """Requests nginx sent to each node since access-log line `since`."""
+    """Requests nginx sent to each node since access-log offset `since`."""
     counts = {n.addr: 0 for n in cluster.nodes}
-    for e in cluster.nginx.access()[since:]:
+    for e in cluster.nginx.access(since):
         if e["uri"].startswith(uri_prefix):
             for a in e["upstream"].split(", "):
                 counts[a] = counts.get(a, 0) + 1
@@ -59,12 +59,12 @@ def served_by(cluster, since, uri_prefix="/"):
 def wait_serving(cluster, node):
     """The node answers through nginx again: a request nginx sent it got
     its answer (the access log's last upstream of a request is the node)."""
-    since = len(cluster.nginx.access())
+    since = cluster.nginx.access_mark()
 
     def served():
         request(cluster.port, "GET", "/health")
         return any(e["upstream"].split(", ")[-1] == node.addr and e["status"] == 200
-                   for e in cluster.nginx.access()[since:])
+                   for e in cluster.nginx.access(since))
 
     wait_until(f"{node.addr} serves through nginx again", served)
 
@@ -118,7 +118,7 @@ def test_a_link_redirects_on_every_node_and_a_deactivation_stops_it_everywhere(c
 def test_clicks_served_by_every_node_are_counted_once_each(cluster):
     user = cluster.new_user()
     link = cluster.new_link(user, "https://example.com/clicks")
-    code, since = link["short_code"], len(cluster.nginx.access())
+    code, since = link["short_code"], cluster.nginx.access_mark()
     served = 0
     for _ in range(300):
         status, h, _ = request(cluster.port, "GET", "/" + code)
@@ -236,7 +236,7 @@ def test_a_rolling_restart_under_load_fails_no_request(cluster):
             t0 = time.monotonic()
             for n in cluster.nodes:  # docs/deploy.md#rolling-restart
                 cluster.nginx.upstream_node("out", n.addr)
-                out_since = len(cluster.nginx.access())
+                out_since = cluster.nginx.access_mark()
                 n.stop()
                 assert not n.problems, n.problems
                 n.start()
