@@ -18,10 +18,11 @@ pg="postgresql-15 python3-psycopg2"
 # tests/deploy also runs curl against the container and systemd-analyze;
 # tests/monitoring runs Prometheus, promtool and amtool (deploy/prometheus/);
 # tests/redis starts its own redis-server processes (the package's service is
-# not used: on a machine without systemd as PID 1 it does not start either).
+# not used: on a machine without systemd as PID 1 it does not start either);
+# tests/cluster puts nginx in front of three nodes.
 test="libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
       clang-format sqlite3 iproute2 $image curl systemd prometheus prometheus-alertmanager $pg
-      redis-server"
+      redis-server nginx"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
 # libclang-rt-14-dev; cmocka because configuring the tree needs it.
