@@ -45,6 +45,13 @@ const char *lnk_log_level_name(enum lnk_log_level level);
 void lnk_log_write(enum lnk_log_level level, const char *request_id, const char *component,
                    const char *event, const struct lnk_log_field *fields, size_t n);
 
+/* The access line of one request at info: what lnk_log_write writes for
+ * component "http", event "request" and the fields method, path, route,
+ * status and duration_us, formatted without the generic field walk (it is
+ * written for every request). request_id may be NULL. */
+void lnk_log_request(const char *request_id, const char *method, const char *path, size_t path_len,
+                     const char *route, int64_t status, int64_t duration_us);
+
 /* Starts the log thread: from then on lines are queued per thread and written
  * in the background. Without it, lines are written at once (CLI, tests). */
 int lnk_log_start(void);

@@ -95,10 +95,8 @@ static void access_log(const struct lnk_req *r, uint64_t dur_ns)
         LNK_LOG(DEBUG, r->request_id, "http", "request", LNK_F_STR("route", "/health"));
         return;
     }
-    LNK_LOG(INFO, r->request_id, "http", "request", LNK_F_STR("method", lnk_method_name(r->method)),
-            LNK_F_SLICE("path", r->path.ptr, r->path.len),
-            LNK_F_STR("route", lnk_route_name(r->route)), LNK_F_INT("status", r->status),
-            LNK_F_INT("duration_us", (int64_t)(dur_ns / 1000)));
+    lnk_log_request(r->request_id, lnk_method_name(r->method), r->path.ptr, r->path.len,
+                    lnk_route_name(r->route), r->status, (int64_t)(dur_ns / 1000));
 }
 
 void lnk_http_req_finished(struct lnk_req *r)
@@ -114,11 +112,8 @@ void lnk_http_rejected(struct worker *w, const char *request_id, struct lnk_str 
     enum lnk_method m = lnk_http_method(method.ptr, method.len);
     lnk_metrics_observe(w->env.mw, LNK_ROUTE_UNMATCHED, m, status, duration_ns);
     if (w->srv->cfg.access_log)
-        LNK_LOG(INFO, request_id, "http", "request", LNK_F_STR("method", lnk_method_name(m)),
-                LNK_F_SLICE("path", path.ptr, path.len),
-                LNK_F_STR("route", lnk_route_name(LNK_ROUTE_UNMATCHED)),
-                LNK_F_INT("status", status),
-                LNK_F_INT("duration_us", (int64_t)(duration_ns / 1000)));
+        lnk_log_request(request_id, lnk_method_name(m), path.ptr, path.len,
+                        lnk_route_name(LNK_ROUTE_UNMATCHED), status, (int64_t)(duration_ns / 1000));
 }
 
 char *lnk_http_error_json(const char *message, size_t *len)

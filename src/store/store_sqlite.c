@@ -49,6 +49,7 @@ enum stmt_id {
     ST_EVENT_GET,
     ST_EVENT_INSERT,
     ST_EVENT_UPSERT,
+    ST_EVENT_BUCKETS,
     ST_CLICK_OF,
     ST_CLICKS_TOTAL,
     ST_CLICKS_DAILY,
@@ -146,6 +147,10 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id,"
                         " user_id = excluded.user_id, event_type = excluded.event_type,"
                         " timestamp = excluded.timestamp, details = excluded.details",
+    /* the buckets of ids ?1..?2 (migration 8: the store keeps the list) */
+    [ST_EVENT_BUCKETS] = "WITH RECURSIVE s(b) AS (SELECT ?1 >> 16 UNION ALL"
+                         " SELECT b + 1 FROM s WHERE b < ?2 >> 16)"
+                         " INSERT OR IGNORE INTO event_buckets (b) SELECT b FROM s",
     [ST_CLICK_OF] = "SELECT url_id, timestamp FROM events WHERE id = ?1 AND event_type = 'click'",
     [ST_CLICKS_TOTAL] = "SELECT clicks, last_click_at FROM link_clicks WHERE url_id = ?1",
     [ST_CLICKS_DAILY] = "SELECT day, clicks FROM link_clicks_daily WHERE url_id = ?1 ORDER BY day",
@@ -813,20 +818,33 @@ static int sq_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
                      NULL);
 }
 
+/* Lists the buckets of event ids first..last in event_buckets, which the
+ * queries by url and user probe: after every insert into events, once per
+ * statement (migration 8). */
+static int list_event_buckets(struct lnk_store_bconn *c, int64_t first, int64_t last)
+{
+    return exec_stmt(c, ST_EVENT_BUCKETS, ARGS(A_I64(first), A_I64(last)), NULL);
+}
+
 static int sq_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id)
 {
-    int64_t unused;
+    int64_t new_id = e->id;
+    int rc;
     if (e->id <= 0)
-        return query_i64(c, ST_EVENT_INSERT,
-                         ARGS(A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
-                              A_I64(e->timestamp), A_TEXT(e->details)),
-                         id ? id : &unused);
-    if (id)
-        *id = e->id;
-    return exec_stmt(c, ST_EVENT_UPSERT,
-                     ARGS(A_I64(e->id), A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
-                          A_I64(e->timestamp), A_TEXT(e->details)),
-                     NULL);
+        rc = query_i64(c, ST_EVENT_INSERT,
+                       ARGS(A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
+                            A_I64(e->timestamp), A_TEXT(e->details)),
+                       &new_id);
+    else
+        rc = exec_stmt(c, ST_EVENT_UPSERT,
+                       ARGS(A_I64(e->id), A_I64(e->url_id), A_ID(e->user_id), A_TEXT(e->event_type),
+                            A_I64(e->timestamp), A_TEXT(e->details)),
+                       NULL);
+    if (rc == LNK_OK)
+        rc = list_event_buckets(c, new_id, new_id);
+    if (rc == LNK_OK && id)
+        *id = new_id;
+    return rc;
 }
 
 /* Clicks go in CLICK_CHUNK rows per statement: one statement per click made
@@ -899,11 +917,20 @@ out:
     return noted(c, rc);
 }
 
+/* The rows take the ids after the largest ever used (AUTOINCREMENT, one
+ * writer): their buckets are listed once, from the first id to the last. */
 static int sq_clicks_insert(struct lnk_store_bconn *c, const struct lnk_click_row *rows, size_t n)
 {
     int rc = LNK_OK;
-    for (size_t i = 0; i < n && rc == LNK_OK; i += CLICK_CHUNK)
-        rc = insert_click_chunk(c, rows + i, n - i < CLICK_CHUNK ? n - i : CLICK_CHUNK);
+    int64_t first = 0;
+    for (size_t i = 0; i < n && rc == LNK_OK; i += CLICK_CHUNK) {
+        size_t k = n - i < CLICK_CHUNK ? n - i : CLICK_CHUNK;
+        rc = insert_click_chunk(c, rows + i, k);
+        if (rc == LNK_OK && i == 0)
+            first = sqlite3_last_insert_rowid(c->db) - (int64_t)k + 1;
+    }
+    if (rc == LNK_OK && n > 0)
+        rc = list_event_buckets(c, first, sqlite3_last_insert_rowid(c->db));
     return rc;
 }
 

@@ -1559,6 +1559,39 @@ static void test_event_lists_cross_id_buckets(void **state)
     CHECK(c.events == 1, "only bob's created event is left");
 }
 
+/* A batch of clicks whose ids straddle a bucket edge (2^16 on SQLite) is
+ * listed whole by url and by user: the store lists every bucket a batch
+ * fills, not only its first (migration 8). */
+static void test_click_batch_across_a_bucket_edge_is_listed_whole(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    int64_t alice = add_user(s, "alice");
+    int64_t a1 = add_url(s, alice, "https://a.example/1");
+    enum { EDGE = 1 << 18, N = 700 };
+    struct lnk_event before = {
+        .id = EDGE - 300, .url_id = a1, .user_id = alice, .event_type = "share", .timestamp = 9};
+    struct lnk_op_rows *imp = OP_NEW(LNK_OP_EVENT_IMPORT, rows);
+    imp->rows = (struct lnk_import_rows){.n = 1, .events = &before};
+    CHECK(OP_RUN(s, imp) == LNK_OK && imp->imported == 1, "an event just below the edge");
+    OP_FREE(imp);
+    static struct lnk_click clicks[N];
+    for (int i = 0; i < N; i++)
+        clicks[i] = (struct lnk_click){.url_id = a1,
+                                       .user_id = alice,
+                                       .timestamp = 1700000000,
+                                       .short_code = "c",
+                                       .user_agent = "",
+                                       .referrer = ""};
+    CHECK(append_clicks(s, clicks, N) == N, "the batch is written");
+    CHECK(count_events(s, a1, "click") == N, "every click of the url, on both sides of the edge");
+    struct lnk_op_list *ev = list_events(s, 0, alice, "click");
+    CHECK(ev->op.rc == LNK_OK && ev->n_rows == N, "every click of the user");
+    CHECK(ev->n_rows == N && ev->events[0].id < EDGE && ev->events[N - 1].id >= EDGE,
+          "the batch straddles the edge, in id order");
+    OP_FREE(ev);
+}
+
 static void test_generated_codes_are_distinct_and_six_alnum(void **state)
 {
     struct fixture *f = *state;
@@ -2366,6 +2399,7 @@ int main(void)
         T(test_retired_codes_list_and_import),
         T(test_list_filters_and_paging),
         T(test_event_lists_cross_id_buckets),
+        T(test_click_batch_across_a_bucket_edge_is_listed_whole),
         T(test_generated_codes_are_distinct_and_six_alnum),
         T(test_sequences_continue_past_imported_ids),
         T(test_failed_op_does_not_spoil_its_batch),
