@@ -53,6 +53,10 @@ struct lnk_cache_config {
     /* Time for the TTLs; NULL = CLOCK_MONOTONIC_COARSE. Borrowed: must
      * outlive the cache. */
     const struct lnk_clock *clock;
+    /* Entries expected soon (the links the store holds at start): the table
+     * starts with buckets for them, up to what max_bytes holds, and grows
+     * past them by itself. 0: a small table. */
+    size_t expected_entries;
 };
 
 int lnk_cache_new(const struct lnk_cache_config *cfg, struct lnk_cache **out);

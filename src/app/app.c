@@ -211,6 +211,17 @@ static void worker_fini(void *udata, struct lnk_worker_env *env)
  * backstop for an invalidation that never arrived
  * (docs/adr/0014-redis-tier.md), without it the bound on how long a node
  * serves a link another node changed. */
+/* Active links in the store (0 when it cannot tell): the caches start
+ * sized for them. */
+static size_t active_links(struct lnk_store *s)
+{
+    struct lnk_op_stats *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_STATS), stats);
+    size_t n =
+        lnk_store_run(s, &op->op) == LNK_OK && op->active_urls > 0 ? (size_t)op->active_urls : 0;
+    lnk_store_op_free(&op->op);
+    return n;
+}
+
 static int open_caches(struct app *a)
 {
     size_t bytes = (size_t)a->cfg->cache_mb * 1024 * 1024;
@@ -218,8 +229,11 @@ static int open_caches(struct app *a)
         return LNK_OK;
     bool shared = a->cfg->redis_url[0] || strcmp(lnk_store_backend_name(a->store), "sqlite") != 0;
     uint32_t ttl_ms = shared ? a->cfg->cache_ttl_ms : 0;
-    struct lnk_cache_config links = {bytes / 8 * 7, a->cfg->cache_negative_ttl_ms, ttl_ms, NULL};
-    struct lnk_cache_config url_json = {bytes / 8, a->cfg->cache_negative_ttl_ms, ttl_ms, NULL};
+    size_t expected = active_links(a->store);
+    struct lnk_cache_config links = {bytes / 8 * 7, a->cfg->cache_negative_ttl_ms, ttl_ms, NULL,
+                                     expected};
+    struct lnk_cache_config url_json = {bytes / 8, a->cfg->cache_negative_ttl_ms, ttl_ms, NULL,
+                                        expected};
     int rc = lnk_cache_new(&links, &a->links);
     if (rc == LNK_OK)
         rc = lnk_cache_new(&url_json, &a->url_json);
