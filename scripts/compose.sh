@@ -145,6 +145,7 @@ up() {
             tail -n 30 "$logdir/local-images.log" >&2
             die "scripts/compose-local-images.sh failed"
         }
+        say "local images ready after ${SECONDS}s"
         local line
         while IFS= read -r line; do
             export "${line?}"
@@ -160,6 +161,7 @@ up() {
         tail -n 30 "$logdir/build.log" >&2
         die "scripts/container-image.sh failed (log: $logdir/build.log)"
     }
+    say "$LINKD_IMAGE ready after ${SECONDS}s"
     ensure_network
     stage postgres redis
     stage linkd1 linkd2 linkd3

@@ -124,7 +124,8 @@ up_s=$((SECONDS - t0))
 grep -q "^linkd (nginx, 3 nodes): http://127.0.0.1:$http_port/" "$work/up.out" ||
     stack_fail "compose.sh up did not print nginx's URL: $(cat "$work/up.out")"
 grep -q '^Grafana: .*not started' "$work/up.out" || stack_fail "compose.sh up did not say Grafana is left out"
-say "up in ${up_s}s: $(grep -c . "$work/up.out") lines of output, every stage healthy"
+sed -n 's/^compose: /  /p' "$work/up.out"
+say "up in ${up_s}s, every stage healthy"
 grep -q 'generated passwords' "$work/up.out" || stack_fail ".env was not generated"
 pw="$(sed -n 's/^POSTGRES_PASSWORD=//p' "$LINKD_COMPOSE_DIR/.env")"
 [ "${#pw}" = 48 ] || stack_fail "generated POSTGRES_PASSWORD has ${#pw} characters"
@@ -218,6 +219,7 @@ t0=$SECONDS
     stack_fail "compose.sh up (again)"
 }
 up2_s=$((SECONDS - t0))
+sed -n 's/^compose: /  /p' "$work/up2.out"
 redirect="$(curl -s -o /dev/null --max-time 10 -w '%{http_code} %{redirect_url}' "$url/$code" || true)"
 [ "$redirect" = "302 https://example.com/compose?x=1" ] || stack_fail "GET /$code after down and up: $redirect"
 say "up again in ${up2_s}s on the kept volumes: GET /$code still 302"
