@@ -8,7 +8,7 @@ LINKD_ARGS ?=
 IMAGE      ?= localhost/linkd:latest
 BASE_IMAGE ?= localhost/linkd-base:bookworm
 
-.PHONY: all deps build run test unit api format clean fuzz image
+.PHONY: all deps build run test unit api format clean fuzz image up down
 
 all: build
 
@@ -40,6 +40,21 @@ image:
 	@scripts/install-deps.sh image
 	@LINKD_BASE_IMAGE=$(BASE_IMAGE) LINKD_BASE_CACHE=$(BUILD)/container-base \
 		scripts/container-image.sh $(IMAGE)
+
+# The whole stack (deploy/compose/compose.yaml, docs/deploy.md#compose): three
+# nodes, PostgreSQL, Redis, nginx, Prometheus, Alertmanager, Grafana, with
+# podman-compose. COMPOSE_IMAGES=local builds the third-party images from
+# Debian packages instead of pulling the official ones (no Grafana then).
+# `make down` keeps the volumes; `make down VOLUMES=1` removes them too.
+COMPOSE_IMAGES ?= official
+VOLUMES        ?=
+
+up:
+	@LINKD_IMAGE=$(IMAGE) LINKD_BASE_IMAGE=$(BASE_IMAGE) LINKD_COMPOSE_IMAGES=$(COMPOSE_IMAGES) \
+		scripts/compose.sh up
+
+down:
+	@scripts/compose.sh down $(if $(filter 1 yes,$(VOLUMES)),--volumes)
 
 # libFuzzer: builds tests/fuzz/<target>/fuzz_<target>.c with clang and
 # ASan+UBSan in $(FUZZ_BUILD), then fuzzes each of FUZZ_TARGETS for

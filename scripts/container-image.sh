@@ -18,16 +18,10 @@ case "$base" in
 localhost/linkd-base:*) scripts/container-base.sh "$base" ;;
 esac
 
-# runc, not crun: crun refuses hosts whose cgroup v2 hierarchy has controllers
-# while v1 is in use (a hybrid layout); runc runs on both. Rootful podman asks
-# for nofile and nproc limits far above what a host without CAP_SYS_RESOURCE
-# can grant, so the RUN steps get limits within the host's.
-nofile="$(ulimit -Hn)"
-if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then
-    nofile=65536
-fi
-set -- --runtime runc build --format docker --layers \
-    --ulimit "nofile=$nofile:$nofile" --ulimit nproc=4096:4096 \
+# runc and the RUN steps' limits: scripts/podman-limits.sh says why.
+. scripts/podman-limits.sh
+# shellcheck disable=SC2086
+set -- --runtime runc build --format docker --layers $podman_limits \
     --build-arg "BASE_IMAGE=$base" -f deploy/Containerfile -t "$image"
 [ -z "$iidfile" ] || set -- "$@" --iidfile "$iidfile"
 podman "$@" .

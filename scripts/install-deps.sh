@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what linkd needs on Debian 12, idempotently: nothing is touched
-# when every package is already there. Usage: install-deps.sh [build|test|bench|fuzz|image|pg]
+# when every package is already there. Usage: install-deps.sh [build|test|bench|fuzz|image|compose|pg]
 set -eu
 
 # cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
@@ -12,6 +12,9 @@ build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjanss
 # (scripts/container-image.sh says why), netavark and iptables for its network,
 # debootstrap for the local Debian base.
 image="podman runc netavark iptables debootstrap"
+# The compose stack (`make up`, tests/deploy/test_compose*.sh): podman-compose,
+# and aardvark-dns, which resolves the services' names on the stack's network.
+compose="$image podman-compose aardvark-dns"
 # The private PostgreSQL server of the tests (scripts/pg-test-server.sh) and
 # the tests' own reads of its databases.
 pg="postgresql-15 python3-psycopg2"
@@ -21,7 +24,7 @@ pg="postgresql-15 python3-psycopg2"
 # not used: on a machine without systemd as PID 1 it does not start either);
 # tests/cluster puts nginx in front of three nodes.
 test="libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
-      clang-format sqlite3 iproute2 $image curl systemd prometheus prometheus-alertmanager $pg
+      clang-format sqlite3 iproute2 $compose curl systemd prometheus prometheus-alertmanager $pg
       redis-server nginx"
 bench="nginx-light wrk"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
@@ -34,8 +37,9 @@ test) want="$build $test" ;;
 bench) want="$build $bench" ;;
 fuzz) want="$build $fuzz" ;;
 image) want="$image" ;;
+compose) want="$compose" ;;
 pg) want="$pg" ;;
-*) echo "usage: $0 [build|test|bench|fuzz|image|pg]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|test|bench|fuzz|image|compose|pg]" >&2; exit 2 ;;
 esac
 
 missing=""
