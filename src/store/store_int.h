@@ -44,6 +44,25 @@ struct lnk_rollup_delta {
     int64_t url_id, day, clicks, last_click_at;
 };
 
+/* A chunk of import rows written at once (import_set): rows of one kind,
+ * each with an id > 0 and every field set (a user's created_at > 0, an
+ * event's details), no id, username, email or short code twice. */
+struct lnk_import_set {
+    enum lnk_row_kind kind;
+    size_t n;
+    const struct lnk_user *users;
+    const struct lnk_url *urls;
+    const struct lnk_event *events;
+};
+
+/* What row i of an import set replaced: whether a user or url had its id;
+ * whether an event was a click, of which url at which time. */
+struct lnk_import_prior {
+    bool existed;
+    bool was_click;
+    int64_t url_id, timestamp;
+};
+
 /* Every primitive returns LNK_OK or an lnk_err; "no such row" is
  * LNK_ENOTFOUND and an expected unique conflict is LNK_EEXISTS, neither of
  * which may end the transaction. Rows are copied into `a`. Write
@@ -190,6 +209,14 @@ struct lnk_store_ops {
      * NULL: nobody reads it, and a failure may be reported by the next
      * primitive that returns a result instead (a backend that pipelines). */
     int (*event_put)(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id);
+    /* Upserts every row of set by id in one go, every field written, and
+     * moves the table's id sequence past the largest id; prior[i] (set->n of
+     * them, the caller's) gets what row i replaced. Writes nothing and
+     * returns LNK_EEXISTS when a row would be refused on its own: a user or
+     * url it names does not exist, or its username, email or code belongs
+     * to a row with another id. */
+    int (*import_set)(struct lnk_store_bconn *c, const struct lnk_import_set *set,
+                      struct lnk_import_prior *prior);
     /* Appends click rows, in the given order. */
     int (*clicks_insert)(struct lnk_store_bconn *c, const struct lnk_click_row *rows, size_t n);
     /* Adds to the per-url and per-url-day click rollups. */

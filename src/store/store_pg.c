@@ -96,6 +96,16 @@ enum stmt_id {
     ST_ID_TOPS,
     ST_LOCK_KEY,
     ST_HEARTBEAT,
+    ST_IMPORT_CLEAR,
+    ST_IMPORT_USERS_REFUSED,
+    ST_IMPORT_USERS_PRIOR,
+    ST_IMPORT_USERS_PUT,
+    ST_IMPORT_URLS_REFUSED,
+    ST_IMPORT_URLS_PRIOR,
+    ST_IMPORT_URLS_PUT,
+    ST_IMPORT_EVENTS_REFUSED,
+    ST_IMPORT_EVENTS_PRIOR,
+    ST_IMPORT_EVENTS_PUT,
     ST__COUNT
 };
 
@@ -249,7 +259,51 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_LOCK_KEY] = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
     [ST_HEARTBEAT] = "INSERT INTO meta (key, value) VALUES ('heartbeat', convert_to($1, 'UTF8'))"
                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    /* an import set, staged by COPY in the writer's temporary tables
+     * (IMPORT_STAGING): a row that would be refused (none: no row back),
+     * what the rows replace (by their index i), and the upsert of them all */
+    [ST_IMPORT_CLEAR] = "TRUNCATE import_users, import_urls, import_events",
+    [ST_IMPORT_USERS_REFUSED] =
+        "SELECT 1 FROM import_users s WHERE EXISTS (SELECT 1 FROM users u"
+        " WHERE u.username = s.username AND u.id <> s.id) OR EXISTS (SELECT 1 FROM users u"
+        " WHERE u.email = s.email AND u.id <> s.id) LIMIT 1",
+    [ST_IMPORT_USERS_PRIOR] = "SELECT s.i FROM import_users s JOIN users u ON u.id = s.id",
+    [ST_IMPORT_USERS_PUT] = "INSERT INTO users (" USER_COLS ") SELECT " USER_COLS
+                            " FROM import_users ON CONFLICT (id) DO UPDATE SET"
+                            " username = excluded.username, email = excluded.email,"
+                            " created_at = excluded.created_at",
+    [ST_IMPORT_URLS_REFUSED] = "SELECT 1 FROM import_urls s WHERE NOT EXISTS (SELECT 1 FROM users"
+                               " WHERE id = s.user_id) OR EXISTS (SELECT 1 FROM urls u"
+                               " WHERE u.short_code = s.short_code AND u.id <> s.id) LIMIT 1",
+    [ST_IMPORT_URLS_PRIOR] = "SELECT s.i FROM import_urls s JOIN urls u ON u.id = s.id",
+    [ST_IMPORT_URLS_PUT] = "INSERT INTO urls (" URL_COLS ") SELECT " URL_COLS " FROM import_urls"
+                           " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
+                           " short_code = excluded.short_code,"
+                           " original_url = excluded.original_url, title = excluded.title,"
+                           " is_active = excluded.is_active, created_at = excluded.created_at,"
+                           " updated_at = excluded.updated_at",
+    [ST_IMPORT_EVENTS_REFUSED] =
+        "SELECT 1 FROM import_events s WHERE NOT EXISTS (SELECT 1 FROM urls"
+        " WHERE id = s.url_id) OR (s.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users"
+        " WHERE id = s.user_id)) LIMIT 1",
+    [ST_IMPORT_EVENTS_PRIOR] = "SELECT s.i, e.url_id, e.timestamp FROM import_events s"
+                               " JOIN events e ON e.id = s.id AND e.event_type = 'click'",
+    [ST_IMPORT_EVENTS_PUT] = "INSERT INTO events (" EVENT_COLS ") SELECT " EVENT_COLS
+                             " FROM import_events ON CONFLICT (id) DO UPDATE SET"
+                             " url_id = excluded.url_id, user_id = excluded.user_id,"
+                             " event_type = excluded.event_type, timestamp = excluded.timestamp,"
+                             " details = excluded.details",
 };
+
+/* The writer's staging tables for import sets, made once per connection
+ * (temporary: its own, gone with it). */
+#define IMPORT_STAGING                                                                             \
+    "CREATE TEMPORARY TABLE import_users (i integer, id bigint, username text, email text,"        \
+    " created_at bigint);"                                                                         \
+    "CREATE TEMPORARY TABLE import_urls (i integer, id bigint, user_id bigint, short_code text,"   \
+    " original_url text, title text, is_active boolean, created_at bigint, updated_at bigint);"    \
+    "CREATE TEMPORARY TABLE import_events (i integer, id bigint, url_id bigint, user_id bigint,"   \
+    " event_type text, timestamp bigint, details text);"
 
 /* List filter bits; a list statement is prepared per (table, bit set). */
 #define LF_USER     1u
@@ -363,9 +417,14 @@ static int open_conn(struct lnk_store_backend *b, struct lnk_store_bconn **out, 
     return LNK_OK;
 }
 
-/* The writer's connection sends in a pipeline (see defer). */
+static int exec_sql(PGconn *pg, const char *sql, char *errbuf, size_t errcap, const char *what);
+
+/* The writer's connection: its staging tables (IMPORT_STAGING), then
+ * statements sent in a pipeline (see defer). */
 static bool enter_pipeline(struct lnk_store_bconn *c, char *errbuf, size_t errcap)
 {
+    if (exec_sql(c->pg, IMPORT_STAGING, errbuf, errcap, "staging tables") != LNK_OK)
+        return false;
     if (PQenterPipelineMode(c->pg) != 1) {
         char msg[256];
         pg_message(c->pg, msg, sizeof(msg));
@@ -1241,6 +1300,48 @@ static int copy_text(struct lnk_buf *buf, const char *s)
     return rc;
 }
 
+/* Sends rows (COPY's text format) with `sql`, a COPY ... FROM STDIN, out
+ * of the writer's pipeline (COPY cannot run in one) and back into it. */
+static int copy_in(struct lnk_store_bconn *c, const char *sql, const struct lnk_buf *rows)
+{
+    const struct lnk_buf buf = *rows;
+    bool pipelined = c->pipelined;
+    int rc = settle(c);
+    if (rc == LNK_OK && pipelined) {
+        if (PQexitPipelineMode(c->pg) != 1)
+            rc = LNK_EUNAVAIL;
+        else
+            c->pipelined = false;
+    }
+    PGresult *res = NULL;
+    if (rc == LNK_OK) {
+        res = PQexec(c->pg, sql);
+        rc = map_result(c->pg, res);
+        if (rc == LNK_OK && PQresultStatus(res) != PGRES_COPY_IN)
+            rc = LNK_EBACKEND;
+        note(c, res, rc);
+        PQclear(res);
+    }
+    if (rc == LNK_OK &&
+        (PQputCopyData(c->pg, buf.ptr, (int)buf.len) != 1 || PQputCopyEnd(c->pg, NULL) != 1))
+        rc = LNK_EUNAVAIL;
+    if (rc == LNK_OK) {
+        res = PQgetResult(c->pg);
+        rc = map_result(c->pg, res);
+        note(c, res, rc);
+        if (rc == LNK_OK)
+            count_changes(c, res);
+        PQclear(res);
+        while ((res = PQgetResult(c->pg)) != NULL)
+            PQclear(res);
+    }
+    if (pipelined && !c->pipelined && PQenterPipelineMode(c->pg) == 1)
+        c->pipelined = true;
+    else if (pipelined && !c->pipelined && rc == LNK_OK)
+        rc = LNK_EUNAVAIL;
+    return rc;
+}
+
 /* Click rows go in with one COPY per batch, the cheapest way into
  * PostgreSQL. */
 static int pg_clicks_insert(struct lnk_store_bconn *c, const struct lnk_click_row *rows, size_t n)
@@ -1256,43 +1357,141 @@ static int pg_clicks_insert(struct lnk_store_bconn *c, const struct lnk_click_ro
         if (rc == LNK_OK)
             rc = lnk_buf_append(&buf, "\n", 1);
     }
-    bool pipelined = c->pipelined;
     if (rc == LNK_OK)
-        rc = settle(c);
-    if (rc == LNK_OK && pipelined) {
-        if (PQexitPipelineMode(c->pg) != 1)
-            rc = LNK_EUNAVAIL;
-        else
-            c->pipelined = false;
-    }
-    PGresult *res = NULL;
-    if (rc == LNK_OK) {
-        res = PQexec(c->pg, "COPY events (url_id, user_id, event_type, timestamp, details)"
-                            " FROM STDIN");
-        rc = map_result(c->pg, res);
-        if (rc == LNK_OK && PQresultStatus(res) != PGRES_COPY_IN)
-            rc = LNK_EBACKEND;
-        note(c, res, rc);
-        PQclear(res);
-    }
-    if (rc == LNK_OK &&
-        (PQputCopyData(c->pg, buf.ptr, (int)buf.len) != 1 || PQputCopyEnd(c->pg, NULL) != 1))
-        rc = LNK_EUNAVAIL;
+        rc = copy_in(c, "COPY events (url_id, user_id, event_type, timestamp, details) FROM STDIN",
+                     &buf);
     lnk_buf_cleanup(&buf);
-    if (rc == LNK_OK) {
-        res = PQgetResult(c->pg);
-        rc = map_result(c->pg, res);
-        note(c, res, rc);
+    return rc;
+}
+
+/* ---- import sets ---------------------------------------------------------------
+ * A set goes in with a COPY into the writer's staging table of its kind and
+ * a few set-based statements over it, whatever its size (ADR 0020). */
+
+struct import_stmts {
+    const char *copy; /* COPY into the staging table */
+    enum stmt_id refused, prior, put, seq;
+};
+
+static const struct import_stmts import_stmts[] = {
+    [LNK_ROW_USER] = {"COPY import_users (i, " USER_COLS ") FROM STDIN", ST_IMPORT_USERS_REFUSED,
+                      ST_IMPORT_USERS_PRIOR, ST_IMPORT_USERS_PUT, ST_USER_SEQ},
+    [LNK_ROW_URL] = {"COPY import_urls (i, " URL_COLS ") FROM STDIN", ST_IMPORT_URLS_REFUSED,
+                     ST_IMPORT_URLS_PRIOR, ST_IMPORT_URLS_PUT, ST_URL_SEQ},
+    [LNK_ROW_EVENT] = {"COPY import_events (i, " EVENT_COLS ") FROM STDIN",
+                       ST_IMPORT_EVENTS_REFUSED, ST_IMPORT_EVENTS_PRIOR, ST_IMPORT_EVENTS_PUT,
+                       ST_EVENT_SEQ},
+};
+
+/* A text field of a COPY row and its tab; NULL is \N. */
+static int copy_field(struct lnk_buf *buf, const char *s)
+{
+    int rc = s ? copy_text(buf, s) : lnk_buf_append(buf, "\\N", 2);
+    return rc == LNK_OK ? lnk_buf_append(buf, "\t", 1) : rc;
+}
+
+/* Row i of set as a line of COPY's text format, its index first; the
+ * largest id so far in *top. */
+static int stage_row(struct lnk_buf *buf, const struct lnk_import_set *set, size_t i, int64_t *top)
+{
+    int64_t id;
+    int rc;
+    if (set->kind == LNK_ROW_USER) {
+        const struct lnk_user *u = &set->users[i];
+        id = u->id;
+        rc = lnk_buf_printf(buf, "%zu\t%lld\t", i, (long long)u->id);
         if (rc == LNK_OK)
-            count_changes(c, res);
-        PQclear(res);
-        while ((res = PQgetResult(c->pg)) != NULL)
-            PQclear(res);
+            rc = copy_field(buf, u->username);
+        if (rc == LNK_OK)
+            rc = copy_field(buf, u->email);
+        if (rc == LNK_OK)
+            rc = lnk_buf_printf(buf, "%lld\n", (long long)u->created_at);
+    } else if (set->kind == LNK_ROW_URL) {
+        const struct lnk_url *u = &set->urls[i];
+        id = u->id;
+        rc = lnk_buf_printf(buf, "%zu\t%lld\t%lld\t", i, (long long)u->id, (long long)u->user_id);
+        if (rc == LNK_OK)
+            rc = copy_field(buf, u->short_code);
+        if (rc == LNK_OK)
+            rc = copy_field(buf, u->original_url);
+        if (rc == LNK_OK)
+            rc = copy_field(buf, u->title);
+        if (rc == LNK_OK)
+            rc = lnk_buf_printf(buf, "%c\t%lld\t%lld\n", u->is_active ? 't' : 'f',
+                                (long long)u->created_at, (long long)u->updated_at);
+    } else {
+        const struct lnk_event *e = &set->events[i];
+        id = e->id;
+        rc = lnk_buf_printf(buf, "%zu\t%lld\t%lld\t", i, (long long)e->id, (long long)e->url_id);
+        if (rc == LNK_OK && e->user_id > 0)
+            rc = lnk_buf_printf(buf, "%lld\t", (long long)e->user_id);
+        else if (rc == LNK_OK)
+            rc = copy_field(buf, NULL);
+        if (rc == LNK_OK)
+            rc = copy_field(buf, e->event_type);
+        if (rc == LNK_OK)
+            rc = lnk_buf_printf(buf, "%lld\t", (long long)e->timestamp);
+        if (rc == LNK_OK)
+            rc = copy_text(buf, e->details);
+        if (rc == LNK_OK)
+            rc = lnk_buf_append(buf, "\n", 1);
     }
-    if (pipelined && !c->pipelined && PQenterPipelineMode(c->pg) == 1)
-        c->pipelined = true;
-    else if (pipelined && !c->pipelined && rc == LNK_OK)
-        rc = LNK_EUNAVAIL;
+    *top = id > *top ? id : *top;
+    return rc;
+}
+
+/* What the staged rows replace, into prior (by their index). */
+static int read_prior(struct lnk_store_bconn *c, const struct import_stmts *st, size_t n,
+                      struct lnk_import_prior *prior)
+{
+    PGresult *res = NULL;
+    int rc = run(c, st->prior, NULL, &res);
+    for (size_t i = 0; rc == LNK_OK && i < n; i++)
+        prior[i] = (struct lnk_import_prior){0};
+    for (int r = 0; rc == LNK_OK && r < PQntuples(res); r++) {
+        int64_t i = col_i64(res, r, 0);
+        if (i < 0 || (size_t)i >= n) {
+            rc = LNK_EBACKEND;
+            break;
+        }
+        prior[i].existed = true;
+        if (PQnfields(res) == 3) {
+            prior[i].was_click = true;
+            prior[i].url_id = col_i64(res, r, 1);
+            prior[i].timestamp = col_i64(res, r, 2);
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_import_set(struct lnk_store_bconn *c, const struct lnk_import_set *set,
+                         struct lnk_import_prior *prior)
+{
+    const struct import_stmts *st = &import_stmts[set->kind];
+    struct lnk_buf buf;
+    int64_t top = 0, refused = 0;
+    int rc = LNK_OK;
+    lnk_buf_init(&buf, SIZE_MAX / 2);
+    for (size_t i = 0; i < set->n && rc == LNK_OK; i++)
+        rc = stage_row(&buf, set, i, &top);
+    if (rc == LNK_OK)
+        rc = defer(c, ST_IMPORT_CLEAR, NULL);
+    if (rc == LNK_OK)
+        rc = copy_in(c, st->copy, &buf);
+    lnk_buf_cleanup(&buf);
+    if (rc == LNK_OK)
+        rc = query_i64(c, st->refused, NULL, &refused);
+    if (rc == LNK_OK)
+        return LNK_EEXISTS; /* a row would be refused */
+    if (rc == LNK_ENOTFOUND)
+        rc = read_prior(c, st, set->n, prior);
+    if (rc == LNK_OK)
+        rc = exec(c, st->put, NULL);
+    struct params p = {0};
+    p_i64(&p, top);
+    if (rc == LNK_OK)
+        rc = exec(c, st->seq, &p);
     return rc;
 }
 
@@ -1793,6 +1992,7 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .url_put = pg_url_put,
     .url_set = pg_url_set,
     .event_put = pg_event_put,
+    .import_set = pg_import_set,
     .clicks_insert = pg_clicks_insert,
     .rollups_add = pg_rollups_add,
     .rollups_recount = pg_rollups_recount,

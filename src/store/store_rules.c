@@ -513,6 +513,125 @@ static int user_delete(struct lnk_store_rules *r, struct lnk_op_user *op)
     return rc;
 }
 
+/* ---- imports in one set ----------------------------------------------------
+ * An import op goes to the backend as one set (import_set; on PostgreSQL a
+ * COPY into a staging table and one upsert, ADR 0020) when every row passes
+ * the checks made before the database is asked and no id, username, email or
+ * code is there twice. The backend refuses the whole set, writing nothing,
+ * when the database would refuse a row: then, as for a set that does not
+ * qualify, the op runs row by row and reports exactly what it always did. */
+
+/* Below this many rows, the rows' own statements cost fewer round trips
+ * than staging them (a bulk row's upsert is an import of one row). */
+#define IMPORT_SET_MIN_ROWS 16
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* True when a value of v (n of them, sorted here) is there twice. */
+static bool i64_repeats(int64_t *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_i64);
+    for (size_t i = 1; i < n; i++)
+        if (v[i] == v[i - 1])
+            return true;
+    return false;
+}
+
+static bool str_repeats(const char **v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_str);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(v[i], v[i - 1]) == 0)
+            return true;
+    return false;
+}
+
+/* Whether row i passes what the per-row path checks before it reads: an
+ * id, the fields that must be there, and (users) a creation time. */
+static bool set_row_ok(const struct lnk_op_rows *op, size_t i)
+{
+    const struct lnk_import_rows *rows = &op->rows;
+    if (op->op.kind == LNK_OP_USER_IMPORT) {
+        const struct lnk_user *u = &rows->users[i];
+        bool has_id = rows->has_id ? rows->has_id[i] : u->id > 0;
+        return has_id && u->id > 0 && u->username && u->email && u->created_at > 0;
+    }
+    if (op->op.kind == LNK_OP_URL_IMPORT) {
+        const struct lnk_url *u = &rows->urls[i];
+        return u->id > 0 && u->short_code && u->original_url;
+    }
+    const struct lnk_event *e = &rows->events[i];
+    return e->id > 0 && e->event_type;
+}
+
+/* Whether op's rows may go in as one set. */
+static bool set_qualifies(const struct lnk_op_rows *op)
+{
+    const struct lnk_import_rows *rows = &op->rows;
+    enum lnk_op_kind kind = op->op.kind;
+    size_t n = rows->n;
+    if (n < IMPORT_SET_MIN_ROWS)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!set_row_ok(op, i))
+            return false;
+    int64_t *ids = lnk_xcalloc(n, sizeof(*ids));
+    const char **keys = lnk_xcalloc(n, sizeof(*keys)), **mails = lnk_xcalloc(n, sizeof(*mails));
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = kind == LNK_OP_USER_IMPORT  ? rows->users[i].id
+                 : kind == LNK_OP_URL_IMPORT ? rows->urls[i].id
+                                             : rows->events[i].id;
+        keys[i] = kind == LNK_OP_USER_IMPORT  ? rows->users[i].username
+                  : kind == LNK_OP_URL_IMPORT ? rows->urls[i].short_code
+                                              : "";
+        mails[i] = kind == LNK_OP_USER_IMPORT ? rows->users[i].email : "";
+    }
+    bool ok = !i64_repeats(ids, n) && (kind == LNK_OP_EVENT_IMPORT || !str_repeats(keys, n)) &&
+              (kind != LNK_OP_USER_IMPORT || !str_repeats(mails, n));
+    free(ids);
+    free(keys);
+    free(mails);
+    return ok;
+}
+
+/* Writes op's rows as one set, prior[i] what row i replaced; *done false,
+ * and nothing written, when they must go row by row instead. */
+static int import_as_set(struct lnk_store_rules *r, struct lnk_op_rows *op,
+                         struct lnk_import_prior *prior, bool *done)
+{
+    const struct lnk_import_rows *rows = &op->rows;
+    enum lnk_op_kind kind = op->op.kind;
+    struct lnk_import_set set = {.n = rows->n, .users = rows->users, .urls = rows->urls};
+    struct lnk_event *events = NULL;
+    *done = false;
+    if (!set_qualifies(op))
+        return LNK_OK;
+    set.kind = kind == LNK_OP_USER_IMPORT  ? LNK_ROW_USER
+               : kind == LNK_OP_URL_IMPORT ? LNK_ROW_URL
+                                           : LNK_ROW_EVENT;
+    if (kind == LNK_OP_EVENT_IMPORT) {
+        events = lnk_xcalloc(rows->n, sizeof(*events));
+        for (size_t i = 0; i < rows->n; i++) {
+            events[i] = rows->events[i];
+            events[i].details = events[i].details ? events[i].details : "{}";
+        }
+        set.events = events;
+    }
+    int rc = r->ops->import_set(r->ops->writer(r->b), &set, prior);
+    free(events);
+    *done = rc == LNK_OK;
+    return rc == LNK_EEXISTS ? LNK_OK : rc;
+}
+
 /* One users row: upsert by id, insert without. A conflict on username or
  * email (LNK_EEXISTS) changes nothing. */
 static int import_user(struct lnk_store_rules *r, struct lnk_op_rows *op, size_t i, int64_t now,
@@ -555,9 +674,18 @@ static int user_import(struct lnk_store_rules *r, struct lnk_op_rows *op, int64_
     size_t n = op->rows.n;
     int64_t imported = 0, skipped = 0;
     int rc = LNK_OK;
+    struct lnk_import_prior *prior = lnk_xcalloc(n ? n : 1, sizeof(*prior));
+    bool done = false;
     op->results = lnk_arena_alloc(&op->op.arena, sizeof(*op->results) * (n ? n : 1));
     memset(op->results, 0, sizeof(*op->results) * n);
-    for (size_t i = 0; i < n && rc == LNK_OK; i++) {
+    rc = import_as_set(r, op, prior, &done);
+    for (size_t i = 0; done && i < n; i++) {
+        op->results[i].id = op->rows.users[i].id;
+        op->results[i].existed = prior[i].existed;
+        imported++;
+    }
+    free(prior);
+    for (size_t i = 0; !done && i < n && rc == LNK_OK; i++) {
         struct lnk_row_result *res = &op->results[i];
         res->rc = import_user(r, op, i, now, res);
         if (res->rc == LNK_OK)
@@ -767,8 +895,13 @@ static int import_url(struct lnk_store_rules *r, struct lnk_store_op *op, const 
 static int url_import(struct lnk_store_rules *r, struct lnk_op_rows *op)
 {
     int64_t imported = 0;
-    int rc = LNK_OK;
-    for (size_t i = 0; i < op->rows.n && rc == LNK_OK; i++) {
+    struct lnk_import_prior *prior = lnk_xcalloc(op->rows.n ? op->rows.n : 1, sizeof(*prior));
+    bool done = false;
+    int rc = import_as_set(r, op, prior, &done);
+    free(prior);
+    if (done)
+        imported = (int64_t)op->rows.n;
+    for (size_t i = 0; !done && i < op->rows.n && rc == LNK_OK; i++) {
         rc = import_url(r, &op->op, &op->rows.urls[i]);
         imported += rc == LNK_OK;
     }
@@ -898,14 +1031,50 @@ static int import_event(struct lnk_store_rules *r, struct lnk_store_op *op,
     return rc;
 }
 
+/* The rollup changes of an event set written at once, from what its rows
+ * replaced: what import_event decides for each row, every recount after
+ * the deltas (a recount reads the rows, all of them written already). */
+static int set_rollups(struct lnk_store_rules *r, const struct lnk_op_rows *op,
+                       const struct lnk_import_prior *prior, struct import_deltas *k)
+{
+    size_t n = op->rows.n, m = 0;
+    int64_t *recount = lnk_xcalloc(2 * n, sizeof(*recount));
+    for (size_t i = 0; i < n; i++) {
+        const struct lnk_event *e = &op->rows.events[i];
+        const struct lnk_import_prior *p = &prior[i];
+        bool now_click = strcmp(e->event_type, "click") == 0;
+        if (!p->was_click && now_click)
+            note_click(k, e->url_id, e->timestamp);
+        if (!p->was_click || (now_click && p->url_id == e->url_id && p->timestamp == e->timestamp))
+            continue;
+        recount[m++] = p->url_id;
+        if (now_click && e->url_id != p->url_id)
+            recount[m++] = e->url_id;
+    }
+    int rc = flush_deltas(r, k);
+    qsort(recount, m, sizeof(*recount), cmp_i64);
+    for (size_t i = 0; i < m && rc == LNK_OK; i++)
+        if (i == 0 || recount[i] != recount[i - 1])
+            rc = r->ops->rollups_recount(r->ops->writer(r->b), recount[i]);
+    free(recount);
+    return rc;
+}
+
 /* One rollup change for the whole op, not a recount per row: importing n
  * clicks of a url used to read its clicks n times over. */
 static int event_import(struct lnk_store_rules *r, struct lnk_op_rows *op)
 {
     struct import_deltas k = {NULL, 0, 0};
     int64_t imported = 0;
-    int rc = LNK_OK;
-    for (size_t i = 0; i < op->rows.n && rc == LNK_OK; i++) {
+    struct lnk_import_prior *prior = lnk_xcalloc(op->rows.n ? op->rows.n : 1, sizeof(*prior));
+    bool done = false;
+    int rc = import_as_set(r, op, prior, &done);
+    if (rc == LNK_OK && done) {
+        rc = set_rollups(r, op, prior, &k);
+        imported = (int64_t)op->rows.n;
+    }
+    free(prior);
+    for (size_t i = 0; !done && i < op->rows.n && rc == LNK_OK; i++) {
         rc = import_event(r, &op->op, &op->rows.events[i], &k);
         imported += rc == LNK_OK;
     }

@@ -1180,6 +1180,268 @@ static void test_event_import_keeps_click_rollups_exact(void **state)
           "six clicks in all");
 }
 
+/* ---- imports in sets of many rows (ADR 0020) ------------------------------ */
+
+#define SET_USERS  40 /* two ops of 20 rows: each goes in as one set */
+#define SET_URLS   40
+#define SET_EVENTS 300 /* three ops of 100 rows */
+
+struct set_rows {
+    struct lnk_user users[SET_USERS];
+    struct lnk_url urls[SET_URLS];
+    struct lnk_event events[SET_EVENTS];
+    char names[SET_USERS][16], mails[SET_USERS][32], codes[SET_URLS][8], dests[SET_URLS][32];
+};
+
+/* Users 1001.., urls 2001.. (of user 1001 + i % 7, half of them with no
+ * title), events 3001..: clicks of url 2001 + i % 9 over three days, every
+ * tenth a share by a user; every third details with a backslash and a tab. */
+static void make_set_rows(struct set_rows *r)
+{
+    memset(r, 0, sizeof(*r));
+    for (int i = 0; i < SET_USERS; i++) {
+        snprintf(r->names[i], sizeof(r->names[i]), "set%02d", i);
+        snprintf(r->mails[i], sizeof(r->mails[i]), "set%02d@x.io", i);
+        r->users[i] = (struct lnk_user){1001 + i, r->names[i], r->mails[i], 1700000000 + i};
+    }
+    for (int i = 0; i < SET_URLS; i++) {
+        snprintf(r->codes[i], sizeof(r->codes[i]), "St%04d", i);
+        snprintf(r->dests[i], sizeof(r->dests[i]), "https://set.example/%d", i);
+        r->urls[i] = (struct lnk_url){.id = 2001 + i,
+                                      .user_id = 1001 + i % 7,
+                                      .short_code = r->codes[i],
+                                      .original_url = r->dests[i],
+                                      .title = i % 2 ? "Set \\ title" : NULL,
+                                      .is_active = i % 3 != 0,
+                                      .created_at = 1700000100 + i,
+                                      .updated_at = 1700000200 + i};
+    }
+    for (int i = 0; i < SET_EVENTS; i++) {
+        bool share = i % 10 == 9;
+        r->events[i] = (struct lnk_event){.id = 3001 + i,
+                                          .url_id = 2001 + i % 9,
+                                          .user_id = share ? 1001 + (i % 9) % 7 : 0,
+                                          .event_type = share ? "share" : "click",
+                                          .timestamp = DAY(19700 + i % 3, i),
+                                          .details = i % 3 == 1 ? "{\"r\":\"a\\\\b\tc\"}" : NULL};
+    }
+}
+
+/* Runs an import op of kind over rows [from, from + n); its rc. */
+static int import_chunk(struct lnk_store *s, enum lnk_op_kind kind, struct set_rows *r, size_t from,
+                        size_t n, struct lnk_op_rows **keep)
+{
+    struct lnk_op_rows *op = OP_NEW(kind, rows);
+    op->rows.n = n;
+    op->rows.users = kind == LNK_OP_USER_IMPORT ? r->users + from : NULL;
+    op->rows.urls = kind == LNK_OP_URL_IMPORT ? r->urls + from : NULL;
+    op->rows.events = kind == LNK_OP_EVENT_IMPORT ? r->events + from : NULL;
+    int rc = OP_RUN(s, op);
+    if (keep)
+        *keep = op;
+    else
+        OP_FREE(op);
+    return rc;
+}
+
+/* Every row of r in chunks: users and urls in two, events in three. */
+static bool import_set_rows(struct lnk_store *s, struct set_rows *r)
+{
+    bool ok = true;
+    for (size_t i = 0; i < 2; i++)
+        ok = ok && import_chunk(s, LNK_OP_USER_IMPORT, r, i * 20, 20, NULL) == LNK_OK;
+    for (size_t i = 0; i < 2; i++)
+        ok = ok && import_chunk(s, LNK_OP_URL_IMPORT, r, i * 20, 20, NULL) == LNK_OK;
+    for (size_t i = 0; i < 3; i++)
+        ok = ok && import_chunk(s, LNK_OP_EVENT_IMPORT, r, i * 100, 100, NULL) == LNK_OK;
+    return ok;
+}
+
+static bool all_rollups_match(struct lnk_store *s)
+{
+    bool ok = true;
+    for (int64_t u = 2001; u < 2001 + SET_URLS; u++)
+        ok = ok && rollups_match_events(s, u);
+    return ok;
+}
+
+static void test_import_sets_upsert_and_keep_rollups_exact(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    static struct set_rows r;
+    make_set_rows(&r);
+    int64_t clicks = SET_EVENTS - SET_EVENTS / 10;
+    CHECK(import_set_rows(s, &r), "users, urls and events imported in several chunks");
+    struct row_counts c = count_rows(s);
+    CHECK(c.users == SET_USERS && c.urls == SET_URLS && c.events == SET_EVENTS,
+          "every row is there");
+    CHECK(total_clicks(s) == clicks && all_rollups_match(s), "rollups match the clicks");
+
+    struct lnk_op_url *u = OP_NEW(LNK_OP_URL_GET, url);
+    u->id = 2002;
+    CHECK(OP_RUN(s, u) == LNK_OK && str_is(u->out.short_code, "St0001") &&
+              str_is(u->out.title, "Set \\ title") && u->out.is_active && u->out.user_id == 1002 &&
+              u->out.created_at == 1700000101 && u->out.updated_at == 1700000201,
+          "an imported url keeps every field");
+    OP_FREE(u);
+    u = OP_NEW(LNK_OP_URL_GET, url);
+    u->id = 2001;
+    CHECK(OP_RUN(s, u) == LNK_OK && u->out.title == NULL && !u->out.is_active,
+          "no title stays none");
+    OP_FREE(u);
+    struct lnk_op_event *e = OP_NEW(LNK_OP_EVENT_GET, event);
+    e->id = 3002;
+    CHECK(OP_RUN(s, e) == LNK_OK && str_is(e->out.details, "{\"r\":\"a\\\\b\tc\"}") &&
+              e->out.user_id == 0 && e->out.timestamp == DAY(19701, 1),
+          "an event keeps its details byte for byte");
+    OP_FREE(e);
+    e = OP_NEW(LNK_OP_EVENT_GET, event);
+    e->id = 3010;
+    CHECK(OP_RUN(s, e) == LNK_OK && str_is(e->out.details, "{}") && e->out.user_id == 1001 &&
+              str_is(e->out.event_type, "share"),
+          "no details is {}, a user is kept");
+    OP_FREE(e);
+
+    /* sequences moved past the imported ids */
+    int64_t next_user = add_user(s, "after-set");
+    int64_t next_url = add_url(s, next_user, "https://after.example/");
+    CHECK(next_user > 1000 + SET_USERS && next_url > 2000 + SET_URLS,
+          "new ids come after the imported ones");
+    c = count_rows(s);
+
+    /* the same rows again: no count moves; users report they existed */
+    struct lnk_op_rows *op = NULL;
+    CHECK(import_set_rows(s, &r), "the same chunks imported again");
+    CHECK(import_chunk(s, LNK_OP_USER_IMPORT, &r, 0, 20, &op) == LNK_OK && op->imported == 20 &&
+              op->skipped == 0,
+          "a users chunk again");
+    bool existed = true;
+    for (size_t i = 0; i < 20; i++)
+        existed = existed && op->results[i].rc == LNK_OK && op->results[i].existed &&
+                  op->results[i].id == 1001 + (int64_t)i;
+    CHECK(existed, "every row of it existed, with its id");
+    OP_FREE(op);
+    struct row_counts again = count_rows(s);
+    CHECK(again.users == c.users && again.urls == c.urls && again.events == c.events &&
+              total_clicks(s) == clicks,
+          "re-importing changes no count");
+    CHECK(all_rollups_match(s), "rollups still match");
+
+    /* a chunk that moves clicks between urls and days, retypes one, adds one */
+    static struct lnk_event moved[100];
+    memcpy(moved, r.events + 100, sizeof(moved));
+    moved[0].url_id = 2030;             /* click 3101: another url */
+    moved[1].timestamp = DAY(19710, 0); /* click 3102: another day */
+    moved[2].event_type = "view";       /* click 3103: no click any more */
+    moved[9].event_type = "click";      /* share 3110 becomes a click */
+    struct lnk_op_rows *mv = OP_NEW(LNK_OP_EVENT_IMPORT, rows);
+    mv->rows.n = 100;
+    mv->rows.events = moved;
+    CHECK(OP_RUN(s, mv) == LNK_OK && mv->imported == 100, "a chunk of changed events");
+    OP_FREE(mv);
+    CHECK(total_clicks(s) == clicks && all_rollups_match(s),
+          "rollups exact after clicks moved between urls and days");
+    CHECK(rollup_clicks(s, 2030, NULL, NULL) == 1, "the moved click counts on its new url");
+}
+
+static void test_import_sets_refuse_as_rows_do(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    static struct set_rows r;
+    make_set_rows(&r);
+    CHECK(import_set_rows(s, &r), "the rows imported");
+    struct row_counts c = count_rows(s);
+
+    /* one event of a chunk names a url that does not exist */
+    static struct lnk_event bad[100];
+    memcpy(bad, r.events, sizeof(bad));
+    for (size_t i = 0; i < 100; i++)
+        bad[i].id += 10000;
+    bad[57].url_id = 999999;
+    struct lnk_op_rows *op = OP_NEW(LNK_OP_EVENT_IMPORT, rows);
+    op->rows.n = 100;
+    op->rows.events = bad;
+    CHECK(OP_RUN(s, op) == LNK_EINVAL && str_is(op->op.err_field, "url"),
+          "an event of an unknown url fails the chunk, naming the url");
+    OP_FREE(op);
+    CHECK(count_rows(s).events == c.events && total_clicks(s) == c.clicks,
+          "nothing of that chunk was written");
+
+    /* one url of a chunk takes a code another url holds */
+    static struct lnk_url urls[20];
+    static char codes[20][8];
+    for (size_t i = 0; i < 20; i++) {
+        urls[i] = r.urls[i];
+        urls[i].id = 5001 + (int64_t)i;
+        snprintf(codes[i], sizeof(codes[i]), "Nw%04zu", i);
+        urls[i].short_code = codes[i];
+    }
+    urls[11].short_code = "St0003"; /* url 2004's */
+    op = OP_NEW(LNK_OP_URL_IMPORT, rows);
+    op->rows.n = 20;
+    op->rows.urls = urls;
+    CHECK(OP_RUN(s, op) == LNK_EEXISTS && str_is(op->op.err_field, "short_code"),
+          "a code of another url fails the chunk, naming the code");
+    OP_FREE(op);
+    urls[11].short_code = codes[11];
+    urls[12].user_id = 424242;
+    op = OP_NEW(LNK_OP_URL_IMPORT, rows);
+    op->rows.n = 20;
+    op->rows.urls = urls;
+    CHECK(OP_RUN(s, op) == LNK_EINVAL && str_is(op->op.err_field, "user"),
+          "a url of an unknown user fails the chunk, naming the user");
+    OP_FREE(op);
+    CHECK(count_rows(s).urls == c.urls, "nothing of those chunks was written");
+
+    /* one user of a chunk takes the username of another, one the email */
+    static struct lnk_user users[20];
+    static char names[20][16], mails[20][32];
+    for (size_t i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof(names[i]), "new%02zu", i);
+        snprintf(mails[i], sizeof(mails[i]), "new%02zu@x.io", i);
+        users[i] = (struct lnk_user){4001 + (int64_t)i, names[i], mails[i], 1700000000};
+    }
+    users[4].username = "set07";
+    users[9].email = "set08@x.io";
+    op = OP_NEW(LNK_OP_USER_IMPORT, rows);
+    op->rows.n = 20;
+    op->rows.users = users;
+    CHECK(OP_RUN(s, op) == LNK_OK && op->imported == 18 && op->skipped == 2,
+          "the chunk imports every other row");
+    bool others = true;
+    for (size_t i = 0; i < 20; i++)
+        others = others && (i == 4 || i == 9 ||
+                            (op->results[i].rc == LNK_OK &&
+                             op->results[i].id == 4001 + (int64_t)i && !op->results[i].existed));
+    CHECK(others, "every other row inserted with its id");
+    CHECK(op->results[4].rc == LNK_EEXISTS && str_is(op->results[4].err_field, "username"),
+          "the taken username is reported on its row");
+    CHECK(op->results[9].rc == LNK_EEXISTS && str_is(op->results[9].err_field, "email"),
+          "the taken email is reported on its row");
+    OP_FREE(op);
+    CHECK(count_rows(s).users == c.users + 18, "eighteen users more");
+
+    /* an imported url changes its code: the old one is retired */
+    static struct lnk_url recoded[20];
+    static char recodes[20][8];
+    for (size_t i = 0; i < 20; i++) {
+        recoded[i] = r.urls[i];
+        snprintf(recodes[i], sizeof(recodes[i]), "Rc%04zu", i);
+        recoded[i].short_code = recodes[i];
+    }
+    op = OP_NEW(LNK_OP_URL_IMPORT, rows);
+    op->rows.n = 20;
+    op->rows.urls = recoded;
+    CHECK(OP_RUN(s, op) == LNK_OK, "twenty urls get new codes");
+    OP_FREE(op);
+    CHECK(count_rows(s).retired_codes == c.retired_codes + 20, "their old codes are retired");
+    struct lnk_op_url *u = create_url(s, 1001, "https://reuse.example/", "St0000");
+    CHECK(u->op.rc == LNK_EEXISTS, "a retired code is not handed out again");
+    OP_FREE(u);
+}
+
 /* ---- what `linkd copy` moves: keys with their hashes, retired codes ----- */
 
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -2395,6 +2657,8 @@ int main(void)
         T(test_url_stats_of_an_unknown_url_is_not_found),
         T(test_clicks_roll_up_per_link_and_day),
         T(test_event_import_keeps_click_rollups_exact),
+        T(test_import_sets_upsert_and_keep_rollups_exact),
+        T(test_import_sets_refuse_as_rows_do),
         T(test_key_import_keeps_every_field_and_the_hash),
         T(test_retired_codes_list_and_import),
         T(test_list_filters_and_paging),
