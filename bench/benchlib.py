@@ -372,6 +372,32 @@ class PgServer:
         return dict(zip(("xact_commit", "xact_rollback", "tup_inserted", "blks_read", "blks_hit"),
                         (int(x) for x in r)))
 
+    def pgbench(self, db, script, clients, duration, script_dir):
+        """pgbench (the server's own) as linkd's role on database db, running
+        the SQL `script` with `clients` sessions (one thread per core at
+        most) for `duration` (e.g. "10s"), prepared statements. Returns
+        {"tps", "xacts", "secs", "cpu_s"}: transactions per second, their
+        count, the wall time and the server's CPU seconds meanwhile."""
+        path = os.path.join(script_dir, "pgbench-%d.sql" % len(os.listdir(script_dir)))
+        with open(path, "w") as f:
+            f.write(script)
+        binary = os.path.join(os.environ.get("LNK_PG_BIN", "/usr/lib/postgresql/15/bin"),
+                              "pgbench")
+        cmd = [binary, "-n", "-M", "prepared", "-c", str(clients),
+               "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(int(parse_seconds(duration))),
+               "-f", path, self.url_for(db)]
+        cpu0, t0 = self.cpu(), time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           timeout=parse_seconds(duration) + 300)
+        secs, cpu = time.monotonic() - t0, self.cpu() - cpu0
+        tps = re.search(r"^tps = ([0-9.]+)", r.stdout, re.M)
+        n = re.search(r"^number of transactions actually processed: (\d+)", r.stdout, re.M)
+        failed = re.search(r"^number of failed transactions: (\d+)", r.stdout, re.M)
+        if r.returncode != 0 or not tps or not n or (failed and int(failed.group(1))):
+            die("pgbench failed (exit %d):\n%s%s" % (r.returncode, r.stdout[-2000:],
+                                                     r.stderr[-2000:]))
+        return {"tps": float(tps.group(1)), "xacts": int(n.group(1)), "secs": secs, "cpu_s": cpu}
+
     def wal_stats(self):
         r = self.query("SELECT wal_records, wal_fpi, wal_bytes, wal_write, wal_sync"
                        " FROM pg_stat_wal")[0]
