@@ -51,6 +51,7 @@ class Cleanup:
 
     def __init__(self):
         self.procs = []  # (name, Popen, stop signal, grace seconds)
+        self.callbacks = []  # (name, fn(keep_dirs)): after the processes, before the dirs
         self.dirs = []
         self.done = False
 
@@ -60,6 +61,11 @@ class Cleanup:
 
     def add_dir(self, path):
         self.dirs.append(path)
+
+    def add_callback(self, name, fn):
+        """fn(keep_dirs) runs at clean-up after every tracked process has
+        stopped and before the dirs are removed (last added, first run)."""
+        self.callbacks.append((name, fn))
 
     def stop(self, proc, sig=signal.SIGTERM, grace=15.0):
         """Stops one tracked process; returns its exit code (None if killed)."""
@@ -76,6 +82,12 @@ class Cleanup:
         for _, p, sig, grace in reversed(self.procs):
             stop_proc(p, sig, grace)
         self.procs = []
+        for name, fn in reversed(self.callbacks):
+            try:
+                fn(keep_dirs)
+            except Exception as e:  # clean up the rest all the same
+                warn("clean-up of %s failed: %s" % (name, e))
+        self.callbacks = []
         if not keep_dirs:
             for d in self.dirs:
                 shutil.rmtree(d, ignore_errors=True)
@@ -175,15 +187,26 @@ def clean_env():
     return env
 
 
+def database_url(db):
+    """A SQLite file path, or a postgres:// URL as it is."""
+    return db if "://" in db else "sqlite://" + db
+
+
+def hide_password(url):
+    """A database URL as it may be printed: without its password."""
+    return re.sub(r"^(postgres(?:ql)?://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
 class Linkd:
     def __init__(self, cleanup, binary, db, port, log_path, env_extra):
+        """db: a SQLite file, or a postgres:// URL."""
         self.port = port
         self.log_path = log_path
         env = clean_env()
-        env.update({"LINKD_LISTEN": "127.0.0.1:%d" % port, "DATABASE_URL": "sqlite://" + db,
+        env.update({"LINKD_LISTEN": "127.0.0.1:%d" % port, "DATABASE_URL": database_url(db),
                     "LINKD_RATE_LIMIT": "off"})
         env.update(env_extra)
-        self.env_shown = {k: v for k, v in env.items()
+        self.env_shown = {k: hide_password(v) if k == "DATABASE_URL" else v for k, v in env.items()
                           if k.startswith("LINKD_") or k in ("LOG_LEVEL", "DATABASE_URL")}
         self.log_f = open(log_path, "ab") if log_path != os.devnull else open(os.devnull, "wb")
         self.proc = cleanup.track("linkd", spawn([binary, "serve"], env=env, stdout=self.log_f,
@@ -230,6 +253,161 @@ class Linkd:
         rc = self.cleanup.stop(self.proc, signal.SIGTERM, 120)
         self.log_f.close()
         return rc
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL
+
+PG_SCRIPT = os.path.join(REPO_DIR, "scripts", "pg-test-server.sh")
+
+
+class PgServer:
+    """A private PostgreSQL server started with scripts/pg-test-server.sh in
+    d, a new directory inside the benchmark's temp dir. At clean-up the same
+    script stops it and removes it (only stops it with --keep); if this
+    process dies without cleaning up (SIGKILL), a small watcher started here
+    runs that command as soon as this process is gone. Queries go through
+    psycopg2 as the cluster's superuser; linkd and `linkd import` connect as
+    the role linkd, which owns the databases made here."""
+
+    def __init__(self, cleanup, d, keep=False):
+        try:
+            import psycopg2
+        except ImportError:
+            die("python3-psycopg2 is missing; run scripts/install-deps.sh bench")
+        self._psycopg2 = psycopg2
+        self.dir = os.path.abspath(d)
+        if len(self.dir) > 90:  # the socket lives there (pg-test-server.sh)
+            die("%s is too long for the server's socket; use a shorter --tmpdir" % self.dir)
+        os.makedirs(self.dir)
+        if os.geteuid() == 0:
+            # The script runs the cluster as an unprivileged system user, who
+            # must be able to pass through the temp dir (mkdtemp makes it 0700).
+            parent = os.path.dirname(self.dir)
+            os.chmod(parent, os.stat(parent).st_mode | 0o011)
+        self._conns = {}
+        cleanup.add_callback("PostgreSQL in %s" % self.dir, self._cleanup)
+        spawn(["sh", "-c", 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" "$3" "$4"',
+               "bench-pg-watch", str(os.getpid()), PG_SCRIPT, "stop" if keep else "clean",
+               self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = subprocess.run([PG_SCRIPT, "start", self.dir], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=600)
+        if r.returncode != 0 or "://" not in r.stdout:
+            die("pg-test-server.sh start %s failed (exit %d):\n%s%s" % (
+                self.dir, r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+        self.url = r.stdout.strip().splitlines()[-1]
+        self.admin_url = self._script_out("admin-url")
+        with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:
+            self.pid = int(f.readline())
+        self.version = self.query("SHOW server_version")[0][0]
+
+    def _script_out(self, cmd):
+        r = subprocess.run([PG_SCRIPT, cmd, self.dir], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=600)
+        if r.returncode != 0:
+            die("pg-test-server.sh %s %s failed: %s" % (cmd, self.dir, r.stderr[-2000:]))
+        return r.stdout.strip()
+
+    def _cleanup(self, keep_dirs):
+        self.close()
+        r = subprocess.run([PG_SCRIPT, "stop" if keep_dirs else "clean", self.dir],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+        if r.returncode != 0:
+            warn("pg-test-server.sh %s %s failed: %s" % ("stop" if keep_dirs else "clean",
+                                                         self.dir, r.stderr[-2000:]))
+
+    def url_for(self, db):
+        """linkd's URL (role linkd) for database db."""
+        return self.url.rsplit("/", 1)[0] + "/" + db
+
+    def _conn(self, db):
+        c = self._conns.get(db)
+        if c is None or c.closed:
+            c = self._psycopg2.connect(self.admin_url.rsplit("/", 1)[0] + "/" + db)
+            c.autocommit = True
+            self._conns[db] = c
+        return c
+
+    def close(self, db=None):
+        for name in [db] if db else list(self._conns):
+            c = self._conns.pop(name, None)
+            if c is not None:
+                try:
+                    c.close()
+                except Exception:
+                    pass
+
+    def query(self, sql, args=None, db="postgres"):
+        with self._conn(db).cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+
+    def create_db(self, name, template=None):
+        """A new database owned by linkd; template: a database to copy (no
+        session may be connected to it)."""
+        if template:
+            self.close(template)
+        q = 'CREATE DATABASE "%s" OWNER linkd' % name
+        self.query(q + (' TEMPLATE "%s"' % template if template else ""))
+
+    def cpu(self):
+        return pg_tree_cpu_seconds(self.pid)
+
+    def rss(self):
+        return tree_rss(self.pid)
+
+    def counters(self):
+        """Cluster-wide counters that move without delay: the next
+        transaction id (each write transaction takes one; a read-only one
+        does not) and the WAL position (bytes of WAL written)."""
+        r = self.query("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,"
+                       " pg_current_wal_lsn() - '0/0'::pg_lsn")[0]
+        return {"next_xid": int(r[0]), "wal_lsn_bytes": int(r[1])}
+
+    def db_stats(self, db):
+        """pg_stat_database for db. Backends report these up to 10 s late
+        while they stay connected: read them after linkd has stopped."""
+        r = self.query("SELECT xact_commit, xact_rollback, tup_inserted, blks_read, blks_hit"
+                       " FROM pg_stat_database WHERE datname = %s", (db,))[0]
+        return dict(zip(("xact_commit", "xact_rollback", "tup_inserted", "blks_read", "blks_hit"),
+                        (int(x) for x in r)))
+
+    def pgbench(self, db, script, clients, duration, script_dir):
+        """pgbench (the server's own) as linkd's role on database db, running
+        the SQL `script` with `clients` sessions (one thread per core at
+        most) for `duration` (e.g. "10s"), prepared statements. Returns
+        {"tps", "xacts", "secs", "cpu_s"}: transactions per second, their
+        count, the wall time and the server's CPU seconds meanwhile."""
+        path = os.path.join(script_dir, "pgbench-%d.sql" % len(os.listdir(script_dir)))
+        with open(path, "w") as f:
+            f.write(script)
+        binary = os.path.join(os.environ.get("LNK_PG_BIN", "/usr/lib/postgresql/15/bin"),
+                              "pgbench")
+        cmd = [binary, "-n", "-M", "prepared", "-c", str(clients),
+               "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(int(parse_seconds(duration))),
+               "-f", path, self.url_for(db)]
+        cpu0, t0 = self.cpu(), time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           timeout=parse_seconds(duration) + 300)
+        secs, cpu = time.monotonic() - t0, self.cpu() - cpu0
+        tps = re.search(r"^tps = ([0-9.]+)", r.stdout, re.M)
+        n = re.search(r"^number of transactions actually processed: (\d+)", r.stdout, re.M)
+        failed = re.search(r"^number of failed transactions: (\d+)", r.stdout, re.M)
+        if r.returncode != 0 or not n or (failed and int(failed.group(1))):
+            die("pgbench failed (exit %d):\n%s%s" % (r.returncode, r.stdout[-2000:],
+                                                     r.stderr[-2000:]))
+        if not int(n.group(1)):
+            # Many sessions on a busy machine: connecting (a backend forked and
+            # a SCRAM exchange each) can take the whole duration.
+            warn("pgbench with %d sessions completed no transaction in %s" % (clients, duration))
+        return {"tps": float(tps.group(1)) if tps else 0.0, "xacts": int(n.group(1)),
+                "secs": secs, "cpu_s": cpu}
+
+    def wal_stats(self):
+        r = self.query("SELECT wal_records, wal_fpi, wal_bytes, wal_write, wal_sync"
+                       " FROM pg_stat_wal")[0]
+        return dict(zip(("wal_records", "wal_fpi", "wal_bytes", "wal_write", "wal_sync"),
+                        (int(x) for x in r)))
 
 
 # --------------------------------------------------------------------------
@@ -329,6 +507,19 @@ def tree_cpu_seconds(pid):
     return proc_cpu_seconds(pid) + sum(proc_cpu_seconds(k) for k in children_of(pid))
 
 
+def pg_tree_cpu_seconds(pid):
+    """CPU of a PostgreSQL server: the postmaster, its children that it has
+    reaped (cutime + cstime: backends and autovacuum workers that exited) and
+    its children alive now (backends, walwriter, checkpointer, ...)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        own = sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return own + sum(proc_cpu_seconds(k) for k in children_of(pid))
+
+
 def tree_run_delay_seconds(pid):
     """run_delay_seconds of a process and its direct children."""
     return run_delay_seconds(pid) + sum(run_delay_seconds(k) for k in children_of(pid))
@@ -400,10 +591,11 @@ def write_seed(d, n_users, url_lines=()):
 
 
 def import_seed(binary, seed_dir, db):
-    """`linkd import seed_dir` into a new SQLite file db. Returns the seconds
-    it took and the last line linkd printed (its summary)."""
+    """`linkd import seed_dir` into a new SQLite file db (or the empty
+    database of a postgres:// URL). Returns the seconds it took and the last
+    line linkd printed (its summary)."""
     env = clean_env()
-    env["DATABASE_URL"] = "sqlite://" + db
+    env["DATABASE_URL"] = database_url(db)
     t0 = time.monotonic()
     imp = subprocess.run([binary, "import", seed_dir], env=env, capture_output=True, text=True)
     secs = time.monotonic() - t0
@@ -440,7 +632,9 @@ def machine_info():
     return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
             "mem_bytes": mem, "loadavg": os.getloadavg(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "wrk": version(["wrk", "-v"]), "nginx": version(["nginx", "-v"])}
+            "wrk": version(["wrk", "-v"]), "nginx": version(["nginx", "-v"]),
+            "postgres": version([os.path.join(os.environ.get("LNK_PG_BIN", "/usr/lib/postgresql/15/bin"),
+                                              "postgres"), "-V"])}
 
 
 def require_tools(names):
@@ -527,6 +721,37 @@ def wait_quiet(max_wait, max_cores, own_cpu=lambda: 0.0, sample=2.0):
             log("    waiting up to %.0fs for other processes to calm down (%.2f cores busy)" % (
                 max_wait, cores))
             said = True
+
+
+def settle(cpu, max_wait=30.0, max_cores=0.05, sample=0.5):
+    """Waits up to max_wait seconds until cpu() (CPU seconds of one of our
+    servers, e.g. PostgreSQL's autovacuum after a run) grows by less than
+    max_cores over `sample` seconds. Returns the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < max_wait:
+        c0 = cpu()
+        time.sleep(sample)
+        if (cpu() - c0) / sample < max_cores:
+            break
+    return time.monotonic() - t0
+
+
+def histo_delta(after, before, name):
+    """(count, sum) of a /metrics?format=json histogram between two scrapes."""
+    a, b = after.get(name) or {}, before.get(name) or {}
+    return (a.get("count", 0) - b.get("count", 0), a.get("sum", 0.0) - b.get("sum", 0.0))
+
+
+def writer_figures(m1, m0, secs):
+    """The store writer's group commits between two scrapes of linkd's
+    metrics: batches, ops per batch, mean time per batch (begin to commit) and
+    the share of the run the writer spent in batches."""
+    n, ops = histo_delta(m1, m0, "store_batch_ops")
+    nc, commit_s = histo_delta(m1, m0, "store_commit_duration_seconds")
+    return {"batches": n, "batch_ops": ops,
+            "ops_per_batch": ops / n if n else None,
+            "batch_ms": commit_s * 1000 / nc if nc else None,
+            "writer_busy": commit_s / secs if secs else None}
 
 
 def parse_seconds(d):

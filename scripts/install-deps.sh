@@ -26,7 +26,7 @@ pg="postgresql-15 python3-psycopg2"
 test="libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
       clang-format sqlite3 iproute2 $compose curl systemd prometheus prometheus-alertmanager $pg
       redis-server nginx"
-bench="nginx-light wrk"
+bench="nginx-light wrk $pg"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
 # libclang-rt-14-dev; cmocka because configuring the tree needs it.
 fuzz="clang libclang-rt-14-dev libcmocka-dev"

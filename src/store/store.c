@@ -718,6 +718,8 @@ static void run_batch(struct lnk_store *s, struct lnk_store_op *first, unsigned 
             n_unavail += op->rc == LNK_EUNAVAIL && !lnk_store_op_is_read(op->kind);
         }
         if (rc == LNK_OK)
+            rc = lnk_store_rules_flush(s->rules);
+        if (rc == LNK_OK)
             rc = ops->commit(s->be);
         else
             ops->rollback(s->be);

@@ -67,6 +67,21 @@ struct lnk_import_prior {
  * LNK_ENOTFOUND and an expected unique conflict is LNK_EEXISTS, neither of
  * which may end the transaction. Rows are copied into `a`. Write
  * primitives run on the writer's connection inside its transaction. */
+/* Where a sent url create (url_send) leaves its result. */
+enum lnk_url_sent_state {
+    LNK_URL_SENT_WAITING, /* not read yet */
+    LNK_URL_SENT_ROW,     /* inserted: *out is the stored row */
+    LNK_URL_SENT_NONE,    /* refused, nothing written */
+    LNK_URL_SENT_FAILED,  /* the statement failed: the transaction is lost */
+};
+struct lnk_url_sent {
+    struct lnk_arena *a; /* out's strings */
+    struct lnk_url *out;
+    enum lnk_url_sent_state state;
+    struct lnk_store_op *op;   /* the rules' own: the op it belongs to */
+    struct lnk_url_sent *next; /* the rules' own: this batch's, in order */
+};
+
 struct lnk_store_ops {
     const char *name; /* "sqlite", "postgres" */
     unsigned caps;    /* LNK_STORE_CAP_* */
@@ -203,6 +218,17 @@ struct lnk_store_ops {
      * succeeds. */
     int (*url_put)(struct lnk_store_bconn *c, const struct lnk_url *u, struct lnk_arena *a,
                    struct lnk_url *out);
+    /* A new url and its 'created' event (details), like url_put then
+     * event_put, but only sent: the result lands in s when the writer's
+     * pipeline is read (flush, or any primitive that waits for its own),
+     * before the transaction commits. Nothing is written when url_put would
+     * refuse (s->state LNK_URL_SENT_NONE: url_put tells why). NULL: the
+     * backend answers url_put at once, and the rules use that. */
+    int (*url_send)(struct lnk_store_bconn *c, const struct lnk_url *u, const char *details,
+                    struct lnk_url_sent *s);
+    /* Reads every result the writer's pipeline still owes (url_send's);
+     * the first failure among them. NULL with url_send. */
+    int (*flush)(struct lnk_store_backend *b);
     /* Writes title, is_active, original_url and updated_at of url u->id. */
     int (*url_set)(struct lnk_store_bconn *c, const struct lnk_url *u);
     /* Inserts e (e->id 0: a new id; else upsert by id); *id is its id. id
@@ -270,6 +296,9 @@ void lnk_store_rules_read(const struct lnk_store_ops *ops, struct lnk_store_bcon
  * lost and the whole batch fails with that code. */
 int lnk_store_rules_apply(struct lnk_store_rules *r, struct lnk_store_op *op);
 /* The batch's transaction committed: what it reserved is this process's. */
+/* Before the commit: the answers of every op sent without waiting, and the
+ * refused ones run again; a failure loses the batch. */
+int lnk_store_rules_flush(struct lnk_store_rules *r);
 void lnk_store_rules_committed(struct lnk_store_rules *r);
 /* The batch's transaction was rolled back: forget what it reserved. */
 void lnk_store_rules_abort(struct lnk_store_rules *r);

@@ -32,8 +32,9 @@
 /* pg_advisory_lock key of the migrations: "linkd" in ASCII */
 #define PG_MIGRATE_LOCK "465107969124"
 
-/* Statements the writer sends before it waits for their results. */
-#define PIPE_MAX 64
+/* Statements the writer sends before it waits for their results: a batch
+ * of creates (one statement each, url_send) in a few round trips. */
+#define PIPE_MAX 256
 
 enum stmt_id {
     ST_BEGIN,
@@ -60,6 +61,7 @@ enum stmt_id {
     ST_URL_BY_DEST,
     ST_URLS_OF_USER,
     ST_URL_INSERT,
+    ST_URL_SEND,
     ST_URL_UPSERT,
     ST_URL_SEQ,
     ST_URL_SET,
@@ -113,6 +115,14 @@ enum stmt_id {
 #define URL_COLS   "id, user_id, short_code, original_url, title, is_active, created_at, updated_at"
 #define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
 #define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
+/* A new url. An unknown owner, or a code in use or retired, inserts nothing
+ * (no row back). */
+#define URL_INSERT                                                                                 \
+    "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at,"           \
+    " updated_at) SELECT $1::bigint, $2, $3, $4, $5::boolean, $6::bigint, $7::bigint"              \
+    " WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)"                                    \
+    " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = $2)"                                \
+    " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN",
@@ -150,14 +160,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " AND md5(original_url) = md5($2) AND original_url = $2"
                        " ORDER BY is_active DESC, id DESC LIMIT 1",
     [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
-    /* an unknown owner, or a code in use or retired, inserts nothing (no
-     * row back) */
-    [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
-                      " created_at, updated_at) SELECT $1::bigint, $2, $3, $4, $5::boolean,"
-                      " $6::bigint, $7::bigint"
-                      " WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)"
-                      " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = $2)"
-                      " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS,
+    [ST_URL_INSERT] = URL_INSERT,
+    /* the url and its 'created' event ($8: details) in one statement */
+    [ST_URL_SEND] = "WITH u AS (" URL_INSERT "), e AS (INSERT INTO events (url_id, user_id,"
+                    " event_type, timestamp, details) SELECT id, user_id, 'created', created_at,"
+                    " $8 FROM u) SELECT " URL_COLS " FROM u",
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES ($1::bigint, $2::bigint, $3, $4, $5,"
                       " $6::boolean, $7::bigint, $8::bigint)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
@@ -324,8 +331,9 @@ struct lnk_store_bconn {
     bool pipelined;
     unsigned n_pending;
     struct pending {
-        bool *prepared;   /* a PREPARE: the flag to clear if it failed */
-        bool before_mark; /* sent before the last changes(): its rows are not counted */
+        bool *prepared;            /* a PREPARE: the flag to clear if it failed */
+        bool before_mark;          /* sent before the last changes(): its rows are not counted */
+        struct lnk_url_sent *sent; /* url_send's: where its row goes */
     } pending[PIPE_MAX];
 };
 
@@ -549,12 +557,31 @@ static int send_stmt(struct lnk_store_bconn *c, const char *name, const char *sq
         if (!PQsendPrepare(c->pg, name, sql, p ? p->n : 0, NULL))
             return LNK_EUNAVAIL;
         *prepared = true; /* cleared again if its result is an error */
-        c->pending[c->n_pending++] = (struct pending){prepared, false};
+        c->pending[c->n_pending++] = (struct pending){prepared, false, NULL};
     }
     if (!PQsendQueryPrepared(c->pg, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0))
         return LNK_EUNAVAIL;
-    c->pending[c->n_pending++] = (struct pending){NULL, false};
+    c->pending[c->n_pending++] = (struct pending){NULL, false, NULL};
     return LNK_OK;
+}
+
+static void read_url(PGresult *res, int i, struct lnk_arena *a, struct lnk_url *u);
+
+/* A url_send's result (NULL: it failed) into its lnk_url_sent. Its rows
+ * count as changes: the url and its event, which the outer SELECT hides. */
+static void take_sent(struct lnk_store_bconn *c, struct lnk_url_sent *s, PGresult *res,
+                      bool before_mark)
+{
+    if (!res) {
+        s->state = LNK_URL_SENT_FAILED;
+        return;
+    }
+    bool row = PQntuples(res) == 1;
+    if (row)
+        read_url(res, 0, s->a, s->out);
+    s->state = row ? LNK_URL_SENT_ROW : LNK_URL_SENT_NONE;
+    if (row && !before_mark)
+        c->b->changes += 2;
 }
 
 /* Ends the pipeline's batch with a Sync and reads every pending result: the
@@ -573,6 +600,8 @@ static int collect(struct lnk_store_bconn *c, PGresult **last)
         int r = aborted ? LNK_EBACKEND : map_result(c->pg, res);
         if (r != LNK_OK && c->pending[i].prepared)
             *c->pending[i].prepared = false;
+        if (c->pending[i].sent)
+            take_sent(c, c->pending[i].sent, r == LNK_OK ? res : NULL, c->pending[i].before_mark);
         if (r == LNK_OK && !c->pending[i].prepared && !c->pending[i].before_mark)
             count_changes(c, res);
         if (r != LNK_OK && rc == LNK_OK) {
@@ -649,17 +678,25 @@ static int exec(struct lnk_store_bconn *c, enum stmt_id sid, const struct params
     return rc;
 }
 
+/* Sends sid on the writer's pipeline; its result goes to sent (if any)
+ * when the pipeline is read. */
+static int send_later(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p,
+                      struct lnk_url_sent *sent)
+{
+    char name[16];
+    int rc = send_stmt(c, stmt_name(name, sizeof(name), sid), stmt_sql[sid], &c->prepared[sid], p);
+    if (rc == LNK_OK)
+        c->pending[c->n_pending - 1].sent = sent;
+    if (rc == LNK_OK && c->n_pending + 2 >= PIPE_MAX)
+        rc = collect(c, NULL);
+    return rc;
+}
+
 /* A statement whose result nobody waits for: on the writer's pipeline it is
  * only sent (its failure comes back with the next statement that waits). */
 static int defer(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p)
 {
-    if (!c->pipelined)
-        return exec(c, sid, p);
-    char name[16];
-    int rc = send_stmt(c, stmt_name(name, sizeof(name), sid), stmt_sql[sid], &c->prepared[sid], p);
-    if (rc == LNK_OK && c->n_pending + 2 >= PIPE_MAX)
-        rc = collect(c, NULL);
-    return rc;
+    return c->pipelined ? send_later(c, sid, p, NULL) : exec(c, sid, p);
 }
 
 /* Reads what the pipeline still owes: before COMMIT's answer is trusted,
@@ -1244,6 +1281,28 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
     return rc;
 }
 
+static int pg_url_send(struct lnk_store_bconn *c, const struct lnk_url *u, const char *details,
+                       struct lnk_url_sent *s)
+{
+    struct params p = {0};
+    p_i64(&p, u->user_id);
+    p_text(&p, u->short_code);
+    p_text(&p, u->original_url);
+    p_text(&p, u->title);
+    p_bool(&p, u->is_active);
+    p_i64(&p, u->created_at);
+    p_i64(&p, u->updated_at);
+    p_text(&p, details);
+    s->state = LNK_URL_SENT_WAITING;
+    if (c->pipelined)
+        return send_later(c, ST_URL_SEND, &p, s);
+    PGresult *res = NULL;
+    int rc = run(c, ST_URL_SEND, &p, &res);
+    take_sent(c, s, rc == LNK_OK ? res : NULL, false);
+    PQclear(res);
+    return rc;
+}
+
 static int pg_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
 {
     struct params p = {0};
@@ -1674,6 +1733,11 @@ static int pg_commit(struct lnk_store_backend *b)
     return rc;
 }
 
+static int pg_flush(struct lnk_store_backend *b)
+{
+    return b->wr ? settle(b->wr) : LNK_EUNAVAIL;
+}
+
 static int pg_savepoint(struct lnk_store_backend *b, enum lnk_savepoint sp, enum lnk_sp_cmd cmd)
 {
     static const enum stmt_id ids[2][3] = {
@@ -1990,6 +2054,8 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .user_update = pg_user_update,
     .user_delete = pg_user_delete,
     .url_put = pg_url_put,
+    .url_send = pg_url_send,
+    .flush = pg_flush,
     .url_set = pg_url_set,
     .event_put = pg_event_put,
     .import_set = pg_import_set,

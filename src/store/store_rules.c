@@ -31,6 +31,10 @@ struct lnk_store_rules {
      * per batch */
     int64_t id_top[LNK_ID__N];
     bool ids_loaded;
+    /* this batch's creates sent without their answer (url_send), in order;
+     * resending: their refused ones run again, the waiting way */
+    struct lnk_url_sent *sent, **sent_tail;
+    bool resending;
 };
 
 struct lnk_store_rules *lnk_store_rules_new(const struct lnk_store_ops *ops,
@@ -40,6 +44,7 @@ struct lnk_store_rules *lnk_store_rules_new(const struct lnk_store_ops *ops,
     uint8_t key[LNK_CODEGEN_KEY_BYTES];
     r->ops = ops;
     r->b = b;
+    r->sent_tail = &r->sent;
     ops->code_key(b, key);
     lnk_codegen_init(&r->gen, key);
     return r;
@@ -760,6 +765,32 @@ out:
     return rc;
 }
 
+/* A create on a backend that pipelines: the url and its 'created' event go
+ * in one statement whose answer is read before the commit
+ * (lnk_store_rules_flush). One refused then runs again the waiting way,
+ * which tells why or takes the next code. */
+static int send_create(struct lnk_store_rules *r, struct lnk_op_url *op, struct lnk_url *u)
+{
+    char generated[LNK_CODE_LEN + 1];
+    int rc = LNK_OK;
+    if (!u->short_code) {
+        rc = next_code(r, generated);
+        u->short_code = generated;
+    }
+    const char *keys[] = {"short_code", "original_url"};
+    const char *vals[] = {u->short_code, u->original_url};
+    struct lnk_url_sent *s = lnk_arena_alloc(&op->op.arena, sizeof(*s));
+    *s = (struct lnk_url_sent){&op->op.arena, &op->out, LNK_URL_SENT_WAITING, &op->op, NULL};
+    if (rc == LNK_OK)
+        rc = r->ops->url_send(r->ops->writer(r->b), u, details_json(&op->op.arena, keys, vals, 2),
+                              s);
+    if (rc == LNK_OK) {
+        *r->sent_tail = s;
+        r->sent_tail = &s->next;
+    }
+    return rc;
+}
+
 static int url_create(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t now)
 {
     struct lnk_store_bconn *c = r->ops->writer(r->b);
@@ -780,6 +811,8 @@ static int url_create(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t 
     }
     u.id = 0;
     u.created_at = u.updated_at = now;
+    if (rc == LNK_OK && r->ops->url_send && !r->resending)
+        return send_create(r, op, &u);
     if (rc == LNK_OK && u.short_code) {
         rc = r->ops->url_put(c, &u, &op->op.arena, &op->out);
         if (rc == LNK_EEXISTS)
@@ -1638,14 +1671,43 @@ int lnk_store_rules_apply(struct lnk_store_rules *r, struct lnk_store_op *op)
     return refuses_before_writing(op->kind) ? apply_unguarded(r, op) : apply_guarded(r, op);
 }
 
+static void forget_sent(struct lnk_store_rules *r)
+{
+    r->sent = NULL;
+    r->sent_tail = &r->sent;
+}
+
+/* Reads the answers of the creates sent in this batch; runs the refused
+ * ones again. Before the commit; a failure loses the batch. */
+int lnk_store_rules_flush(struct lnk_store_rules *r)
+{
+    if (!r->sent)
+        return LNK_OK;
+    int rc = r->ops->flush(r->b);
+    r->resending = true;
+    for (struct lnk_url_sent *s = r->sent; s && rc == LNK_OK; s = s->next) {
+        if (s->state == LNK_URL_SENT_NONE) {
+            lnk_store_op_reset_outputs(s->op);
+            rc = apply_unguarded(r, s->op);
+        } else if (s->state != LNK_URL_SENT_ROW) {
+            rc = LNK_EBACKEND; /* the flush reported no failure: cannot be */
+        }
+    }
+    r->resending = false;
+    forget_sent(r);
+    return rc;
+}
+
 void lnk_store_rules_committed(struct lnk_store_rules *r)
 {
+    forget_sent(r);
     r->seq_fresh = false;
     r->ids_loaded = false;
 }
 
 void lnk_store_rules_abort(struct lnk_store_rules *r)
 {
+    forget_sent(r);
     /* The database forgets a block reserved in a rolled-back transaction
      * (SQLite), so this process must too, or another could get it again. */
     if (r->seq_fresh) {

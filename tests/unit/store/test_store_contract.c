@@ -1955,7 +1955,7 @@ static void test_failed_op_does_not_spoil_its_batch(void **state)
 
     /* A large import first keeps the writer busy while the rest queue up
      * behind it and are then taken as one batch. */
-    enum { N_IMPORT = 2000, N = 7 };
+    enum { N_IMPORT = 2000, N = 8 };
     struct lnk_user *users = calloc(N_IMPORT, sizeof(*users));
     char(*names)[16] = calloc(N_IMPORT, sizeof(*names));
     char(*mails)[24] = calloc(N_IMPORT, sizeof(*mails));
@@ -1978,17 +1978,32 @@ static void test_failed_op_does_not_spoil_its_batch(void **state)
     }
     creates[3]->in.short_code = "taken1"; /* fails */
     creates[4]->in.user_id = 999999;      /* fails */
+    creates[6]->in.short_code = "fresh1"; /* free before the batch */
+    creates[7]->in.short_code = "fresh1"; /* fails: taken earlier in the same batch */
     submit_all(f->s, ops, N);
 
     CHECK(import->op.rc == LNK_OK && import->imported == N_IMPORT, "import committed");
     CHECK(creates[3]->op.rc == LNK_EEXISTS, "taken code fails alone");
     CHECK(creates[4]->op.rc == LNK_ENOTFOUND, "unknown user fails alone");
+    CHECK(creates[7]->op.rc == LNK_EEXISTS && str_is(creates[7]->op.err_field, "short_code"),
+          "a code taken earlier in the same batch fails alone, naming the field");
+    CHECK(creates[3]->out.id == 0 && creates[4]->out.id == 0 && creates[7]->out.id == 0,
+          "no row on failure");
     for (size_t i = 1; i < N; i++) {
-        if (i == 3 || i == 4)
+        if (i == 3 || i == 4 || i == 7)
             continue;
         CHECK(creates[i]->op.rc == LNK_OK, "the other creates commit");
+        CHECK(creates[i]->out.id > 0 && creates[i]->out.user_id == uid, "id and owner returned");
+        CHECK(str_is(creates[i]->out.original_url, "https://example.com/b"), "url returned");
+        CHECK(creates[i]->out.is_active && creates[i]->out.created_at > 0, "fields returned");
+        CHECK(creates[i]->out.short_code && strlen(creates[i]->out.short_code) >= 6,
+              "a code returned");
         CHECK(op_rc(f->s, LNK_OP_URL_GET, creates[i]->out.id) == LNK_OK, "and are durable");
     }
+    CHECK(str_is(creates[6]->out.short_code, "fresh1"), "the first holder keeps the code");
+    CHECK(creates[1]->out.id != creates[2]->out.id &&
+              !str_is(creates[1]->out.short_code, creates[2]->out.short_code),
+          "generated creates get rows and codes of their own");
     struct row_counts c = count_rows(f->s);
     CHECK(c.users == 1 + N_IMPORT && c.urls == 1 + 4 && c.events == 1 + 4, "no partial rows");
     CHECK(!lnk_store_is_degraded(f->s), "not degraded after good batches");
