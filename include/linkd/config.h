@@ -23,8 +23,11 @@
     X(workers, UINT, "LINKD_WORKERS", "workers", "0", 0, 256,                                      \
       "HTTP worker threads, each with its own event loop (0 = number of cores)")                   \
     X(log_level, LEVEL, "LOG_LEVEL", "log-level", "info", 0, 0, "debug, info, warn or error")      \
+    X(log_format, FORMAT, "LOG_FORMAT", "log-format", "json", 0, 0,                                \
+      "json: one JSON object per log line, for collectors; text: one human-readable line per "     \
+      "record, for a terminal (the same records)")                                                 \
     X(access_log, BOOL, "LINKD_ACCESS_LOG", "access-log", "on", 0, 0,                              \
-      "one JSON line per request at info level (on/off)")                                          \
+      "one log line per request at info level (on/off)")                                           \
     X(seed_dir, STR, "LINKD_SEED_DIR", "seed", "", 0, 0,                                           \
       "directory with users.csv, urls.csv, events.csv, loaded at start when the tables are "       \
       "empty")                                                                                     \
@@ -103,6 +106,7 @@ struct lnk_config {
     char *database_url;
     unsigned workers;
     enum lnk_log_level log_level;
+    enum lnk_log_format log_format;
     bool access_log;
     char *seed_dir;
     bool synchronous;

@@ -11,13 +11,14 @@
 #include "linkd/err.h"
 #include "linkd/str.h"
 
-enum kind { K_STR, K_UINT, K_LEVEL, K_BOOL, K_SYNC, K_CIDRS };
-#define K_OF_STR   K_STR
-#define K_OF_UINT  K_UINT
-#define K_OF_LEVEL K_LEVEL
-#define K_OF_BOOL  K_BOOL
-#define K_OF_SYNC  K_SYNC
-#define K_OF_CIDRS K_CIDRS
+enum kind { K_STR, K_UINT, K_LEVEL, K_FORMAT, K_BOOL, K_SYNC, K_CIDRS };
+#define K_OF_STR    K_STR
+#define K_OF_UINT   K_UINT
+#define K_OF_LEVEL  K_LEVEL
+#define K_OF_FORMAT K_FORMAT
+#define K_OF_BOOL   K_BOOL
+#define K_OF_SYNC   K_SYNC
+#define K_OF_CIDRS  K_CIDRS
 
 struct def {
     enum kind kind;
@@ -74,6 +75,12 @@ static int set_value(struct lnk_config *cfg, const struct def *d, const char *v,
     case K_LEVEL:
         if (lnk_log_parse_level(v, (enum lnk_log_level *)field) != LNK_OK) {
             snprintf(err, errcap, "%s: '%s' is not one of debug, info, warn, error", src, v);
+            return LNK_EINVAL;
+        }
+        return LNK_OK;
+    case K_FORMAT:
+        if (lnk_log_parse_format(v, (enum lnk_log_format *)field) != LNK_OK) {
+            snprintf(err, errcap, "%s: '%s' is not json or text", src, v);
             return LNK_EINVAL;
         }
         return LNK_OK;
