@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "  linkd serve [flags]         serve the API and redirects\n"
             "  linkd import DIR [flags]    load users.csv, urls.csv, events.csv from DIR\n"
             "  linkd copy TO_URL [flags]   copy the whole database into TO_URL (postgres://...)\n"
+            "  linkd config --markdown     print the settings as docs/configuration.md\n"
             "  linkd version               print the version\n"
             "  linkd <command> --help      settings of a command\n\n"
             "settings (flag, environment variable, meaning):\n",
@@ -162,6 +163,14 @@ int main(int argc, char **argv)
         return run(argv[1], argc, argv);
     if (strcmp(argv[1], "keys") == 0)
         return run_keys(argc, argv);
+    if (strcmp(argv[1], "config") == 0) {
+        if (argc == 3 && strcmp(argv[2], "--markdown") == 0) {
+            lnk_config_print_markdown(stdout);
+            return 0;
+        }
+        fprintf(stderr, "linkd config: usage: linkd config --markdown\n");
+        return 2;
+    }
     fprintf(stderr, "linkd: unknown command '%s' (see linkd --help)\n", argv[1]);
     return 2;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Configuration: environment variables (12-factor) with matching flags that
  * override them. LNK_CONFIG_DEFS is the single list of settings; it drives
- * parsing, validation, --help and the docs table. Not thread-safe; filled once
+ * parsing, validation, --help and docs/configuration.md. Not thread-safe; filled once
  * at start-up and read-only afterwards. */
 #ifndef LNK_CONFIG_H
 #define LNK_CONFIG_H
@@ -19,12 +19,17 @@
       "address:port to listen on (port 0 picks a free port)")                                      \
     X(database_url, STR, "DATABASE_URL", "database", "sqlite://./linkd.db", 0, 0,                  \
       "store location: sqlite:///abs/path.db, sqlite://./relative.db or "                          \
-      "postgres://user:password@host:port/db?options")                                             \
+      "postgres://user:password@host:port/db?options (libpq's URI: every libpq option works); "    \
+      "logs show it without the password")                                                         \
     X(workers, UINT, "LINKD_WORKERS", "workers", "0", 0, 256,                                      \
       "HTTP worker threads, each with its own event loop (0 = number of cores)")                   \
-    X(log_level, LEVEL, "LOG_LEVEL", "log-level", "info", 0, 0, "debug, info, warn or error")      \
+    X(log_level, LEVEL, "LOG_LEVEL", "log-level", "info", 0, 0,                                    \
+      "the lowest level written: debug, info, warn or error")                                      \
+    X(log_format, FORMAT, "LOG_FORMAT", "log-format", "json", 0, 0,                                \
+      "json: one JSON object per log line, for collectors; text: one human-readable line per "     \
+      "record, for a terminal (the same records)")                                                 \
     X(access_log, BOOL, "LINKD_ACCESS_LOG", "access-log", "on", 0, 0,                              \
-      "one JSON line per request at info level (on/off)")                                          \
+      "one log line per request at info level (on/off)")                                           \
     X(seed_dir, STR, "LINKD_SEED_DIR", "seed", "", 0, 0,                                           \
       "directory with users.csv, urls.csv, events.csv, loaded at start when the tables are "       \
       "empty")                                                                                     \
@@ -82,7 +87,8 @@
       "without Redis")                                                                             \
     X(redis_url, STR, "REDIS_URL", "redis", "", 0, 0,                                              \
       "Redis shared by several nodes (cache tier, invalidations, rate limits): "                   \
-      "redis://[[user]:password@]host[:port][/db]; empty: no Redis")                               \
+      "redis://[[user]:password@]host[:port][/db], no TLS (docs/deploy.md); empty: no Redis; "     \
+      "logs show it without the password")                                                         \
     X(redis_timeout_ms, UINT, "LINKD_REDIS_TIMEOUT_MS", "redis-timeout-ms", "50", 1, 10000,        \
       "the longest a request waits for Redis before it goes on without it, in ms")                 \
     X(redis_ttl_s, UINT, "LINKD_REDIS_TTL_S", "redis-ttl-s", "60", 1, 86400,                       \
@@ -103,6 +109,7 @@ struct lnk_config {
     char *database_url;
     unsigned workers;
     enum lnk_log_level log_level;
+    enum lnk_log_format log_format;
     bool access_log;
     char *seed_dir;
     bool synchronous;
@@ -148,5 +155,10 @@ void lnk_config_cleanup(struct lnk_config *cfg);
 
 /* Writes the settings table (flag, env, default, help) to f. */
 void lnk_config_print_help(void *file);
+
+/* Writes docs/configuration.md to f: every setting with its environment
+ * variable, flag, default, accepted values and help, as a Markdown page
+ * (`linkd config --markdown`). */
+void lnk_config_print_markdown(void *file);
 
 #endif

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Structured logs: one JSON object per line on stdout with ts (UTC, ms),
- * level, component, event, request_id, then typed fields (STYLE.md §7). The
+/* Structured logs: one line per record on stdout with ts (UTC, ms), level,
+ * component, event, request_id, then typed fields (STYLE.md §7); a JSON
+ * object by default, or a human-readable text line (lnk_log_line_format,
+ * docs/logging.md). The
  * macro checks the level before evaluating its fields. Lines never
  * interleave. Once started, a background thread writes them, so logging never
  * stalls a worker; a thread whose queue is full drops the line and counts it.
@@ -13,6 +15,12 @@
 #include <stdint.h>
 
 enum lnk_log_level { LNK_LOG_DEBUG, LNK_LOG_INFO, LNK_LOG_WARN, LNK_LOG_ERROR };
+
+/* JSON: {"ts":"...","level":"info",...}. TEXT: `TS LEVEL COMPONENT EVENT
+ * key=value ...`, a value written as a JSON string when it is empty or holds
+ * a space, '=', '"', '\\' or a byte outside printable ASCII; a NULL string
+ * as `key=` with nothing after it. */
+enum lnk_log_format { LNK_LOG_JSON, LNK_LOG_TEXT };
 
 enum lnk_log_type { LNK_LF_END, LNK_LF_STR, LNK_LF_SLICE, LNK_LF_INT, LNK_LF_DBL, LNK_LF_BOOL };
 
@@ -37,6 +45,12 @@ struct lnk_log_field {
 /* The minimum level written; set once at start-up, read everywhere. */
 extern enum lnk_log_level lnk_log_min_level;
 
+/* How lines are written; set once at start-up, read everywhere. */
+extern enum lnk_log_format lnk_log_line_format;
+
+/* "json" or "text" (case-insensitive). */
+int lnk_log_parse_format(const char *s, enum lnk_log_format *out);
+
 /* "debug", "info", "warn"/"warning", "error" (case-insensitive). */
 int lnk_log_parse_level(const char *s, enum lnk_log_level *out);
 const char *lnk_log_level_name(enum lnk_log_level level);
@@ -47,8 +61,8 @@ void lnk_log_write(enum lnk_log_level level, const char *request_id, const char 
 
 /* The access line of one request at info: what lnk_log_write writes for
  * component "http", event "request" and the fields method, path, route,
- * status and duration_us, formatted without the generic field walk (it is
- * written for every request). request_id may be NULL. */
+ * status and duration_us; in JSON formatted without the generic field walk
+ * (it is written for every request). request_id may be NULL. */
 void lnk_log_request(const char *request_id, const char *method, const char *path, size_t path_len,
                      const char *route, int64_t status, int64_t duration_us);
 

@@ -495,6 +495,7 @@ int lnk_app_serve(const struct lnk_config *cfg)
     sigset_t set;
     int code = 1;
     lnk_log_min_level = cfg->log_level;
+    lnk_log_line_format = cfg->log_format;
     block_signals(&set); /* before any thread starts, so all inherit it */
     lnk_log_start();
     lnk_url_redact(cfg->database_url, a.db_shown, sizeof(a.db_shown));
@@ -538,6 +539,7 @@ int lnk_app_import(const struct lnk_config *cfg, const char *dir)
     char err[512] = "";
     struct lnk_seed_report rep = {0};
     lnk_log_min_level = cfg->log_level;
+    lnk_log_line_format = cfg->log_format;
     lnk_url_redact(cfg->database_url, a.db_shown, sizeof(a.db_shown));
     if (open_store(&a) != LNK_OK) {
         fprintf(stderr, "linkd import: cannot open %s\n", a.db_shown);

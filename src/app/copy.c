@@ -426,6 +426,7 @@ int lnk_app_copy(const struct lnk_config *cfg, const char *to_url)
     struct stat st;
     int code = 1;
     lnk_log_min_level = cfg->log_level;
+    lnk_log_line_format = cfg->log_format;
     lnk_url_redact(from, cp.src_shown, sizeof(cp.src_shown));
     lnk_url_redact(to_url, cp.dst_shown, sizeof(cp.dst_shown));
     if (same_location(from, to_url)) {

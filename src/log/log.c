@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON-lines logger. Each line is formatted into a thread-local buffer. Before
- * lnk_log_start (and after lnk_log_stop) it is written at once with one
- * write(2). While started, it is copied into the calling thread's own ring
- * (single producer, no lock) and a log thread writes the rings out every few
- * milliseconds, so a request never waits for stdout; a full ring drops the
- * line and counts it. */
+/* Log lines, JSON or text. Each line is formatted into a thread-local buffer.
+ * Before lnk_log_start (and after lnk_log_stop) it is written at once with
+ * one write(2). While started, it is copied into the calling thread's own
+ * ring (single producer, no lock) and a log thread writes the rings out every
+ * few milliseconds, so a request never waits for stdout; a full ring drops
+ * the line and counts it. */
 #include "linkd/log.h"
 
 #include <pthread.h>
@@ -51,9 +51,22 @@ static struct {
 static _Thread_local struct ring *my_ring;
 
 enum lnk_log_level lnk_log_min_level = LNK_LOG_INFO;
+enum lnk_log_format lnk_log_line_format = LNK_LOG_JSON;
 static _Atomic uint64_t dropped;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+int lnk_log_parse_format(const char *s, enum lnk_log_format *out)
+{
+    struct lnk_str v = lnk_str_from_cstr(s);
+    if (lnk_str_eq_nocase(v, LNK_STR("json")))
+        *out = LNK_LOG_JSON;
+    else if (lnk_str_eq_nocase(v, LNK_STR("text")))
+        *out = LNK_LOG_TEXT;
+    else
+        return LNK_EINVAL;
+    return LNK_OK;
+}
 
 const char *lnk_log_level_name(enum lnk_log_level level)
 {
@@ -137,7 +150,7 @@ static void put_int(struct line *l, int64_t v)
     put(l, tmp + i, sizeof(tmp) - i);
 }
 
-static void put_field(struct line *l, const struct lnk_log_field *f)
+static void put_json_field(struct line *l, const struct lnk_log_field *f)
 {
     put_key(l, f->key);
     switch (f->type) {
@@ -165,9 +178,58 @@ static void put_field(struct line *l, const struct lnk_log_field *f)
     }
 }
 
-/* "{"ts":"YYYY-MM-DDTHH:MM:SS.mmmZ"; the seconds part is formatted once a
- * second per thread. */
-static void put_ts(struct line *l)
+/* A text value is written as it is unless a reader could not tell where it
+ * ends or what it holds: then as a JSON string. */
+static bool needs_quotes(const char *s, size_t n)
+{
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= ' ' || c >= 0x7f || c == '"' || c == '=' || c == '\\')
+            return true;
+    }
+    return false;
+}
+
+static void put_text_value(struct line *l, const char *s, size_t n)
+{
+    if (needs_quotes(s, n))
+        put_escaped(l, s, n);
+    else
+        put(l, s, n);
+}
+
+static void put_text_field(struct line *l, const struct lnk_log_field *f)
+{
+    put(l, " ", 1);
+    put(l, f->key, strlen(f->key));
+    put(l, "=", 1);
+    switch (f->type) {
+    case LNK_LF_STR:
+        if (f->v.s) /* NULL: nothing after '=' */
+            put_text_value(l, f->v.s, strlen(f->v.s));
+        break;
+    case LNK_LF_SLICE:
+        put_text_value(l, f->v.s ? f->v.s : "", f->v.s ? f->len : 0);
+        break;
+    case LNK_LF_INT:
+        put_int(l, f->v.i);
+        break;
+    case LNK_LF_DBL:
+        put_fmt(l, "%.6g", f->v.d);
+        break;
+    case LNK_LF_BOOL:
+        put(l, f->v.b ? "true" : "false", f->v.b ? 4 : 5);
+        break;
+    case LNK_LF_END:
+        break;
+    }
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ"; the seconds part is formatted once a second per
+ * thread. */
+static void put_time(struct line *l)
 {
     static _Thread_local time_t cached_sec = -1;
     static _Thread_local char cached[32];
@@ -181,11 +243,75 @@ static void put_ts(struct line *l)
         cached_sec = ts.tv_sec;
     }
     long ms = ts.tv_nsec / 1000000;
-    char frac[6] = {
-        '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', '"'};
-    put(l, "{\"ts\":\"", 7);
+    char frac[5] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
+                    'Z'};
     put(l, cached, cached_len);
     put(l, frac, sizeof(frac));
+}
+
+/* {"ts":"YYYY-MM-DDTHH:MM:SS.mmmZ" */
+static void put_ts(struct line *l)
+{
+    put(l, "{\"ts\":\"", 7);
+    put_time(l);
+    put(l, "\"", 1);
+}
+
+/* The record without its line end; the caller's buffer keeps two bytes for
+ * that. */
+static void format_json(struct line *l, const char *level, const char *request_id,
+                        const char *component, const char *event,
+                        const struct lnk_log_field *fields, size_t n)
+{
+    put_ts(l);
+    put_key(l, "level");
+    put_escaped(l, level, strlen(level));
+    put_key(l, "component");
+    put_escaped(l, component, strlen(component));
+    put_key(l, "event");
+    put_escaped(l, event, strlen(event));
+    if (request_id) {
+        put_key(l, "request_id");
+        put_escaped(l, request_id, strlen(request_id));
+    }
+    for (size_t i = 0; i < n; i++)
+        put_json_field(l, &fields[i]);
+}
+
+static void format_text(struct line *l, const char *level, const char *request_id,
+                        const char *component, const char *event,
+                        const struct lnk_log_field *fields, size_t n)
+{
+    put_time(l);
+    put(l, " ", 1);
+    put(l, level, strlen(level));
+    put(l, " ", 1);
+    put_text_value(l, component, strlen(component));
+    put(l, " ", 1);
+    put_text_value(l, event, strlen(event));
+    if (request_id)
+        put_text_field(l, &LNK_F_STR("request_id", request_id));
+    for (size_t i = 0; i < n; i++)
+        put_text_field(l, &fields[i]);
+}
+
+static void format_line(struct line *l, enum lnk_log_level level, const char *request_id,
+                        const char *component, const char *event,
+                        const struct lnk_log_field *fields, size_t n)
+{
+    const char *name = lnk_log_level_name(level);
+    if (lnk_log_line_format == LNK_LOG_TEXT)
+        format_text(l, name, request_id, component, event, fields, n);
+    else
+        format_json(l, name, request_id, component, event, fields, n);
+}
+
+/* Closes the line in the two bytes its buffer keeps. */
+static void end_line(struct line *l, bool json)
+{
+    if (json)
+        l->p[l->len++] = '}';
+    l->p[l->len++] = '\n';
 }
 
 static void emit(const char *p, size_t len);
@@ -195,41 +321,43 @@ void lnk_log_write(enum lnk_log_level level, const char *request_id, const char 
 {
     static _Thread_local char buf[LINE_MAX_BYTES];
     struct line l = {buf, 0, sizeof(buf) - 2, false};
-    put_ts(&l);
-    put_key(&l, "level");
-    put_escaped(&l, lnk_log_level_name(level), strlen(lnk_log_level_name(level)));
-    put_key(&l, "component");
-    put_escaped(&l, component, strlen(component));
-    put_key(&l, "event");
-    put_escaped(&l, event, strlen(event));
-    if (request_id) {
-        put_key(&l, "request_id");
-        put_escaped(&l, request_id, strlen(request_id));
-    }
-    for (size_t i = 0; i < n; i++)
-        put_field(&l, &fields[i]);
+    format_line(&l, level, request_id, component, event, fields, n);
     if (l.truncated) {
-        /* A truncated line is no longer JSON; replace it with a marker. */
+        /* A truncated line no longer says what it holds; replace it with a marker. */
         l.len = 0;
         l.truncated = false;
-        put_ts(&l);
-        static const char marker[] =
-            ",\"level\":\"warn\",\"component\":\"log\",\"event\":\"line_truncated\"";
-        put(&l, marker, sizeof(marker) - 1);
+        format_line(&l, LNK_LOG_WARN, NULL, "log", "line_truncated", NULL, 0);
     }
-    buf[l.len++] = '}';
-    buf[l.len++] = '\n';
+    end_line(&l, lnk_log_line_format == LNK_LOG_JSON);
     emit(buf, l.len);
 }
 
-/* The access line, formatted in one pass: the constant parts are copied as
- * they are, and only the path (the client's bytes) is escaped. The bytes are
- * those lnk_log_write would write for the same fields (test_log.c). */
+/* The access line through the generic writer. */
+static void write_request_fields(const char *request_id, const char *method, const char *path,
+                                 size_t path_len, const char *route, int64_t status,
+                                 int64_t duration_us)
+{
+    lnk_log_write(LNK_LOG_INFO, request_id, "http", "request",
+                  (const struct lnk_log_field[]){
+                      LNK_F_STR("method", method), LNK_F_SLICE("path", path, path_len),
+                      LNK_F_STR("route", route), LNK_F_INT("status", status),
+                      LNK_F_INT("duration_us", duration_us)},
+                  5);
+}
+
+/* The JSON access line, formatted in one pass: the constant parts are copied
+ * as they are, and only the path (the client's bytes) is escaped. The bytes
+ * are those lnk_log_write would write for the same fields (test_log.c). A
+ * text line, for a person at a terminal, takes the generic path. */
 void lnk_log_request(const char *request_id, const char *method, const char *path, size_t path_len,
                      const char *route, int64_t status, int64_t duration_us)
 {
     if (LNK_LOG_INFO < lnk_log_min_level)
         return;
+    if (lnk_log_line_format == LNK_LOG_TEXT) {
+        write_request_fields(request_id, method, path, path_len, route, status, duration_us);
+        return;
+    }
     static _Thread_local char buf[LINE_MAX_BYTES];
     struct line l = {buf, 0, sizeof(buf) - 2, false};
     static const char head[] = ",\"level\":\"info\",\"component\":\"http\",\"event\":\"request\"";
@@ -250,16 +378,10 @@ void lnk_log_request(const char *request_id, const char *method, const char *pat
     put(&l, ",\"duration_us\":", 15);
     put_int(&l, duration_us);
     if (l.truncated) { /* a path near the line's size: the generic writer says how */
-        lnk_log_write(LNK_LOG_INFO, request_id, "http", "request",
-                      (const struct lnk_log_field[]){
-                          LNK_F_STR("method", method), LNK_F_SLICE("path", path, path_len),
-                          LNK_F_STR("route", route), LNK_F_INT("status", status),
-                          LNK_F_INT("duration_us", duration_us)},
-                      5);
+        write_request_fields(request_id, method, path, path_len, route, status, duration_us);
         return;
     }
-    buf[l.len++] = '}';
-    buf[l.len++] = '\n';
+    end_line(&l, true);
     emit(buf, l.len);
 }
 

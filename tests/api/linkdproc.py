@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
 """Running the real binary: `linkd serve` as a child process with its stdout
-(JSON log lines) and stderr (sanitizer reports) in files, and one-shot CLI
-commands. A server is up once it prints {"event":"listening","port":N}.
+(log lines, JSON or with LOG_FORMAT=text text) and stderr (sanitizer
+reports) in files, and one-shot CLI commands. A server is up once it prints
+{"event":"listening","port":N} (text: `... http listening ... port=N`).
 Its database is named by a path (db_path) on the backend LNK_TEST_BACKEND
 picks (backend.py), or given whole as database_url."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -26,6 +28,34 @@ LISTEN_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 40
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "ERROR: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+_TEXT_VALUE = r'(?:"(?:[^"\\]|\\.)*"|[^ "]*)'
+TEXT_LINE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (debug|info|warn|error) (\S+) (\S+)"
+                       r"((?: [a-z0-9_]+=" + _TEXT_VALUE + r")*)\n?")
+TEXT_FIELD = re.compile(r" ([a-z0-9_]+)=(" + _TEXT_VALUE + ")")
+
+
+def parse_text_line(line):
+    """A LOG_FORMAT=text line as the dict its JSON line would be (bare
+    values stay strings, a quoted one is decoded, `key=` is None), or None
+    when the line does not have the text shape."""
+    m = TEXT_LINE.fullmatch(line)
+    if not m:
+        return None
+    obj = {"ts": m.group(1), "level": m.group(2), "component": m.group(3), "event": m.group(4)}
+    for key, value in TEXT_FIELD.findall(m.group(5)):
+        obj[key] = json.loads(value) if value.startswith('"') else (value or None)
+    return obj
+
+
+def parse_log_line(line):
+    """A JSON or text log line as a dict, or None."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return parse_text_line(line)
+    return obj if isinstance(obj, dict) else None
 
 
 def tail(path, n=40):
@@ -112,12 +142,10 @@ class LinkdProcess:
         deadline = time.monotonic() + LISTEN_TIMEOUT_S
         while time.monotonic() < deadline:
             for line in self.stdout_text().splitlines():
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(obj, dict) and obj.get("event") == "listening":
+                obj = parse_log_line(line)
+                if obj and obj.get("event") == "listening":
                     port = obj.get("port")
+                    port = int(port) if isinstance(port, str) and port.isdigit() else port
                     if type(port) is int and 0 < port < 65536:
                         return port
             rc = self.proc.poll()

@@ -31,6 +31,7 @@ def test_serve_help(tmp_path):
 @pytest.mark.parametrize("args", [
     ["--bogus"], ["serve", "--bogus"], ["serve", "--workers", "abc"], ["serve", "--workers"],
     ["serve", "--workers", "-1"], ["serve", "--log-level", "loud"], ["import", "--bogus", "x"],
+    ["serve", "--log-format", "xml"], ["config"], ["config", "--markdown", "x"],
 ], ids=" ".join)
 def test_usage_errors_exit_2_with_one_line(tmp_path, args):
     env = linkd_env(LINKD_LISTEN="127.0.0.1:0", DATABASE_URL=db_url(tmp_path / "u.db"))
