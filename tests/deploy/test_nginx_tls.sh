@@ -54,8 +54,9 @@ done
 
 # the proxy: linkd.conf up to its server block, one node; then linkd-tls.conf
 p80="$(free_port)" p443="$(free_port)"
-sed -n '/^server {$/q;p' "$plain" | sed '/^    server 10\.0\.0\.1[23]:8080/d' |
-    sed "s/^    server 10\.0\.0\.11:8080 /    server 127.0.0.1:$lport /" >"$tmp/site.conf"
+sed -n '/^server {$/q;p' "$plain" |
+    awk -v node="127.0.0.1:$lport" '/^    server [^ ]+:[0-9]+ / { if (!seen++) { sub(/server [^ ]+:[0-9]+ /, "server " node " "); print } next } { print }' \
+        >"$tmp/site.conf"
 grep -q "server 127.0.0.1:$lport " "$tmp/site.conf" || fail "linkd.conf's upstream servers changed"
 sed -e "s|^    listen 80;|    listen 127.0.0.1:$p80;|" \
     -e "s|^    listen 443 ssl http2;|    listen 127.0.0.1:$p443 ssl http2;|" \
