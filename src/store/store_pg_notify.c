@@ -117,8 +117,7 @@ static bool subscribe(struct lnk_pg_notify *p, bool again)
     const char *vals[] = {"3", "1", "30", "linkd-notify", p->conninfo, NULL};
     p->pg = PQconnectdbParams(keys, vals, 1);
     if (!p->pg || PQstatus(p->pg) != CONNECTION_OK ||
-        !exec_ok(p->pg, "LISTEN " LNK_PG_NOTIFY_CHANNEL, 0, NULL) ||
-        PQsetnonblocking(p->pg, 0) != 0) {
+        !exec_ok(p->pg, "LISTEN " LNK_PG_NOTIFY_CHANNEL, 0, NULL)) {
         if (p->pg)
             disconnect(p, "subscribe_failed");
         else
