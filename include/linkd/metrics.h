@@ -50,7 +50,8 @@
  *   CACHE       cache="links" | "url_json"; present for the caches in use
  *   DEPENDENCY  dependency="sqlite" | "postgres" | "redis"; present for the
  *               dependencies this node is configured with
- *   REDIS       no label; present only with REDIS_URL */
+ *   REDIS       no label; present only with REDIS_URL
+ *   PG_NOTIFY   no label; present only on PostgreSQL without REDIS_URL */
 #define LNK_METRICS_CACHES(X)       X(links) X(url_json)
 #define LNK_METRICS_DEPENDENCIES(X) X(sqlite) X(postgres) X(redis)
 
@@ -100,6 +101,17 @@
       "Links dropped from the local caches on an invalidation message", REDIS)                     \
     X(counter, redis_invalidations_dropped_total,                                                  \
       "Invalidations given up because Redis stayed unreachable too long", REDIS)                   \
+    X(gauge, pg_notify_subscribed, "1 while the LISTEN on the invalidation channel is live",       \
+      PG_NOTIFY)                                                                                   \
+    X(gauge, pg_notify_queue_depth, "Invalidations queued for NOTIFY", PG_NOTIFY)                  \
+    X(counter, pg_notify_reconnects_total, "LISTEN subscriptions made again after a loss",         \
+      PG_NOTIFY)                                                                                   \
+    X(counter, pg_notify_invalidations_published_total,                                            \
+      "Changed links whose invalidation PostgreSQL took and notified", PG_NOTIFY)                  \
+    X(counter, pg_notify_invalidations_received_total,                                             \
+      "Links dropped from the local caches on another node's notification", PG_NOTIFY)             \
+    X(counter, pg_notify_invalidations_dropped_total,                                              \
+      "Invalidations given up because the NOTIFY queue was full", PG_NOTIFY)                       \
     X(gauge, connections_limit, "Open connections past which new ones are closed at once", NONE)   \
     X(counter, log_dropped_total, "Log lines dropped because stdout would block", NONE)            \
     X(gauge, workers, "HTTP worker threads", NONE)
@@ -165,6 +177,7 @@ void lnk_histo_observe(struct lnk_histo *h, uint64_t v);
 #define LNK_ME_FIELD_CACHE(name)      double name[LNK_METRICS_N_CACHES];
 #define LNK_ME_FIELD_DEPENDENCY(name) double name[LNK_METRICS_N_DEPS];
 #define LNK_ME_FIELD_REDIS(name)      double name;
+#define LNK_ME_FIELD_PG_NOTIFY(name)  double name;
 
 /* What the collect callback fills; it starts zeroed. */
 struct lnk_metrics_external {
@@ -177,6 +190,7 @@ struct lnk_metrics_external {
     const char *backend;                     /* the BACKEND label; NULL: BACKEND values absent */
     bool has_disk;                           /* DISK values present */
     bool has_redis;                          /* REDIS values present */
+    bool has_pg_notify;                      /* PG_NOTIFY values present */
     bool has_cache[LNK_METRICS_N_CACHES];    /* CACHE values present, per cache */
     bool has_dependency[LNK_METRICS_N_DEPS]; /* DEPENDENCY values present, per dependency */
 };

@@ -49,6 +49,7 @@ struct lnk_worker_env {
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect; /* NULL: unlimited */
     struct lnk_inflight *heavy; /* lists and totals in progress per client; NULL: unlimited */
     struct lnk_redis *redis;    /* shared tier, invalidations, shared budgets; NULL: no Redis */
+    struct lnk_pg_notify *pg_notify; /* invalidations without Redis on PostgreSQL; NULL: none */
     const struct lnk_config *cfg;
     const _Atomic bool *draining; /* set on SIGTERM: /health/ready answers 503 */
 };

@@ -26,6 +26,7 @@
 #include "linkd/inflight.h"
 #include "linkd/log.h"
 #include "linkd/metrics.h"
+#include "linkd/pg_notify.h"
 #include "linkd/ratelimit.h"
 #include "linkd/redis.h"
 #include "linkd/router.h"
@@ -41,6 +42,8 @@ struct app {
     struct lnk_http *http;
     struct lnk_cache *links, *url_json;
     struct lnk_redis *redis; /* NULL: no REDIS_URL */
+    /* Invalidations over LISTEN/NOTIFY: a PostgreSQL store and no Redis. */
+    struct lnk_pg_notify *pg_notify;
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
     struct lnk_inflight *heavy;
     _Atomic bool stopped;  /* set by the shutdown thread when all is flushed */
@@ -156,6 +159,22 @@ static void collect_redis(struct app *a, struct lnk_metrics_external *out)
     out->redis_command_duration_seconds = st.latency;
 }
 
+/* The LISTEN/NOTIFY channel's view, like Redis's invalidations. */
+static void collect_pg_notify(struct app *a, struct lnk_metrics_external *out)
+{
+    struct lnk_pg_notify_status st;
+    if (!a->pg_notify)
+        return;
+    lnk_pg_notify_get_status(a->pg_notify, &st);
+    out->has_pg_notify = true;
+    out->pg_notify_subscribed = st.subscribed ? 1 : 0;
+    out->pg_notify_reconnects_total = (double)st.reconnects;
+    out->pg_notify_invalidations_published_total = (double)st.published;
+    out->pg_notify_invalidations_received_total = (double)st.received;
+    out->pg_notify_invalidations_dropped_total = (double)st.dropped;
+    out->pg_notify_queue_depth = (double)st.queue_depth;
+}
+
 static void collect_metrics(void *udata, struct lnk_metrics_external *out)
 {
     struct app *a = udata;
@@ -172,6 +191,7 @@ static void collect_metrics(void *udata, struct lnk_metrics_external *out)
     collect_cache(a->links, LNK_METRICS_CACHE_links, out);
     collect_cache(a->url_json, LNK_METRICS_CACHE_url_json, out);
     collect_redis(a, out);
+    collect_pg_notify(a, out);
     out->connections_limit = a->cfg->max_connections;
     out->log_dropped_total = (double)lnk_log_dropped();
     out->workers = a->cfg->workers;
@@ -193,6 +213,7 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->heavy = a->heavy;
     env->draining = &a->draining;
     env->redis = a->redis;
+    env->pg_notify = a->pg_notify;
     lnk_cache_thread_register();
     return lnk_store_conn_open(a->store, &env->conn);
 }
@@ -207,10 +228,10 @@ static void worker_fini(void *udata, struct lnk_worker_env *env)
 
 /* Links get 7/8 of LINKD_CACHE_MB, url representations the rest. Where
  * other nodes may change links (Redis configured, or a PostgreSQL store that
- * several nodes share), entries live LINKD_CACHE_TTL_MS: with Redis the
- * backstop for an invalidation that never arrived
- * (docs/adr/0014-redis-tier.md), without it the bound on how long a node
- * serves a link another node changed. */
+ * several nodes share), entries live LINKD_CACHE_TTL_MS: the backstop for
+ * an invalidation that never arrived, over Redis
+ * (docs/adr/0014-redis-tier.md) or LISTEN/NOTIFY
+ * (docs/adr/0011-postgresql-backend.md). */
 /* Active links in the store (0 when it cannot tell): the caches start
  * sized for them. */
 static size_t active_links(struct lnk_store *s)
@@ -240,8 +261,8 @@ static int open_caches(struct app *a)
     return rc;
 }
 
-/* An invalidation message (on the Redis thread): this node forgets the link
- * too, whichever node changed it. */
+/* An invalidation message (on the Redis or the notification thread): this
+ * node forgets the link too, whichever node changed it. */
 static void forget_link(void *udata, int64_t id, struct lnk_str code)
 {
     struct app *a = udata;
@@ -254,13 +275,13 @@ static void forget_link(void *udata, int64_t id, struct lnk_str code)
     }
 }
 
-static void redis_thread_init(void *udata)
+static void invalidation_thread_init(void *udata)
 {
     (void)udata;
     lnk_cache_thread_register();
 }
 
-static void redis_thread_fini(void *udata)
+static void invalidation_thread_fini(void *udata)
 {
     (void)udata;
     lnk_cache_thread_unregister();
@@ -279,8 +300,8 @@ static int open_redis(struct app *a)
         .link_ttl_ms = a->cfg->redis_ttl_s * 1000,
         .on_forget = forget_link,
         .udata = a,
-        .thread_init = redis_thread_init,
-        .thread_fini = redis_thread_fini,
+        .thread_init = invalidation_thread_init,
+        .thread_fini = invalidation_thread_fini,
     };
     if (!a->cfg->redis_url[0])
         return LNK_OK;
@@ -301,6 +322,24 @@ static int open_redis(struct app *a)
         LNK_LOG(ERROR, NULL, "redis", "open_failed", LNK_F_STR("redis", a->redis_shown),
                 LNK_F_STR("error", err));
     return rc;
+}
+
+/* Nodes on one PostgreSQL database without Redis tell each other of
+ * changed links over LISTEN/NOTIFY (docs/adr/0011-postgresql-backend.md);
+ * the cache TTL stays the backstop while the subscription is down. */
+static int open_pg_notify(struct app *a)
+{
+    struct lnk_pg_notify_config pc = {
+        .conninfo = a->cfg->database_url,
+        .on_forget = forget_link,
+        .udata = a,
+        .thread_init = invalidation_thread_init,
+        .thread_fini = invalidation_thread_fini,
+    };
+    if (a->cfg->redis_url[0] || strcmp(lnk_store_backend_name(a->store), "postgres") != 0 ||
+        (!a->links && !a->url_json))
+        return LNK_OK;
+    return lnk_pg_notify_new(&pc, &a->pg_notify);
 }
 
 static int open_store(struct app *a)
@@ -511,7 +550,7 @@ int lnk_app_serve(const struct lnk_config *cfg)
     open_limiters(&a);
     if (lnk_events_new(a.store, cfg->workers, cfg->click_flush_ms, cfg->click_backlog, &a.events) !=
             LNK_OK ||
-        open_caches(&a) != LNK_OK || open_redis(&a) != LNK_OK)
+        open_caches(&a) != LNK_OK || open_redis(&a) != LNK_OK || open_pg_notify(&a) != LNK_OK)
         goto out;
     find_database_files(&a);
     a.metrics = lnk_metrics_new(cfg->workers, collect_metrics, &a);
@@ -522,7 +561,8 @@ out:
     lnk_http_stop(a.http);
     lnk_http_join(a.http);
     lnk_events_free(a.events);
-    lnk_redis_free(a.redis); /* sends the last invalidations; calls into the caches */
+    lnk_redis_free(a.redis);         /* sends the last invalidations; calls into the caches */
+    lnk_pg_notify_free(a.pg_notify); /* likewise */
     close_limiters(&a);
     lnk_cache_free(a.links);
     lnk_cache_free(a.url_json);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* How handlers use the link caches: fill after a store read, forget before
- * answering a mutation (with Redis: on every node, and in the shared tier). */
+ * answering a mutation (with Redis: on every node, and in the shared tier;
+ * on PostgreSQL without Redis: on every node, over LISTEN/NOTIFY). */
 #include <stdio.h>
 #include <string.h>
 
 #include "handlers/handlers_int.h"
 #include "linkd/cache.h"
+#include "linkd/pg_notify.h"
 #include "linkd/redis.h"
 
 void *lnk_h_req_alloc(void *req, size_t len)
@@ -29,6 +31,8 @@ void lnk_h_forget_urls(struct lnk_req *r, const struct lnk_url *urls, size_t n)
         }
         if (changed)
             changed[i] = (struct lnk_redis_changed){u->id, u->short_code};
+        if (env->pg_notify)
+            lnk_pg_notify_publish(env->pg_notify, u->id, u->short_code);
     }
     if (changed)
         lnk_redis_forget(env->redis, changed, n);

@@ -418,11 +418,12 @@ static void render_family(struct lnk_buf *b, const struct family *f)
 static const bool always = true;
 
 /* The family arguments of each label set, for a local `ext` and `has_backend`. */
-#define LNK_FAM_NONE(name)    1, &ext.name, &always, NULL, NULL
-#define LNK_FAM_BACKEND(name) 1, &ext.name, &has_backend, "backend", &ext.backend
-#define LNK_FAM_DISK(name)    1, &ext.name, &ext.has_disk, NULL, NULL
-#define LNK_FAM_REDIS(name)   1, &ext.name, &ext.has_redis, NULL, NULL
-#define LNK_FAM_CACHE(name)   LNK_METRICS_N_CACHES, ext.name, ext.has_cache, "cache", cache_names
+#define LNK_FAM_NONE(name)      1, &ext.name, &always, NULL, NULL
+#define LNK_FAM_BACKEND(name)   1, &ext.name, &has_backend, "backend", &ext.backend
+#define LNK_FAM_DISK(name)      1, &ext.name, &ext.has_disk, NULL, NULL
+#define LNK_FAM_REDIS(name)     1, &ext.name, &ext.has_redis, NULL, NULL
+#define LNK_FAM_PG_NOTIFY(name) 1, &ext.name, &ext.has_pg_notify, NULL, NULL
+#define LNK_FAM_CACHE(name)     LNK_METRICS_N_CACHES, ext.name, ext.has_cache, "cache", cache_names
 #define LNK_FAM_DEPENDENCY(name)                                                                   \
     LNK_METRICS_N_DEPS, ext.name, ext.has_dependency, "dependency", dependency_names
 

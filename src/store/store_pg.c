@@ -5,7 +5,8 @@
  * synchronous_commit on under LINKD_SYNCHRONOUS=full), and one connection per reader thread; every
  * statement is prepared once per connection and parameterised. A lost connection is a fault
  * (UNAVAILABLE): writes are refused at once, readers reconnect on their next read, and the writer
- * reconnects in its recover step. The only file that includes libpq-fe.h. */
+ * reconnects in its recover step. With store_pg_notify.c (the invalidation
+ * channel), the only file that includes libpq-fe.h. */
 #include <libpq-fe.h>
 
 #include <ctype.h>
