@@ -32,9 +32,10 @@ struct lnk_store_rules {
     int64_t id_top[LNK_ID__N];
     bool ids_loaded;
     /* this batch's creates sent without their answer (url_send), in order;
-     * resending: their refused ones run again, the waiting way */
+     * wait_creates: creates run the waiting way, for the refused ones run
+     * again and for bulk rows, which need their answer in their savepoint */
     struct lnk_url_sent *sent, **sent_tail;
-    bool resending;
+    bool wait_creates;
 };
 
 struct lnk_store_rules *lnk_store_rules_new(const struct lnk_store_ops *ops,
@@ -811,7 +812,7 @@ static int url_create(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t 
     }
     u.id = 0;
     u.created_at = u.updated_at = now;
-    if (rc == LNK_OK && r->ops->url_send && !r->resending)
+    if (rc == LNK_OK && r->ops->url_send && !r->wait_creates)
         return send_create(r, op, &u);
     if (rc == LNK_OK && u.short_code) {
         rc = r->ops->url_put(c, &u, &op->op.arena, &op->out);
@@ -1416,7 +1417,9 @@ static int apply_row(struct lnk_store_rules *r, struct lnk_op_rows *op, size_t i
         goto out;
     rc = LNK_OK;
     lnk_store_op_reset_outputs(sub);
+    r->wait_creates = true;
     sub->rc = run_write(r, sub);
+    r->wait_creates = false;
     note_row(op, i, sub, res);
     if (sub->rc == LNK_OK) {
         rc = r->ops->savepoint(r->b, LNK_SP_ROW, LNK_SP_RELEASE);
@@ -1684,7 +1687,7 @@ int lnk_store_rules_flush(struct lnk_store_rules *r)
     if (!r->sent)
         return LNK_OK;
     int rc = r->ops->flush(r->b);
-    r->resending = true;
+    r->wait_creates = true;
     for (struct lnk_url_sent *s = r->sent; s && rc == LNK_OK; s = s->next) {
         if (s->state == LNK_URL_SENT_NONE) {
             lnk_store_op_reset_outputs(s->op);
@@ -1693,7 +1696,7 @@ int lnk_store_rules_flush(struct lnk_store_rules *r)
             rc = LNK_EBACKEND; /* the flush reported no failure: cannot be */
         }
     }
-    r->resending = false;
+    r->wait_creates = false;
     forget_sent(r);
     return rc;
 }
