@@ -36,4 +36,6 @@ def test_requests_pipelined_by_a_client_that_reset_are_not_run(linkd):
     assert expect_json(c.get("/health"), 200)["status"] == "ok"
     ran = requests_count(c, "/events", "200")
     assert 1 <= ran < N_PIPELINED, f"{ran:.0f} of {N_PIPELINED} pipelined requests ran"
-    assert requests_count(c, "unmatched", "4xx") == 1, "one request found the client gone"
+    # The reset lands either between two requests (none is cut) or during
+    # one, which finds the client gone: never more than one.
+    assert requests_count(c, "unmatched", "4xx") <= 1, "more than one request found the client gone"
