@@ -27,6 +27,11 @@ def test_sigterm_turns_readiness_503_before_the_drain(linkd):
     assert expect_json(c.get("/health/ready"), 200)["status"] == "ready"
     c.proc.proc.send_signal(signal.SIGTERM)
     t0 = time.monotonic()
+    # the signal reaches the main thread a moment after kill() returns: a
+    # request sent at once may still find the node ready
+    while c.clone().get("/health/ready").status_code == 200:
+        assert time.monotonic() - t0 < 1.0, "still ready 1 s after SIGTERM"
+        time.sleep(0.01)
     # within the delay: not ready, yet everything else is served, on new
     # connections too (the node still accepts)
     seen = 0
