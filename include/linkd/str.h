@@ -57,4 +57,9 @@ size_t lnk_utf8_len(const char *s, size_t len);
  * LNK_EINVAL on empty input, any other character, or overflow. */
 int lnk_str_to_i64(struct lnk_str s, long long *out);
 
+/* The byte of the percent escape at s.ptr[*i] ('%' and two hex digits),
+ * advancing *i past it; -1 for a malformed escape or %00, which no
+ * NUL-terminated result could hold. */
+int lnk_str_pct_byte(struct lnk_str s, size_t *i);
+
 #endif

@@ -12,17 +12,6 @@
 #define NUM_BUF_BYTES  32
 #define BOOL_BUF_BYTES 8
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes one byte of s at *i and advances *i. -1 for a malformed escape:
  * '%' without two hex digits, or %00, which could not survive the
  * NUL-terminated output. */
@@ -37,13 +26,7 @@ static int decode_byte(struct lnk_str s, size_t *i)
         (*i)++;
         return (unsigned char)c;
     }
-    if (s.len - *i < 3)
-        return -1;
-    int hi = hex_value(s.ptr[*i + 1]), lo = hex_value(s.ptr[*i + 2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-        return -1;
-    *i += 3;
-    return hi * 16 + lo;
+    return lnk_str_pct_byte(s, i);
 }
 
 /* True when the encoded key enc decodes to exactly key. */

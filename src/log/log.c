@@ -150,9 +150,30 @@ static void put_int(struct line *l, int64_t v)
     put(l, tmp + i, sizeof(tmp) - i);
 }
 
+/* A number or a boolean, written alike in both formats; false for any
+ * other type. */
+static bool put_scalar(struct line *l, const struct lnk_log_field *f)
+{
+    switch (f->type) {
+    case LNK_LF_INT:
+        put_int(l, f->v.i);
+        return true;
+    case LNK_LF_DBL:
+        put_fmt(l, "%.6g", f->v.d);
+        return true;
+    case LNK_LF_BOOL:
+        put(l, f->v.b ? "true" : "false", f->v.b ? 4 : 5);
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void put_json_field(struct line *l, const struct lnk_log_field *f)
 {
     put_key(l, f->key);
+    if (put_scalar(l, f))
+        return;
     switch (f->type) {
     case LNK_LF_STR:
         if (f->v.s)
@@ -163,16 +184,7 @@ static void put_json_field(struct line *l, const struct lnk_log_field *f)
     case LNK_LF_SLICE:
         put_escaped(l, f->v.s ? f->v.s : "", f->v.s ? f->len : 0);
         break;
-    case LNK_LF_INT:
-        put_int(l, f->v.i);
-        break;
-    case LNK_LF_DBL:
-        put_fmt(l, "%.6g", f->v.d);
-        break;
-    case LNK_LF_BOOL:
-        put(l, f->v.b ? "true" : "false", f->v.b ? 4 : 5);
-        break;
-    case LNK_LF_END:
+    default: /* LNK_LF_END */
         put(l, "null", 4);
         break;
     }
@@ -205,26 +217,13 @@ static void put_text_field(struct line *l, const struct lnk_log_field *f)
     put(l, " ", 1);
     put(l, f->key, strlen(f->key));
     put(l, "=", 1);
-    switch (f->type) {
-    case LNK_LF_STR:
-        if (f->v.s) /* NULL: nothing after '=' */
-            put_text_value(l, f->v.s, strlen(f->v.s));
-        break;
-    case LNK_LF_SLICE:
+    if (put_scalar(l, f))
+        return;
+    if (f->type == LNK_LF_STR && f->v.s)
+        put_text_value(l, f->v.s, strlen(f->v.s));
+    else if (f->type == LNK_LF_SLICE)
         put_text_value(l, f->v.s ? f->v.s : "", f->v.s ? f->len : 0);
-        break;
-    case LNK_LF_INT:
-        put_int(l, f->v.i);
-        break;
-    case LNK_LF_DBL:
-        put_fmt(l, "%.6g", f->v.d);
-        break;
-    case LNK_LF_BOOL:
-        put(l, f->v.b ? "true" : "false", f->v.b ? 4 : 5);
-        break;
-    case LNK_LF_END:
-        break;
-    }
+    /* a NULL string or LNK_LF_END: nothing after '=' */
 }
 
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ"; the seconds part is formatted once a second per

@@ -19,35 +19,18 @@ static int fail(char *err, size_t errcap, const char *why)
     return LNK_EINVAL;
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s into out (cap bytes with the NUL); LNK_EINVAL for a
  * bad escape or a decoded NUL, LNK_ETOOBIG when it does not fit. */
 static int decode(struct lnk_str s, char *out, size_t cap)
 {
     size_t o = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.ptr[i];
-        if (c == '%') {
-            int a = i + 1 < s.len ? hex(s.ptr[i + 1]) : -1;
-            int b = i + 2 < s.len ? hex(s.ptr[i + 2]) : -1;
-            if (a < 0 || b < 0 || (a == 0 && b == 0))
-                return LNK_EINVAL;
-            c = (char)(a * 16 + b);
-            i += 2;
-        }
+    for (size_t i = 0; i < s.len;) {
+        int c = s.ptr[i] == '%' ? lnk_str_pct_byte(s, &i) : (unsigned char)s.ptr[i++];
+        if (c < 0)
+            return LNK_EINVAL;
         if (o + 1 >= cap)
             return LNK_ETOOBIG;
-        out[o++] = c;
+        out[o++] = (char)c;
     }
     out[o] = '\0';
     return LNK_OK;

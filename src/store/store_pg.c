@@ -732,18 +732,28 @@ static const char *col_str_nonnull(PGresult *res, int row, int col, struct lnk_a
     return s ? s : "";
 }
 
-/* The first column of the first row; LNK_ENOTFOUND when there is none. */
-static int query_i64(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p,
-                     int64_t *out)
+/* The first two columns of the first row (second NULL: the first only);
+ * LNK_ENOTFOUND when there is no row. */
+static int query_i64s(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p,
+                      int64_t *first, int64_t *second)
 {
     PGresult *res = NULL;
     int rc = run(c, sid, p, &res);
-    if (rc == LNK_OK && PQntuples(res) == 0)
+    if (rc == LNK_OK && PQntuples(res) == 0) {
         rc = LNK_ENOTFOUND;
-    else if (rc == LNK_OK)
-        *out = col_i64(res, 0, 0);
+    } else if (rc == LNK_OK) {
+        *first = col_i64(res, 0, 0);
+        if (second)
+            *second = col_i64(res, 0, 1);
+    }
     PQclear(res);
     return rc;
+}
+
+static int query_i64(struct lnk_store_bconn *c, enum stmt_id sid, const struct params *p,
+                     int64_t *out)
+{
+    return query_i64s(c, sid, p, out, NULL);
 }
 
 /* ---- rows ------------------------------------------------------------------ */
@@ -904,17 +914,8 @@ static int pg_event_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena 
 static int pg_click_of(struct lnk_store_bconn *c, int64_t id, int64_t *url_id, int64_t *timestamp)
 {
     struct params p = {0};
-    PGresult *res = NULL;
     p_i64(&p, id);
-    int rc = run(c, ST_CLICK_OF, &p, &res);
-    if (rc == LNK_OK && PQntuples(res) == 0) {
-        rc = LNK_ENOTFOUND;
-    } else if (rc == LNK_OK) {
-        *url_id = col_i64(res, 0, 0);
-        *timestamp = col_i64(res, 0, 1);
-    }
-    PQclear(res);
-    return rc;
+    return query_i64s(c, ST_CLICK_OF, &p, url_id, timestamp);
 }
 
 static int pg_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
@@ -971,17 +972,8 @@ static int pg_url_clicks(struct lnk_store_bconn *c, int64_t url_id, int64_t *cli
                          int64_t *last_click_at)
 {
     struct params p = {0};
-    PGresult *res = NULL;
     p_i64(&p, url_id);
-    int rc = run(c, ST_CLICKS_TOTAL, &p, &res);
-    if (rc == LNK_OK && PQntuples(res) == 0) {
-        rc = LNK_ENOTFOUND;
-    } else if (rc == LNK_OK) {
-        *clicks = col_i64(res, 0, 0);
-        *last_click_at = col_i64(res, 0, 1);
-    }
-    PQclear(res);
-    return rc;
+    return query_i64s(c, ST_CLICKS_TOTAL, &p, clicks, last_click_at);
 }
 
 static int pg_url_days(struct lnk_store_bconn *c, int64_t url_id, struct lnk_arena *a,
