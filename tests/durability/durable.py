@@ -5,6 +5,7 @@ on purpose, load from client threads that record what the server
 acknowledged, and the database read directly with Python's sqlite3 (or
 psycopg2, for the tests on PostgreSQL)."""
 
+import concurrent.futures
 import json
 import os
 import random
@@ -283,3 +284,21 @@ def umount(path):
 def require_root():
     if os.geteuid() != 0:
         pytest.skip("needs root: the test mounts a tmpfs (run `make test` as root)")
+
+
+def check_redirects(server, links, threads=8):
+    """Every (id, code, url) answers GET /{code} with 302 to url; the ones
+    that do not, as (code, status, Location, url)."""
+
+    def one(chunk):
+        c = server.session()
+        bad = []
+        for _, code, url in chunk:
+            r = c.get("/" + code)
+            if r.status_code != 302 or r.headers.get("Location") != url:
+                bad.append((code, r.status_code, r.headers.get("Location"), url))
+        return bad
+
+    chunks = [links[i::threads] for i in range(threads)]
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        return [b for part in ex.map(one, chunks) for b in part]

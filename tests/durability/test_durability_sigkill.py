@@ -3,28 +3,10 @@
 SIGKILL under concurrent create load, at a random moment, loses no link the
 client was told about, and leaves a database that passes integrity_check."""
 
-import concurrent.futures
 import random
 import time
 
-from durable import CreateLoad, Server, integrity, new_user, report, trials
-
-
-def check_redirects(server, links):
-    """Every (id, code, url) answers GET /{code} with 302 to url."""
-
-    def one(chunk):
-        c = server.session()
-        bad = []
-        for _, code, url in chunk:
-            r = c.get("/" + code)
-            if r.status_code != 302 or r.headers.get("Location") != url:
-                bad.append((code, r.status_code, r.headers.get("Location"), url))
-        return bad
-
-    chunks = [links[i::8] for i in range(8)]
-    with concurrent.futures.ThreadPoolExecutor(8) as ex:
-        return [b for part in ex.map(one, chunks) for b in part]
+from durable import CreateLoad, Server, check_redirects, integrity, new_user, report, trials
 
 
 def test_acknowledged_links_survive_sigkill_under_create_load(tmp_path):

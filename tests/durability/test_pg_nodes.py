@@ -5,7 +5,6 @@ client was told about; and two linkd processes creating links at once
 through their APIs hand out distinct short codes, with no error; and without
 Redis a change on one node reaches the others over LISTEN/NOTIFY."""
 
-import concurrent.futures
 import random
 import threading
 import time
@@ -13,7 +12,7 @@ import time
 import pytest
 import requests
 
-from durable import CreateLoad, Server, new_user, report, trials, wait_for
+from durable import CreateLoad, Server, check_redirects, new_user, report, trials, wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -24,23 +23,6 @@ THREADS_PER_NODE = 4
 def stored_urls(pg_db, user_id):
     return {row[0]: (row[1], row[2]) for row in pg_db.query(
         "SELECT id, short_code, original_url FROM urls WHERE user_id = %s", (user_id,))}
-
-
-def check_redirects(server, links):
-    """Every (id, code, url) answers GET /{code} with 302 to url."""
-
-    def one(chunk):
-        c = server.session()
-        bad = []
-        for _, code, url in chunk:
-            r = c.get("/" + code)
-            if r.status_code != 302 or r.headers.get("Location") != url:
-                bad.append((code, r.status_code, r.headers.get("Location"), url))
-        return bad
-
-    chunks = [links[i::4] for i in range(4)]
-    with concurrent.futures.ThreadPoolExecutor(4) as ex:
-        return [b for part in ex.map(one, chunks) for b in part]
 
 
 def test_pg_acknowledged_links_survive_sigkill_under_create_load(pg_db, tmp_path):
@@ -63,7 +45,7 @@ def test_pg_acknowledged_links_survive_sigkill_under_create_load(pg_db, tmp_path
         t0 = time.monotonic()
         server = Server(tmp_path, database_url=pg_db.url)
         restart_ms = (time.monotonic() - t0) * 1000
-        bad = check_redirects(server, load.acked)
+        bad = check_redirects(server, load.acked, threads=4)
         assert not bad, f"trial {trial}: acknowledged links that do not redirect: {bad[:5]}"
         # committed but never acknowledged: requests in flight at the kill
         unacked = len(stored) - len(all_acked) - unacked_before
@@ -145,7 +127,7 @@ def test_pg_two_nodes_create_10000_links_with_distinct_codes(pg_db, tmp_path):
     sample = random.Random(7).sample(created, 200)
     cross = [(i, code, url) for i, code, url, node in sample if node == 0]
     back = [(i, code, url) for i, code, url, node in sample if node == 1]
-    bad_cross = check_redirects(nodes[1], cross) + check_redirects(nodes[0], back)
+    bad_cross = check_redirects(nodes[1], cross, threads=4) + check_redirects(nodes[0], back, threads=4)
     for n in nodes:
         n.stop()
     report("pg_two_nodes", creates=len(created), errors=len(failures), dup_codes=dup_codes,
