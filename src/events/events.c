@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "linkd/arena.h"
+#include "linkd/clock.h"
 #include "linkd/err.h"
 #include "linkd/log.h"
 #include "linkd/str.h"
@@ -282,14 +283,7 @@ static bool queues_empty(struct lnk_events *ev)
 
 static void wait_for_work(struct lnk_events *ev, unsigned ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = lnk_clock_deadline(CLOCK_REALTIME, ms);
     pthread_mutex_lock(&ev->lock);
     while (!ev->stop && !ev->kicked)
         if (pthread_cond_timedwait(&ev->cond, &ev->lock, &ts) != 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "linkd/arena.h"
+#include "linkd/clock.h"
 #include "linkd/err.h"
 #include "linkd/json.h"
 #include "linkd/str.h"
@@ -449,13 +450,7 @@ static void *log_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&async.lock);
     while (!async.stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += FLUSH_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = lnk_clock_deadline(CLOCK_REALTIME, FLUSH_MS);
         pthread_cond_timedwait(&async.cond, &async.lock, &ts);
         pthread_mutex_unlock(&async.lock);
         drain_rings();

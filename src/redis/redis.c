@@ -35,6 +35,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "linkd/clock.h"
 #include "linkd/err.h"
 #include "linkd/log.h"
 #include "linkd/metrics.h"
@@ -965,14 +966,7 @@ int lnk_redis_new(const struct lnk_redis_config *cfg, struct lnk_redis **out)
 
 int lnk_redis_wait_connected(struct lnk_redis *r, uint32_t wait_ms, char *err, size_t errcap)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = lnk_clock_deadline(CLOCK_MONOTONIC, wait_ms);
     pthread_mutex_lock(&r->status_lock);
     while (r->first_rc == 1)
         if (pthread_cond_timedwait(&r->first_cond, &r->status_lock, &until) != 0)

@@ -29,3 +29,16 @@ void lnk_clock_fake_advance(struct lnk_clock *c, uint64_t delta_ns)
 {
     atomic_fetch_add(&c->fake_ns, delta_ns);
 }
+
+struct timespec lnk_clock_deadline(clockid_t clk, uint32_t ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
