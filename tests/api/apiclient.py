@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 
 TIMEOUT = 5  # seconds, every request
@@ -473,3 +474,13 @@ def check_raw_json_error(status, headers, body, want_status, *words):
     for w in words:
         assert w.lower() in obj["error"].lower(), f"{w!r} not in {obj['error']!r}"
     return obj
+
+
+def wait_until(what, cond, timeout_s=20.0, step_s=0.05):
+    """Polls cond (a liveness check, not a timing test) and fails with `what`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(step_s)
+    pytest.fail(f"not within {timeout_s} s: {what}")

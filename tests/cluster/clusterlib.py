@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE.parent / "api"))
 sys.path.insert(0, str(HERE.parent / "redis"))
 
 from backend import PgServer  # noqa: E402  (tests/api)
+from apiclient import wait_until  # noqa: E402  (tests/api)
 from linkdproc import LinkdProcess, tail  # noqa: E402
 from redisproc import RedisServer, free_port  # noqa: E402  (tests/redis)
 
@@ -54,16 +55,6 @@ NODE_ENV = {
     "LINKD_DRAIN_DELAY_MS": 500,
 }
 TIMEOUT_S = 10  # a hang guard on each client request, not a speed limit
-
-
-def wait_until(what, cond, timeout_s=20.0):
-    """Polls cond (a liveness check, not a timing test) and fails with `what`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"not within {timeout_s} s: {what}")
 
 
 def request(port, method, path, body=None, headers=None):

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
 from apiclient import expect  # noqa: E402  (tests/api)
+from apiclient import wait_until as poll_until  # noqa: E402
 from linkdproc import LinkdProcess, require_binary  # noqa: E402
 from redisproc import RedisServer  # noqa: E402
 
@@ -116,10 +117,5 @@ def new_link(node, url="https://example.com/redis", user=None):
 
 
 def wait_until(what, cond, timeout_s=15.0):
-    """Polls cond (a liveness check, not a timing test) and fails with `what`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"not within {timeout_s} s: {what}")
+    """apiclient.wait_until, polled every 20 ms."""
+    return poll_until(what, cond, timeout_s, step_s=0.02)
