@@ -5,13 +5,12 @@ redirects of cached links keep answering 302 and their clicks wait in the
 backlog; when PostgreSQL is back linkd recovers by itself, no create it
 acknowledged is missing, and every click is written once."""
 
-import threading
 import time
 
 import pytest
 import requests
 
-from durable import RedirectLoad, Server, new_links, new_user, report, wait_for
+from durable import RedirectLoad, Server, _Load, new_links, new_user, report, wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -19,7 +18,7 @@ CLIENT_TIMEOUT_S = 5  # a request that takes longer counts as hung
 RECOVER_TIMEOUT_S = 60
 
 
-class OutageLoad:
+class OutageLoad(_Load):
     """Threads POSTing /urls on keep-alive sessions with a bounded timeout.
     Unlike CreateLoad they go on after a failed request: every answer is
     kept as (sent, elapsed_s, status), a timeout as status "timeout"."""
@@ -27,12 +26,7 @@ class OutageLoad:
     def __init__(self, server, user_id, tag, n_threads=8):
         self.server, self.user_id, self.tag = server, user_id, tag
         self.results, self.acked, self.bad_bodies = [], [], []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                        for i in range(n_threads)]
-        for t in self.threads:
-            t.start()
+        super().__init__(n_threads)
 
     def _run(self, i):
         c = self.server.session()
@@ -68,11 +62,6 @@ class OutageLoad:
         with self.lock:
             self.results.append((t0, time.monotonic() - t0, status))
 
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(CLIENT_TIMEOUT_S + 10)
-        assert not any(t.is_alive() for t in self.threads), "client threads did not stop"
 
     def between(self, t_from, t_to=float("inf")):
         """Results of the requests sent in [t_from, t_to)."""
