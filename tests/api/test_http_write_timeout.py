@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from apiclient import expect, expect_json
+from apiclient import expect, expect_json, wait_until
 from linkdproc import db_url, linkd_env, run_linkd
 
 WAIT_LIMIT_S = 60  # bounds for a server that never acts, not measurements
@@ -63,7 +63,9 @@ def test_client_that_never_reads_is_closed_counted_and_others_are_served(linkd):
     finally:
         s.close()
     assert metric(c, "linkd_http_write_timeouts_total") == 1
-    assert '"event":"write_timeout"' in c.proc.stdout_text()
+    # the log thread writes the line within its flush interval
+    wait_until("the write_timeout log line",
+               lambda: '"event":"write_timeout"' in c.proc.stdout_text(), timeout_s=5)
     expect(c.get("/health"), 200)
 
 
