@@ -6,7 +6,7 @@ it: HIT only when the node's own cache answered."""
 import time
 
 from apiclient import expect
-from conftest import new_link
+from conftest import new_link, wait_until
 
 
 def counters(node):
@@ -53,7 +53,10 @@ def test_an_inactive_link_in_redis_answers_404_on_another_node(pair):
     link = new_link(a)
     expect(a.c.put(f"/urls/{link['id']}", json={"is_active": False}), 200)
     expect(a.c.get("/" + link["short_code"]), 404)
-    assert redis.hgetall(f"linkd:link:{link['short_code']}").get("v", "").split(" ")[2] == "0"
+    key = f"linkd:link:{link['short_code']}"
+    # A fills Redis from its own thread, after its answer
+    wait_until("A's fill of the inactive link in Redis", lambda: redis.hgetall(key).get("v"))
+    assert redis.hgetall(key)["v"].split(" ")[2] == "0"
     before = counters(b)
     r = expect(b.c.get("/" + link["short_code"]), 404)
     assert r.headers["Content-Type"].startswith("application/json")
