@@ -34,6 +34,9 @@ struct lnk_cache_value {
     bool active;      /* is_active */
     const char *data; /* the destination URL, or JSON text */
     size_t len;
+    /* data is the destination, a NUL, then the link's /api/v1 options
+     * (JSON text); len counts all of it */
+    bool has_opts;
 };
 
 enum lnk_cache_result {

@@ -36,6 +36,10 @@ struct lnk_url {
     bool is_active;
     int64_t created_at;
     int64_t updated_at;
+    /* The /api/v1 options (expiry, password, rules...) as compact JSON
+     * text, docs/link-policy.md; NULL for a plain link. The root API
+     * neither shows nor changes them. */
+    const char *opts;
 };
 
 struct lnk_event {

@@ -98,6 +98,8 @@ struct lnk_redis_link {
     bool active;
     const char *url; /* NUL-terminated */
     size_t url_len;
+    const char *opts; /* the /api/v1 options (JSON text, NUL-terminated); NULL: none */
+    size_t opts_len;
 };
 
 #define LNK_REDIS_GEN_MAX 24

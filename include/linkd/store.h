@@ -125,6 +125,12 @@ struct lnk_url_patch {
     bool set_is_active;
     bool is_active;
     const char *original_url; /* NULL = unchanged */
+    bool set_opts;
+    const char *opts; /* the /api/v1 options as JSON text; NULL = none */
+    /* non-NULL: the update is refused (LNK_EEXPIRED, err_field "etag")
+     * unless the url's lnk_url_etag equals it, checked in the transaction
+     * that writes */
+    const char *if_match;
 };
 
 struct lnk_op_url {
@@ -270,6 +276,8 @@ struct lnk_list_query {
     int64_t per_page;       /* rows per page when page > 0 */
     int64_t max_rows;       /* no paging: more matching rows than this is LNK_ETOOBIG
                                (counted before the first row); 0 = no limit */
+    int64_t after_id;       /* only rows with a larger id (a cursor); 0 = from the first */
+    const char *tag;        /* URL_LIST: only urls whose /api/v1 options hold this tag */
 };
 
 /* One row of a list, on a reader thread; its strings live until the call
@@ -306,6 +314,12 @@ struct lnk_op_list {
     const char *after_code; /* RETIRED_LIST: the last code sent; NULL before */
     int64_t sent;           /* rows sent so far */
 };
+
+/* A url's entity tag: a digest of every field a client can see or change
+ * (code, destination, title, active, options), as a quoted hex string
+ * (RFC 9110 strong validator). */
+#define LNK_ETAG_MAX 19
+void lnk_url_etag(const struct lnk_url *u, char out[LNK_ETAG_MAX]);
 
 /* Typed views; the kind must belong to the family. */
 #define LNK_OP_AS(op, family) ((struct lnk_op_##family *)(void *)(op))

@@ -28,6 +28,7 @@ struct entry {
     bool negative;
     bool active;
     uint8_t key_len;
+    bool has_opts;
     uint32_t slot; /* index in the CLOCK ring */
     uint32_t data_len;
     int64_t id, owner;   /* positive entries */
@@ -197,6 +198,7 @@ static struct entry *make_entry(struct lnk_cache *c, struct lnk_str key,
     e->bytes[key.len + dlen] = '\0';
     if (v) {
         e->active = v->active;
+        e->has_opts = v->has_opts;
         e->id = v->id;
         e->owner = v->owner;
         e->expires_ms = c->ttl_ms ? now_ms(c) + c->ttl_ms : UINT64_MAX;
@@ -267,7 +269,7 @@ static enum lnk_cache_result read_entry(const struct lnk_cache *c, struct entry 
         atomic_store_explicit(&e->ref, 1, memory_order_relaxed);
     char *data = alloc(ud, e->data_len + 1);
     memcpy(data, e->bytes + e->key_len, e->data_len + 1);
-    *out = (struct lnk_cache_value){e->id, e->owner, e->active, data, e->data_len};
+    *out = (struct lnk_cache_value){e->id, e->owner, e->active, data, e->data_len, e->has_opts};
     return LNK_CACHE_HIT;
 }
 

@@ -53,7 +53,17 @@ void lnk_h_remember_link(struct lnk_req *r, struct lnk_str code, const struct ln
         lnk_cache_put(c, code, NULL, epoch);
         return;
     }
-    struct lnk_cache_value v = {u->id, u->user_id, u->is_active, u->original_url,
-                                strlen(u->original_url)};
+    size_t url_len = strlen(u->original_url);
+    struct lnk_cache_value v = {u->id, u->user_id, u->is_active, u->original_url, url_len};
+    if (u->opts) {
+        /* the destination, a NUL, the options: one copy in the entry */
+        size_t opts_len = strlen(u->opts);
+        char *data = lnk_req_alloc(r, url_len + 1 + opts_len + 1);
+        memcpy(data, u->original_url, url_len + 1);
+        memcpy(data + url_len + 1, u->opts, opts_len + 1);
+        v.data = data;
+        v.len = url_len + 1 + opts_len;
+        v.has_opts = true;
+    }
     lnk_cache_put(c, code, &v, epoch);
 }

@@ -24,6 +24,7 @@ struct target {
     int64_t url_id, owner;
     const char *url;
     size_t len;
+    const char *opts; /* the link's /api/v1 options; NULL: none */
 };
 
 static void not_found(struct lnk_req *r, bool cache_hit)
@@ -72,7 +73,11 @@ static void answer_cached(struct lnk_req *r, struct lnk_str code, enum lnk_cache
         not_found(r, true);
         return;
     }
-    struct target t = {v->id, v->owner, v->data, v->len};
+    struct target t = {v->id, v->owner, v->data, v->len, NULL};
+    if (v->has_opts) {
+        t.len = strlen(v->data);
+        t.opts = v->data + t.len + 1;
+    }
     redirect(r, &t, code, true);
 }
 
@@ -127,7 +132,7 @@ static void then_lookup(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
         not_found(r, false);
         return;
     }
-    struct target t = {u->id, u->user_id, u->original_url, strlen(u->original_url)};
+    struct target t = {u->id, u->user_id, u->original_url, strlen(u->original_url), u->opts};
     redirect(r, &t, code, false);
 }
 
@@ -153,15 +158,18 @@ static void then_tier(struct lnk_req *r, struct lnk_redis_op *op, void *ctx)
         return;
     }
     const struct lnk_redis_link *l = &op->link;
-    struct lnk_url u = {
-        .id = l->id, .user_id = l->owner, .is_active = l->active, .original_url = l->url};
+    struct lnk_url u = {.id = l->id,
+                        .user_id = l->owner,
+                        .is_active = l->active,
+                        .original_url = l->url,
+                        .opts = l->opts};
     lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_cache_redis_hits_total, 1);
     lnk_h_remember_link(r, code, &u, m->epoch);
     if (!l->active) {
         not_found(r, false);
         return;
     }
-    struct target t = {l->id, l->owner, l->url, l->url_len};
+    struct target t = {l->id, l->owner, l->url, l->url_len, l->opts};
     redirect(r, &t, code, false);
 }
 

@@ -87,10 +87,11 @@ void lnk_redis_channel_name(unsigned db, char *out, size_t cap)
 
 struct lnk_str lnk_redis_link_encode(const struct lnk_redis_link *l, struct lnk_arena *a)
 {
-    size_t cap = 3 * 21 + l->url_len + 1;
+    size_t cap = 3 * 21 + l->url_len + 1 + (l->opts ? l->opts_len + 1 : 0);
     char *buf = lnk_arena_alloc(a, cap);
-    int n = snprintf(buf, cap, "%" PRId64 " %" PRId64 " %d %.*s", l->id, l->owner,
-                     l->active ? 1 : 0, (int)l->url_len, l->url);
+    int n = snprintf(buf, cap, "%" PRId64 " %" PRId64 " %d %.*s%s%.*s", l->id, l->owner,
+                     l->active ? 1 : 0, (int)l->url_len, l->url, l->opts ? " " : "",
+                     l->opts ? (int)l->opts_len : 0, l->opts ? l->opts : "");
     return lnk_str_make(buf, n < 0 ? 0 : (size_t)n);
 }
 
@@ -112,11 +113,17 @@ int lnk_redis_link_decode(struct lnk_str v, struct lnk_redis_link *out)
     int64_t active;
     if (!v.ptr || take_number(&p, end, &out->id) != LNK_OK || out->id <= 0 ||
         take_number(&p, end, &out->owner) != LNK_OK || take_number(&p, end, &active) != LNK_OK ||
-        (active != 0 && active != 1) || p == end || memchr(p, ' ', (size_t)(end - p)))
+        (active != 0 && active != 1) || p == end)
         return LNK_EINVAL;
+    /* a destination holds no space: one after it starts the options */
+    const char *sp = memchr(p, ' ', (size_t)(end - p));
     out->active = active == 1;
     out->url = p;
-    out->url_len = (size_t)(end - p);
+    out->url_len = (size_t)((sp ? sp : end) - p);
+    out->opts = sp ? sp + 1 : NULL;
+    out->opts_len = sp ? (size_t)(end - sp - 1) : 0;
+    if (out->url_len == 0 || (sp && (out->opts_len == 0 || *out->opts != '{')))
+        return LNK_EINVAL;
     return LNK_OK;
 }
 
@@ -261,8 +268,10 @@ static int read_link(struct lnk_redis_op *op, const redisReply *r)
         return LNK_EBACKEND;
     /* decode a copy: the reply dies after the callback */
     char *copy = lnk_arena_strndup(&op->arena, v->str, v->len);
-    return lnk_redis_link_decode(lnk_str_make(copy, v->len), &op->link) == LNK_OK ? LNK_OK
-                                                                                  : LNK_EBACKEND;
+    if (lnk_redis_link_decode(lnk_str_make(copy, v->len), &op->link) != LNK_OK)
+        return LNK_EBACKEND;
+    copy[op->link.url + op->link.url_len - copy] = '\0'; /* the url ends where the options begin */
+    return LNK_OK;
 }
 
 static int read_rate(struct lnk_redis_op *op, const redisReply *r)

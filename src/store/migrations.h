@@ -243,9 +243,14 @@ static const char LNK_SQLITE_MIGRATION_7[] =
  * list_event_buckets); the list and its contents are unchanged. */
 static const char LNK_SQLITE_MIGRATION_8[] = "DROP TRIGGER events_bucket;";
 
+/* Version 9: a url's /api/v1 options (expiry, password, rules...) as one
+ * JSON text, NULL for a plain link (ADR 0022, docs/link-policy.md). */
+static const char LNK_SQLITE_MIGRATION_9[] = "ALTER TABLE urls ADD COLUMN opts TEXT;";
+
 static const char *const lnk_sqlite_migrations[] = {
     LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2, LNK_SQLITE_MIGRATION_3, LNK_SQLITE_MIGRATION_4,
     LNK_SQLITE_MIGRATION_5, LNK_SQLITE_MIGRATION_6, LNK_SQLITE_MIGRATION_7, LNK_SQLITE_MIGRATION_8,
+    LNK_SQLITE_MIGRATION_9,
 };
 
 #define LNK_SQLITE_N_MIGRATIONS (sizeof(lnk_sqlite_migrations) / sizeof(lnk_sqlite_migrations[0]))

@@ -113,14 +113,15 @@ enum stmt_id {
 };
 
 #define USER_COLS  "id, username, email, created_at"
-#define URL_COLS   "id, user_id, short_code, original_url, title, is_active, created_at, updated_at"
+#define URL_COLS                                                                                   \
+    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts"
 #define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
 #define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
 /* A new url. An unknown owner, or a code in use or retired, inserts nothing
  * (no row back). */
 #define URL_INSERT                                                                                 \
     "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at,"           \
-    " updated_at) SELECT $1::bigint, $2, $3, $4, $5::boolean, $6::bigint, $7::bigint"              \
+    " updated_at, opts) SELECT $1::bigint, $2, $3, $4, $5::boolean, $6::bigint, $7::bigint, $8"    \
     " WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)"                                    \
     " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = $2)"                                \
     " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS
@@ -162,20 +163,21 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " ORDER BY is_active DESC, id DESC LIMIT 1",
     [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
     [ST_URL_INSERT] = URL_INSERT,
-    /* the url and its 'created' event ($8: details) in one statement */
+    /* the url and its 'created' event ($9: details) in one statement */
     [ST_URL_SEND] = "WITH u AS (" URL_INSERT "), e AS (INSERT INTO events (url_id, user_id,"
                     " event_type, timestamp, details) SELECT id, user_id, 'created', created_at,"
-                    " $8 FROM u) SELECT " URL_COLS " FROM u",
+                    " $9 FROM u) SELECT " URL_COLS " FROM u",
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES ($1::bigint, $2::bigint, $3, $4, $5,"
-                      " $6::boolean, $7::bigint, $8::bigint)"
+                      " $6::boolean, $7::bigint, $8::bigint, $9)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
                       " short_code = excluded.short_code, original_url = excluded.original_url,"
                       " title = excluded.title, is_active = excluded.is_active,"
-                      " created_at = excluded.created_at, updated_at = excluded.updated_at",
+                      " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+                      " opts = coalesce(excluded.opts, urls.opts)",
     [ST_URL_SEQ] = "SELECT setval('urls_id_seq', greatest($1::bigint,"
                    " (SELECT last_value FROM urls_id_seq)))",
     [ST_URL_SET] = "UPDATE urls SET title = $2, is_active = $3::boolean, original_url = $4,"
-                   " updated_at = $5::bigint WHERE id = $1::bigint",
+                   " updated_at = $5::bigint, opts = $6 WHERE id = $1::bigint",
     [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = $1::bigint",
     [ST_CLICK_OF] = "SELECT url_id, timestamp FROM events WHERE id = $1::bigint"
                     " AND event_type = 'click'",
@@ -289,7 +291,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                            " short_code = excluded.short_code,"
                            " original_url = excluded.original_url, title = excluded.title,"
                            " is_active = excluded.is_active, created_at = excluded.created_at,"
-                           " updated_at = excluded.updated_at",
+                           " updated_at = excluded.updated_at,"
+                           " opts = coalesce(excluded.opts, urls.opts)",
     [ST_IMPORT_EVENTS_REFUSED] =
         "SELECT 1 FROM import_events s WHERE NOT EXISTS (SELECT 1 FROM urls"
         " WHERE id = s.url_id) OR (s.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users"
@@ -309,7 +312,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     "CREATE TEMPORARY TABLE import_users (i integer, id bigint, username text, email text,"        \
     " created_at bigint);"                                                                         \
     "CREATE TEMPORARY TABLE import_urls (i integer, id bigint, user_id bigint, short_code text,"   \
-    " original_url text, title text, is_active boolean, created_at bigint, updated_at bigint);"    \
+    " original_url text, title text, is_active boolean, created_at bigint, updated_at bigint,"     \
+    " opts text);"                                                                                 \
     "CREATE TEMPORARY TABLE import_events (i integer, id bigint, url_id bigint, user_id bigint,"   \
     " event_type text, timestamp bigint, details text);"
 
@@ -319,7 +323,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 #define LF_ACTIVE   4u
 #define LF_TYPE     8u
 #define LF_OWNER    16u
-#define LF_VARIANTS 32u
+#define LF_TAG      32u
+#define LF_VARIANTS 64u
 
 struct lnk_store_bconn {
     PGconn *pg;
@@ -776,6 +781,7 @@ static void read_url(PGresult *res, int i, struct lnk_arena *a, struct lnk_url *
     u->is_active = col_bool(res, i, 5);
     u->created_at = col_i64(res, i, 6);
     u->updated_at = col_i64(res, i, 7);
+    u->opts = col_str(res, i, 8, a);
 }
 
 static void read_event(PGresult *res, int i, struct lnk_arena *a, struct lnk_event *e)
@@ -1072,7 +1078,7 @@ static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
 {
     static const unsigned allowed[] = {
         [LNK_ROW_USER] = 0,
-        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER,
+        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER | LF_TAG,
         [LNK_ROW_EVENT] = LF_USER | LF_URL | LF_TYPE | LF_OWNER,
     };
     unsigned mask = 0;
@@ -1081,6 +1087,7 @@ static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
     mask |= q->is_active >= 0 ? LF_ACTIVE : 0;
     mask |= q->event_type ? LF_TYPE : 0;
     mask |= q->has_owner_id ? LF_OWNER : 0;
+    mask |= q->tag ? LF_TAG : 0;
     return mask & allowed[k];
 }
 
@@ -1125,6 +1132,11 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
                                       "$%d::bigint)",
                                 p->n + 1);
         p_i64(p, q->owner_id);
+    }
+    if (mask & LF_TAG) {
+        len += (size_t)snprintf(sql + len, cap - len,
+                                " AND opts IS NOT NULL AND (opts::jsonb -> 'tags') ? $%d", p->n + 1);
+        p_text(p, q->tag);
     }
     if (count)
         snprintf(sql + len, cap - len, " LIMIT $%d::bigint) t", p->n + 1);
@@ -1248,6 +1260,7 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
         p_bool(&p, u->is_active);
         p_i64(&p, u->created_at);
         p_i64(&p, u->updated_at);
+        p_text(&p, u->opts);
         LOAD_ONE(c, ST_URL_INSERT, &p, read_url, a, out);
         if (rc == LNK_ENOTFOUND) { /* no row back: which refusal? */
             struct lnk_user owner;
@@ -1264,6 +1277,7 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
     p_bool(&p, u->is_active);
     p_i64(&p, u->created_at);
     p_i64(&p, u->updated_at);
+    p_text(&p, u->opts);
     rc = exec(c, ST_URL_UPSERT, &p);
     struct params s = {0};
     p_i64(&s, u->id);
@@ -1285,6 +1299,7 @@ static int pg_url_send(struct lnk_store_bconn *c, const struct lnk_url *u, const
     p_bool(&p, u->is_active);
     p_i64(&p, u->created_at);
     p_i64(&p, u->updated_at);
+    p_text(&p, u->opts);
     p_text(&p, details);
     s->state = LNK_URL_SENT_WAITING;
     if (c->pipelined)
@@ -1304,6 +1319,7 @@ static int pg_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
     p_bool(&p, u->is_active);
     p_text(&p, u->original_url);
     p_i64(&p, u->updated_at);
+    p_text(&p, u->opts);
     return exec(c, ST_URL_SET, &p);
 }
 
@@ -1469,8 +1485,12 @@ static int stage_row(struct lnk_buf *buf, const struct lnk_import_set *set, size
         if (rc == LNK_OK)
             rc = copy_field(buf, u->title);
         if (rc == LNK_OK)
-            rc = lnk_buf_printf(buf, "%c\t%lld\t%lld\n", u->is_active ? 't' : 'f',
+            rc = lnk_buf_printf(buf, "%c\t%lld\t%lld\t", u->is_active ? 't' : 'f',
                                 (long long)u->created_at, (long long)u->updated_at);
+        if (rc == LNK_OK)
+            rc = u->opts ? copy_text(buf, u->opts) : lnk_buf_append(buf, "\\N", 2);
+        if (rc == LNK_OK)
+            rc = lnk_buf_append(buf, "\n", 1);
     } else {
         const struct lnk_event *e = &set->events[i];
         id = e->id;

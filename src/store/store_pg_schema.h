@@ -75,7 +75,11 @@ static const char LNK_PG_MIGRATION_1[] =
     " FOR EACH ROW WHEN (OLD.short_code IS DISTINCT FROM NEW.short_code)"
     " EXECUTE FUNCTION linkd_retire_code();";
 
-static const char *const lnk_pg_migrations[] = {LNK_PG_MIGRATION_1};
+/* Version 2: a url's /api/v1 options as one JSON text, NULL for a plain
+ * link (ADR 0022, docs/link-policy.md). */
+static const char LNK_PG_MIGRATION_2[] = "ALTER TABLE urls ADD COLUMN opts text;";
+
+static const char *const lnk_pg_migrations[] = {LNK_PG_MIGRATION_1, LNK_PG_MIGRATION_2};
 
 #define LNK_PG_N_MIGRATIONS (sizeof(lnk_pg_migrations) / sizeof(lnk_pg_migrations[0]))
 

@@ -14,6 +14,7 @@
 #include "linkd/err.h"
 #include "linkd/json.h"
 #include "linkd/shortcode.h"
+#include "linkd/str.h"
 #include "store/store_int.h"
 
 /* Rows of a streamed list per chunk, unless the caller says. */
@@ -239,6 +240,7 @@ static bool collect_row(void *ctx, union lnk_list_row row)
         u.short_code = lnk_arena_strdup(a, u.short_code);
         u.original_url = lnk_arena_strdup(a, u.original_url);
         u.title = u.title ? lnk_arena_strdup(a, u.title) : NULL;
+        u.opts = u.opts ? lnk_arena_strdup(a, u.opts) : NULL;
         memcpy(dst, &u, sizeof(u));
     } else {
         struct lnk_event e = *row.event;
@@ -372,7 +374,7 @@ static int read_list(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
         col.size = k == LNK_ROW_USER  ? sizeof(struct lnk_user)
                    : k == LNK_ROW_URL ? sizeof(struct lnk_url)
                                       : sizeof(struct lnk_event);
-        rc = ops->list(c, k, q, 0, offset, remaining, collect_row, &col);
+        rc = ops->list(c, k, q, q->after_id, offset, remaining, collect_row, &col);
         if (rc == LNK_OK) {
             void *rows = lnk_arena_alloc(&op->op.arena, col.n * col.size + 1);
             if (col.n)
@@ -390,7 +392,8 @@ static int read_list(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
         limit = remaining;
     struct chunk ch = {op, 0};
     if (limit > 0)
-        rc = ops->list(c, k, q, op->after_id, offset, limit, emit_row, &ch);
+        rc = ops->list(c, k, q, op->after_id > q->after_id ? op->after_id : q->after_id, offset,
+                       limit, emit_row, &ch);
     op->n_rows = ch.n;
     op->sent += (int64_t)ch.n;
     op->more = rc == LNK_OK && limit > 0 && (int64_t)ch.n == limit &&
@@ -842,6 +845,30 @@ static bool str_eq_nullable(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* Adds a field to an entity-tag digest: its length (or -1 for null), then
+ * its bytes, so that no two different sets of fields read alike. */
+static uint64_t etag_mix(uint64_t h, const char *field)
+{
+    char len[24];
+    int n = snprintf(len, sizeof(len), "%lld:", field ? (long long)strlen(field) : -1LL);
+    h ^= lnk_str_hash((struct lnk_str){len, (size_t)n});
+    h *= UINT64_C(0x100000001b3);
+    if (field)
+        h ^= lnk_str_hash((struct lnk_str){field, strlen(field)});
+    return h * UINT64_C(0x9e3779b97f4a7c15);
+}
+
+void lnk_url_etag(const struct lnk_url *u, char out[LNK_ETAG_MAX])
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    h = etag_mix(h, u->short_code);
+    h = etag_mix(h, u->original_url);
+    h = etag_mix(h, u->title);
+    h = etag_mix(h, u->is_active ? "1" : "0");
+    h = etag_mix(h, u->opts);
+    snprintf(out, LNK_ETAG_MAX, "\"%016llx\"", (unsigned long long)h);
+}
+
 /* The url an update or delete names; with an owner guard, a url of another
  * user does not exist for this caller (a user API key). */
 static int load_guarded_url(struct lnk_store_rules *r, struct lnk_op_url *op)
@@ -862,15 +889,25 @@ static int url_update(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t 
     if (rc != LNK_OK)
         return rc;
     const struct lnk_url cur = op->out;
+    if (p->if_match) {
+        char etag[LNK_ETAG_MAX];
+        lnk_url_etag(&cur, etag);
+        if (strcmp(etag, p->if_match) != 0) {
+            op->op.err_field = "etag";
+            return LNK_EEXPIRED;
+        }
+    }
     bool title_changed = p->set_title && !str_eq_nullable(cur.title, p->title);
     bool active_changed = p->set_is_active && p->is_active != cur.is_active;
     bool url_changed = p->original_url && strcmp(p->original_url, cur.original_url) != 0;
-    if (!title_changed && !active_changed && !url_changed)
+    bool opts_changed = p->set_opts && !str_eq_nullable(cur.opts, p->opts);
+    if (!title_changed && !active_changed && !url_changed && !opts_changed)
         return LNK_OK;
     struct lnk_url u = cur;
     u.title = title_changed ? p->title : cur.title;
     u.is_active = active_changed ? p->is_active : cur.is_active;
     u.original_url = url_changed ? p->original_url : cur.original_url;
+    u.opts = opts_changed ? p->opts : cur.opts;
     u.updated_at = now;
     rc = r->ops->url_set(r->ops->writer(r->b), &u);
     if (rc == LNK_OK && title_changed)
@@ -879,6 +916,10 @@ static int url_update(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t 
         rc = add_updated(r, &op->op, &u, "is_active", u.is_active ? "true" : "false", now);
     if (rc == LNK_OK && url_changed)
         rc = add_updated(r, &op->op, &u, "original_url", u.original_url, now);
+    /* the options may hold a password's hash: the event says only that
+     * they changed */
+    if (rc == LNK_OK && opts_changed)
+        rc = add_updated(r, &op->op, &u, "options", "changed", now);
     if (rc == LNK_OK)
         op->out = u;
     return rc;

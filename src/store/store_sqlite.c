@@ -78,9 +78,9 @@ enum stmt_id {
     ST__COUNT
 };
 
-#define USER_COLS  "id, username, email, created_at"
-#define URL_COLS   "id, user_id, short_code, original_url, title, is_active, created_at, updated_at"
-#define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
+#define USER_COLS  LNK_SQ_USER_COLS
+#define URL_COLS   LNK_SQ_URL_COLS
+#define EVENT_COLS LNK_SQ_EVENT_COLS
 #define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
 
 static const char *const stmt_sql[ST__COUNT] = {
@@ -129,17 +129,18 @@ static const char *const stmt_sql[ST__COUNT] = {
     /* an unknown owner, or a code in use or retired, inserts nothing (no
      * row back) */
     [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
-                      " created_at, updated_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7"
+                      " created_at, updated_at, opts) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
                       " WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)"
                       " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = ?2)"
                       " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS,
-    [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
                       " short_code = excluded.short_code, original_url = excluded.original_url,"
                       " title = excluded.title, is_active = excluded.is_active,"
-                      " created_at = excluded.created_at, updated_at = excluded.updated_at",
+                      " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+                      " opts = coalesce(excluded.opts, urls.opts)",
     [ST_URL_SET] = "UPDATE urls SET title = ?2, is_active = ?3, original_url = ?4,"
-                   " updated_at = ?5 WHERE id = ?1",
+                   " updated_at = ?5, opts = ?6 WHERE id = ?1",
     [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = ?1",
     [ST_EVENT_INSERT] = "INSERT INTO events (url_id, user_id, event_type, timestamp, details)"
                         " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
@@ -431,6 +432,7 @@ void lnk_sq_read_url(sqlite3_stmt *st, struct lnk_arena *a, void *row)
     u->is_active = sqlite3_column_int64(st, 5) != 0;
     u->created_at = sqlite3_column_int64(st, 6);
     u->updated_at = sqlite3_column_int64(st, 7);
+    u->opts = text_of(st, 8, a);
 }
 
 void lnk_sq_read_event(sqlite3_stmt *st, struct lnk_arena *a, void *row)
@@ -791,7 +793,7 @@ static int sq_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
         int rc = load_one(c, ST_URL_INSERT,
                           ARGS(A_I64(u->user_id), A_TEXT(u->short_code), A_TEXT(u->original_url),
                                A_TEXT(u->title), A_BOOL(u->is_active), A_I64(u->created_at),
-                               A_I64(u->updated_at)),
+                               A_I64(u->updated_at), A_TEXT(u->opts)),
                           lnk_sq_read_url, a, out);
         if (rc == LNK_ENOTFOUND) { /* no row back: which refusal? */
             struct lnk_user owner;
@@ -803,7 +805,7 @@ static int sq_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
     int rc = exec_stmt(c, ST_URL_UPSERT,
                        ARGS(A_I64(u->id), A_I64(u->user_id), A_TEXT(u->short_code),
                             A_TEXT(u->original_url), A_TEXT(u->title), A_BOOL(u->is_active),
-                            A_I64(u->created_at), A_I64(u->updated_at)),
+                            A_I64(u->created_at), A_I64(u->updated_at), A_TEXT(u->opts)),
                        NULL);
     if (rc == LNK_OK)
         rc = sq_url_get(c, u->id, a, out);
@@ -814,7 +816,7 @@ static int sq_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
 {
     return exec_stmt(c, ST_URL_SET,
                      ARGS(A_I64(u->id), A_TEXT(u->title), A_BOOL(u->is_active),
-                          A_TEXT(u->original_url), A_I64(u->updated_at)),
+                          A_TEXT(u->original_url), A_I64(u->updated_at), A_TEXT(u->opts)),
                      NULL);
 }
 

@@ -10,9 +10,9 @@
 #include "store/store_sqlite_int.h"
 #include "store/store_sqlite_query.h"
 
-#define USER_COLS  "id, username, email, created_at"
-#define URL_COLS   "id, user_id, short_code, original_url, title, is_active, created_at, updated_at"
-#define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
+#define USER_COLS  LNK_SQ_USER_COLS
+#define URL_COLS   LNK_SQ_URL_COLS
+#define EVENT_COLS LNK_SQ_EVENT_COLS
 
 /* List filter bits; a list statement is cached per (table, bit set). */
 #define LF_USER     1u
@@ -21,7 +21,8 @@
 #define LF_TYPE     8u
 #define LF_OWNER    16u
 #define LF_RARE     32u /* an event type other than click: its index is partial */
-#define LF_VARIANTS 64u
+#define LF_TAG      64u
+#define LF_VARIANTS 128u
 
 struct lnk_sq_lists {
     sqlite3_stmt *list[3][LF_VARIANTS];
@@ -116,6 +117,8 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum lnk_row_kind k, unsig
         {LF_USER, "user_id = :user_id"},       {LF_URL, "url_id = :url_id"},
         {LF_ACTIVE, "is_active = :is_active"}, {LF_TYPE, "event_type = :event_type"},
         {LF_RARE, "event_type <> 'click'"}, /* the WHERE of events_event_type */
+        {LF_TAG, "opts IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(opts, '$.tags')"
+                 " WHERE value = :tag)"},
     };
     char sql[768];
     const char *order = NULL;
@@ -150,7 +153,7 @@ static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
 {
     static const unsigned allowed[] = {
         [LNK_ROW_USER] = 0,
-        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER,
+        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER | LF_TAG,
         [LNK_ROW_EVENT] = LF_USER | LF_URL | LF_TYPE | LF_OWNER | LF_RARE,
     };
     unsigned mask = 0;
@@ -160,6 +163,7 @@ static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
     mask |= q->event_type ? LF_TYPE : 0;
     mask |= q->event_type && strcmp(q->event_type, "click") != 0 ? LF_RARE : 0;
     mask |= q->has_owner_id ? LF_OWNER : 0;
+    mask |= q->tag ? LF_TAG : 0;
     return mask & allowed[k];
 }
 
@@ -185,6 +189,9 @@ static int list_stmt(struct lnk_store_bconn *c, enum lnk_row_kind k, const struc
     int idx = sqlite3_bind_parameter_index(st, ":event_type");
     if (src == SQLITE_OK && idx > 0)
         src = sqlite3_bind_text(st, idx, q->event_type, -1, SQLITE_STATIC);
+    idx = sqlite3_bind_parameter_index(st, ":tag");
+    if (src == SQLITE_OK && idx > 0)
+        src = sqlite3_bind_text(st, idx, q->tag, -1, SQLITE_STATIC);
     if (src != SQLITE_OK) {
         release_stmt(st);
         return lnk_sq_map_rc(src);

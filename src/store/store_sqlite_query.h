@@ -4,6 +4,13 @@
 #ifndef LNK_STORE_SQLITE_QUERY_H
 #define LNK_STORE_SQLITE_QUERY_H
 
+/* The columns every read of a row lists, in the order the row readers
+ * (lnk_sq_read_*) take them. */
+#define LNK_SQ_USER_COLS "id, username, email, created_at"
+#define LNK_SQ_URL_COLS                                                                            \
+    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts"
+#define LNK_SQ_EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
+
 /* How queries reach events through migration 7's indexes: the expression
  * must match theirs for SQLite to use them, "+b" makes it seek bucket by
  * bucket, and ordering by bucket then id is id order straight from the

@@ -113,6 +113,14 @@ static void test_a_link_round_trips_and_bad_values_are_refused(void **state)
     CHECK(out.id == 42 && out.owner == 7 && out.active && out.url_len == 25 &&
               memcmp(out.url, in.url, 25) == 0,
           "the same link");
+    struct lnk_redis_link with = {43, 7, false, "https://x.y/", 12, "{\"tags\": [\"a b\"]}", 17};
+    v = lnk_redis_link_encode(&with, &a);
+    CHECK(lnk_str_eq_cstr(v, "43 7 0 https://x.y/ {\"tags\": [\"a b\"]}"),
+          "the options follow the url after a space");
+    CHECK(lnk_redis_link_decode(v, &out) == LNK_OK, "decodes with options");
+    CHECK(out.url_len == 12 && memcmp(out.url, "https://x.y/", 12) == 0 && out.opts_len == 17 &&
+              memcmp(out.opts, with.opts, 17) == 0 && !out.active,
+          "the url and its options, spaces inside the options kept");
     const char *bad[] = {"",
                          "42",
                          "42 7",
@@ -122,6 +130,7 @@ static void test_a_link_round_trips_and_bad_values_are_refused(void **state)
                          "x 7 1 https://x.y",
                          "0 7 1 https://x.y",
                          "42 7 1 https://x.y z",
+                         "42 7 1 https://x.y ",
                          "42  7 1 https://x.y"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK(lnk_redis_link_decode(lnk_str_from_cstr(bad[i]), &out) == LNK_EINVAL,
