@@ -70,12 +70,9 @@ void lnk_h_share_link(struct lnk_req *r, struct lnk_str code, const struct lnk_u
     size_t len = strlen(u->original_url);
     size_t opts_len = u->opts ? strlen(u->opts) : 0;
     op->link = (struct lnk_redis_link){
-        u->id,
-        u->user_id,
-        u->is_active,
-        lnk_arena_strndup(&op->arena, u->original_url, len),
-        len,
-        u->opts ? lnk_arena_strndup(&op->arena, u->opts, opts_len) : NULL,
+        u->id,        u->user_id,
+        u->is_active, lnk_arena_strndup(&op->arena, u->original_url, len),
+        len,          u->opts ? lnk_arena_strndup(&op->arena, u->opts, opts_len) : NULL,
         opts_len};
     snprintf(op->gen, sizeof(op->gen), "%s", gen);
     if (lnk_redis_submit(env->redis, op) != LNK_OK)

@@ -112,7 +112,7 @@ enum stmt_id {
     ST__COUNT
 };
 
-#define USER_COLS  "id, username, email, created_at"
+#define USER_COLS "id, username, email, created_at"
 #define URL_COLS                                                                                   \
     "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts"
 #define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
@@ -1134,8 +1134,9 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
         p_i64(p, q->owner_id);
     }
     if (mask & LF_TAG) {
-        len += (size_t)snprintf(sql + len, cap - len,
-                                " AND opts IS NOT NULL AND (opts::jsonb -> 'tags') ? $%d", p->n + 1);
+        len +=
+            (size_t)snprintf(sql + len, cap - len,
+                             " AND opts IS NOT NULL AND (opts::jsonb -> 'tags') ? $%d", p->n + 1);
         p_text(p, q->tag);
     }
     if (count)

@@ -114,8 +114,10 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum lnk_row_kind k, unsig
         unsigned bit;
         const char *sql;
     } filters[] = {
-        {LF_USER, "user_id = :user_id"},       {LF_URL, "url_id = :url_id"},
-        {LF_ACTIVE, "is_active = :is_active"}, {LF_TYPE, "event_type = :event_type"},
+        {LF_USER, "user_id = :user_id"},
+        {LF_URL, "url_id = :url_id"},
+        {LF_ACTIVE, "is_active = :is_active"},
+        {LF_TYPE, "event_type = :event_type"},
         {LF_RARE, "event_type <> 'click'"}, /* the WHERE of events_event_type */
         {LF_TAG, "opts IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(opts, '$.tags')"
                  " WHERE value = :tag)"},
