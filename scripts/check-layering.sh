@@ -1,6 +1,7 @@
 #!/bin/sh
 # Fails when a backend header leaks out of its backend file (hiredis and
-# libevent: src/redis/ only), or when h2o types escape src/http/
+# libevent: src/redis/ only; libsodium and libmaxminddb: one file each of
+# src/policy/), or when h2o types escape src/http/
 # (DESIGN.md §2, STYLE.md §2).
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,4 +19,6 @@ check '#include <hiredis' '^src/redis/'
 check '#include <event2/' '^src/redis/'
 check '#include <h2o' '^src/http/'
 check '#include <uriparser' '^src/codec/url\.c$'
+check '#include <sodium' '^src/policy/password\.c$'
+check '#include <maxminddb' '^src/policy/geo\.c$'
 exit $status

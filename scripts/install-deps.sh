@@ -4,10 +4,11 @@
 set -eu
 
 # cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
-# hiredis and libevent: the Redis client (src/redis/).
+# hiredis and libevent: the Redis client (src/redis/). libsodium and
+# libmaxminddb: link passwords and GeoIP countries (src/policy/).
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
        liburiparser-dev libsqlite3-dev liburcu-dev libpq-dev libhiredis-dev libevent-dev
-       libcmocka-dev"
+       libsodium-dev libmaxminddb-dev libcmocka-dev"
 # The container image (`make image`, tests/deploy): rootful podman with runc
 # (scripts/container-image.sh says why), netavark and iptables for its network,
 # debootstrap for the local Debian base.

@@ -102,7 +102,10 @@
       "rows an unpaginated list may return; more get 400 asking for pages (0 = no limit)")         \
     X(reads_per_client, UINT, "LINKD_READS_PER_CLIENT", "reads-per-client", "4", 0, 10000,         \
       "lists and totals one client or key may have in progress at once; more get 429 "             \
-      "(0 = no limit)")
+      "(0 = no limit)")                                                                            \
+    X(geoip_db, STR, "LINKD_GEOIP_DB", "geoip-db", "", 0, 0,                                       \
+      "a MaxMind DB file (GeoLite2-Country or -City) for the country conditions of link rules "    \
+      "(docs/link-policy.md); empty: country conditions never match")
 
 struct lnk_config {
     char *listen;
@@ -139,6 +142,7 @@ struct lnk_config {
     unsigned db_pool;
     unsigned list_max_rows;
     unsigned reads_per_client;
+    char *geoip_db; /* "" = no GeoIP database */
     /* Derived from `listen` by lnk_config_load. */
     char listen_host[64];
     uint16_t listen_port;

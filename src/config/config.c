@@ -235,6 +235,7 @@ void lnk_config_cleanup(struct lnk_config *cfg)
     free(cfg->seed_dir);
     free(cfg->public_url);
     free(cfg->redis_url);
+    free(cfg->geoip_db);
     memset(cfg, 0, sizeof(*cfg));
 }
 
