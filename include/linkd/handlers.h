@@ -54,6 +54,17 @@ void lnk_h_event_get(struct lnk_req *r);
 
 /* 404 for unknown routes, 405 (with Allow, comma-separated) for a method a
  * route does not take. */
+/* /api/v1 (docs/api-v1.md) */
+/* The error shaper the router sets on every /api/v1 request: an error body
+ * of the root API ({"error", "details"}) becomes an RFC 9457 problem of the
+ * status's generic type; a problem passes as it is. */
+json_t *lnk_h_problem_shape(struct lnk_req *r, int status, json_t *body, const char **content_type);
+void lnk_h_v1_links_list(struct lnk_req *r);
+void lnk_h_v1_links_create(struct lnk_req *r);
+void lnk_h_v1_link_get(struct lnk_req *r);
+void lnk_h_v1_link_update(struct lnk_req *r);
+void lnk_h_v1_link_delete(struct lnk_req *r);
+
 void lnk_h_not_found(struct lnk_req *r);
 void lnk_h_method_not_allowed(struct lnk_req *r, const char *allow);
 

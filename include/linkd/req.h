@@ -90,6 +90,14 @@ void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str p
 struct lnk_str lnk_req_param(const struct lnk_req *r);
 enum lnk_route lnk_req_route(const struct lnk_req *r);
 
+/* Reshapes an error body before it is sent (status >= 400): returns the
+ * body to send (taking the reference to body) and may set *content_type.
+ * Set by the router for a family of routes whose errors read differently
+ * (/api/v1: RFC 9457 problem details). */
+typedef json_t *(*lnk_error_shaper)(struct lnk_req *r, int status, json_t *body,
+                                    const char **content_type);
+void lnk_req_set_error_shaper(struct lnk_req *r, lnk_error_shaper shaper);
+
 /* Memory that lives exactly as long as the request. Never NULL. */
 void *lnk_req_alloc(struct lnk_req *r, size_t size);
 

@@ -24,6 +24,8 @@
     X(EVENTS_BULK, "/events/bulk")                                                                 \
     X(EVENT, "/events/{id}")                                                                       \
     X(STATS, "/stats")                                                                             \
+    X(V1_LINKS, "/api/v1/links")                                                                   \
+    X(V1_LINK, "/api/v1/links/{id}")                                                               \
     X(REDIRECT_S, "/s/{code}")                                                                     \
     X(REDIRECT_R, "/r/{code}")                                                                     \
     X(REDIRECT, "/{code}")                                                                         \

@@ -74,6 +74,11 @@ enum lnk_op_kind {
                               order; q is not read -> codes */
     LNK_OP_RETIRED_IMPORT, /* rows: codes retired (a code retired already is left as it is)
                               -> imported */
+    LNK_OP_CLICK_SLOT,     /* slot: url_id, max -> taken: one of the url's max clicks, counted
+                              durably (a link with a maximum of clicks); not taken when all
+                              max are, or the url is gone */
+    LNK_OP_CALL,           /* call: fn(op) on a reader thread, for work too slow for an event
+                              loop that is not a query (password hashes); rc = its result */
 };
 
 /* The head of every operation. */
@@ -205,6 +210,18 @@ struct lnk_op_clicks {
     const struct lnk_click *clicks;
     size_t n;
     int64_t written;
+};
+
+struct lnk_op_slot {
+    struct lnk_store_op op;
+    int64_t url_id, max;
+    bool taken;
+};
+
+struct lnk_op_call {
+    struct lnk_store_op op;
+    int (*fn)(struct lnk_op_call *op);
+    void *arg; /* the caller's, for fn */
 };
 
 /* Rows of each table, read in one snapshot. */

@@ -52,6 +52,25 @@ void lnk_h_list_under(struct lnk_req *r, const char *parent, enum lnk_op_kind ki
  * unknown user by the caller). */
 bool lnk_h_read_new_url(const json_t *body, int64_t scope, struct lnk_h_invalid *v,
                         struct lnk_arena *a, struct lnk_url *u, bool *reuse);
+/* The url fields one by one (urls.c), each under the given key where the
+ * two APIs name it differently: a destination (http(s), LNK_URL_MAX), a
+ * title (string or null, a name of at most LNK_NAME_MAX characters), a
+ * boolean, the owner (user_id: required of an admin; a user key may leave
+ * it out and may not name another user: *out = -1), a custom code (null
+ * counts as absent; a second key must agree with the first). */
+void lnk_h_read_dest(const json_t *body, const char *key, bool required, struct lnk_h_invalid *v,
+                     struct lnk_arena *a, const char **out);
+void lnk_h_read_title(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a, bool *set,
+                      const char **out);
+void lnk_h_read_flag(const json_t *body, const char *key, struct lnk_h_invalid *v, bool *set,
+                     bool *out);
+void lnk_h_read_owner(const json_t *body, int64_t scope, struct lnk_h_invalid *v, int64_t *out);
+void lnk_h_read_code(const json_t *body, const char *key, struct lnk_h_invalid *v,
+                     struct lnk_arena *a, const char **out);
+/* The absolute short link of code: LINKD_PUBLIC_URL, else the request's
+ * scheme and Host. */
+json_t *lnk_h_short_url_json(struct lnk_req *r, const char *code);
+
 /* username and email with the rules of CONTRACT.md §4.6 (both required
  * when `required`); strings go to `a`. */
 void lnk_h_read_user_fields(const json_t *body, bool required, struct lnk_h_invalid *v,
@@ -184,6 +203,14 @@ void lnk_h_share_link(struct lnk_req *r, struct lnk_str code, const struct lnk_u
                       const char *gen, uint64_t asked_ns);
 /* CLOCK_MONOTONIC in ns. */
 uint64_t lnk_h_now_ns(void);
+
+/* /api/v1 errors (problem.c): RFC 9457 problem details whose type is
+ * LNK_H_PROBLEM_PREFIX and a stable slug (docs/api-v1.md#errors). */
+#define LNK_H_PROBLEM_PREFIX "urn:linkd:problem:"
+/* Answers a problem of a specific type; pointer (a JSON pointer into the
+ * request body) or NULL. */
+void lnk_h_problem(struct lnk_req *r, int status, const char *slug, const char *detail,
+                   const char *pointer);
 
 /* Representations (CONTRACT.md §3), new references. */
 json_t *lnk_h_user_json(const struct lnk_user *u);

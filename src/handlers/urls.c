@@ -15,19 +15,19 @@
 #include "linkd/shortcode.h"
 #include "linkd/url.h"
 
-static void read_original_url(const json_t *body, bool required, struct lnk_h_invalid *v,
-                              struct lnk_arena *a, const char **out)
+void lnk_h_read_dest(const json_t *body, const char *key, bool required, struct lnk_h_invalid *v,
+                     struct lnk_arena *a, const char **out)
 {
     const char *s, *why = NULL;
     size_t len;
-    int rc = lnk_json_get_string(body, "original_url", &s, &len);
+    int rc = lnk_json_get_string(body, key, &s, &len);
     if (rc == LNK_ENOTFOUND) {
         if (required)
-            lnk_h_invalid_add(v, "original_url", "is required");
+            lnk_h_invalid_add(v, key, "is required");
     } else if (rc != LNK_OK) {
-        lnk_h_invalid_add(v, "original_url", lnk_h_string_problem(rc));
+        lnk_h_invalid_add(v, key, lnk_h_string_problem(rc));
     } else if (lnk_url_validate(s, len, &why) != LNK_OK) {
-        lnk_h_invalid_add(v, "original_url", why ? why : "must be an http(s) URL");
+        lnk_h_invalid_add(v, key, why ? why : "must be an http(s) URL");
     } else {
         *out = lnk_arena_strndup(a, s, len);
     }
@@ -36,8 +36,8 @@ static void read_original_url(const json_t *body, bool required, struct lnk_h_in
 /* title: a string of at most 255 characters, or null; a name, so only
  * characters lnk_name_check allows (a title is shown to whoever sees the
  * link, where a bidi override could reverse it as a username would). */
-static void read_title(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a, bool *set,
-                       const char **out)
+void lnk_h_read_title(const json_t *body, struct lnk_h_invalid *v, struct lnk_arena *a, bool *set,
+                      const char **out)
 {
     const char *s, *why = NULL;
     size_t len;
@@ -55,18 +55,19 @@ static void read_title(const json_t *body, struct lnk_h_invalid *v, struct lnk_a
         *out = is_null ? NULL : lnk_arena_strndup(a, s, len);
 }
 
-static void read_is_active(const json_t *body, struct lnk_h_invalid *v, bool *set, bool *out)
+void lnk_h_read_flag(const json_t *body, const char *key, struct lnk_h_invalid *v, bool *set,
+                     bool *out)
 {
-    int rc = lnk_json_get_bool(body, "is_active", out);
+    int rc = lnk_json_get_bool(body, key, out);
     *set = rc == LNK_OK;
     if (rc == LNK_EINVAL)
-        lnk_h_invalid_add(v, "is_active", "must be a boolean");
+        lnk_h_invalid_add(v, key, "must be a boolean");
 }
 
 /* user_id; a user key may leave it out (its own user) and may not name
  * another user (answered as an unknown user by the caller: *out = -1). An
  * id past LNK_ID_MAX is a field error whoever asks. */
-static void read_user_id(const json_t *body, int64_t scope, struct lnk_h_invalid *v, int64_t *out)
+void lnk_h_read_owner(const json_t *body, int64_t scope, struct lnk_h_invalid *v, int64_t *out)
 {
     int rc = lnk_json_get_int(body, "user_id", out);
     if (scope && (rc == LNK_ENOTFOUND || (rc == LNK_OK && *out != scope && *out <= LNK_ID_MAX))) {
@@ -84,8 +85,8 @@ static void read_user_id(const json_t *body, int64_t scope, struct lnk_h_invalid
 }
 
 /* An optional custom code under `key`; null counts as absent. */
-static void read_custom_code(const json_t *body, const char *key, struct lnk_h_invalid *v,
-                             struct lnk_arena *a, const char **out)
+void lnk_h_read_code(const json_t *body, const char *key, struct lnk_h_invalid *v,
+                     struct lnk_arena *a, const char **out)
 {
     const char *s;
     size_t len;
@@ -118,7 +119,7 @@ static void read_reuse(const json_t *body, struct lnk_h_invalid *v, bool *out)
 /* The absolute short link: LINKD_PUBLIC_URL, else the request's scheme and
  * Host (a Host that is not a plain host[:port] falls back to the listen
  * address). */
-static json_t *short_url_json(struct lnk_req *r, const char *code)
+json_t *lnk_h_short_url_json(struct lnk_req *r, const char *code)
 {
     const struct lnk_config *cfg = lnk_req_env(r)->cfg;
     char buf[LNK_CODE_MAX + 320];
@@ -151,7 +152,7 @@ static void answer_url(struct lnk_req *r, struct lnk_store_op *sop, int status)
     }
     json_t *o = lnk_h_url_json(&op->out);
     if (lnk_req_route(r) == LNK_ROUTE_SHORTEN)
-        json_object_set_new(o, "short_url", short_url_json(r, op->out.short_code));
+        json_object_set_new(o, "short_url", lnk_h_short_url_json(r, op->out.short_code));
     lnk_resp_cache_header(r, false);
     lnk_resp_json(r, status, o);
 }
@@ -244,14 +245,14 @@ bool lnk_h_read_new_url(const json_t *body, int64_t scope, struct lnk_h_invalid 
 {
     bool set;
     memset(u, 0, sizeof(*u));
-    read_user_id(body, scope, v, &u->user_id);
-    read_original_url(body, true, v, a, &u->original_url);
-    read_title(body, v, a, &set, &u->title);
+    lnk_h_read_owner(body, scope, v, &u->user_id);
+    lnk_h_read_dest(body, "original_url", true, v, a, &u->original_url);
+    lnk_h_read_title(body, v, a, &set, &u->title);
     u->is_active = true;
-    read_is_active(body, v, &set, &u->is_active);
-    read_custom_code(body, "short_code", v, a, &u->short_code);
+    lnk_h_read_flag(body, "is_active", v, &set, &u->is_active);
+    lnk_h_read_code(body, "short_code", v, a, &u->short_code);
     /* the seeds' POST /shorten names it custom_code */
-    read_custom_code(body, "custom_code", v, a, &u->short_code);
+    lnk_h_read_code(body, "custom_code", v, a, &u->short_code);
     read_reuse(body, v, reuse);
     return u->user_id != -1;
 }
@@ -290,9 +291,9 @@ void lnk_h_url_update(struct lnk_req *r)
     struct lnk_h_invalid v = {0};
     op->id = id;
     op->owner_guard = lnk_h_scope(r);
-    read_title(body, &v, &op->op.arena, &p->set_title, &p->title);
-    read_is_active(body, &v, &p->set_is_active, &p->is_active);
-    read_original_url(body, false, &v, &op->op.arena, &p->original_url);
+    lnk_h_read_title(body, &v, &op->op.arena, &p->set_title, &p->title);
+    lnk_h_read_flag(body, "is_active", &v, &p->set_is_active, &p->is_active);
+    lnk_h_read_dest(body, "original_url", false, &v, &op->op.arena, &p->original_url);
     json_decref(body);
     if (lnk_h_invalid_answer(r, &v)) {
         lnk_store_op_free(&op->op);

@@ -100,6 +100,7 @@ struct lnk_req {
     struct lnk_ip client;
     char client_text[48];
     struct stream *stream; /* a streamed answer (response.c), in h2o's pool */
+    lnk_error_shaper shaper;
 };
 
 /* conn.c: takes over an accepted socket (counted in w->n_conns). */

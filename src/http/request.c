@@ -280,6 +280,11 @@ void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str p
     r->param = param;
 }
 
+void lnk_req_set_error_shaper(struct lnk_req *r, lnk_error_shaper shaper)
+{
+    r->shaper = shaper;
+}
+
 struct lnk_str lnk_req_param(const struct lnk_req *r)
 {
     return r->param;

@@ -171,6 +171,9 @@ void lnk_resp_raw(struct lnk_req *r, int status, const char *content_type, const
 void lnk_resp_json(struct lnk_req *r, int status, json_t *body)
 {
     size_t len = 0;
+    const char *content_type = "application/json";
+    if (status >= 400 && r->shaper && body)
+        body = r->shaper(r, status, body, &content_type);
     char *s = body ? lnk_json_dump(body, &len) : NULL;
     json_decref(body);
     if (!s) {
@@ -178,7 +181,7 @@ void lnk_resp_json(struct lnk_req *r, int status, json_t *body)
         respond(r, 500, "application/json", fallback, sizeof(fallback) - 1);
         return;
     }
-    respond(r, status, "application/json", s, len);
+    respond(r, status, content_type, s, len);
     free(s);
 }
 

@@ -65,6 +65,12 @@ static void allow_header(const struct lnk_route_def *d, char *buf, size_t cap)
     }
 }
 
+/* /api/v1/...: errors as problem details (handlers/problem.c). */
+static bool is_v1(const struct segs *sg)
+{
+    return sg->n >= 2 && lnk_str_eq_cstr(sg->s[0], "api") && lnk_str_eq_cstr(sg->s[1], "v1");
+}
+
 void lnk_router_dispatch(struct lnk_req *r)
 {
     struct segs sg;
@@ -72,6 +78,8 @@ void lnk_router_dispatch(struct lnk_req *r)
         lnk_h_not_found(r);
         return;
     }
+    if (is_v1(&sg))
+        lnk_req_set_error_shaper(r, lnk_h_problem_shape);
     for (size_t i = 0; i < lnk_route_table_len; i++) {
         const struct lnk_route_def *d = &lnk_route_table[i];
         struct lnk_str param = LNK_STR_NULL;

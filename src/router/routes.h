@@ -9,7 +9,7 @@
 #include "linkd/handlers.h"
 #include "linkd/route.h"
 
-#define LNK_ROUTE_SEGS_MAX 3
+#define LNK_ROUTE_SEGS_MAX 5
 
 struct lnk_route_def {
     enum lnk_route route;

@@ -244,8 +244,13 @@ static const char LNK_SQLITE_MIGRATION_7[] =
 static const char LNK_SQLITE_MIGRATION_8[] = "DROP TRIGGER events_bucket;";
 
 /* Version 9: a url's /api/v1 options (expiry, password, rules...) as one
- * JSON text, NULL for a plain link (ADR 0022, docs/link-policy.md). */
-static const char LNK_SQLITE_MIGRATION_9[] = "ALTER TABLE urls ADD COLUMN opts TEXT;";
+ * JSON text, NULL for a plain link (ADR 0022, docs/link-policy.md), and
+ * the clicks counted against a link's maximum (link_slots). */
+static const char LNK_SQLITE_MIGRATION_9[] =
+    "ALTER TABLE urls ADD COLUMN opts TEXT;"
+    "CREATE TABLE link_slots ("
+    " url_id INTEGER PRIMARY KEY REFERENCES urls(id) ON DELETE CASCADE,"
+    " used INTEGER NOT NULL);";
 
 static const char *const lnk_sqlite_migrations[] = {
     LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2, LNK_SQLITE_MIGRATION_3,

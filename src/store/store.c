@@ -215,7 +215,9 @@ enum family {
     F_STATS,
     F_URL_STATS,
     F_KEY,
-    F_LIST
+    F_LIST,
+    F_SLOT,
+    F_CALL
 };
 
 static enum family family_of(enum lnk_op_kind kind)
@@ -263,6 +265,10 @@ static enum family family_of(enum lnk_op_kind kind)
     case LNK_OP_EVENT_LIST:
     case LNK_OP_RETIRED_LIST:
         return F_LIST;
+    case LNK_OP_CLICK_SLOT:
+        return F_SLOT;
+    case LNK_OP_CALL:
+        return F_CALL;
     }
     return F_PING;
 }
@@ -281,6 +287,8 @@ static size_t family_size(enum family f)
         [F_URL_STATS] = sizeof(struct lnk_op_url_stats),
         [F_KEY] = sizeof(struct lnk_op_key),
         [F_LIST] = sizeof(struct lnk_op_list),
+        [F_SLOT] = sizeof(struct lnk_op_slot),
+        [F_CALL] = sizeof(struct lnk_op_call),
     };
     return sizes[f];
 }
@@ -302,6 +310,7 @@ bool lnk_store_op_is_read(enum lnk_op_kind kind)
     case LNK_OP_KEY_LIST:
     case LNK_OP_KEY_AUTH:
     case LNK_OP_RETIRED_LIST:
+    case LNK_OP_CALL:
         return true;
     default:
         return false;
@@ -331,6 +340,11 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
     switch (family_of(op->kind)) {
     case F_PING:
         LNK_OP_AS(op, ping)->latency_us = 0;
+        break;
+    case F_CALL: /* its outputs are fn's */
+        break;
+    case F_SLOT:
+        LNK_OP_AS(op, slot)->taken = false;
         break;
     case F_USER: {
         struct lnk_op_user *u = LNK_OP_AS(op, user);

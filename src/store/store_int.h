@@ -229,8 +229,11 @@ struct lnk_store_ops {
     /* Reads every result the writer's pipeline still owes (url_send's);
      * the first failure among them. NULL with url_send. */
     int (*flush)(struct lnk_store_backend *b);
-    /* Writes title, is_active, original_url and updated_at of url u->id. */
+    /* Writes title, is_active, original_url, updated_at and opts of url u->id. */
     int (*url_set)(struct lnk_store_bconn *c, const struct lnk_url *u);
+    /* Counts one more of url_id's clicks if fewer than max were counted
+     * (*taken); a url that is gone takes none. */
+    int (*slot_take)(struct lnk_store_bconn *c, int64_t url_id, int64_t max, bool *taken);
     /* Inserts e (e->id 0: a new id; else upsert by id); *id is its id. id
      * NULL: nobody reads it, and a failure may be reported by the next
      * primitive that returns a result instead (a backend that pipelines). */

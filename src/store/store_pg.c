@@ -66,6 +66,7 @@ enum stmt_id {
     ST_URL_UPSERT,
     ST_URL_SEQ,
     ST_URL_SET,
+    ST_SLOT_TAKE,
     ST_EVENT_GET,
     ST_CLICK_OF,
     ST_EVENT_INSERT,
@@ -176,6 +177,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " opts = coalesce(excluded.opts, urls.opts)",
     [ST_URL_SEQ] = "SELECT setval('urls_id_seq', greatest($1::bigint,"
                    " (SELECT last_value FROM urls_id_seq)))",
+    /* a row back: a slot taken (the first insert, or a count under $2) */
+    [ST_SLOT_TAKE] = "INSERT INTO link_slots (url_id, used) SELECT $1::bigint, 1"
+                     " WHERE EXISTS (SELECT 1 FROM urls WHERE id = $1::bigint)"
+                     " ON CONFLICT (url_id) DO UPDATE SET used = link_slots.used + 1"
+                     " WHERE link_slots.used < $2::bigint RETURNING used",
     [ST_URL_SET] = "UPDATE urls SET title = $2, is_active = $3::boolean, original_url = $4,"
                    " updated_at = $5::bigint, opts = $6 WHERE id = $1::bigint",
     [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = $1::bigint",
@@ -1324,6 +1330,17 @@ static int pg_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
     return exec(c, ST_URL_SET, &p);
 }
 
+static int pg_slot_take(struct lnk_store_bconn *c, int64_t url_id, int64_t max, bool *taken)
+{
+    struct params p = {0};
+    int64_t used = 0;
+    p_i64(&p, url_id);
+    p_i64(&p, max);
+    int rc = query_i64(c, ST_SLOT_TAKE, &p, &used);
+    *taken = rc == LNK_OK;
+    return rc == LNK_ENOTFOUND ? LNK_OK : rc;
+}
+
 static int pg_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id)
 {
     struct params p = {0};
@@ -2071,6 +2088,7 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .url_send = pg_url_send,
     .flush = pg_flush,
     .url_set = pg_url_set,
+    .slot_take = pg_slot_take,
     .event_put = pg_event_put,
     .import_set = pg_import_set,
     .clicks_insert = pg_clicks_insert,

@@ -76,8 +76,13 @@ static const char LNK_PG_MIGRATION_1[] =
     " EXECUTE FUNCTION linkd_retire_code();";
 
 /* Version 2: a url's /api/v1 options as one JSON text, NULL for a plain
- * link (ADR 0022, docs/link-policy.md). */
-static const char LNK_PG_MIGRATION_2[] = "ALTER TABLE urls ADD COLUMN opts text;";
+ * link (ADR 0022, docs/link-policy.md), and the clicks counted against a
+ * link's maximum. */
+static const char LNK_PG_MIGRATION_2[] =
+    "ALTER TABLE urls ADD COLUMN opts text;"
+    "CREATE TABLE link_slots ("
+    " url_id bigint PRIMARY KEY REFERENCES urls(id) ON DELETE CASCADE,"
+    " used bigint NOT NULL);";
 
 static const char *const lnk_pg_migrations[] = {LNK_PG_MIGRATION_1, LNK_PG_MIGRATION_2};
 

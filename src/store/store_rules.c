@@ -443,6 +443,8 @@ static int run_read(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
     }
     case LNK_OP_KEY_AUTH:
         return read_key_auth(ops, c, LNK_OP_AS(op, key));
+    case LNK_OP_CALL:
+        return LNK_OP_AS(op, call)->fn(LNK_OP_AS(op, call));
     default:
         return LNK_EINVAL;
     }
@@ -1531,6 +1533,11 @@ static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
         return key_import(r, LNK_OP_AS(op, rows), now);
     case LNK_OP_RETIRED_IMPORT:
         return retired_import(r, LNK_OP_AS(op, rows));
+    case LNK_OP_CLICK_SLOT: {
+        struct lnk_op_slot *s = LNK_OP_AS(op, slot);
+        return s->max > 0 ? r->ops->slot_take(r->ops->writer(r->b), s->url_id, s->max, &s->taken)
+                          : LNK_EINVAL;
+    }
     default:
         return LNK_EINVAL;
     }
@@ -1595,7 +1602,7 @@ static void ids_needed(const struct lnk_store_op *op, int64_t need[LNK_ID__N],
         need[LNK_ID_URLS] = need[LNK_ID_EVENTS] = 1; /* and its 'created' event */
         break;
     case LNK_OP_URL_UPDATE:
-        need[LNK_ID_EVENTS] = 3; /* an 'updated' event per field that changes */
+        need[LNK_ID_EVENTS] = 4; /* an 'updated' event per field that changes */
         break;
     case LNK_OP_URL_DELETE:
     case LNK_OP_EVENT_CREATE:

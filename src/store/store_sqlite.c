@@ -46,6 +46,7 @@ enum stmt_id {
     ST_URL_INSERT,
     ST_URL_UPSERT,
     ST_URL_SET,
+    ST_SLOT_TAKE,
     ST_EVENT_GET,
     ST_EVENT_INSERT,
     ST_EVENT_UPSERT,
@@ -139,6 +140,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " title = excluded.title, is_active = excluded.is_active,"
                       " created_at = excluded.created_at, updated_at = excluded.updated_at,"
                       " opts = coalesce(excluded.opts, urls.opts)",
+    /* a row back: a slot taken (the first insert, or a count under ?2) */
+    [ST_SLOT_TAKE] = "INSERT INTO link_slots (url_id, used) SELECT ?1, 1"
+                     " WHERE EXISTS (SELECT 1 FROM urls WHERE id = ?1)"
+                     " ON CONFLICT (url_id) DO UPDATE SET used = used + 1 WHERE used < ?2"
+                     " RETURNING used",
     [ST_URL_SET] = "UPDATE urls SET title = ?2, is_active = ?3, original_url = ?4,"
                    " updated_at = ?5, opts = ?6 WHERE id = ?1",
     [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = ?1",
@@ -820,6 +826,14 @@ static int sq_url_set(struct lnk_store_bconn *c, const struct lnk_url *u)
                      NULL);
 }
 
+static int sq_slot_take(struct lnk_store_bconn *c, int64_t url_id, int64_t max, bool *taken)
+{
+    int64_t used = 0;
+    int rc = query_i64(c, ST_SLOT_TAKE, ARGS(A_I64(url_id), A_I64(max)), &used);
+    *taken = rc == LNK_OK;
+    return rc == LNK_ENOTFOUND ? LNK_OK : rc;
+}
+
 /* Lists the buckets of event ids first..last in event_buckets, which the
  * queries by url and user probe: after every insert into events, once per
  * statement (migration 8). */
@@ -1232,6 +1246,7 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .user_delete = sq_user_delete,
     .url_put = sq_url_put,
     .url_set = sq_url_set,
+    .slot_take = sq_slot_take,
     .event_put = sq_event_put,
     .import_set = sq_import_set,
     .clicks_insert = sq_clicks_insert,
