@@ -107,7 +107,8 @@ void lnk_geo_close(struct lnk_geo *g); /* NULL ok */
  * the database has no country for it. Never resolves names. */
 bool lnk_geo_country(const struct lnk_geo *g, const char *ip, char cc[3]);
 
-/* User-agent classes (docs/link-policy.md#user-agents). */
+/* User-agent classes (docs/link-policy.md#user-agents): case-insensitive
+ * substring rules over the first 1024 bytes of the User-Agent. */
 enum lnk_ua_device { LNK_UA_DESKTOP, LNK_UA_MOBILE, LNK_UA_TABLET, LNK_UA_BOT };
 enum lnk_ua_os {
     LNK_UA_OS_OTHER,

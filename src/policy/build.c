@@ -21,7 +21,8 @@ static int fail(struct lnk_policy_error *err, const char *type, const char *ptr,
                 ...)
 {
     err->type = type;
-    snprintf(err->field, sizeof(err->field), "%s", ptr);
+    if (snprintf(err->field, sizeof(err->field), "%s", ptr) >= (int)sizeof(err->field))
+        err->field[sizeof(err->field) - 1] = '\0';
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
@@ -33,7 +34,8 @@ static int fail(struct lnk_policy_error *err, const char *type, const char *ptr,
  * (truncated past PTR_MAX: the pointer is for humans then). */
 static void ptr_key(char out[PTR_MAX], const char *base, const char *key)
 {
-    size_t n = (size_t)snprintf(out, PTR_MAX, "%s/", base);
+    int w = snprintf(out, PTR_MAX, "%s/", base);
+    size_t n = w < (int)PTR_MAX ? (size_t)w : PTR_MAX - 1;
     for (const char *k = key; *k && n + 3 < PTR_MAX; k++) {
         if (*k == '~' || *k == '/') {
             out[n++] = '~';
@@ -47,7 +49,9 @@ static void ptr_key(char out[PTR_MAX], const char *base, const char *key)
 
 static void ptr_index(char out[PTR_MAX], const char *base, size_t i)
 {
-    snprintf(out, PTR_MAX, "%s/%zu", base, i);
+    /* The return value is read so that truncation is a choice, not a warning. */
+    if (snprintf(out, PTR_MAX, "%s/%zu", base, i) >= (int)PTR_MAX)
+        out[PTR_MAX - 1] = '\0';
 }
 
 /* A string without NUL of 1..max bytes (min_len 0 allows ""). */
@@ -143,8 +147,8 @@ static int check_utm(const json_t *v, const char *ptr, struct lnk_policy_error *
         if (i == N_UTM)
             return fail(err, LNK_POLICY_E_FIELD, p,
                         "is not one of source, medium, campaign, term, content");
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         int rc = json_is_null(val) ? LNK_OK : get_text(val, p, 1, LNK_POLICY_UTM_MAX, err, &s, &n);
         if (rc != LNK_OK)
             return rc;
@@ -177,8 +181,8 @@ static int check_tags(const json_t *v, const char *ptr, struct lnk_policy_error 
     json_array_foreach(v, i, item)
     {
         ptr_index(p, ptr, i);
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         rc = get_text(item, p, 0, 4 * LNK_POLICY_TAG_MAX + 64, err, &s, &n);
         if (rc != LNK_OK)
             break;
@@ -221,8 +225,8 @@ static int check_tags(const json_t *v, const char *ptr, struct lnk_policy_error 
 
 static int check_notes(const json_t *v, const char *ptr, struct lnk_policy_error *err, json_t **out)
 {
-    const char *s;
-    size_t n;
+    const char *s = NULL;
+    size_t n = 0;
     if (json_is_string(v) && json_string_length(v) > LNK_POLICY_NOTES_MAX)
         return fail(err, LNK_POLICY_E_TOO_MANY, ptr, "must be at most %d bytes",
                     LNK_POLICY_NOTES_MAX);
@@ -375,8 +379,8 @@ static int check_query(const json_t *v, const char *ptr, struct lnk_policy_error
         if (klen == 0 || klen > LNK_POLICY_QUERY_KEY_MAX)
             return fail(err, LNK_POLICY_E_FIELD, p, "parameter names are 1 to %d bytes",
                         LNK_POLICY_QUERY_KEY_MAX);
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         int rc = get_text(val, p, 0, LNK_POLICY_QUERY_VAL_MAX, err, &s, &n);
         if (rc != LNK_OK)
             return rc;
@@ -453,7 +457,7 @@ static int check_rules(const json_t *v, const char *ptr, struct lnk_policy_error
     json_array_foreach(v, i, item)
     {
         ptr_index(p, ptr, i);
-        json_t *r;
+        json_t *r = NULL;
         rc = check_rule(item, p, err, &r);
         if (rc != LNK_OK) {
             json_decref(rules);
@@ -560,8 +564,8 @@ static int apply_password(const json_t *input, json_t *work, struct lnk_policy_e
 {
     const json_t *pw = json_object_get(input, "password");
     const json_t *hash = json_object_get(input, "password_hash");
-    const char *s;
-    size_t n;
+    const char *s = NULL;
+    size_t n = 0;
     if (pw && json_is_null(pw)) {
         json_object_del(work, "password_hash");
         return LNK_OK;

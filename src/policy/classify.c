@@ -4,89 +4,142 @@
  * and the mobile-detection libraries, docs/link-policy.md#user-agents), and
  * the preferred language of Accept-Language (RFC 9110 §12.5.4). Pure
  * functions, nothing allocated. */
+#include <pthread.h>
 #include <string.h>
 
 #include "linkd/policy.h"
+
+/* Every substring the rules look for (lower-case), scanned for in one pass. */
+#define UA_TOKENS(X)                                                                               \
+    X(IPHONE, "iphone")                                                                            \
+    X(IPAD, "ipad")                                                                                \
+    X(IPOD, "ipod")                                                                                \
+    X(ANDROID, "android")                                                                          \
+    X(WINDOWS, "windows")                                                                          \
+    X(MACINTOSH, "macintosh")                                                                      \
+    X(MAC_OS_X, "mac os x")                                                                        \
+    X(LINUX, "linux")                                                                              \
+    X(X11, "x11")                                                                                  \
+    X(MOBILE, "mobile")                                                                            \
+    /* Crawlers, link-preview fetchers, monitors and HTTP libraries. */                            \
+    X(BOT, "bot")                                                                                  \
+    X(CRAWL, "crawl")                                                                              \
+    X(SPIDER, "spider")                                                                            \
+    X(SLURP, "slurp")                                                                              \
+    X(CURL, "curl/")                                                                               \
+    X(WGET, "wget/")                                                                               \
+    X(PY_REQUESTS, "python-requests")                                                              \
+    X(PY_URLLIB, "python-urllib")                                                                  \
+    X(AIOHTTP, "aiohttp")                                                                          \
+    X(GO_HTTP, "go-http-client")                                                                   \
+    X(JAVA, "java/")                                                                               \
+    X(OKHTTP, "okhttp/")                                                                           \
+    X(LIBWWW, "libwww-perl")                                                                       \
+    X(HTTPCLIENT, "httpclient")                                                                    \
+    X(HEADLESS, "headlesschrome")                                                                  \
+    X(FB_HIT, "facebookexternalhit")                                                               \
+    X(MEDIAPARTNERS, "mediapartners-google")                                                       \
+    X(LIGHTHOUSE, "lighthouse")                                                                    \
+    X(PREVIEW, "preview")                                                                          \
+    /* Tablets (besides the iPad). */                                                              \
+    X(TABLET, "tablet")                                                                            \
+    X(KINDLE, "kindle")                                                                            \
+    X(SILK, "silk/")                                                                               \
+    X(PLAYBOOK, "playbook")                                                                        \
+    /* Phones (besides iPhone, iPod and Android). */                                               \
+    X(MOBI, "mobi")                                                                                \
+    X(WINDOWS_PHONE, "windows phone")                                                              \
+    X(BLACKBERRY, "blackberry")                                                                    \
+    X(OPERA_MINI, "opera mini")
+
+enum {
+#define UA_ENUM(id, text) T_##id,
+    UA_TOKENS(UA_ENUM)
+#undef UA_ENUM
+        T_COUNT
+};
+_Static_assert(T_COUNT <= 64, "the tokens fit one 64-bit mask");
+
+#define B(id) ((uint64_t)1 << T_##id)
+#define BOT_MASK                                                                                   \
+    (B(BOT) | B(CRAWL) | B(SPIDER) | B(SLURP) | B(CURL) | B(WGET) | B(PY_REQUESTS) |               \
+     B(PY_URLLIB) | B(AIOHTTP) | B(GO_HTTP) | B(JAVA) | B(OKHTTP) | B(LIBWWW) | B(HTTPCLIENT) |    \
+     B(HEADLESS) | B(FB_HIT) | B(MEDIAPARTNERS) | B(LIGHTHOUSE) | B(PREVIEW))
+/* Tablets before phones: Android tablets lack "Mobile" (Google's advice to
+ * tablet makers), and an iPad names itself. */
+#define TABLET_MASK (B(IPAD) | B(TABLET) | B(KINDLE) | B(SILK) | B(PLAYBOOK))
+#define MOBILE_MASK                                                                                \
+    (B(MOBI) | B(IPHONE) | B(IPOD) | B(ANDROID) | B(WINDOWS_PHONE) | B(BLACKBERRY) | B(OPERA_MINI))
+
+static const struct lnk_str TOKENS[] = {
+#define UA_STR(id, text) LNK_STR(text),
+    UA_TOKENS(UA_STR)
+#undef UA_STR
+};
+
+/* Bytes past UA_SCAN_MAX are not looked at (real user agents are well
+ * below it). */
+#define UA_SCAN_MAX 1024
+
+/* Per byte, the tokens that start with it (lower-case). */
+static uint64_t first_byte[256];
+static pthread_once_t first_byte_once = PTHREAD_ONCE_INIT;
+
+static void init_first_byte(void)
+{
+    for (unsigned k = 0; k < T_COUNT; k++)
+        first_byte[(unsigned char)TOKENS[k].ptr[0]] |= (uint64_t)1 << k;
+}
 
 static char lower(char c)
 {
     return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
 }
 
-/* True when s holds needle (lower-case) in any case. */
-static bool has(struct lnk_str s, const char *needle)
+/* The tokens ua holds, ignoring case: one pass, trying at each byte only
+ * the tokens that start with it. */
+static uint64_t scan_tokens(struct lnk_str ua)
 {
-    size_t n = strlen(needle);
-    if (n > s.len)
-        return false;
-    for (size_t i = 0; i + n <= s.len; i++) {
-        if (lower(s.ptr[i]) != needle[0])
-            continue;
-        size_t k = 1;
-        while (k < n && lower(s.ptr[i + k]) == needle[k])
-            k++;
-        if (k == n)
-            return true;
+    size_t len = ua.len < UA_SCAN_MAX ? ua.len : UA_SCAN_MAX;
+    uint64_t found = 0;
+    pthread_once(&first_byte_once, init_first_byte);
+    for (size_t i = 0; i < len; i++) {
+        uint64_t m = first_byte[(unsigned char)lower(ua.ptr[i])] & ~found;
+        for (; m; m &= m - 1) {
+            unsigned k = (unsigned)__builtin_ctzll(m);
+            struct lnk_str t = TOKENS[k];
+            size_t j = 1;
+            while (j < t.len && i + j < len && lower(ua.ptr[i + j]) == t.ptr[j])
+                j++;
+            if (j == t.len)
+                found |= (uint64_t)1 << k;
+        }
     }
-    return false;
+    return found;
 }
-
-static bool has_any(struct lnk_str s, const char *const *needles)
-{
-    for (; *needles; needles++)
-        if (has(s, *needles))
-            return true;
-    return false;
-}
-
-/* Crawlers, link-preview fetchers, monitors and HTTP libraries. */
-static const char *const BOT[] = {"bot",
-                                  "crawl",
-                                  "spider",
-                                  "slurp",
-                                  "curl/",
-                                  "wget/",
-                                  "python-requests",
-                                  "python-urllib",
-                                  "aiohttp",
-                                  "go-http-client",
-                                  "java/",
-                                  "okhttp/",
-                                  "libwww-perl",
-                                  "httpclient",
-                                  "headlesschrome",
-                                  "facebookexternalhit",
-                                  "mediapartners-google",
-                                  "lighthouse",
-                                  "preview",
-                                  NULL};
-/* Tablets before phones: Android tablets lack "Mobile" (Google's advice to
- * tablet makers), and an iPad names itself. */
-static const char *const TABLET[] = {"ipad", "tablet", "kindle", "silk/", "playbook", NULL};
-static const char *const MOBILE[] = {"mobi",          "iphone",     "ipod",       "android",
-                                     "windows phone", "blackberry", "opera mini", NULL};
 
 void lnk_ua_classify(struct lnk_str ua, enum lnk_ua_device *device, enum lnk_ua_os *os)
 {
+    uint64_t f = scan_tokens(ua);
     /* OS first: iOS says "like Mac OS X", Android says "Linux". */
-    if (has(ua, "iphone") || has(ua, "ipad") || has(ua, "ipod"))
+    if (f & (B(IPHONE) | B(IPAD) | B(IPOD)))
         *os = LNK_UA_IOS;
-    else if (has(ua, "android"))
+    else if (f & B(ANDROID))
         *os = LNK_UA_ANDROID;
-    else if (has(ua, "windows"))
+    else if (f & B(WINDOWS))
         *os = LNK_UA_WINDOWS;
-    else if (has(ua, "macintosh") || has(ua, "mac os x"))
+    else if (f & (B(MACINTOSH) | B(MAC_OS_X)))
         *os = LNK_UA_MACOS;
-    else if (has(ua, "linux") || has(ua, "x11"))
+    else if (f & (B(LINUX) | B(X11)))
         *os = LNK_UA_LINUX;
     else
         *os = LNK_UA_OS_OTHER;
 
-    if (lnk_str_trim(ua).len == 0 || has_any(ua, BOT))
+    if (lnk_str_trim(ua).len == 0 || (f & BOT_MASK))
         *device = LNK_UA_BOT;
-    else if (has_any(ua, TABLET) || (*os == LNK_UA_ANDROID && !has(ua, "mobile")))
+    else if ((f & TABLET_MASK) || (*os == LNK_UA_ANDROID && !(f & B(MOBILE))))
         *device = LNK_UA_TABLET;
-    else if (has_any(ua, MOBILE))
+    else if (f & MOBILE_MASK)
         *device = LNK_UA_MOBILE;
     else
         *device = LNK_UA_DESKTOP;
