@@ -26,6 +26,11 @@
 #define LNK_POLICY_QUERY_VAL_MAX  1024 /* bytes of a rule's query parameter value */
 #define LNK_POLICY_PASSWORD_MAX   256  /* bytes of a clear password */
 
+/* Guesses at one link's password from one client: a burst, then one a
+ * second (docs/security.md#link-passwords). */
+#define LNK_PASSWORD_GUESS_BURST 5
+#define LNK_PASSWORD_GUESS_RATE  1
+
 /* Argon2id parameters of lnk_policy_hash_password (OWASP password storage
  * cheat sheet: m = 19 MiB, t = 2, p = 1; libsodium always uses p = 1). */
 #define LNK_POLICY_PWHASH_OPS       2

@@ -34,6 +34,7 @@ struct lnk_cache;
 struct lnk_ratelimit;
 struct lnk_inflight;
 struct lnk_redis;
+struct lnk_geo;
 
 /* Per-worker dependencies, filled once when the worker starts. */
 struct lnk_worker_env {
@@ -47,6 +48,8 @@ struct lnk_worker_env {
     struct lnk_cache *links;    /* short code -> redirect target; NULL: no cache */
     struct lnk_cache *url_json; /* url id -> its JSON representation; NULL: no cache */
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect; /* NULL: unlimited */
+    struct lnk_ratelimit *rl_password; /* guesses at link passwords; NULL: unlimited */
+    const struct lnk_geo *geo;         /* country lookups for link rules; NULL: none */
     struct lnk_inflight *heavy; /* lists and totals in progress per client; NULL: unlimited */
     struct lnk_redis *redis;    /* shared tier, invalidations, shared budgets; NULL: no Redis */
     struct lnk_pg_notify *pg_notify; /* invalidations without Redis on PostgreSQL; NULL: none */
@@ -115,8 +118,10 @@ void lnk_resp_json(struct lnk_req *r, int status, json_t *body);
 /* {"error": message, "details": details?}; takes the reference to details
  * (NULL for none). */
 void lnk_resp_error(struct lnk_req *r, int status, const char *message, json_t *details);
-/* 302 with Location (copied), Cache-Control: no-store, X-Cache. */
-void lnk_resp_redirect(struct lnk_req *r, const char *location, size_t len, bool cache_hit);
+/* A redirect (301, 302, 303, 307 or 308) with Location (copied),
+ * Cache-Control: no-store, X-Cache. */
+void lnk_resp_redirect(struct lnk_req *r, int status, const char *location, size_t len,
+                       bool cache_hit);
 /* A status with no body (204). */
 void lnk_resp_empty(struct lnk_req *r, int status);
 /* A non-JSON body (metrics text); buf is copied. */

@@ -27,6 +27,7 @@
 #include "linkd/log.h"
 #include "linkd/metrics.h"
 #include "linkd/pg_notify.h"
+#include "linkd/policy.h"
 #include "linkd/ratelimit.h"
 #include "linkd/redis.h"
 #include "linkd/router.h"
@@ -45,7 +46,9 @@ struct app {
     /* Invalidations over LISTEN/NOTIFY: a PostgreSQL store and no Redis. */
     struct lnk_pg_notify *pg_notify;
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
+    struct lnk_ratelimit *rl_password; /* guesses at a link's password, per client and link */
     struct lnk_inflight *heavy;
+    struct lnk_geo *geo;   /* NULL: no LINKD_GEOIP_DB */
     _Atomic bool stopped;  /* set by the shutdown thread when all is flushed */
     _Atomic bool draining; /* set on SIGTERM, before the drain: /health/ready 503 */
     /* The database's files when the store keeps them (sqlite); "" otherwise. */
@@ -210,6 +213,8 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->rl_read = a->rl_read;
     env->rl_write = a->rl_write;
     env->rl_redirect = a->rl_redirect;
+    env->rl_password = a->rl_password;
+    env->geo = a->geo;
     env->heavy = a->heavy;
     env->draining = &a->draining;
     env->redis = a->redis;
@@ -374,11 +379,30 @@ static int seed(struct app *a)
     return rc;
 }
 
+/* The GeoIP database of the rules' country conditions, if configured. A
+ * file that cannot be read stops the start: rules would silently never
+ * match. */
+static int open_geo(struct app *a)
+{
+    const char *path = a->cfg->geoip_db;
+    if (!path || !*path)
+        return LNK_OK;
+    int rc = lnk_geo_open(path, &a->geo);
+    if (rc != LNK_OK)
+        LNK_LOG(ERROR, NULL, "app", "geoip_open_failed", LNK_F_STR("path", path),
+                LNK_F_STR("reason", rc == LNK_ENOTFOUND ? "no such file" : "not a MaxMind DB"));
+    return rc;
+}
+
 /* One limiter per budget, shared by all workers; none when off or 0. */
 static void open_limiters(struct app *a)
 {
     const struct lnk_config *c = a->cfg;
     a->heavy = lnk_inflight_new(c->reads_per_client); /* a protection, not a rate limit */
+    /* a protection too: a password link's guesses stay limited when the
+     * rate limits are off (docs/security.md#link-passwords) */
+    a->rl_password =
+        lnk_ratelimit_new(LNK_PASSWORD_GUESS_RATE, LNK_PASSWORD_GUESS_BURST, &lnk_clock_monotonic);
     if (!c->rate_limit)
         return;
     a->rl_read = lnk_ratelimit_new(c->rate_read, c->rate_read_burst, &lnk_clock_monotonic);
@@ -392,6 +416,7 @@ static void close_limiters(struct app *a)
     lnk_ratelimit_free(a->rl_read);
     lnk_ratelimit_free(a->rl_write);
     lnk_ratelimit_free(a->rl_redirect);
+    lnk_ratelimit_free(a->rl_password);
     lnk_inflight_free(a->heavy);
 }
 
@@ -544,7 +569,7 @@ int lnk_app_serve(const struct lnk_config *cfg)
             LNK_F_INT("workers", cfg->workers),
             LNK_F_STR("synchronous", cfg->synchronous ? "full" : "off"),
             LNK_F_INT("click_flush_ms", cfg->click_flush_ms), LNK_F_INT("cache_mb", cfg->cache_mb));
-    if (open_store(&a) != LNK_OK || seed(&a) != LNK_OK)
+    if (open_geo(&a) != LNK_OK || open_store(&a) != LNK_OK || seed(&a) != LNK_OK)
         goto out;
     warn_about_open_settings(cfg);
     open_limiters(&a);
@@ -568,6 +593,7 @@ out:
     lnk_cache_free(a.url_json);
     lnk_metrics_free(a.metrics);
     lnk_store_close(a.store);
+    lnk_geo_close(a.geo);
     LNK_LOG(INFO, NULL, "app", "stopped", LNK_F_INT("exit_code", code));
     lnk_log_stop();
     return code;

@@ -212,6 +212,20 @@ uint64_t lnk_h_now_ns(void);
 void lnk_h_problem(struct lnk_req *r, int status, const char *slug, const char *detail,
                    const char *pointer);
 
+/* The link as a redirect needs it, from a cache tier or the store. */
+struct lnk_h_target {
+    int64_t url_id, owner;
+    const char *url; /* the destination */
+    size_t len;
+    const char *opts; /* the link's /api/v1 options (JSON text); NULL: none */
+};
+/* Hands a click to the events writer (never waits). */
+void lnk_h_record_click(struct lnk_req *r, const struct lnk_h_target *t, struct lnk_str code);
+/* Answers a link with options (redirect_policy.c): expiry, click maximum,
+ * password, rules, split, redirect type, query forwarding, UTM. */
+void lnk_h_redirect_policy(struct lnk_req *r, const struct lnk_h_target *t, struct lnk_str code,
+                           bool hit);
+
 /* Representations (CONTRACT.md §3), new references. */
 json_t *lnk_h_user_json(const struct lnk_user *u);
 json_t *lnk_h_url_json(const struct lnk_url *u);

@@ -19,14 +19,6 @@
 #include "linkd/shortcode.h"
 #include "linkd/timefmt.h"
 
-/* The link as the redirect needs it, from the cache or the store. */
-struct target {
-    int64_t url_id, owner;
-    const char *url;
-    size_t len;
-    const char *opts; /* the link's /api/v1 options; NULL: none */
-};
-
 static void not_found(struct lnk_req *r, bool cache_hit)
 {
     lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_redirect_not_found_total, 1);
@@ -34,7 +26,7 @@ static void not_found(struct lnk_req *r, bool cache_hit)
     lnk_resp_error(r, 404, "url not found", NULL);
 }
 
-static void record_click(struct lnk_req *r, const struct target *t, struct lnk_str code)
+void lnk_h_record_click(struct lnk_req *r, const struct lnk_h_target *t, struct lnk_str code)
 {
     struct lnk_worker_env *env = lnk_req_env(r);
     /* slices of the request: lnk_events_push copies them once, into the ring */
@@ -48,12 +40,23 @@ static void record_click(struct lnk_req *r, const struct target *t, struct lnk_s
     lnk_metrics_add(env->mw, LNK_MC_clicks_enqueued_total, 1);
 }
 
-static void redirect(struct lnk_req *r, const struct target *t, struct lnk_str code, bool hit)
+/* A link with options goes where they decide (redirect_policy.c); a POST
+ * is for a password form only. */
+static void redirect(struct lnk_req *r, const struct lnk_h_target *t, struct lnk_str code, bool hit)
 {
-    if (lnk_req_method(r) == LNK_METHOD_GET)
-        record_click(r, t, code);
+    enum lnk_method m = lnk_req_method(r);
+    if (t->opts) {
+        lnk_h_redirect_policy(r, t, code, hit);
+        return;
+    }
+    if (m == LNK_METHOD_POST) {
+        lnk_h_method_not_allowed(r, "GET, HEAD");
+        return;
+    }
+    if (m == LNK_METHOD_GET)
+        lnk_h_record_click(r, t, code);
     lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_redirects_total, 1);
-    lnk_resp_redirect(r, t->url, t->len, hit);
+    lnk_resp_redirect(r, 302, t->url, t->len, hit);
 }
 
 /* A lookup past the in-process cache, in request memory. */
@@ -73,7 +76,7 @@ static void answer_cached(struct lnk_req *r, struct lnk_str code, enum lnk_cache
         not_found(r, true);
         return;
     }
-    struct target t = {v->id, v->owner, v->data, v->len, NULL};
+    struct lnk_h_target t = {v->id, v->owner, v->data, v->len, NULL};
     if (v->has_opts) {
         t.len = strlen(v->data);
         t.opts = v->data + t.len + 1;
@@ -132,7 +135,7 @@ static void then_lookup(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
         not_found(r, false);
         return;
     }
-    struct target t = {u->id, u->user_id, u->original_url, strlen(u->original_url), u->opts};
+    struct lnk_h_target t = {u->id, u->user_id, u->original_url, strlen(u->original_url), u->opts};
     redirect(r, &t, code, false);
 }
 
@@ -169,7 +172,7 @@ static void then_tier(struct lnk_req *r, struct lnk_redis_op *op, void *ctx)
         not_found(r, false);
         return;
     }
-    struct target t = {l->id, l->owner, l->url, l->url_len, l->opts};
+    struct lnk_h_target t = {l->id, l->owner, l->url, l->url_len, l->opts};
     redirect(r, &t, code, false);
 }
 

@@ -116,8 +116,8 @@ static void answer_link(struct lnk_req *r, const struct lnk_url *u, int status)
 
 static const char *const core_keys[] = {"url", "code", "title", "active", "user_id"};
 static const char *const option_keys[] = {
-    "redirect_type", "forward_query", "utm",      "tags",  "notes", "valid_from", "valid_until",
-    "max_clicks",    "fallback_url",  "password", "rules", "split"};
+    "redirect_type", "forward_query", "utm",          "tags",     "notes", "valid_from",
+    "valid_until",   "max_clicks",    "fallback_url", "password", "rules", "split"};
 
 static bool known_key(const char *key, bool create)
 {
@@ -150,31 +150,32 @@ static bool only_known_keys(struct lnk_req *r, const json_t *body, bool create)
     return true;
 }
 
-/* A create or update in progress: its body, kept across the password's
- * hashing and a PATCH's read. Freed with the request. */
+/* A create or update in progress, in request memory (nothing to free when
+ * the client leaves): the body is read again from the request at each
+ * step, with the password's hash once it is known. */
 struct v1_write {
-    json_t *body;
-    int64_t id;     /* PATCH */
-    json_t *stored; /* PATCH: the options the update builds on */
+    int64_t id;         /* PATCH */
+    const char *stored; /* PATCH: the options the update builds on (text); NULL: none */
     char read_etag[LNK_ETAG_MAX];
     bool client_if_match; /* PATCH: the client sent If-Match */
     int tries;
+    char hash[LNK_POLICY_HASH_MAX]; /* "" until the password is hashed */
 };
 
-static void write_release(void *ctx)
-{
-    struct v1_write *w = ctx;
-    json_decref(w->body);
-    json_decref(w->stored);
-    free(w);
-}
+typedef void (*v1_step_fn)(struct lnk_req *r, struct v1_write *w);
 
-/* Builds the options from w's body over `current`. NULL options (none)
- * in *text. False when answered: a field error, or the password goes to be
- * hashed first (then `again` runs with the hash in the body). */
-static bool build_options(struct lnk_req *r, struct v1_write *w, const json_t *current,
-                          struct lnk_arena *a, const char **text, void (*again)(struct lnk_req *,
-                                                                                struct v1_write *));
+/* The request's body (checked when the request came in) with the hash. */
+static json_t *write_body(struct lnk_req *r, const struct v1_write *w)
+{
+    struct lnk_str b = lnk_req_body(r);
+    json_t *body = NULL;
+    const char *why;
+    if (lnk_json_parse_object(b.ptr, b.len, &body, &why) != LNK_OK)
+        body = json_object(); /* cannot be: it parsed when the request came in */
+    if (w->hash[0])
+        json_object_set_new(body, "password_hash", json_string(w->hash));
+    return body;
+}
 
 /* ---- hashing a password off the loop --------------------------------------- */
 
@@ -182,8 +183,7 @@ struct hash_job {
     char *pw;
     size_t len;
     char hash[LNK_POLICY_HASH_MAX];
-    void (*again)(struct lnk_req *, struct v1_write *);
-    struct v1_write *w;
+    v1_step_fn again;
 };
 
 static int hash_on_reader(struct lnk_op_call *op)
@@ -194,51 +194,45 @@ static int hash_on_reader(struct lnk_op_call *op)
 
 static void then_hashed(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
-    (void)ctx;
+    struct v1_write *w = ctx;
     struct hash_job *j = LNK_OP_AS(op, call)->arg;
     if (op->rc != LNK_OK) {
         lnk_h_problem(r, 500, NULL, "the password could not be hashed", "/password");
-        write_release(j->w);
         return;
     }
-    json_object_set_new(j->w->body, "password_hash", json_string(j->hash));
-    j->again(r, j->w);
+    memcpy(w->hash, j->hash, sizeof(w->hash));
+    j->again(r, w);
 }
 
-static void hash_release(void *ctx)
+static void hash_then(struct lnk_req *r, struct v1_write *w, const json_t *body, v1_step_fn again)
 {
-    (void)ctx;
-}
-
-/* The job lives in the op's arena; w is released by whoever ends it. */
-static void hash_then(struct lnk_req *r, struct v1_write *w,
-                      void (*again)(struct lnk_req *, struct v1_write *))
-{
-    const char *pw = json_string_value(json_object_get(w->body, "password"));
+    const char *pw = json_string_value(json_object_get(body, "password"));
     struct lnk_op_call *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_CALL), call);
     struct hash_job *j = lnk_arena_alloc(&op->op.arena, sizeof(*j));
     j->len = strlen(pw);
     j->pw = lnk_arena_strndup(&op->op.arena, pw, j->len);
     j->again = again;
-    j->w = w;
     op->fn = hash_on_reader;
     op->arg = j;
-    lnk_h_submit_owned(r, &op->op, then_hashed, NULL, hash_release);
+    lnk_h_submit(r, &op->op, then_hashed, w);
 }
 
-static bool build_options(struct lnk_req *r, struct v1_write *w, const json_t *current,
-                          struct lnk_arena *a, const char **text,
-                          void (*again)(struct lnk_req *, struct v1_write *))
+/* Builds the options from body over w's stored ones into *text (NULL: none).
+ * False when answered: a field error, or the password went to be hashed
+ * (then `again` runs with the hash). */
+static bool build_options(struct lnk_req *r, struct v1_write *w, const json_t *body,
+                          struct lnk_arena *a, const char **text, v1_step_fn again)
 {
     json_t *opts = NULL;
+    json_t *current = w->stored ? json_loads(w->stored, 0, NULL) : NULL;
     struct lnk_policy_error err;
-    if (lnk_policy_build(w->body, current, &opts, &err) != LNK_OK) {
-        if (strcmp(err.type, LNK_POLICY_E_NOT_HASHED) == 0) {
-            hash_then(r, w, again);
-            return false;
-        }
-        lnk_h_problem(r, 422, err.type, err.detail, err.field);
-        write_release(w);
+    int rc = lnk_policy_build(body, current, &opts, &err);
+    json_decref(current);
+    if (rc != LNK_OK) {
+        if (strcmp(err.type, LNK_POLICY_E_NOT_HASHED) == 0)
+            hash_then(r, w, body, again);
+        else
+            lnk_h_problem(r, 422, err.type, err.detail, err.field);
         return false;
     }
     *text = NULL;
@@ -275,24 +269,24 @@ static void create_finish(struct lnk_req *r, struct v1_write *w)
     struct lnk_h_invalid v = {0};
     bool set;
     struct lnk_url *u = &op->in;
-    lnk_h_read_owner(w->body, lnk_h_scope(r), &v, &u->user_id);
-    lnk_h_read_dest(w->body, "url", true, &v, &op->op.arena, &u->original_url);
-    lnk_h_read_title(w->body, &v, &op->op.arena, &set, &u->title);
+    json_t *body = write_body(r, w);
+    lnk_h_read_owner(body, lnk_h_scope(r), &v, &u->user_id);
+    lnk_h_read_dest(body, "url", true, &v, &op->op.arena, &u->original_url);
+    lnk_h_read_title(body, &v, &op->op.arena, &set, &u->title);
     u->is_active = true;
-    lnk_h_read_flag(w->body, "active", &v, &set, &u->is_active);
-    lnk_h_read_code(w->body, "code", &v, &op->op.arena, &u->short_code);
-    if (lnk_h_invalid_answer(r, &v) || u->user_id == -1) {
-        if (u->user_id == -1)
-            lnk_h_problem(r, 404, "user-not-found", "user not found", "/user_id");
+    lnk_h_read_flag(body, "active", &v, &set, &u->is_active);
+    lnk_h_read_code(body, "code", &v, &op->op.arena, &u->short_code);
+    bool ok = !lnk_h_invalid_answer(r, &v);
+    if (ok && u->user_id == -1) {
+        lnk_h_problem(r, 404, "user-not-found", "user not found", "/user_id");
+        ok = false;
+    }
+    ok = ok && build_options(r, w, body, &op->op.arena, &u->opts, create_finish);
+    json_decref(body);
+    if (!ok) {
         lnk_store_op_free(&op->op);
-        write_release(w);
         return;
     }
-    if (!build_options(r, w, NULL, &op->op.arena, &u->opts, create_finish)) {
-        lnk_store_op_free(&op->op);
-        return;
-    }
-    write_release(w);
     lnk_h_submit(r, &op->op, then_created, NULL);
 }
 
@@ -301,12 +295,12 @@ void lnk_h_v1_links_create(struct lnk_req *r)
     json_t *body;
     if (!lnk_h_json_body(r, &body))
         return;
-    if (!only_known_keys(r, body, true)) {
-        json_decref(body);
+    bool known = only_known_keys(r, body, true);
+    json_decref(body);
+    if (!known)
         return;
-    }
-    struct v1_write *w = lnk_xcalloc(1, sizeof(*w));
-    w->body = body;
+    struct v1_write *w = lnk_req_alloc(r, sizeof(*w));
+    memset(w, 0, sizeof(*w));
     create_finish(r, w);
 }
 
@@ -365,7 +359,6 @@ static void then_patched(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
         lnk_h_forget_url(r, &LNK_OP_AS(op, url)->out);
         answer_link(r, &LNK_OP_AS(op, url)->out, 200);
     }
-    write_release(w);
 }
 
 static void patch_finish(struct lnk_req *r, struct v1_write *w)
@@ -375,46 +368,49 @@ static void patch_finish(struct lnk_req *r, struct v1_write *w)
     struct lnk_h_invalid v = {0};
     op->id = w->id;
     op->owner_guard = lnk_h_scope(r);
-    lnk_h_read_dest(w->body, "url", false, &v, &op->op.arena, &p->original_url);
-    lnk_h_read_title(w->body, &v, &op->op.arena, &p->set_title, &p->title);
-    lnk_h_read_flag(w->body, "active", &v, &p->set_is_active, &p->is_active);
-    if (json_object_get(w->body, "code"))
+    json_t *body = write_body(r, w);
+    lnk_h_read_dest(body, "url", false, &v, &op->op.arena, &p->original_url);
+    lnk_h_read_title(body, &v, &op->op.arena, &p->set_title, &p->title);
+    lnk_h_read_flag(body, "active", &v, &p->set_is_active, &p->is_active);
+    if (json_object_get(body, "code"))
         lnk_h_invalid_add(&v, "code", "cannot change: a code is never reissued");
-    if (lnk_h_invalid_answer(r, &v)) {
-        lnk_store_op_free(&op->op);
-        write_release(w);
-        return;
-    }
-    if (!build_options(r, w, w->stored, &op->op.arena, &p->opts, patch_finish)) {
+    bool ok = !lnk_h_invalid_answer(r, &v) &&
+              build_options(r, w, body, &op->op.arena, &p->opts, patch_finish);
+    json_decref(body);
+    if (!ok) {
         lnk_store_op_free(&op->op);
         return;
     }
     p->set_opts = true;
     p->if_match = lnk_arena_strdup(&op->op.arena, w->read_etag);
-    lnk_h_submit_owned(r, &op->op, then_patched, w, NULL);
+    lnk_h_submit(r, &op->op, then_patched, w);
 }
 
 static void then_patch_read(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
     struct v1_write *w = ctx;
     const struct lnk_url *u = &LNK_OP_AS(op, url)->out;
-    if (op->rc != LNK_OK || !lnk_h_url_visible(r, u->user_id)) {
-        if (op->rc != LNK_OK)
-            lnk_h_store_error(r, op);
-        write_release(w);
+    if (op->rc != LNK_OK) {
+        lnk_h_store_error(r, op);
         return;
     }
+    if (!lnk_h_url_visible(r, u->user_id))
+        return;
     char etag[LNK_ETAG_MAX];
     lnk_url_etag(u, etag);
     if (w->client_if_match && strcmp(etag, w->read_etag) != 0) {
         lnk_h_problem(r, 412, "etag-mismatch", "the link changed since the ETag given in If-Match",
                       NULL);
-        write_release(w);
         return;
     }
     memcpy(w->read_etag, etag, sizeof(etag));
-    json_decref(w->stored);
-    w->stored = u->opts ? json_loads(u->opts, 0, NULL) : NULL;
+    w->stored = NULL;
+    if (u->opts) {
+        size_t n = strlen(u->opts);
+        char *copy = lnk_req_alloc(r, n + 1);
+        memcpy(copy, u->opts, n + 1);
+        w->stored = copy;
+    }
     w->tries++;
     patch_finish(r, w);
 }
@@ -423,7 +419,7 @@ static void patch_read(struct lnk_req *r, struct v1_write *w)
 {
     struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_GET), url);
     op->id = w->id;
-    lnk_h_submit_owned(r, &op->op, then_patch_read, w, NULL);
+    lnk_h_submit(r, &op->op, then_patch_read, w);
 }
 
 void lnk_h_v1_link_update(struct lnk_req *r)
@@ -432,19 +428,17 @@ void lnk_h_v1_link_update(struct lnk_req *r)
     json_t *body;
     if (!lnk_h_path_id(r, "link", &id) || !lnk_h_json_body(r, &body))
         return;
-    if (!only_known_keys(r, body, false)) {
-        json_decref(body);
+    bool known = only_known_keys(r, body, false);
+    json_decref(body);
+    if (!known)
         return;
-    }
-    struct v1_write *w = lnk_xcalloc(1, sizeof(*w));
-    w->body = body;
+    struct v1_write *w = lnk_req_alloc(r, sizeof(*w));
+    memset(w, 0, sizeof(*w));
     w->id = id;
     struct lnk_str im = lnk_str_trim(lnk_req_header(r, "if-match"));
     if (im.ptr) {
         if (im.len >= sizeof(w->read_etag)) {
-            lnk_h_problem(r, 412, "etag-mismatch", "If-Match names no version of this link",
-                          NULL);
-            write_release(w);
+            lnk_h_problem(r, 412, "etag-mismatch", "If-Match names no version of this link", NULL);
             return;
         }
         memcpy(w->read_etag, im.ptr, im.len);
@@ -550,8 +544,7 @@ void lnk_h_v1_links_list(struct lnk_req *r)
     struct lnk_op_list *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_LIST), list);
     struct lnk_list_query *q = &op->q;
     const char *bad = NULL, *pointer = NULL;
-    if (param(r, "limit", &s) &&
-        (lnk_str_to_i64(s, &n) != LNK_OK || n < 1 || n > V1_LIMIT_MAX)) {
+    if (param(r, "limit", &s) && (lnk_str_to_i64(s, &n) != LNK_OK || n < 1 || n > V1_LIMIT_MAX)) {
         bad = "limit must be an integer from 1 to 1000";
         pointer = "limit";
     } else if (param(r, "limit", &s)) {

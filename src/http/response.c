@@ -194,7 +194,8 @@ void lnk_resp_error(struct lnk_req *r, int status, const char *message, json_t *
     lnk_resp_json(r, status, o);
 }
 
-void lnk_resp_redirect(struct lnk_req *r, const char *location, size_t len, bool cache_hit)
+void lnk_resp_redirect(struct lnk_req *r, int status, const char *location, size_t len,
+                       bool cache_hit)
 {
     if (!r->h2o || r->answered)
         return;
@@ -204,7 +205,7 @@ void lnk_resp_redirect(struct lnk_req *r, const char *location, size_t len, bool
     add(h, H2O_TOKEN_LOCATION, loc, len);
     add(h, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-store"));
     lnk_resp_cache_header(r, cache_hit);
-    respond(r, 302, NULL, NULL, 0);
+    respond(r, status, NULL, NULL, 0);
 }
 
 void lnk_resp_empty(struct lnk_req *r, int status)

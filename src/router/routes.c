@@ -81,7 +81,11 @@ const struct lnk_route_def lnk_route_table[] = {
       [LNK_METHOD_DELETE] = lnk_h_v1_link_delete}},
     {LNK_ROUTE_REDIRECT_S, LNK_ACCESS_REDIRECT, {"s", "{}"}, {[LNK_METHOD_GET] = lnk_h_redirect}},
     {LNK_ROUTE_REDIRECT_R, LNK_ACCESS_REDIRECT, {"r", "{}"}, {[LNK_METHOD_GET] = lnk_h_redirect}},
-    {LNK_ROUTE_REDIRECT, LNK_ACCESS_REDIRECT, {"{}"}, {[LNK_METHOD_GET] = lnk_h_redirect}},
+    /* POST: a password link's form */
+    {LNK_ROUTE_REDIRECT,
+     LNK_ACCESS_REDIRECT,
+     {"{}"},
+     {[LNK_METHOD_GET] = lnk_h_redirect, [LNK_METHOD_POST] = lnk_h_redirect}},
 };
 
 const size_t lnk_route_table_len = sizeof(lnk_route_table) / sizeof(lnk_route_table[0]);
