@@ -415,13 +415,13 @@ class PgServer:
 
 
 def proc_status(pid):
-    """VmRSS and VmHWM in bytes."""
+    """VmRSS, VmHWM, RssAnon, RssFile and RssShmem in bytes."""
     out = {}
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
                 k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
+                if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
                     out[k] = int(v.split()[0]) * 1024
     except OSError:
         pass
@@ -657,6 +657,20 @@ def run_wrk(url, lua, lua_args, conns, duration, threads=2, timeout="2s", extra_
     threads = max(1, min(threads, conns))
     args = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%s" % duration, "--timeout", timeout,
             "-s", os.path.join(LUA_DIR, lua), url, "--"] + [str(a) for a in lua_args]
+    res = run_loadgen("wrk", args, parse_seconds(duration), extra_env, server_pid)
+    res["conns"] = conns
+    res["threads"] = threads
+    secs = res["duration_us"] / 1e6
+    res["rps"] = res["requests"] / secs if secs > 0 else 0.0
+    res["socket_errors"] = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
+    return res
+
+
+def run_loadgen(name, args, duration_s, extra_env=None, server_pid=None):
+    """Runs a load generator that prints one `@@BENCH {json}` line (wrk with
+    bench/lua, bench/openloop.c). Returns that dict plus the generator's CPU
+    seconds, the machine's busy CPU seconds and how long the generator's
+    threads (and server_pid's) waited for a CPU meanwhile."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy0, t0 = machine_busy_seconds(), time.monotonic()
     server_wait0 = tree_run_delay_seconds(server_pid) if server_pid else 0.0
@@ -664,30 +678,58 @@ def run_wrk(url, lua, lua_args, conns, duration, threads=2, timeout="2s", extra_
                  env=dict(os.environ, **(extra_env or {})))
     sampler = RunDelaySampler(proc)
     try:
-        out, err = proc.communicate(timeout=parse_seconds(duration) + 120)
+        out, err = proc.communicate(timeout=duration_s + 120)
     except BaseException:
         stop_proc(proc, signal.SIGKILL, 5)
         raise
     finally:
-        wrk_wait = sampler.stop()
+        gen_wait = sampler.stop()
     server_wait = tree_run_delay_seconds(server_pid) - server_wait0 if server_pid else None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy1, t1 = machine_busy_seconds(), time.monotonic()
     m = RESULT_RE.search(out.decode(errors="replace"))
     if proc.returncode != 0 or not m:
-        die("wrk failed (exit %s):\n%s\n%s" % (proc.returncode, out.decode(errors="replace")[-2000:],
+        die("%s failed (exit %s):\n%s\n%s" % (name, proc.returncode,
+                                              out.decode(errors="replace")[-2000:],
                                               err.decode(errors="replace")[-2000:]))
     res = json.loads(m.group(1))
     res["wrk_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     res["machine_busy_s"] = busy1 - busy0
-    res["wrk_wait_s"] = wrk_wait
+    res["wrk_wait_s"] = gen_wait
     res["server_wait_s"] = server_wait
     res["wall_s"] = t1 - t0
-    res["conns"] = conns
-    res["threads"] = threads
-    secs = res["duration_us"] / 1e6
-    res["rps"] = res["requests"] / secs if secs > 0 else 0.0
-    res["socket_errors"] = res["err_connect"] + res["err_read"] + res["err_write"] + res["err_timeout"]
+    return res
+
+
+OPENLOOP_SRC = os.path.join(BENCH_DIR, "openloop.c")
+
+
+def build_openloop(d):
+    """Compiles bench/openloop.c into d with cc; returns the executable."""
+    exe = os.path.join(d, "openloop")
+    cc = subprocess.run(["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe,
+                         OPENLOOP_SRC, "-lpthread", "-lm"], capture_output=True, text=True)
+    if cc.returncode != 0:
+        die("building %s failed:\n%s" % (OPENLOOP_SRC, cc.stderr[-3000:]))
+    return exe
+
+
+def run_openloop(exe, port, codes, conns, rate, duration, warmup="1s", threads=2, timeout="2s",
+                 sequential=False, server_pid=None):
+    """Runs bench/openloop.c: `rate` requests per second on a fixed schedule
+    over `conns` keep-alive connections, latency counted from each request's
+    due time (rate 0: closed loop). Returns its dict like run_wrk's, with
+    rps the responses per second it measured."""
+    threads = max(1, min(threads, conns))
+    args = [exe, "-p", str(port), "-c", str(conns), "-t", str(threads), "-r", "%.1f" % rate,
+            "-d", "%g" % parse_seconds(duration), "-w", "%g" % parse_seconds(warmup),
+            "-T", "%g" % parse_seconds(timeout)] + (["-s"] if sequential else []) + [codes]
+    res = run_loadgen("openloop", args,
+                      parse_seconds(duration) + parse_seconds(warmup) + parse_seconds(timeout),
+                      server_pid=server_pid)
+    res["rps"] = res["rate_achieved"]
+    res["sent"] = res["sent_all"]
+    res["socket_errors"] = res["err_connect"] + res["err_read"] + res["err_write"]
     return res
 
 

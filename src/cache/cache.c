@@ -95,19 +95,20 @@ void lnk_cache_thread_unregister(void)
     urcu_memb_unregister_thread();
 }
 
-/* Buckets for the entries expected, bounded by as many as max_bytes holds at
- * a typical ~160 bytes per entry. Starting at the size the fill will reach
- * matters: growing by auto-resize lags behind a fast fill, and lookups then
- * walk long chains (measured with 1M entries: 1.7 us per lookup from 1024
- * buckets, 0.5 us from 2^20). Starting larger than needed costs too: every
- * bucket is a node that is written at start and walked when the table is
- * freed (an empty table of 2^21 buckets held 36 MB and took seconds to free
- * at exit). */
+/* A bucket for each entry expected (the power of two at or above), bounded
+ * by as many as max_bytes holds at a typical ~160 bytes per entry. Starting
+ * at the size the fill will reach matters: growing by auto-resize lags
+ * behind a fast fill, and lookups then walk long chains (measured with 1M
+ * entries: 1.7 us per lookup from 1024 buckets, 0.5 us from 2^20). Starting
+ * larger than needed costs memory: every bucket is a 16-byte node written at
+ * start, whether entries come or not (2^21 buckets, the size for 1M links at
+ * half load, held 32 MB from start; ADR 0026), and walked when the table is
+ * freed. */
 static unsigned long initial_buckets(const struct lnk_cache_config *cfg)
 {
     size_t want = cfg->max_bytes / 160;
-    if (cfg->expected_entries < want / 2) /* room to grow at half load */
-        want = cfg->expected_entries * 2;
+    if (cfg->expected_entries < want)
+        want = cfg->expected_entries;
     unsigned long n = 1024;
     while (n < want && n < (1ul << 22))
         n <<= 1;
