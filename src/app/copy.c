@@ -129,6 +129,7 @@ static void chunk_add(struct chunk *ch, enum lnk_op_kind list, union lnk_list_ro
         u->short_code = lnk_arena_strdup(a, u->short_code);
         u->original_url = lnk_arena_strdup(a, u->original_url);
         u->title = dup_or_null(a, u->title);
+        u->opts = dup_or_null(a, u->opts);
     } else if (list == LNK_OP_EVENT_LIST) {
         struct lnk_event *e = &r->events[r->n];
         *e = *row.event;

@@ -417,6 +417,7 @@ static int parse_all_rows(const char *data, size_t len, struct column *cols, siz
     while ((rc = next_row(&r)) == LNK_OK) {
         rows = grow(rows, &cap, n, row_size);
         const char *why = NULL;
+        memset(rows + n * row_size, 0, row_size); /* fields a CSV has not got stay unset */
         int bad = row(&r, a, rows + n * row_size, &why);
         if (bad >= 0) {
             rc = row_error(&r, bad, why);
