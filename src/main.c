@@ -22,6 +22,9 @@ static void usage(FILE *f)
             "  linkd serve [flags]         serve the API and redirects\n"
             "  linkd import DIR [flags]    load users.csv, urls.csv, events.csv from DIR\n"
             "  linkd copy TO_URL [flags]   copy the whole database into TO_URL (postgres://...)\n"
+            "  linkd keys create --name NAME (--admin | --user ID) [--scopes LIST]\n"
+            "                    [--expires RFC3339|90d|12h|30m]\n"
+            "  linkd keys list | revoke ID API keys (docs/security.md#api-keys)\n"
             "  linkd config --markdown     print the settings as docs/configuration.md\n"
             "  linkd version               print the version\n"
             "  linkd <command> --help      settings of a command\n\n"
@@ -86,6 +89,10 @@ static bool parse_keys_flags(int argc, char **argv, struct lnk_keys_cmd *cmd, ch
             }
             cmd->user_id = v;
             user_given = true;
+        } else if (strcmp(argv[i], "--scopes") == 0 && i + 1 < argc) {
+            cmd->scopes = argv[++i];
+        } else if (strcmp(argv[i], "--expires") == 0 && i + 1 < argc) {
+            cmd->expires = argv[++i];
         } else {
             rest[(*n_rest)++] = argv[i];
         }

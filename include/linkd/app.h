@@ -34,7 +34,9 @@ struct lnk_keys_cmd {
     const char *name; /* create */
     bool admin;       /* create: an admin key; else a user key for user_id */
     int64_t user_id;  /* create */
-    int64_t id;       /* revoke */
+    const char *scopes;  /* create: "links:read,..." (auth.h); NULL: all of its role */
+    const char *expires; /* create: RFC 3339 UTC, or a lifetime "90d", "12h", "30m"; NULL: never */
+    int64_t id;          /* revoke */
 };
 
 /* 0 on success (create prints the key once), 1 on error (stderr). */

@@ -60,6 +60,10 @@ struct lnk_api_key {
     int64_t user_id;    /* 0 for admin keys */
     int64_t created_at;
     int64_t revoked_at; /* 0 while active */
+    /* What it may do within its role (auth.h: LNK_SCOPE_*), as
+     * "links:read,links:write"; NULL: everything its role allows. */
+    const char *scopes;
+    int64_t expires_at; /* 0: never; from then on it is refused */
 };
 
 /* One click, as handed from a redirect to the events writer. */

@@ -53,6 +53,51 @@ struct lnk_str lnk_auth_key_of(struct lnk_str authorization, struct lnk_str x_ap
     return k.ptr && k.len > 0 ? k : LNK_STR_NULL;
 }
 
+static const char *const scope_names[] = {"links:read", "links:write", "analytics:read",
+                                           "admin"};
+#define N_SCOPES (sizeof(scope_names) / sizeof(scope_names[0]))
+
+const char *lnk_auth_scope_name(unsigned bit)
+{
+    for (size_t i = 0; i < N_SCOPES; i++)
+        if (bit == 1u << i)
+            return scope_names[i];
+    return "unknown";
+}
+
+int lnk_auth_scopes_parse(struct lnk_str text, unsigned *out)
+{
+    unsigned bits = 0;
+    const char *p = text.ptr, *end = text.ptr ? text.ptr + text.len : NULL;
+    if (!p || text.len == 0)
+        return LNK_EINVAL;
+    while (p <= end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        struct lnk_str name = lnk_str_trim(lnk_str_make(p, (size_t)((comma ? comma : end) - p)));
+        size_t i = 0;
+        while (i < N_SCOPES && !lnk_str_eq_cstr(name, scope_names[i]))
+            i++;
+        if (i == N_SCOPES)
+            return LNK_EINVAL;
+        bits |= 1u << i;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *out = bits;
+    return LNK_OK;
+}
+
+void lnk_auth_scopes_format(unsigned bits, char out[LNK_SCOPES_TEXT_MAX])
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < N_SCOPES; i++)
+        if (bits & (1u << i))
+            len += (size_t)snprintf(out + len, LNK_SCOPES_TEXT_MAX - len, "%s%s", len ? "," : "",
+                                    scope_names[i]);
+}
+
 enum lnk_auth_verdict lnk_auth_decide(const struct lnk_auth_facts *f)
 {
     if (f->auth_off)
@@ -60,6 +105,10 @@ enum lnk_auth_verdict lnk_auth_decide(const struct lnk_auth_facts *f)
     if (f->key_presented) {
         if (!f->key_valid)
             return LNK_AUTH_BAD_KEY;
+        if (f->key_expired)
+            return LNK_AUTH_EXPIRED;
+        if (f->need_scope && !(f->key_scopes & f->need_scope))
+            return LNK_AUTH_SCOPE;
         return f->key_admin ? LNK_AUTH_ADMIN : LNK_AUTH_USER;
     }
     if (f->active_keys > 0)

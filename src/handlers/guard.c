@@ -14,6 +14,7 @@
 #include "linkd/handlers.h"
 #include "linkd/metrics.h"
 #include "linkd/ratelimit.h"
+#include "linkd/timefmt.h"
 #include "linkd/redis.h"
 
 struct lnk_str lnk_h_client_key(struct lnk_req *r, char *buf, size_t cap)
@@ -124,9 +125,35 @@ static struct budget budget_of(struct lnk_req *r)
     return read ? (struct budget){env->rl_read, "read"} : (struct budget){env->rl_write, "write"};
 }
 
-static void refuse(struct lnk_req *r, enum lnk_auth_verdict v)
+/* The one scope a request needs: admin for an admin route, analytics:read
+ * to read events and stats, links:read for other reads, else links:write. */
+static unsigned scope_needed(const struct lnk_req *r, enum lnk_access access)
+{
+    enum lnk_method m = lnk_req_method(r);
+    bool read = m == LNK_METHOD_GET || m == LNK_METHOD_HEAD || m == LNK_METHOD_OPTIONS;
+    if (access != LNK_ACCESS_MANAGE)
+        return LNK_SCOPE_ADMIN;
+    switch (lnk_req_route(r)) {
+    case LNK_ROUTE_URL_STATS:
+    case LNK_ROUTE_URL_EVENTS:
+    case LNK_ROUTE_EVENTS:
+    case LNK_ROUTE_EVENT:
+    case LNK_ROUTE_STATS:
+        return read ? LNK_SCOPE_ANALYTICS_READ : LNK_SCOPE_LINKS_WRITE;
+    default:
+        return read ? LNK_SCOPE_LINKS_READ : LNK_SCOPE_LINKS_WRITE;
+    }
+}
+
+static void refuse(struct lnk_req *r, enum lnk_auth_verdict v, unsigned scope)
 {
     lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_auth_refused_total, 1);
+    if (v == LNK_AUTH_SCOPE) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "this key lacks the scope %s", lnk_auth_scope_name(scope));
+        lnk_resp_error(r, 403, msg, NULL);
+        return;
+    }
     if (v == LNK_AUTH_PROTECTED) {
         lnk_resp_error(r, 403,
                        "no API key exists yet, so only local clients are served: create one "
@@ -139,7 +166,8 @@ static void refuse(struct lnk_req *r, enum lnk_auth_verdict v)
     lnk_resp_error(r, 401,
                    v == LNK_AUTH_NEED_KEY
                        ? "an API key is required: send 'Authorization: Bearer <key>'"
-                       : "invalid or revoked API key",
+                   : v == LNK_AUTH_EXPIRED ? "expired API key"
+                                           : "invalid or revoked API key",
                    NULL);
 }
 
@@ -155,17 +183,24 @@ static void then_authorize(struct lnk_req *r, struct lnk_store_op *op, lnk_handl
         return;
     }
     const struct lnk_api_key *key = k->found ? &k->out : NULL;
+    unsigned scopes = LNK_SCOPE_ALL;
+    if (key && key->scopes &&
+        lnk_auth_scopes_parse(lnk_str_from_cstr(key->scopes), &scopes) != LNK_OK)
+        scopes = 0; /* unreadable scopes allow nothing */
     struct lnk_auth_facts f = {
         .auth_off = false,
         .client_loopback = lnk_ip_is_loopback(lnk_req_client_ip(r)),
         .key_presented = k->key_hash != NULL,
         .key_valid = key != NULL,
         .key_admin = key && key->admin,
+        .key_expired = key && key->expires_at && key->expires_at <= lnk_ts_now(),
+        .key_scopes = scopes,
+        .need_scope = scope_needed(r, access),
         .active_keys = k->n_active,
     };
     enum lnk_auth_verdict v = lnk_auth_decide(&f);
     if (v != LNK_AUTH_ADMIN && v != LNK_AUTH_USER) {
-        refuse(r, v);
+        refuse(r, v, f.need_scope);
         return;
     }
     struct lnk_principal p = {v == LNK_AUTH_ADMIN, key ? key->user_id : 0, key ? key->id : 0};

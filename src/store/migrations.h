@@ -243,14 +243,29 @@ static const char LNK_SQLITE_MIGRATION_7[] =
  * list_event_buckets); the list and its contents are unchanged. */
 static const char LNK_SQLITE_MIGRATION_8[] = "DROP TRIGGER events_bucket;";
 
-/* Version 9: a url's /api/v1 options (expiry, password, rules...) as one
- * JSON text, NULL for a plain link (ADR 0022, docs/link-policy.md), and
- * the clicks counted against a link's maximum (link_slots). */
+/* Version 9, for /api/v1 (ADR 0022):
+ * - urls.opts: a url's options (expiry, password, rules...) as one JSON
+ *   text, NULL for a plain link (docs/link-policy.md);
+ * - link_slots: the clicks counted against a link's maximum;
+ * - api_keys.scopes (NULL: all of its role) and expires_at (NULL: never);
+ * - idempotency: the answers of POSTs sent with an Idempotency-Key, kept a
+ *   day, per caller and key. */
 static const char LNK_SQLITE_MIGRATION_9[] =
     "ALTER TABLE urls ADD COLUMN opts TEXT;"
     "CREATE TABLE link_slots ("
     " url_id INTEGER PRIMARY KEY REFERENCES urls(id) ON DELETE CASCADE,"
-    " used INTEGER NOT NULL);";
+    " used INTEGER NOT NULL);"
+    "ALTER TABLE api_keys ADD COLUMN scopes TEXT;"
+    "ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;"
+    "CREATE TABLE idempotency ("
+    " caller TEXT NOT NULL,"
+    " idem_key TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL,"
+    " status INTEGER NOT NULL,"
+    " body TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (caller, idem_key));"
+    "CREATE INDEX idempotency_age ON idempotency(created_at);";
 
 static const char *const lnk_sqlite_migrations[] = {
     LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2, LNK_SQLITE_MIGRATION_3,

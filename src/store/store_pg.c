@@ -117,7 +117,7 @@ enum stmt_id {
 #define URL_COLS                                                                                   \
     "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts"
 #define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
-#define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
+#define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at, scopes, expires_at"
 /* A new url. An unknown owner, or a code in use or retired, inserts nothing
  * (no row back). */
 #define URL_INSERT                                                                                 \
@@ -239,8 +239,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                                " SELECT url_id, timestamp / 86400, count(*) FROM events"
                                " WHERE url_id = $1::bigint AND event_type = 'click'"
                                " GROUP BY url_id, timestamp / 86400",
-    [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at)"
-                      " VALUES ($1, $2, $3, $4::boolean, $5::bigint, $6::bigint) RETURNING id",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at,"
+                      " scopes, expires_at) VALUES ($1, $2, $3, $4::boolean, $5::bigint,"
+                      " $6::bigint, $7, $8::bigint) RETURNING id",
     [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = $1::bigint",
     [ST_KEY_BY_HASH] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = $1"
                        " AND revoked_at IS NULL",
@@ -248,13 +249,14 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_KEY_LIST_HASHES] = "SELECT " KEY_COLS ", key_hash FROM api_keys ORDER BY id",
     /* a hash that another key holds writes nothing (no row back) */
     [ST_KEY_PUT] = "INSERT INTO api_keys (id, name, key_hash, prefix, admin, user_id, created_at,"
-                   " revoked_at) SELECT $1::bigint, $2, $3, $4, $5::boolean, $6::bigint,"
-                   " $7::bigint, $8::bigint WHERE NOT EXISTS"
+                   " revoked_at, scopes, expires_at) SELECT $1::bigint, $2, $3, $4, $5::boolean,"
+                   " $6::bigint, $7::bigint, $8::bigint, $9, $10::bigint WHERE NOT EXISTS"
                    " (SELECT 1 FROM api_keys WHERE key_hash = $3 AND id <> $1::bigint)"
                    " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
                    " key_hash = excluded.key_hash, prefix = excluded.prefix,"
                    " admin = excluded.admin, user_id = excluded.user_id,"
-                   " created_at = excluded.created_at, revoked_at = excluded.revoked_at"
+                   " created_at = excluded.created_at, revoked_at = excluded.revoked_at,"
+                   " scopes = excluded.scopes, expires_at = excluded.expires_at"
                    " RETURNING id",
     [ST_KEY_SEQ] = "SELECT setval('api_keys_id_seq', greatest($1::bigint,"
                    " (SELECT last_value FROM api_keys_id_seq)))",
@@ -811,6 +813,8 @@ static void read_key(PGresult *res, int i, struct lnk_arena *a, struct lnk_api_k
     k->user_id = col_i64(res, i, 4);
     k->created_at = col_i64(res, i, 5);
     k->revoked_at = col_i64(res, i, 6);
+    k->scopes = col_str(res, i, 7, a);
+    k->expires_at = col_i64(res, i, 8);
 }
 
 /* The one row a point read selects; LNK_ENOTFOUND when none. */
@@ -1039,7 +1043,7 @@ static int pg_key_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct ln
         for (int i = 0; i < rows; i++) {
             read_key(res, i, a, &(*out)[i]);
             if (hashes)
-                (*hashes)[i] = col_str_nonnull(res, i, 7, a);
+                (*hashes)[i] = col_str_nonnull(res, i, 9, a);
         }
         *n = (size_t)rows;
     }
@@ -1664,6 +1668,8 @@ static int pg_key_insert(struct lnk_store_bconn *c, const struct lnk_api_key *k,
     p_bool(&p, k->admin);
     p_id(&p, k->user_id);
     p_i64(&p, k->created_at);
+    p_text(&p, k->scopes);
+    p_id(&p, k->expires_at);
     return query_i64(c, ST_KEY_INSERT, &p, id);
 }
 
@@ -1679,6 +1685,8 @@ static int pg_key_put(struct lnk_store_bconn *c, const struct lnk_api_key *k, co
     p_id(&p, k->user_id);
     p_i64(&p, k->created_at);
     p_id(&p, k->revoked_at);
+    p_text(&p, k->scopes);
+    p_id(&p, k->expires_at);
     int rc = query_i64(c, ST_KEY_PUT, &p, &id);
     if (rc == LNK_ENOTFOUND)
         return LNK_EEXISTS; /* no row back: the hash is another key's */

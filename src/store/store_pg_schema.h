@@ -75,14 +75,24 @@ static const char LNK_PG_MIGRATION_1[] =
     " FOR EACH ROW WHEN (OLD.short_code IS DISTINCT FROM NEW.short_code)"
     " EXECUTE FUNCTION linkd_retire_code();";
 
-/* Version 2: a url's /api/v1 options as one JSON text, NULL for a plain
- * link (ADR 0022, docs/link-policy.md), and the clicks counted against a
- * link's maximum. */
+/* Version 2, for /api/v1 (ADR 0022), as SQLite's version 9: a url's
+ * options, click slots, key scopes and expiry, idempotent answers. */
 static const char LNK_PG_MIGRATION_2[] =
     "ALTER TABLE urls ADD COLUMN opts text;"
     "CREATE TABLE link_slots ("
     " url_id bigint PRIMARY KEY REFERENCES urls(id) ON DELETE CASCADE,"
-    " used bigint NOT NULL);";
+    " used bigint NOT NULL);"
+    "ALTER TABLE api_keys ADD COLUMN scopes text;"
+    "ALTER TABLE api_keys ADD COLUMN expires_at bigint;"
+    "CREATE TABLE idempotency ("
+    " caller text NOT NULL,"
+    " idem_key text NOT NULL,"
+    " fingerprint text NOT NULL,"
+    " status integer NOT NULL,"
+    " body text NOT NULL,"
+    " created_at bigint NOT NULL,"
+    " PRIMARY KEY (caller, idem_key));"
+    "CREATE INDEX idempotency_age ON idempotency (created_at);";
 
 static const char *const lnk_pg_migrations[] = {LNK_PG_MIGRATION_1, LNK_PG_MIGRATION_2};
 

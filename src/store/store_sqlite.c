@@ -82,7 +82,7 @@ enum stmt_id {
 #define USER_COLS  LNK_SQ_USER_COLS
 #define URL_COLS   LNK_SQ_URL_COLS
 #define EVENT_COLS LNK_SQ_EVENT_COLS
-#define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at"
+#define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at, scopes, expires_at"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -177,19 +177,20 @@ static const char *const stmt_sql[ST__COUNT] = {
         " SELECT url_id, timestamp / 86400, count(*)" LNK_SQLITE_EVENTS_BY_URL
         " AND url_id = ?1 AND event_type = 'click'"
         " GROUP BY url_id, timestamp / 86400",
-    [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys (name, key_hash, prefix, admin, user_id, created_at,"
+                      " scopes, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
     [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1",
     [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys ORDER BY id",
     [ST_KEY_LIST_HASHES] = "SELECT " KEY_COLS ", key_hash FROM api_keys ORDER BY id",
     /* a hash that another key holds writes nothing (no row back) */
     [ST_KEY_PUT] = "INSERT INTO api_keys (id, name, key_hash, prefix, admin, user_id, created_at,"
-                   " revoked_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS"
-                   " (SELECT 1 FROM api_keys WHERE key_hash = ?3 AND id <> ?1)"
+                   " revoked_at, scopes, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
+                   " WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE key_hash = ?3 AND id <> ?1)"
                    " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
                    " key_hash = excluded.key_hash, prefix = excluded.prefix,"
                    " admin = excluded.admin, user_id = excluded.user_id,"
-                   " created_at = excluded.created_at, revoked_at = excluded.revoked_at"
+                   " created_at = excluded.created_at, revoked_at = excluded.revoked_at,"
+                   " scopes = excluded.scopes, expires_at = excluded.expires_at"
                    " RETURNING id",
     [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     [ST_KEY_BY_HASH] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?1"
@@ -465,6 +466,8 @@ static void read_key(sqlite3_stmt *st, struct lnk_arena *a, void *row)
     k->user_id = sqlite3_column_int64(st, 4); /* NULL reads as 0 */
     k->created_at = sqlite3_column_int64(st, 5);
     k->revoked_at = sqlite3_column_int64(st, 6);
+    k->scopes = column_str(st, 7, a);
+    k->expires_at = sqlite3_column_int64(st, 8);
 }
 
 typedef void (*read_fn)(sqlite3_stmt *st, struct lnk_arena *a, void *row);
@@ -713,7 +716,7 @@ static void read_key_with_hash(sqlite3_stmt *st, struct lnk_arena *a, void *row)
 {
     struct key_with_hash *kh = row;
     read_key(st, a, &kh->k);
-    kh->hash = column_str_nonnull(st, 7, a);
+    kh->hash = column_str_nonnull(st, 9, a);
 }
 
 static int sq_key_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_api_key **out,
@@ -1068,7 +1071,8 @@ static int sq_key_insert(struct lnk_store_bconn *c, const struct lnk_api_key *k,
 {
     return query_i64(c, ST_KEY_INSERT,
                      ARGS(A_TEXT(k->name), A_TEXT(hash), A_TEXT(k->prefix), A_BOOL(k->admin),
-                          A_ID(k->user_id), A_I64(k->created_at)),
+                          A_ID(k->user_id), A_I64(k->created_at), A_TEXT(k->scopes),
+                          A_ID(k->expires_at)),
                      id);
 }
 
@@ -1079,7 +1083,7 @@ static int sq_key_put(struct lnk_store_bconn *c, const struct lnk_api_key *k, co
     int rc = query_i64(c, ST_KEY_PUT,
                        ARGS(A_I64(k->id), A_TEXT(k->name), A_TEXT(hash), A_TEXT(k->prefix),
                             A_BOOL(k->admin), A_ID(k->user_id), A_I64(k->created_at),
-                            A_ID(k->revoked_at)),
+                            A_ID(k->revoked_at), A_TEXT(k->scopes), A_ID(k->expires_at)),
                        &id);
     return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the hash is another's */
 }
