@@ -45,9 +45,10 @@ int lnk_portable_export_csv_header(struct lnk_buf *out);
 /* Appends a v1 link object as it is shown by the API as one RFC 4180 line,
  * CRLF-terminated, the columns of the header: strings as they are, numbers
  * in decimal, booleans as true/false, null or absent as an empty cell, tags
- * joined with '|'. A cell that a spreadsheet would run as a formula (one
- * starting with = + - @, a tab or CR) gets a leading apostrophe (OWASP's
- * CSV injection advice). LNK_EINVAL when link is not an object or a field
+ * joined with '|'. A title, notes or tags cell that a spreadsheet would run
+ * as a formula (one starting with = + - @, a tab or CR) gets a leading
+ * apostrophe (OWASP's CSV injection advice); the other columns hold values
+ * of closed alphabets and are written as they are. LNK_EINVAL when link is not an object or a field
  * has a type the model does not give it (nothing appended); LNK_ETOOBIG past
  * out's maximum, leaving out as it was. */
 int lnk_portable_export_csv_row(const json_t *link, struct lnk_buf *out);

@@ -28,6 +28,7 @@
 #define TAG_CHARS 64 /* code points */
 #define TIME_TEXT 40 /* longest date-time text looked at */
 #define CELL_MAX  (1024 * 1024)
+#define NOT_TEXT  "not text (a string without NUL bytes)"
 
 const char *const lnk_portable_formats[] = {
     "shlink-csv", "shlink-json", "yourls-csv", "yourls-json", "kutt-csv", "kutt-json", NULL};
@@ -74,13 +75,14 @@ static json_t *field(const json_t *row, const char *norm)
 }
 
 /* A string field, trimmed: false when absent, null or empty. *bad is set
- * when it is present with a type that is not a string. */
+ * when it is present with a type that is not a string, or holds a NUL
+ * (JSON's \u0000), which no C string downstream could carry. */
 static bool text(const json_t *row, const char *norm, struct lnk_str *out, bool *bad)
 {
     json_t *v = field(row, norm);
     if (!v || json_is_null(v))
         return false;
-    if (!json_is_string(v)) {
+    if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v))) {
         *bad = true;
         return false;
     }
@@ -178,7 +180,7 @@ static int map_time(struct import *im, size_t row, const json_t *src, const char
     int64_t t;
     if (!text(src, norm, &s, &bad)) {
         if (bad)
-            add_error(im, row, name, "not a string");
+            add_error(im, row, name, NOT_TEXT);
         return bad ? LNK_EINVAL : LNK_OK;
     }
     if (parse_time(s, &t) != LNK_OK) {
@@ -207,7 +209,7 @@ static int map_url(struct import *im, size_t row, const json_t *src, const char 
     struct lnk_str s;
     bool bad = false;
     if (!text(src, norm, &s, &bad)) {
-        add_error(im, row, name, bad ? "not a string" : "missing: the destination is required");
+        add_error(im, row, name, bad ? NOT_TEXT : "missing: the destination is required");
         return LNK_EINVAL;
     }
     int rc = check_url(im, row, name, s);
@@ -236,7 +238,7 @@ static int map_code(struct import *im, size_t row, const json_t *src, const char
     bool bad = false;
     if (!text(src, norm, &s, &bad)) {
         if (bad)
-            add_error(im, row, name, "not a string");
+            add_error(im, row, name, NOT_TEXT);
         return bad ? LNK_EINVAL : LNK_OK;
     }
     return set_code(im, row, name, s, link);
@@ -250,7 +252,7 @@ static int map_title(struct import *im, size_t row, const json_t *src, const cha
     if (text(src, norm, &s, &bad))
         json_object_set_new(link, "title", json_stringn(s.ptr, s.len));
     if (bad)
-        add_error(im, row, name, "not a string");
+        add_error(im, row, name, NOT_TEXT);
     return bad ? LNK_EINVAL : LNK_OK;
 }
 
@@ -261,6 +263,12 @@ static int add_tag(struct import *im, size_t row, const char *name, struct lnk_s
     t = lnk_str_trim(t);
     if (t.len == 0)
         return LNK_OK;
+    for (size_t i = 0; i < t.len; i++) {
+        if ((unsigned char)t.ptr[i] < 0x20 || t.ptr[i] == 0x7f) {
+            add_error(im, row, name, "a tag with a control character");
+            return LNK_EINVAL;
+        }
+    }
     if (!lnk_utf8_valid(t.ptr, t.len) || lnk_utf8_len(t.ptr, t.len) > TAG_CHARS) {
         add_error(im, row, name, "a tag longer than 64 characters or not UTF-8");
         return LNK_EINVAL;
@@ -383,7 +391,7 @@ static int map_shlink_devices(struct import *im, size_t row, const json_t *src, 
         bool bad = false;
         if (!text(d, devs[i].norm, &s, &bad)) {
             if (bad) {
-                add_error(im, row, devs[i].name, "not a string");
+                add_error(im, row, devs[i].name, NOT_TEXT);
                 rc = LNK_EINVAL;
             }
             continue;
@@ -457,7 +465,7 @@ static int map_yourls_code(struct import *im, size_t row, const json_t *src, jso
             return LNK_OK;
     }
     if (bad) {
-        add_error(im, row, name, "not a string");
+        add_error(im, row, name, NOT_TEXT);
         return LNK_EINVAL;
     }
     while (s.len > 0 && s.ptr[s.len - 1] == '/')
@@ -566,6 +574,11 @@ static int import_csv(struct import *im, const char *buf, size_t len)
     }
     for (size_t i = 0; i < rec.n_fields; i++) {
         struct lnk_str h = lnk_str_trim(rec.fields[i]);
+        if (!lnk_utf8_valid(h.ptr, h.len) || memchr(h.ptr, '\0', h.len)) {
+            add_error(im, 0, "", "the header is not UTF-8 text");
+            rc = LNK_EINVAL;
+            goto out;
+        }
         json_array_append_new(names, json_stringn(h.ptr, h.len));
     }
     /* the header as a row, to find the columns the way rows are read */
@@ -594,10 +607,19 @@ static int import_csv(struct import *im, const char *buf, size_t len)
             goto out;
         }
         json_t *src = json_object();
-        for (size_t f = 0; f < rec.n_fields && f < json_array_size(names); f++)
-            json_object_set_new(src, json_string_value(json_array_get(names, f)),
-                                json_stringn(rec.fields[f].ptr, rec.fields[f].len));
-        rc = map_row(im, row, src);
+        const char *bad = NULL;
+        for (size_t f = 0; f < rec.n_fields && f < json_array_size(names) && !bad; f++) {
+            const char *name = json_string_value(json_array_get(names, f));
+            struct lnk_str v = rec.fields[f];
+            if (!lnk_utf8_valid(v.ptr, v.len))
+                bad = name;
+            else
+                json_object_set_new(src, name, json_stringn(v.ptr, v.len));
+        }
+        if (bad)
+            add_error(im, row, bad, "not UTF-8 text");
+        else
+            rc = map_row(im, row, src);
         json_decref(src);
         if (rc != LNK_OK)
             goto out;
@@ -779,10 +801,15 @@ static int cell_text(const json_t *v, struct lnk_buf *cell)
 }
 
 /* OWASP "CSV injection": a spreadsheet runs a cell that starts with one of
- * these as a formula (tab and CR as well, which some strip first). */
-static bool formula_start(const struct lnk_buf *cell)
+ * these as a formula (tab and CR as well, which some strip first). Only the
+ * free-text columns can hold one: the others hold what linkd validated to a
+ * closed alphabet (a code is [A-Za-z0-9_-], a destination starts with
+ * http), and a code that starts with '-' must be exported as it is. */
+static bool formula_start(const char *column, const struct lnk_buf *cell)
 {
-    return cell->len > 0 && strchr("=+-@\t\r", cell->ptr[0]) != NULL;
+    bool free_text =
+        strcmp(column, "title") == 0 || strcmp(column, "notes") == 0 || strcmp(column, "tags") == 0;
+    return free_text && cell->len > 0 && strchr("=+-@\t\r", cell->ptr[0]) != NULL;
 }
 
 int lnk_portable_export_csv_row(const json_t *link, struct lnk_buf *out)
@@ -802,7 +829,7 @@ int lnk_portable_export_csv_row(const json_t *link, struct lnk_buf *out)
             rc = lnk_buf_append(&line, ",", 1);
         if (rc == LNK_OK)
             rc = cell_text(v, &cell);
-        if (rc == LNK_OK && formula_start(&cell)) {
+        if (rc == LNK_OK && formula_start(export_columns[i], &cell)) {
             /* the apostrophe goes inside the quotes, when there are quotes */
             struct lnk_buf defused;
             lnk_buf_init(&defused, CELL_MAX + 1);

@@ -429,6 +429,27 @@ static void test_tags_limits(void **state)
     done(&r);
 }
 
+static void test_text_that_is_not_text_is_refused(void **state)
+{
+    (void)state;
+    struct result r = run("shlink-csv", "longUrl,title,tags\n"
+                                        "https://a.example/,caf\xe9,\n"
+                                        "https://b.example/,ok,a\x01"
+                                        "b\n"
+                                        "https://c.example/,fine,x\n");
+    CHECK(r.rc == LNK_OK && json_array_size(r.links) == 1, "one of three rows imports");
+    CHECK(error_names(&r, 1, "title"), "row 1: Latin-1, not UTF-8");
+    CHECK(error_names(&r, 2, "tags"), "row 2: a control character in a tag");
+    done(&r);
+    r = run("kutt-json", "[{\"target\": \"https://a.example/\", \"description\": \"a\\u0000b\"}]");
+    CHECK(r.rc == LNK_OK && json_array_size(r.links) == 0 && error_names(&r, 1, "description"),
+          "a NUL inside a JSON string");
+    done(&r);
+    r = run("yourls-csv", "u\xffrl\nhttps://a.example/\n");
+    CHECK(r.rc == LNK_EINVAL && error_names(&r, 0, ""), "a header that is not UTF-8");
+    done(&r);
+}
+
 /* ---- export ------------------------------------------------------------ */
 
 static void test_export_round_trips_through_the_csv_reader(void **state)
@@ -442,7 +463,7 @@ static void test_export_round_trips_through_the_csv_reader(void **state)
         " \"created_at\": \"2026-01-01T00:00:00Z\", \"updated_at\": \"2026-01-02T00:00:00Z\","
         " \"utm\": {\"source\": \"news\"}, \"forward_query\": false}",
         0, NULL);
-    json_t *plain = json_loads("{\"id\": 7, \"code\": \"abc\", \"url\": \"https://a.example/\","
+    json_t *plain = json_loads("{\"id\": 7, \"code\": \"-1-1\", \"url\": \"https://a.example/\","
                                " \"title\": \"-50% @home +1\", \"tags\": [], \"notes\": \"\\tx\","
                                " \"active\": false}",
                                0, NULL);
@@ -483,6 +504,8 @@ static void test_export_round_trips_through_the_csv_reader(void **state)
     }
     CHECK(lnk_csv_next(&c, &r) == LNK_OK && r.n_fields == 13, "second row");
     CHECK(lnk_str_eq_cstr(r.fields[3], "'-50% @home +1"), "a leading - defused");
+    CHECK(lnk_str_eq_cstr(r.fields[1], "-1-1"),
+          "a code is exported exactly, even with a leading -");
     CHECK(lnk_str_eq_cstr(r.fields[4], ""), "no tags: empty");
     CHECK(lnk_str_eq_cstr(r.fields[5], "'\tx"), "a leading tab defused");
     CHECK(lnk_str_eq_cstr(r.fields[6], "false"), "inactive");
@@ -542,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_kutt_csv_with_password_hash),
         cmocka_unit_test(test_time_offsets),
         cmocka_unit_test(test_tags_limits),
+        cmocka_unit_test(test_text_that_is_not_text_is_refused),
         cmocka_unit_test(test_export_round_trips_through_the_csv_reader),
         cmocka_unit_test(test_export_refuses_what_is_not_a_link),
     };
