@@ -450,6 +450,38 @@ static void test_text_that_is_not_text_is_refused(void **state)
     done(&r);
 }
 
+static void test_more_rows_than_the_limit_are_too_big(void **state)
+{
+    (void)state;
+    size_t n = LNK_PORTABLE_ROWS_MAX + 1;
+    char *json = malloc(3 * n + 2), *csv = malloc(8 + 2 * n + 1);
+    size_t j = 0, k = 0;
+    json[j++] = '[';
+    memcpy(csv, "longUrl\n", 8);
+    k = 8;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(json + j, i ? ",{}" : "{}", i ? 3 : 2);
+        j += i ? 3 : 2;
+        memcpy(csv + k, "x\n", 2);
+        k += 2;
+    }
+    json[j++] = ']';
+    json[j] = '\0';
+    csv[k] = '\0';
+    struct result r = run("kutt-json", json);
+    CHECK(r.rc == LNK_ETOOBIG && json_array_size(r.links) == 0 &&
+              error_names(&r, (json_int_t)n, ""),
+          "JSON: 100001 rows are too big, named at row 100001");
+    done(&r);
+    r = run("shlink-csv", csv);
+    CHECK(r.rc == LNK_ETOOBIG && json_array_size(r.links) == 0 &&
+              error_names(&r, (json_int_t)n, ""),
+          "CSV: the same");
+    done(&r);
+    free(json);
+    free(csv);
+}
+
 /* ---- export ------------------------------------------------------------ */
 
 static void test_export_round_trips_through_the_csv_reader(void **state)
@@ -566,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_time_offsets),
         cmocka_unit_test(test_tags_limits),
         cmocka_unit_test(test_text_that_is_not_text_is_refused),
+        cmocka_unit_test(test_more_rows_than_the_limit_are_too_big),
         cmocka_unit_test(test_export_round_trips_through_the_csv_reader),
         cmocka_unit_test(test_export_refuses_what_is_not_a_link),
     };
