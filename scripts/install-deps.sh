@@ -5,10 +5,11 @@ set -eu
 
 # cmocka is in `build` because configuring the tree needs it (tests/CMakeLists.txt).
 # hiredis and libevent: the Redis client (src/redis/). libsodium and
-# libmaxminddb: link passwords and GeoIP countries (src/policy/).
+# libmaxminddb: link passwords and GeoIP countries (src/policy/). libqrencode
+# and libpng: QR codes (src/codec/qr.c).
 build="gcc libc6-dev make cmake pkg-config libh2o-evloop-dev libssl-dev libjansson-dev
        liburiparser-dev libsqlite3-dev liburcu-dev libpq-dev libhiredis-dev libevent-dev
-       libsodium-dev libmaxminddb-dev libcmocka-dev"
+       libsodium-dev libmaxminddb-dev libqrencode-dev libpng-dev libcmocka-dev"
 # The container image (`make image`, tests/deploy): rootful podman with runc
 # (scripts/container-image.sh says why), netavark and iptables for its network,
 # debootstrap for the local Debian base.
@@ -23,10 +24,11 @@ pg="postgresql-15 python3-psycopg2"
 # tests/monitoring runs Prometheus, promtool and amtool (deploy/prometheus/);
 # tests/redis starts its own redis-server processes (the package's service is
 # not used: on a machine without systemd as PID 1 it does not start either);
-# tests/cluster puts nginx in front of three nodes.
+# tests/cluster puts nginx in front of three nodes; tests/qr reads the QR
+# codes back with zbarimg.
 test="libcmocka-dev python3 python3-pytest python3-requests python3-jsonschema python3-yaml
       clang-format sqlite3 iproute2 $compose curl systemd prometheus prometheus-alertmanager $pg
-      redis-server nginx"
+      redis-server nginx zbar-tools"
 bench="nginx-light wrk $pg"
 # `make fuzz`: clang's libFuzzer runtime (-fsanitize=fuzzer) is in
 # libclang-rt-14-dev; cmocka because configuring the tree needs it.

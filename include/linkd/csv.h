@@ -2,12 +2,13 @@
 /* An RFC 4180 CSV reader over a buffer in memory: quoted fields, doubled
  * quotes, CRLF or LF, a UTF-8 BOM at the start skipped. A record may hold at
  * most LNK_CSV_FIELDS_MAX fields and LNK_CSV_RECORD_MAX bytes. Not
- * thread-safe (one reader per parse). */
+ * thread-safe (one reader per parse). And the one field writer. */
 #ifndef LNK_CSV_H
 #define LNK_CSV_H
 
 #include <stddef.h>
 
+#include "linkd/buf.h"
 #include "linkd/str.h"
 
 #define LNK_CSV_FIELDS_MAX 64
@@ -39,5 +40,11 @@ int lnk_csv_next(struct lnk_csv *c, struct lnk_csv_record *rec);
 
 /* Index of the header field named `name` (exact, after trimming), or -1. */
 int lnk_csv_find_column(const struct lnk_csv_record *header, const char *name);
+
+/* Appends s[0..len) to out as one RFC 4180 field: as it is, or quoted with
+ * its quotes doubled when it holds a comma, a quote, CR or LF (what the
+ * reader above reads back to the same bytes). No separator is written.
+ * LNK_ETOOBIG past out's maximum, leaving out as it was. Thread-safe. */
+int lnk_csv_append_field(struct lnk_buf *out, const char *s, size_t len);
 
 #endif

@@ -184,3 +184,38 @@ int lnk_csv_find_column(const struct lnk_csv_record *header, const char *name)
             return (int)i;
     return -1;
 }
+
+static bool needs_quotes(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+            return true;
+    return false;
+}
+
+int lnk_csv_append_field(struct lnk_buf *out, const char *s, size_t len)
+{
+    if (!needs_quotes(s, len))
+        return lnk_buf_append(out, s, len);
+    size_t mark = out->len;
+    int rc = lnk_buf_append(out, "\"", 1);
+    size_t from = 0;
+    for (size_t i = 0; i < len && rc == LNK_OK; i++) {
+        if (s[i] != '"')
+            continue;
+        /* the run up to and including the quote, then the quote again */
+        rc = lnk_buf_append(out, s + from, i + 1 - from);
+        if (rc == LNK_OK)
+            rc = lnk_buf_append(out, "\"", 1);
+        from = i + 1;
+    }
+    if (rc == LNK_OK)
+        rc = lnk_buf_append(out, s + from, len - from);
+    if (rc == LNK_OK)
+        rc = lnk_buf_append(out, "\"", 1);
+    if (rc != LNK_OK && out->ptr) {
+        out->len = mark;
+        out->ptr[mark] = '\0';
+    }
+    return rc;
+}

@@ -280,6 +280,36 @@ static void test_many_records_round_trip(void **state)
     free(buf);
 }
 
+static void test_append_field_quotes_only_when_needed_and_reads_back(void **state)
+{
+    (void)state;
+    static const char *cells[] = {"plain", "", "a,b", "say \"hi\"", "\"", "l1\nl2", "cr\r", " sp "};
+    struct lnk_buf b;
+    lnk_buf_init(&b, 4096);
+    for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
+        if (i)
+            lnk_buf_append(&b, ",", 1);
+        CHECK(lnk_csv_append_field(&b, cells[i], strlen(cells[i])) == LNK_OK, "append");
+    }
+    CHECK(strcmp(b.ptr, "plain,,\"a,b\",\"say \"\"hi\"\"\",\"\"\"\",\"l1\nl2\",\"cr\r\", sp ") == 0,
+          "quoted exactly where RFC 4180 needs it");
+    struct lnk_csv c;
+    struct lnk_csv_record r;
+    lnk_csv_init(&c, b.ptr, b.len);
+    CHECK(lnk_csv_next(&c, &r) == LNK_OK && r.n_fields == 8, "one record of 8 fields");
+    for (size_t i = 0; i < 8; i++)
+        CHECK(field_is(&r, i, cells[i]), "each field reads back as written");
+    lnk_csv_cleanup(&c);
+    struct lnk_buf small;
+    lnk_buf_init(&small, 5);
+    lnk_buf_append(&small, "ab", 2);
+    CHECK(lnk_csv_append_field(&small, "x,y", 3) == LNK_ETOOBIG && small.len == 2 &&
+              strcmp(small.ptr, "ab") == 0,
+          "past the maximum: too big, buffer as it was");
+    lnk_buf_cleanup(&small);
+    lnk_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_find_column_trims_and_matches_exactly),
         cmocka_unit_test(test_line_numbers_follow_quoted_newlines_and_blank_lines),
         cmocka_unit_test(test_many_records_round_trip),
+        cmocka_unit_test(test_append_field_quotes_only_when_needed_and_reads_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
