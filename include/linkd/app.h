@@ -31,9 +31,9 @@ enum lnk_keys_action { LNK_KEYS_CREATE, LNK_KEYS_LIST, LNK_KEYS_REVOKE };
 
 struct lnk_keys_cmd {
     enum lnk_keys_action action;
-    const char *name; /* create */
-    bool admin;       /* create: an admin key; else a user key for user_id */
-    int64_t user_id;  /* create */
+    const char *name;    /* create */
+    bool admin;          /* create: an admin key; else a user key for user_id */
+    int64_t user_id;     /* create */
     const char *scopes;  /* create: "links:read,..." (auth.h); NULL: all of its role */
     const char *expires; /* create: RFC 3339 UTC, or a lifetime "90d", "12h", "30m"; NULL: never */
     int64_t id;          /* revoke */

@@ -64,6 +64,10 @@ void lnk_h_v1_links_create(struct lnk_req *r);
 void lnk_h_v1_link_get(struct lnk_req *r);
 void lnk_h_v1_link_update(struct lnk_req *r);
 void lnk_h_v1_link_delete(struct lnk_req *r);
+void lnk_h_v1_link_qr(struct lnk_req *r);
+void lnk_h_v1_links_bulk(struct lnk_req *r);
+void lnk_h_v1_links_import(struct lnk_req *r);
+void lnk_h_v1_links_export(struct lnk_req *r);
 
 void lnk_h_not_found(struct lnk_req *r);
 void lnk_h_method_not_allowed(struct lnk_req *r, const char *allow);

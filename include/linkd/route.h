@@ -25,7 +25,11 @@
     X(EVENT, "/events/{id}")                                                                       \
     X(STATS, "/stats")                                                                             \
     X(V1_LINKS, "/api/v1/links")                                                                   \
+    X(V1_LINKS_BULK, "/api/v1/links/bulk")                                                         \
+    X(V1_LINKS_IMPORT, "/api/v1/links/import")                                                     \
+    X(V1_LINKS_EXPORT, "/api/v1/links/export")                                                     \
     X(V1_LINK, "/api/v1/links/{id}")                                                               \
+    X(V1_LINK_QR, "/api/v1/links/{id}/qr")                                                         \
     X(REDIRECT_S, "/s/{code}")                                                                     \
     X(REDIRECT_R, "/r/{code}")                                                                     \
     X(REDIRECT, "/{code}")                                                                         \

@@ -53,8 +53,7 @@ struct lnk_str lnk_auth_key_of(struct lnk_str authorization, struct lnk_str x_ap
     return k.ptr && k.len > 0 ? k : LNK_STR_NULL;
 }
 
-static const char *const scope_names[] = {"links:read", "links:write", "analytics:read",
-                                           "admin"};
+static const char *const scope_names[] = {"links:read", "links:write", "analytics:read", "admin"};
 #define N_SCOPES (sizeof(scope_names) / sizeof(scope_names[0]))
 
 const char *lnk_auth_scope_name(unsigned bit)

@@ -207,10 +207,15 @@ uint64_t lnk_h_now_ns(void);
 /* /api/v1 errors (problem.c): RFC 9457 problem details whose type is
  * LNK_H_PROBLEM_PREFIX and a stable slug (docs/api-v1.md#errors). */
 #define LNK_H_PROBLEM_PREFIX "urn:linkd:problem:"
-/* Answers a problem of a specific type; pointer (a JSON pointer into the
- * request body) or NULL. */
+/* A problem of a specific type (slug NULL: the status's generic one);
+ * pointer (a JSON pointer into the request) or NULL. A new reference. */
+json_t *lnk_h_problem_new(struct lnk_req *r, int status, const char *slug, const char *detail,
+                          const char *pointer);
+/* Answers with lnk_h_problem_new's problem. */
 void lnk_h_problem(struct lnk_req *r, int status, const char *slug, const char *detail,
                    const char *pointer);
+/* The problem of a failed store op, and its status. */
+json_t *lnk_h_problem_of_store(struct lnk_req *r, const struct lnk_store_op *op, int *status);
 
 /* The link as a redirect needs it, from a cache tier or the store. */
 struct lnk_h_target {

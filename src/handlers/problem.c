@@ -39,7 +39,8 @@ static size_t generic_of(int status)
     return status >= 500 ? 12 : 0; /* internal-error, bad-request */
 }
 
-static json_t *problem_new(struct lnk_req *r, int status, const char *slug, const char *detail)
+json_t *lnk_h_problem_new(struct lnk_req *r, int status, const char *slug, const char *detail,
+                          const char *pointer)
 {
     char type[96];
     struct lnk_str path = lnk_req_path(r);
@@ -53,6 +54,15 @@ static json_t *problem_new(struct lnk_req *r, int status, const char *slug, cons
         json_object_set_new(p, "detail", json_string(detail));
     json_object_set_new(p, "instance", json_stringn(path.ptr, path.len));
     json_object_set_new(p, "request_id", json_string(lnk_req_id(r)));
+    if (pointer) {
+        json_t *e = json_object();
+        json_object_set_new(e, "pointer", json_string(pointer));
+        if (detail)
+            json_object_set_new(e, "detail", json_string(detail));
+        json_t *errors = json_array();
+        json_array_append_new(errors, e);
+        json_object_set_new(p, "errors", errors);
+    }
     return p;
 }
 
@@ -80,7 +90,8 @@ json_t *lnk_h_problem_shape(struct lnk_req *r, int status, json_t *body, const c
     *content_type = "application/problem+json";
     if (json_object_get(body, "type"))
         return body;
-    json_t *p = problem_new(r, status, NULL, json_string_value(json_object_get(body, "error")));
+    json_t *p =
+        lnk_h_problem_new(r, status, NULL, json_string_value(json_object_get(body, "error")), NULL);
     const json_t *details = json_object_get(body, "details");
     if (json_is_object(details))
         json_object_set_new(p, "errors", errors_of(details));
@@ -91,15 +102,12 @@ json_t *lnk_h_problem_shape(struct lnk_req *r, int status, json_t *body, const c
 void lnk_h_problem(struct lnk_req *r, int status, const char *slug, const char *detail,
                    const char *pointer)
 {
-    json_t *p = problem_new(r, status, slug, detail);
-    if (pointer) {
-        json_t *e = json_object();
-        json_object_set_new(e, "pointer", json_string(pointer));
-        if (detail)
-            json_object_set_new(e, "detail", json_string(detail));
-        json_t *errors = json_array();
-        json_array_append_new(errors, e);
-        json_object_set_new(p, "errors", errors);
-    }
-    lnk_resp_json(r, status, p);
+    lnk_resp_json(r, status, lnk_h_problem_new(r, status, slug, detail, pointer));
+}
+
+json_t *lnk_h_problem_of_store(struct lnk_req *r, const struct lnk_store_op *op, int *status)
+{
+    const char *ignored;
+    json_t *body = lnk_h_error_body(op->rc, op->err_field, status);
+    return lnk_h_problem_shape(r, *status, body, &ignored);
 }
