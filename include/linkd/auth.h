@@ -19,6 +19,11 @@
 /* A new random key, NUL-terminated. LNK_EUNAVAIL if no randomness. */
 int lnk_auth_key_generate(char out[LNK_AUTH_KEY_LEN + 1]);
 
+/* A new key with its hash and the prefix listings show (the key's first
+ * LNK_AUTH_PREFIX_LEN characters). LNK_EUNAVAIL if no randomness. */
+int lnk_auth_key_new(char key[LNK_AUTH_KEY_LEN + 1], char hash[LNK_AUTH_HASH_LEN + 1],
+                     char prefix[LNK_AUTH_PREFIX_LEN + 1]);
+
 /* Hex SHA-256 of key, NUL-terminated. */
 void lnk_auth_key_hash(struct lnk_str key, char out[LNK_AUTH_HASH_LEN + 1]);
 
@@ -43,6 +48,9 @@ enum {
 /* "links:read,analytics:read" (comma-separated, spaces around names
  * allowed) into bits. LNK_EINVAL for an empty list or an unknown name. */
 int lnk_auth_scopes_parse(struct lnk_str text, unsigned *out);
+/* Whether a key of that role may hold these scopes: the admin scope is an
+ * admin key's only. LNK_EINVAL otherwise. */
+int lnk_auth_scopes_check(unsigned bits, bool admin);
 /* The canonical text of bits (names in the order above, comma-separated). */
 void lnk_auth_scopes_format(unsigned bits, char out[LNK_SCOPES_TEXT_MAX]);
 /* The name of one scope bit. */

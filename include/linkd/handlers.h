@@ -68,6 +68,9 @@ void lnk_h_v1_link_qr(struct lnk_req *r);
 void lnk_h_v1_links_bulk(struct lnk_req *r);
 void lnk_h_v1_links_import(struct lnk_req *r);
 void lnk_h_v1_links_export(struct lnk_req *r);
+void lnk_h_v1_keys_list(struct lnk_req *r);
+void lnk_h_v1_keys_create(struct lnk_req *r);
+void lnk_h_v1_key_revoke(struct lnk_req *r);
 
 void lnk_h_not_found(struct lnk_req *r);
 void lnk_h_method_not_allowed(struct lnk_req *r, const char *allow);

@@ -101,6 +101,15 @@ typedef json_t *(*lnk_error_shaper)(struct lnk_req *r, int status, json_t *body,
                                     const char **content_type);
 void lnk_req_set_error_shaper(struct lnk_req *r, lnk_error_shaper shaper);
 
+/* Takes a JSON answer over before it is sent (an answer to keep for an
+ * Idempotency-Key): called by lnk_resp_json with the final status and
+ * body (the reference stays the caller's), once, and then cleared. True:
+ * the hook answers later itself (with lnk_resp_json); false: the answer is
+ * sent as usual. */
+typedef bool (*lnk_answer_hook)(struct lnk_req *r, int status, const json_t *body, void *ctx);
+void lnk_req_set_answer_hook(struct lnk_req *r, lnk_answer_hook hook, void *ctx);
+bool lnk_req_has_answer_hook(const struct lnk_req *r);
+
 /* Memory that lives exactly as long as the request. Never NULL. */
 void *lnk_req_alloc(struct lnk_req *r, size_t size);
 

@@ -30,6 +30,8 @@
     X(V1_LINKS_EXPORT, "/api/v1/links/export")                                                     \
     X(V1_LINK, "/api/v1/links/{id}")                                                               \
     X(V1_LINK_QR, "/api/v1/links/{id}/qr")                                                         \
+    X(V1_KEYS, "/api/v1/keys")                                                                     \
+    X(V1_KEY, "/api/v1/keys/{id}")                                                                 \
     X(REDIRECT_S, "/s/{code}")                                                                     \
     X(REDIRECT_R, "/r/{code}")                                                                     \
     X(REDIRECT, "/{code}")                                                                         \

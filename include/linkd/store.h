@@ -77,6 +77,10 @@ enum lnk_op_kind {
     LNK_OP_CLICK_SLOT,     /* slot: url_id, max -> taken: one of the url's max clicks, counted
                               durably (a link with a maximum of clicks); not taken when all
                               max are, or the url is gone */
+    LNK_OP_IDEM_BEGIN,     /* idem: caller, key, fingerprint -> state (and the stored answer
+                              of a REPLAY); a NEW key is held (status 0) until IDEM_FINISH */
+    LNK_OP_IDEM_FINISH,    /* idem: caller, key, status, body -> kept a day; status >= 500
+                              or 0 lets the key go (a retry runs again) */
     LNK_OP_CALL,           /* call: fn(op) on a reader thread, for work too slow for an event
                               loop that is not a query (password hashes); rc = its result */
 };
@@ -216,6 +220,33 @@ struct lnk_op_slot {
     struct lnk_store_op op;
     int64_t url_id, max;
     bool taken;
+};
+
+/* Idempotency keys (docs/api-v1.md#idempotency). */
+#define LNK_IDEM_TTL_S       86400 /* an answer is replayed for a day */
+#define LNK_IDEM_ABANDONED_S 60    /* a held key without an answer this old runs again */
+enum lnk_idem_state {
+    LNK_IDEM_NEW,         /* first use: run the request, then IDEM_FINISH */
+    LNK_IDEM_REPLAY,      /* answered before with the same request: status, body */
+    LNK_IDEM_MISMATCH,    /* used before with another request */
+    LNK_IDEM_IN_PROGRESS, /* its first request has not been answered yet */
+};
+struct lnk_op_idem {
+    struct lnk_store_op op;
+    const char *caller;      /* whose key it is: "key:<id>" or "ip:<addr>" */
+    const char *key;         /* the Idempotency-Key */
+    const char *fingerprint; /* BEGIN: a digest of the request */
+    int status;              /* FINISH in, BEGIN out (REPLAY) */
+    const char *body;        /* FINISH in, BEGIN out (REPLAY): the answer's JSON text */
+    enum lnk_idem_state state;
+};
+
+/* One row of the idempotency table, as the backends read it. */
+struct lnk_idem_row {
+    const char *fingerprint;
+    int status; /* 0: held, not answered yet */
+    const char *body;
+    int64_t created_at;
 };
 
 struct lnk_op_call {

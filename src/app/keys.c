@@ -53,7 +53,7 @@ static bool read_limits(const struct lnk_keys_cmd *cmd, char scopes[LNK_SCOPES_T
                         "links:read, links:write, analytics:read, admin\n");
         return false;
     }
-    if ((bits & LNK_SCOPE_ADMIN) && !cmd->admin) {
+    if (lnk_auth_scopes_check(bits, cmd->admin) != LNK_OK) {
         fprintf(stderr, "linkd keys create: the admin scope needs an admin key (--admin)\n");
         return false;
     }
@@ -74,14 +74,11 @@ static int create(struct lnk_store *s, const struct lnk_keys_cmd *cmd)
     int64_t expires_at;
     if (!read_limits(cmd, scopes, &expires_at))
         return 1;
-    int rc = lnk_auth_key_generate(key);
+    int rc = lnk_auth_key_new(key, hash, prefix);
     if (rc != LNK_OK) {
         fprintf(stderr, "linkd keys create: no randomness available\n");
         return 1;
     }
-    lnk_auth_key_hash(lnk_str_from_cstr(key), hash);
-    memcpy(prefix, key, LNK_AUTH_PREFIX_LEN);
-    prefix[LNK_AUTH_PREFIX_LEN] = '\0';
     struct lnk_op_key *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_KEY_CREATE), key);
     op->in = (struct lnk_api_key){.name = cmd->name,
                                   .prefix = prefix,

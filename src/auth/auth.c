@@ -56,6 +56,23 @@ struct lnk_str lnk_auth_key_of(struct lnk_str authorization, struct lnk_str x_ap
 static const char *const scope_names[] = {"links:read", "links:write", "analytics:read", "admin"};
 #define N_SCOPES (sizeof(scope_names) / sizeof(scope_names[0]))
 
+int lnk_auth_key_new(char key[LNK_AUTH_KEY_LEN + 1], char hash[LNK_AUTH_HASH_LEN + 1],
+                     char prefix[LNK_AUTH_PREFIX_LEN + 1])
+{
+    int rc = lnk_auth_key_generate(key);
+    if (rc != LNK_OK)
+        return rc;
+    lnk_auth_key_hash(lnk_str_from_cstr(key), hash);
+    memcpy(prefix, key, LNK_AUTH_PREFIX_LEN);
+    prefix[LNK_AUTH_PREFIX_LEN] = '\0';
+    return LNK_OK;
+}
+
+int lnk_auth_scopes_check(unsigned bits, bool admin)
+{
+    return (bits & LNK_SCOPE_ADMIN) && !admin ? LNK_EINVAL : LNK_OK;
+}
+
 const char *lnk_auth_scope_name(unsigned bit)
 {
     for (size_t i = 0; i < N_SCOPES; i++)

@@ -231,6 +231,11 @@ void lnk_h_record_click(struct lnk_req *r, const struct lnk_h_target *t, struct 
 void lnk_h_redirect_policy(struct lnk_req *r, const struct lnk_h_target *t, struct lnk_str code,
                            bool hit);
 
+/* Idempotency-Key (idempotency.c): true when the request is taken care of
+ * (answered, or next runs once its key is held); false when it sent no key
+ * (or its key is held already): the caller goes on. */
+bool lnk_h_idempotent(struct lnk_req *r, lnk_handler_fn next);
+
 /* Representations (CONTRACT.md §3), new references. */
 json_t *lnk_h_user_json(const struct lnk_user *u);
 json_t *lnk_h_url_json(const struct lnk_url *u);

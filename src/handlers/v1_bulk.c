@@ -120,7 +120,7 @@ void lnk_h_v1_links_bulk(struct lnk_req *r)
 {
     static const char *const lists[] = {"create", "update", "delete"};
     json_t *body;
-    if (!lnk_h_json_body(r, &body))
+    if (lnk_h_idempotent(r, lnk_h_v1_links_bulk) || !lnk_h_json_body(r, &body))
         return;
     size_t n = 0;
     const char *key;
@@ -196,6 +196,8 @@ void lnk_h_v1_links_import(struct lnk_req *r)
 {
     struct lnk_str format, owner;
     char fmt[32];
+    if (lnk_h_idempotent(r, lnk_h_v1_links_import))
+        return;
     if (!lnk_v1_param(r, "format", &format) || format.len == 0 || format.len >= sizeof(fmt)) {
         lnk_h_problem(r, 400, "invalid-parameter",
                       "format is required: shlink-csv, shlink-json, yourls-csv, yourls-json, "

@@ -46,7 +46,7 @@ static void answer(struct lnk_req *r, struct lnk_v1_job *j, int status, json_t *
 void lnk_h_v1_links_create(struct lnk_req *r)
 {
     json_t *body;
-    if (!lnk_h_json_body(r, &body))
+    if (lnk_h_idempotent(r, lnk_h_v1_links_create) || !lnk_h_json_body(r, &body))
         return;
     json_decref(body);
     struct lnk_str b = lnk_req_body(r);

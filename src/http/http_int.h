@@ -101,6 +101,9 @@ struct lnk_req {
     char client_text[48];
     struct stream *stream; /* a streamed answer (response.c), in h2o's pool */
     lnk_error_shaper shaper;
+    lnk_answer_hook answer_hook;
+    void *answer_ctx;
+    bool answer_hooked; /* the hook ran already */
 };
 
 /* conn.c: takes over an accepted socket (counted in w->n_conns). */

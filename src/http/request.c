@@ -285,6 +285,17 @@ void lnk_req_set_error_shaper(struct lnk_req *r, lnk_error_shaper shaper)
     r->shaper = shaper;
 }
 
+void lnk_req_set_answer_hook(struct lnk_req *r, lnk_answer_hook hook, void *ctx)
+{
+    r->answer_hook = hook;
+    r->answer_ctx = ctx;
+}
+
+bool lnk_req_has_answer_hook(const struct lnk_req *r)
+{
+    return r->answer_hook != NULL || r->answer_hooked;
+}
+
 struct lnk_str lnk_req_param(const struct lnk_req *r)
 {
     return r->param;

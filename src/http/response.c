@@ -174,6 +174,15 @@ void lnk_resp_json(struct lnk_req *r, int status, json_t *body)
     const char *content_type = "application/json";
     if (status >= 400 && r->shaper && body)
         body = r->shaper(r, status, body, &content_type);
+    if (r->answer_hook && !r->answered) {
+        lnk_answer_hook hook = r->answer_hook;
+        r->answer_hook = NULL;
+        r->answer_hooked = true;
+        if (hook(r, status, body, r->answer_ctx)) {
+            json_decref(body);
+            return;
+        }
+    }
     char *s = body ? lnk_json_dump(body, &len) : NULL;
     json_decref(body);
     if (!s) {

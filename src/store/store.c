@@ -217,6 +217,7 @@ enum family {
     F_KEY,
     F_LIST,
     F_SLOT,
+    F_IDEM,
     F_CALL
 };
 
@@ -267,6 +268,9 @@ static enum family family_of(enum lnk_op_kind kind)
         return F_LIST;
     case LNK_OP_CLICK_SLOT:
         return F_SLOT;
+    case LNK_OP_IDEM_BEGIN:
+    case LNK_OP_IDEM_FINISH:
+        return F_IDEM;
     case LNK_OP_CALL:
         return F_CALL;
     }
@@ -288,6 +292,7 @@ static size_t family_size(enum family f)
         [F_KEY] = sizeof(struct lnk_op_key),
         [F_LIST] = sizeof(struct lnk_op_list),
         [F_SLOT] = sizeof(struct lnk_op_slot),
+        [F_IDEM] = sizeof(struct lnk_op_idem),
         [F_CALL] = sizeof(struct lnk_op_call),
     };
     return sizes[f];
@@ -345,6 +350,13 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
         break;
     case F_SLOT:
         LNK_OP_AS(op, slot)->taken = false;
+        break;
+    case F_IDEM:
+        if (op->kind == LNK_OP_IDEM_BEGIN) {
+            LNK_OP_AS(op, idem)->status = 0;
+            LNK_OP_AS(op, idem)->body = NULL;
+        }
+        LNK_OP_AS(op, idem)->state = LNK_IDEM_NEW;
         break;
     case F_USER: {
         struct lnk_op_user *u = LNK_OP_AS(op, user);

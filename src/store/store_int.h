@@ -264,6 +264,15 @@ struct lnk_store_ops {
      * the next primitive that returns a result instead (a backend that
      * pipelines). */
     int (*retired_add)(struct lnk_store_bconn *c, const char *code);
+    /* Idempotency keys: the row of (caller, key) (LNK_ENOTFOUND: none);
+     * write it whole (insert or replace); forget it; forget every row
+     * created before `before`. */
+    int (*idem_get)(struct lnk_store_bconn *c, const char *caller, const char *key,
+                    struct lnk_arena *a, struct lnk_idem_row *out);
+    int (*idem_put)(struct lnk_store_bconn *c, const char *caller, const char *key,
+                    const struct lnk_idem_row *row);
+    int (*idem_delete)(struct lnk_store_bconn *c, const char *caller, const char *key);
+    int (*idem_expire)(struct lnk_store_bconn *c, int64_t before);
     /* The highest id each table has handed out or held (its next new id is
      * one more), 0 for none. */
     int (*id_tops)(struct lnk_store_bconn *c, int64_t tops[LNK_ID__N]);

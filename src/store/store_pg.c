@@ -67,6 +67,10 @@ enum stmt_id {
     ST_URL_SEQ,
     ST_URL_SET,
     ST_SLOT_TAKE,
+    ST_IDEM_GET,
+    ST_IDEM_PUT,
+    ST_IDEM_DELETE,
+    ST_IDEM_EXPIRE,
     ST_EVENT_GET,
     ST_CLICK_OF,
     ST_EVENT_INSERT,
@@ -182,6 +186,15 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " WHERE EXISTS (SELECT 1 FROM urls WHERE id = $1::bigint)"
                      " ON CONFLICT (url_id) DO UPDATE SET used = link_slots.used + 1"
                      " WHERE link_slots.used < $2::bigint RETURNING used",
+    [ST_IDEM_GET] = "SELECT fingerprint, status, body, created_at FROM idempotency"
+                    " WHERE caller = $1 AND idem_key = $2",
+    [ST_IDEM_PUT] = "INSERT INTO idempotency (caller, idem_key, fingerprint, status, body,"
+                    " created_at) VALUES ($1, $2, $3, $4::integer, $5, $6::bigint)"
+                    " ON CONFLICT (caller, idem_key) DO UPDATE SET fingerprint ="
+                    " excluded.fingerprint, status = excluded.status, body = excluded.body,"
+                    " created_at = excluded.created_at",
+    [ST_IDEM_DELETE] = "DELETE FROM idempotency WHERE caller = $1 AND idem_key = $2",
+    [ST_IDEM_EXPIRE] = "DELETE FROM idempotency WHERE created_at < $1::bigint",
     [ST_URL_SET] = "UPDATE urls SET title = $2, is_active = $3::boolean, original_url = $4,"
                    " updated_at = $5::bigint, opts = $6 WHERE id = $1::bigint",
     [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = $1::bigint",
@@ -1345,6 +1358,53 @@ static int pg_slot_take(struct lnk_store_bconn *c, int64_t url_id, int64_t max, 
     return rc == LNK_ENOTFOUND ? LNK_OK : rc;
 }
 
+static void read_idem(PGresult *res, int i, struct lnk_arena *a, struct lnk_idem_row *r)
+{
+    r->fingerprint = col_str_nonnull(res, i, 0, a);
+    r->status = (int)col_i64(res, i, 1);
+    r->body = col_str_nonnull(res, i, 2, a);
+    r->created_at = col_i64(res, i, 3);
+}
+
+static int pg_idem_get(struct lnk_store_bconn *c, const char *caller, const char *key,
+                       struct lnk_arena *a, struct lnk_idem_row *out)
+{
+    struct params p = {0};
+    int rc;
+    p_text(&p, caller);
+    p_text(&p, key);
+    LOAD_ONE(c, ST_IDEM_GET, &p, read_idem, a, out);
+    return rc;
+}
+
+static int pg_idem_put(struct lnk_store_bconn *c, const char *caller, const char *key,
+                       const struct lnk_idem_row *row)
+{
+    struct params p = {0};
+    p_text(&p, caller);
+    p_text(&p, key);
+    p_text(&p, row->fingerprint);
+    p_i64(&p, row->status);
+    p_text(&p, row->body);
+    p_i64(&p, row->created_at);
+    return exec(c, ST_IDEM_PUT, &p);
+}
+
+static int pg_idem_delete(struct lnk_store_bconn *c, const char *caller, const char *key)
+{
+    struct params p = {0};
+    p_text(&p, caller);
+    p_text(&p, key);
+    return exec(c, ST_IDEM_DELETE, &p);
+}
+
+static int pg_idem_expire(struct lnk_store_bconn *c, int64_t before)
+{
+    struct params p = {0};
+    p_i64(&p, before);
+    return exec(c, ST_IDEM_EXPIRE, &p);
+}
+
 static int pg_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id)
 {
     struct params p = {0};
@@ -2097,6 +2157,10 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .flush = pg_flush,
     .url_set = pg_url_set,
     .slot_take = pg_slot_take,
+    .idem_get = pg_idem_get,
+    .idem_put = pg_idem_put,
+    .idem_delete = pg_idem_delete,
+    .idem_expire = pg_idem_expire,
     .event_put = pg_event_put,
     .import_set = pg_import_set,
     .clicks_insert = pg_clicks_insert,

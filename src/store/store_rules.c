@@ -1496,6 +1496,58 @@ static int bulk(struct lnk_store_rules *r, struct lnk_op_rows *op)
     return rc;
 }
 
+/* ---- writes: idempotency keys ------------------------------------------------ */
+
+/* A key's first use holds it (status 0) until its answer is kept; the same
+ * request again gets that answer, another request an error. Answers older
+ * than a day are forgotten (here, so no timer is needed), and a key held
+ * longer than LNK_IDEM_ABANDONED_S without an answer (its server stopped
+ * meanwhile) runs again. */
+static int idem_begin(struct lnk_store_rules *r, struct lnk_op_idem *op, int64_t now)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    struct lnk_idem_row row;
+    if (!op->caller || !op->key || !op->fingerprint)
+        return LNK_EINVAL;
+    int rc = r->ops->idem_expire(c, now - LNK_IDEM_TTL_S);
+    if (rc == LNK_OK)
+        rc = r->ops->idem_get(c, op->caller, op->key, &op->op.arena, &row);
+    if (rc == LNK_OK && !(row.status == 0 && row.created_at < now - LNK_IDEM_ABANDONED_S)) {
+        if (strcmp(row.fingerprint, op->fingerprint) != 0)
+            op->state = LNK_IDEM_MISMATCH;
+        else if (row.status == 0)
+            op->state = LNK_IDEM_IN_PROGRESS;
+        else {
+            op->state = LNK_IDEM_REPLAY;
+            op->status = row.status;
+            op->body = row.body;
+        }
+        return LNK_OK;
+    }
+    if (rc != LNK_OK && rc != LNK_ENOTFOUND)
+        return rc;
+    op->state = LNK_IDEM_NEW;
+    row = (struct lnk_idem_row){op->fingerprint, 0, "", now};
+    return r->ops->idem_put(c, op->caller, op->key, &row);
+}
+
+static int idem_finish(struct lnk_store_rules *r, struct lnk_op_idem *op, int64_t now)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    struct lnk_idem_row row;
+    if (!op->caller || !op->key)
+        return LNK_EINVAL;
+    if (op->status <= 0 || op->status >= 500)
+        return r->ops->idem_delete(c, op->caller, op->key);
+    int rc = r->ops->idem_get(c, op->caller, op->key, &op->op.arena, &row);
+    if (rc != LNK_OK)
+        return rc == LNK_ENOTFOUND ? LNK_OK : rc; /* forgotten meanwhile: nothing to keep */
+    row.status = op->status;
+    row.body = op->body ? op->body : "";
+    row.created_at = now;
+    return r->ops->idem_put(c, op->caller, op->key, &row);
+}
+
 static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
 {
     int64_t now = now_s();
@@ -1533,6 +1585,10 @@ static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
         return key_import(r, LNK_OP_AS(op, rows), now);
     case LNK_OP_RETIRED_IMPORT:
         return retired_import(r, LNK_OP_AS(op, rows));
+    case LNK_OP_IDEM_BEGIN:
+        return idem_begin(r, LNK_OP_AS(op, idem), now);
+    case LNK_OP_IDEM_FINISH:
+        return idem_finish(r, LNK_OP_AS(op, idem), now);
     case LNK_OP_CLICK_SLOT: {
         struct lnk_op_slot *s = LNK_OP_AS(op, slot);
         return s->max > 0 ? r->ops->slot_take(r->ops->writer(r->b), s->url_id, s->max, &s->taken)

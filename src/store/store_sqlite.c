@@ -47,6 +47,10 @@ enum stmt_id {
     ST_URL_UPSERT,
     ST_URL_SET,
     ST_SLOT_TAKE,
+    ST_IDEM_GET,
+    ST_IDEM_PUT,
+    ST_IDEM_DELETE,
+    ST_IDEM_EXPIRE,
     ST_EVENT_GET,
     ST_EVENT_INSERT,
     ST_EVENT_UPSERT,
@@ -145,6 +149,12 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " WHERE EXISTS (SELECT 1 FROM urls WHERE id = ?1)"
                      " ON CONFLICT (url_id) DO UPDATE SET used = used + 1 WHERE used < ?2"
                      " RETURNING used",
+    [ST_IDEM_GET] = "SELECT fingerprint, status, body, created_at FROM idempotency"
+                    " WHERE caller = ?1 AND idem_key = ?2",
+    [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency (caller, idem_key, fingerprint, status,"
+                    " body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_IDEM_DELETE] = "DELETE FROM idempotency WHERE caller = ?1 AND idem_key = ?2",
+    [ST_IDEM_EXPIRE] = "DELETE FROM idempotency WHERE created_at < ?1",
     [ST_URL_SET] = "UPDATE urls SET title = ?2, is_active = ?3, original_url = ?4,"
                    " updated_at = ?5, opts = ?6 WHERE id = ?1",
     [ST_EVENT_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = ?1",
@@ -837,6 +847,40 @@ static int sq_slot_take(struct lnk_store_bconn *c, int64_t url_id, int64_t max, 
     return rc == LNK_ENOTFOUND ? LNK_OK : rc;
 }
 
+static void read_idem(sqlite3_stmt *st, struct lnk_arena *a, void *row)
+{
+    struct lnk_idem_row *r = row;
+    r->fingerprint = column_str_nonnull(st, 0, a);
+    r->status = (int)sqlite3_column_int64(st, 1);
+    r->body = column_str_nonnull(st, 2, a);
+    r->created_at = sqlite3_column_int64(st, 3);
+}
+
+static int sq_idem_get(struct lnk_store_bconn *c, const char *caller, const char *key,
+                       struct lnk_arena *a, struct lnk_idem_row *out)
+{
+    return load_one(c, ST_IDEM_GET, ARGS(A_TEXT(caller), A_TEXT(key)), read_idem, a, out);
+}
+
+static int sq_idem_put(struct lnk_store_bconn *c, const char *caller, const char *key,
+                       const struct lnk_idem_row *row)
+{
+    return exec_stmt(c, ST_IDEM_PUT,
+                     ARGS(A_TEXT(caller), A_TEXT(key), A_TEXT(row->fingerprint), A_I64(row->status),
+                          A_TEXT(row->body), A_I64(row->created_at)),
+                     NULL);
+}
+
+static int sq_idem_delete(struct lnk_store_bconn *c, const char *caller, const char *key)
+{
+    return exec_stmt(c, ST_IDEM_DELETE, ARGS(A_TEXT(caller), A_TEXT(key)), NULL);
+}
+
+static int sq_idem_expire(struct lnk_store_bconn *c, int64_t before)
+{
+    return exec_stmt(c, ST_IDEM_EXPIRE, ARGS(A_I64(before)), NULL);
+}
+
 /* Lists the buckets of event ids first..last in event_buckets, which the
  * queries by url and user probe: after every insert into events, once per
  * statement (migration 8). */
@@ -1251,6 +1295,10 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .url_put = sq_url_put,
     .url_set = sq_url_set,
     .slot_take = sq_slot_take,
+    .idem_get = sq_idem_get,
+    .idem_put = sq_idem_put,
+    .idem_delete = sq_idem_delete,
+    .idem_expire = sq_idem_expire,
     .event_put = sq_event_put,
     .import_set = sq_import_set,
     .clicks_insert = sq_clicks_insert,

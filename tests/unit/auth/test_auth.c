@@ -69,9 +69,58 @@ static void test_decision_matrix(void **state)
          LNK_AUTH_ADMIN,
          "admin key"},
         {{.key_presented = true, .key_valid = true, .active_keys = 2}, LNK_AUTH_USER, "user key"},
+        {{.key_presented = true, .key_valid = true, .key_admin = true, .key_expired = true},
+         LNK_AUTH_EXPIRED,
+         "an expired key is refused, admin or not"},
+        {{.key_presented = true,
+          .key_valid = true,
+          .key_scopes = LNK_SCOPE_LINKS_READ,
+          .need_scope = LNK_SCOPE_LINKS_WRITE},
+         LNK_AUTH_SCOPE,
+         "a key without the scope a request needs is refused"},
+        {{.key_presented = true,
+          .key_valid = true,
+          .key_admin = true,
+          .key_scopes = LNK_SCOPE_LINKS_READ,
+          .need_scope = LNK_SCOPE_ADMIN},
+         LNK_AUTH_SCOPE,
+         "scopes narrow an admin key too"},
+        {{.key_presented = true,
+          .key_valid = true,
+          .key_scopes = LNK_SCOPE_ALL,
+          .need_scope = LNK_SCOPE_ANALYTICS_READ},
+         LNK_AUTH_USER,
+         "a key without scopes keeps every right of its role"},
+        {{.key_presented = true, .key_valid = true, .key_scopes = 0, .need_scope = 0},
+         LNK_AUTH_USER,
+         "a request that needs no scope"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         CHECK(lnk_auth_decide(&rows[i].f) == rows[i].want, rows[i].what);
+}
+
+static void test_scopes_parse_and_format(void **state)
+{
+    (void)state;
+    unsigned bits = 0;
+    char text[LNK_SCOPES_TEXT_MAX];
+    CHECK(lnk_auth_scopes_parse(lnk_str_from_cstr(" admin ,links:read"), &bits) == LNK_OK &&
+              bits == (LNK_SCOPE_ADMIN | LNK_SCOPE_LINKS_READ),
+          "names with spaces around them");
+    lnk_auth_scopes_format(bits, text);
+    CHECK(strcmp(text, "links:read,admin") == 0, "the canonical order");
+    lnk_auth_scopes_format(LNK_SCOPE_ALL, text);
+    CHECK(strcmp(text, "links:read,links:write,analytics:read,admin") == 0 &&
+              strlen(text) < LNK_SCOPES_TEXT_MAX,
+          "every scope fits");
+    const char *bad[] = {"", "links", "links:read,", ",admin", "links:read,,admin", "ADMIN"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(lnk_auth_scopes_parse(lnk_str_from_cstr(bad[i]), &bits) == LNK_EINVAL,
+              "an empty or unknown name is refused");
+    CHECK(lnk_auth_scopes_check(LNK_SCOPE_ADMIN, false) == LNK_EINVAL &&
+              lnk_auth_scopes_check(LNK_SCOPE_ADMIN, true) == LNK_OK &&
+              lnk_auth_scopes_check(LNK_SCOPE_LINKS_WRITE, false) == LNK_OK,
+          "the admin scope is an admin key's only");
 }
 
 int main(void)
@@ -81,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_bearer_and_x_api_key),
         cmocka_unit_test(test_keys_are_random_base62_and_hash_stably),
         cmocka_unit_test(test_decision_matrix),
+        cmocka_unit_test(test_scopes_parse_and_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
