@@ -118,8 +118,13 @@ static void fail(struct lnk_req *r, struct lnk_v1_job *j, int status, const char
 static void fail_store(struct lnk_req *r, struct lnk_v1_job *j, const struct lnk_store_op *op)
 {
     int status;
+    const char *field = op->err_field ? op->err_field : "";
+    if (op->rc == LNK_ENOTFOUND && strcmp(field, "user") == 0) {
+        fail(r, j, 404, "user-not-found", "user not found", "/user_id");
+        return;
+    }
     json_t *p = lnk_h_problem_of_store(r, op, &status);
-    if (op->rc == LNK_ENOTFOUND && op->err_field && strcmp(op->err_field, "url") == 0)
+    if (op->rc == LNK_ENOTFOUND && strcmp(field, "url") == 0)
         json_object_set_new(p, "detail", json_string("link not found"));
     j->done(r, j, status, p, NULL);
 }

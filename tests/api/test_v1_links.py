@@ -267,3 +267,34 @@ def test_list_filters_by_tag_and_active(server):
     ({"tag": ""}, "/query/tag")])
 def test_bad_list_parameter_is_a_400_problem(server, params, pointer):
     expect_problem(server.get("/api/v1/links", params=params), 400, "invalid-parameter", pointer)
+
+
+# ---------------------------------------------------------------- the other problem types
+
+
+def test_unknown_owner_is_user_not_found(server):
+    expect_problem(server.post("/api/v1/links", json=link_body(999999999)), 404,
+                   "user-not-found", "/user_id")
+
+
+def test_body_past_the_limit_is_413_problem(server, user):
+    body = link_body(user["id"], notes="n" * (1024 * 1024 + 10))
+    expect_problem(server.post("/api/v1/links", json=body), 413, "payload-too-large")
+
+
+def test_rate_limited_is_a_429_problem(linkd):
+    c = linkd.start(env={"LINKD_RATE_WRITE": 1, "LINKD_RATE_WRITE_BURST": 1})
+    expect(c.post("/users", json={"username": "rl", "email": "rl@example.com"}), 201)
+    r = c.post("/api/v1/links", json={"url": "https://example.com/", "user_id": 1})
+    p = expect_problem(r, 429, "rate-limited")
+    assert int(r.headers["Retry-After"]) >= 1 and p["detail"]
+
+
+def test_export_past_the_list_ceiling_is_a_problem(linkd):
+    c = linkd.start(env={"LINKD_LIST_MAX_ROWS": 2})
+    u = expect_json(c.post("/users", json={"username": "ex", "email": "ex@example.com"}), 201)
+    for _ in range(3):
+        new_link(c, u["id"])
+    expect_problem(c.get("/api/v1/links/export"), 400, "too-many-rows")
+    assert len(expect_json(c.get("/api/v1/links/export",
+                                 params={"format": "json", "tag": "none"}), 200)) == 0
