@@ -33,10 +33,14 @@ static const struct {
 static size_t generic_of(int status)
 {
     size_t n = sizeof(generic) / sizeof(generic[0]);
+    int fallback = status >= 500 ? 500 : 400; /* a status not listed: its class's */
     for (size_t i = 0; i < n; i++)
         if (generic[i].status == status)
             return i;
-    return status >= 500 ? 12 : 0; /* internal-error, bad-request */
+    for (size_t i = 0; i < n; i++)
+        if (generic[i].status == fallback)
+            return i;
+    return 0;
 }
 
 json_t *lnk_h_problem_new(struct lnk_req *r, int status, const char *slug, const char *detail,

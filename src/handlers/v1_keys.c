@@ -130,11 +130,12 @@ static bool read_scopes(struct lnk_req *r, const json_t *body, bool admin, unsig
 }
 
 /* {"name", "admin": bool, "user_id" (a user key's), "scopes": [...],
- * "expires_at": RFC 3339 UTC} */
+ * "expires_at": RFC 3339 UTC}. No Idempotency-Key here: keeping the answer
+ * would keep the key itself, which exists nowhere but with its client. */
 void lnk_h_v1_keys_create(struct lnk_req *r)
 {
     json_t *body;
-    if (lnk_h_idempotent(r, lnk_h_v1_keys_create) || !lnk_h_json_body(r, &body))
+    if (!lnk_h_json_body(r, &body))
         return;
     struct lnk_op_key *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_KEY_CREATE), key);
     struct lnk_h_invalid v = {0};
