@@ -1,7 +1,9 @@
-# Turns docs/openapi.json into a C source (OUT) that defines the bytes
-# and the ETag declared in src/handlers/openapi_int.h, so that
-# GET /openapi.json never reads docs/ at run time.
-# Usage: cmake -DIN=docs/openapi.json -DOUT=openapi_doc.c -P embed-openapi.cmake
+# Turns an OpenAPI document (IN, e.g. docs/openapi.json) into a C source
+# (OUT) that defines its bytes and ETag as declared in
+# src/handlers/openapi_int.h (SYMBOL_doc, SYMBOL_doc_len, SYMBOL_etag), so
+# that the server never reads docs/ at run time.
+# Usage: cmake -DIN=docs/openapi.json -DOUT=lnk_openapi_doc.c -DSYMBOL=lnk_openapi
+#        -P embed-openapi.cmake
 # A document that is not JSON, or not OpenAPI 3.1, fails the build here
 # rather than the first client that reads it.
 cmake_minimum_required(VERSION 3.20)
@@ -28,9 +30,10 @@ string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
 string(REPEAT "0x[0-9a-f][0-9a-f]," 16 line)
 string(REGEX REPLACE "(${line})" "\\1\n" bytes "${bytes}")
 
+get_filename_component(name "${IN}" NAME)
 file(WRITE "${OUT}"
-  "/* Generated from docs/openapi.json by scripts/embed-openapi.cmake; do not edit. */\n"
+  "/* Generated from docs/${name} by scripts/embed-openapi.cmake; do not edit. */\n"
   "#include \"handlers/openapi_int.h\"\n\n"
-  "const unsigned char lnk_openapi_doc[] = {\n${bytes}\n};\n"
-  "const size_t lnk_openapi_doc_len = ${len};\n"
-  "const char lnk_openapi_etag[] = \"\\\"${etag}\\\"\";\n")
+  "const unsigned char ${SYMBOL}_doc[] = {\n${bytes}\n};\n"
+  "const size_t ${SYMBOL}_doc_len = ${len};\n"
+  "const char ${SYMBOL}_etag[] = \"\\\"${etag}\\\"\";\n")

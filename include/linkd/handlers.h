@@ -25,7 +25,9 @@ void lnk_h_guard(struct lnk_req *r, enum lnk_access access, lnk_handler_fn next)
 void lnk_h_health(struct lnk_req *r);
 void lnk_h_health_ready(struct lnk_req *r);
 void lnk_h_metrics(struct lnk_req *r);
+/* GET /openapi.json (the root API's document), GET /api/v1/openapi.json */
 void lnk_h_openapi(struct lnk_req *r);
+void lnk_h_v1_openapi(struct lnk_req *r);
 
 void lnk_h_users_list(struct lnk_req *r);
 void lnk_h_users_create(struct lnk_req *r);

@@ -24,6 +24,7 @@
     X(EVENTS_BULK, "/events/bulk")                                                                 \
     X(EVENT, "/events/{id}")                                                                       \
     X(STATS, "/stats")                                                                             \
+    X(V1_OPENAPI, "/api/v1/openapi.json")                                                          \
     X(V1_LINKS, "/api/v1/links")                                                                   \
     X(V1_LINKS_BULK, "/api/v1/links/bulk")                                                         \
     X(V1_LINKS_IMPORT, "/api/v1/links/import")                                                     \

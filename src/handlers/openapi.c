@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* GET /openapi.json: the OpenAPI 3.1 document of the root API
- * (docs/openapi.json, compiled in). Public like /health: no key, no rate
- * budget. The document only changes with the binary, so it carries a fixed
- * ETag with Cache-Control: no-cache: clients may keep it, and a revalidation
- * with If-None-Match costs a 304 instead of the whole document. */
+/* GET /openapi.json and GET /api/v1/openapi.json: the OpenAPI 3.1 documents
+ * of the root API and of /api/v1 (docs/openapi.json, docs/openapi-v1.json,
+ * compiled in). Public like /health: no key, no rate budget. A document only
+ * changes with the binary, so it carries a fixed ETag with Cache-Control:
+ * no-cache: clients may keep it, and a revalidation with If-None-Match
+ * costs a 304 instead of the whole document. */
 #include <string.h>
 
 #include "handlers/openapi_int.h"
 #include "linkd/handlers.h"
 #include "linkd/str.h"
 
-/* True when If-None-Match is "*" or a list naming our ETag. Weak comparison
+/* True when If-None-Match is "*" or a list naming etag. Weak comparison
  * (RFC 9110 §13.1.2): a W/ prefix still matches. */
-static bool etag_matches(struct lnk_str inm)
+static bool etag_matches(struct lnk_str inm, const char *etag)
 {
-    size_t etag_len = strlen(lnk_openapi_etag);
+    size_t etag_len = strlen(etag);
     if (!inm.ptr)
         return false;
     const char *p = inm.ptr, *end = inm.ptr + inm.len;
@@ -23,21 +24,31 @@ static bool etag_matches(struct lnk_str inm)
         struct lnk_str t = lnk_str_trim(lnk_str_make(p, (size_t)((comma ? comma : end) - p)));
         if (t.len > 2 && t.ptr[0] == 'W' && t.ptr[1] == '/')
             t = lnk_str_make(t.ptr + 2, t.len - 2);
-        if (lnk_str_eq_cstr(t, "*") ||
-            (t.len == etag_len && memcmp(t.ptr, lnk_openapi_etag, etag_len) == 0))
+        if (lnk_str_eq_cstr(t, "*") || (t.len == etag_len && memcmp(t.ptr, etag, etag_len) == 0))
             return true;
         p = comma ? comma + 1 : end;
     }
     return false;
 }
 
-void lnk_h_openapi(struct lnk_req *r)
+/* One document with its ETag: 200, or 304 when the client has it. */
+static void serve(struct lnk_req *r, const unsigned char *doc, size_t len, const char *etag)
 {
-    lnk_resp_header(r, "etag", lnk_openapi_etag);
+    lnk_resp_header(r, "etag", etag);
     lnk_resp_header(r, "cache-control", "no-cache");
-    if (etag_matches(lnk_req_header(r, "if-none-match"))) {
+    if (etag_matches(lnk_req_header(r, "if-none-match"), etag)) {
         lnk_resp_empty(r, 304);
         return;
     }
-    lnk_resp_raw(r, 200, "application/json", (const char *)lnk_openapi_doc, lnk_openapi_doc_len);
+    lnk_resp_raw(r, 200, "application/json", (const char *)doc, len);
+}
+
+void lnk_h_openapi(struct lnk_req *r)
+{
+    serve(r, lnk_openapi_doc, lnk_openapi_doc_len, lnk_openapi_etag);
+}
+
+void lnk_h_v1_openapi(struct lnk_req *r)
+{
+    serve(r, lnk_openapi_v1_doc, lnk_openapi_v1_doc_len, lnk_openapi_v1_etag);
 }

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to src/handlers/: docs/openapi.json as compiled into the binary.
- * The definitions are generated at build time by scripts/embed-openapi.cmake
- * (openapi_doc.c in the build tree), so GET /openapi.json never reads docs/
- * at run time and always serves the document of the code it runs. */
+/* Private to src/handlers/: the OpenAPI documents as compiled into the
+ * binary, docs/openapi.json (the root API) and docs/openapi-v1.json
+ * (/api/v1). The definitions are generated at build time by
+ * scripts/embed-openapi.cmake (lnk_openapi*_doc.c in the build tree), so the
+ * server never reads docs/ at run time and always serves the documents of
+ * the code it runs. */
 #ifndef LNK_OPENAPI_INT_H
 #define LNK_OPENAPI_INT_H
 
 #include <stddef.h>
 
-/* The document's bytes, exactly as in docs/openapi.json (not NUL-terminated). */
+/* Each document's bytes, exactly as in its file (not NUL-terminated), and
+ * its ETag, quotes included: 16 hex digits of the document's SHA-256. */
 extern const unsigned char lnk_openapi_doc[];
 extern const size_t lnk_openapi_doc_len;
-/* Its ETag, quotes included: 16 hex digits of the document's SHA-256. */
 extern const char lnk_openapi_etag[];
+
+extern const unsigned char lnk_openapi_v1_doc[];
+extern const size_t lnk_openapi_v1_doc_len;
+extern const char lnk_openapi_v1_etag[];
 
 #endif

@@ -74,12 +74,15 @@ static bool is_v1(const struct segs *sg)
 void lnk_router_dispatch(struct lnk_req *r)
 {
     struct segs sg;
-    if (!split(lnk_req_path(r), &sg)) {
+    bool ok = split(lnk_req_path(r), &sg);
+    /* before the split's verdict: a /api/v1 path too deep for any route
+     * still gets its 404 as a problem (split fills the segments it read) */
+    if (is_v1(&sg))
+        lnk_req_set_error_shaper(r, lnk_h_problem_shape);
+    if (!ok) {
         lnk_h_not_found(r);
         return;
     }
-    if (is_v1(&sg))
-        lnk_req_set_error_shaper(r, lnk_h_problem_shape);
     for (size_t i = 0; i < lnk_route_table_len; i++) {
         const struct lnk_route_def *d = &lnk_route_table[i];
         struct lnk_str param = LNK_STR_NULL;

@@ -14,150 +14,20 @@ import re
 import signal
 import time
 
-import jsonschema
 import pytest
 
 import backend
-from apiclient import (BASE_URL, REPO, describe, expect, expect_json, new_url, new_user,
-                       raw_request, uniq, wait_events)
-from linkdproc import db_url, linkd_env, run_linkd
+import openapi_check
+from apiclient import (BASE_URL, REPO, describe, expect, expect_json, new_url, new_user, uniq,
+                       wait_events)
+from openapi_check import create_key, deref, is_v1, route_table, schema_problems
 
-DOC_FILE = REPO / "docs" / "openapi.json"
-DOC = json.loads(DOC_FILE.read_text(encoding="utf-8"))
-HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
+OA = openapi_check.Document("openapi.json")
+DOC, SPEC, DOC_FILE = OA.doc, OA.spec, OA.file
+conforms, hit, send_json, send_raw = OA.conforms, OA.hit, OA.send_json, OA.send_raw
+check_answer, operations = OA.check_answer, OA.operations
 MiB = 1024 * 1024
-
-SEEN = set()  # (path, method, status) whose real answers were validated
-SEEN_405 = set()  # paths whose 405 answers were validated
 _RAN = set()  # tests of this file that ran, for the coverage check at the end
-
-
-def deref(node, root=None, trail=()):
-    """node (by default a whole document) with every {"$ref": "#/..."}
-    replaced by what it names in root. The document's schemas are not
-    recursive, so this terminates."""
-    root = node if root is None else root
-    if isinstance(node, list):
-        return [deref(v, root, trail) for v in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        ref = node["$ref"]
-        assert ref.startswith("#/") and ref not in trail, f"bad or recursive $ref {ref}"
-        assert set(node) == {"$ref"}, f"$ref {ref} has siblings: {sorted(node)}"
-        target = root
-        for part in ref[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            assert isinstance(target, dict) and part in target, f"$ref {ref} names nothing"
-            target = target[part]
-        return deref(target, root, trail + (ref,))
-    return {k: deref(v, root, trail) for k, v in node.items()}
-
-
-SPEC = deref(DOC)
-# Every header the document describes on some answer: an answer that carries
-# one of them must list it.
-API_HEADERS = {name.lower() for item in SPEC["paths"].values() for op in item.values()
-               if isinstance(op, dict) and "responses" in op
-               for answer in op["responses"].values() for name in answer.get("headers", {})}
-
-
-def schema_problems(instance, schema):
-    validator = jsonschema.Draft202012Validator(schema)
-    return [f"{e.message} (at {'/'.join(map(str, e.absolute_path)) or 'top'})"
-            for e in validator.iter_errors(instance)]
-
-
-def assert_valid(instance, schema, what):
-    problems = schema_problems(instance, schema)
-    assert not problems, f"{what} does not match the document: {problems[:3]}"
-
-
-def header_value(text, schema):
-    """A header's text as the JSON value its schema describes."""
-    if schema.get("type") == "integer" or type(schema.get("const")) is int:
-        assert re.fullmatch(r"-?\d+", text), f"{text!r} is not an integer"
-        return int(text)
-    return text
-
-
-def check_answer(r, answer, method, what):
-    """r (a requests or raw response) against one documented answer."""
-    got = {k.lower(): v for k, v in r.headers.items()}
-    documented = {k.lower(): v for k, v in answer.get("headers", {}).items()}
-    for name, spec in documented.items():
-        if name not in got:
-            assert not spec.get("required"), f"{what}: no {name} header: {describe_any(r)}"
-            continue
-        assert_valid(header_value(got[name], spec["schema"]), spec["schema"],
-                     f"{what}: header {name}: {got[name]!r}")
-    for name in got:
-        assert name not in API_HEADERS or name in documented, \
-            f"{what}: carries {name}, which the document does not list for it"
-    content = answer.get("content")
-    if method == "head" or not content:
-        assert r.content == b"", f"{what}: a body where the document has none: {describe_any(r)}"
-        return
-    ctype = got.get("content-type", "").split(";")[0].strip().lower()
-    assert ctype in content, f"{what}: Content-Type {ctype!r}, documented {sorted(content)}"
-    body = r.json() if ctype == "application/json" else r.content.decode("utf-8")
-    assert_valid(body, content[ctype]["schema"], f"{what}: body {body!r:.300}")
-
-
-def describe_any(r):
-    return describe(r) if hasattr(r, "request") else repr(r)
-
-
-def conforms(r, path, method=None, spec=None):
-    """Asserts that the answer r to `method path` (a documented template) is
-    documented there; returns r. Counts it as seen unless spec is given."""
-    method = (method or r.request.method).lower()
-    op = (spec or SPEC)["paths"][path].get(method)
-    assert op, f"{method.upper()} {path} is not in the document"
-    status = str(r.status_code)
-    assert status in op["responses"], (f"{method.upper()} {path} answered {status}; the "
-                                       f"document lists {sorted(op['responses'])}: "
-                                       f"{describe_any(r)}")
-    check_answer(r, op["responses"][status], method, f"{method.upper()} {path} -> {status}")
-    if spec is None:
-        SEEN.add((path, method, status))
-    return r
-
-
-def hit(c, method, template, status, path=None, **kw):
-    """Sends method to path (default: the template itself), expects status,
-    checks the answer against the document; a GET is repeated as HEAD, which
-    must answer the same status without a body."""
-    r = c.request(method, path or template, **kw)
-    expect(r, status)
-    conforms(r, template)
-    if method == "GET":
-        h = c.request("HEAD", path or template, **kw)
-        assert h.status_code == status, f"HEAD differs from GET: {describe(h)}"
-        conforms(h, template)
-    return r
-
-
-def body_schema(template, method, ctype="application/json"):
-    return SPEC["paths"][template][method.lower()]["requestBody"]["content"][ctype]["schema"]
-
-
-def send_json(c, method, template, status, body, path=None, **kw):
-    """hit() with a JSON body, which the documented request schema must accept
-    when the server does (2xx) and refuse when the server answers 422."""
-    problems = schema_problems(body, body_schema(template, method))
-    if status < 300:
-        assert not problems, f"the document refuses a body the server takes: {body}: {problems}"
-    elif status == 422:
-        assert problems, f"the document accepts a body the server refuses (422): {body}"
-    return hit(c, method, template, status, path=path, json=body, **kw)
-
-
-def send_raw(c, method, template, status, body, ctype="application/json", path=None):
-    """For bodies the server may answer before reading to the end (413)."""
-    r = raw_request(c.base_url, method, path or template, {"Content-Type": ctype}, body)
-    assert r.status_code == status, f"expected {status}: {r!r:.400}"
-    return conforms(r, template, method)
 
 
 def user_body():
@@ -183,39 +53,7 @@ def _note_ran(request):
 
 
 def test_document_is_well_formed_openapi_3_1():
-    assert re.fullmatch(r"3\.1\.\d+", DOC["openapi"])
-    meta = jsonschema.Draft202012Validator
-    for name, schema in DOC["components"]["schemas"].items():
-        meta.check_schema(schema)
-        for example in schema.get("examples", []):
-            assert_valid(example, SPEC["components"]["schemas"][name], f"example of {name}")
-    op_ids = []
-    for path, item in SPEC["paths"].items():
-        assert path.startswith("/"), path
-        names = re.findall(r"\{(\w+)\}", path)
-        for method, op in item.items():
-            assert method in HTTP_METHODS, f"{path}: {method}"
-            op_ids.append(op["operationId"])
-            params = op.get("parameters", [])
-            in_path = [p["name"] for p in params if p["in"] == "path"]
-            assert in_path == names, f"{method} {path}: path parameters {in_path}"
-            for p in params:
-                meta.check_schema(p["schema"])
-                assert p["in"] != "path" or p["required"] is True
-            if "requestBody" in op:
-                for media in op["requestBody"]["content"].values():
-                    meta.check_schema(media["schema"])
-            assert op["responses"], f"{method} {path} has no responses"
-            for status, answer in op["responses"].items():
-                assert re.fullmatch(r"[1-5]\d\d", status), f"{method} {path}: {status}"
-                assert answer["description"], f"{method} {path} {status}"
-                for h in answer.get("headers", {}).values():
-                    meta.check_schema(h["schema"])
-                for media in answer.get("content", {}).values():
-                    meta.check_schema(media["schema"])
-    assert len(op_ids) == len(set(op_ids)), "operationIds repeat"
-    assert set(DOC["components"]["securitySchemes"]) == {
-        k for req in DOC["security"] for k in req}
+    openapi_check.check_well_formed(DOC, SPEC)
 
 
 def test_served_document_is_the_file(server):
@@ -232,30 +70,10 @@ def test_served_document_is_the_file(server):
 # ---------------------------------------------------- route table <-> document
 
 
-def route_table():
-    """{template: (access class, methods)} read from the C sources."""
-    route_h = (REPO / "include" / "linkd" / "route.h").read_text()
-    routes_c = (REPO / "src" / "router" / "routes.c").read_text()
-    templates = dict(re.findall(r'X\((\w+),\s*"([^"]+)"\)', route_h))
-    entries = re.findall(r'\{LNK_ROUTE_(\w+),\s*LNK_ACCESS_(\w+),\s*\{((?:\s*"[^"]*",?)*)\s*\},'
-                         r'\s*\{([^}]*)\}\}', routes_c)
-    assert set(templates) - {e[0] for e in entries} == {"UNMATCHED"}, \
-        "the route table's entries were not all read (has its layout changed?)"
-    table = {}
-    for name, access, segs, handlers in entries:
-        tmpl = templates[name]
-        segs = re.findall(r'"([^"]*)"', segs)
-        assert re.sub(r"\{\w+\}", "{}", tmpl) == "/" + "/".join(segs), (tmpl, segs)
-        methods = {m.lower() for m in re.findall(r"\[LNK_METHOD_(\w+)\]", handlers)}
-        assert methods, f"no methods read for {name}"
-        if "get" in methods:
-            methods.add("head")  # the router answers HEAD with the GET handler
-        table[tmpl] = (access.lower(), methods)
-    return table
-
-
 def test_route_table_and_document_agree():
-    table = route_table()
+    """The root document covers the routes outside /api/v1 (which
+    docs/openapi-v1.json covers)."""
+    table = {path: v for path, v in route_table().items() if not is_v1(path)}
     assert set(table) == set(DOC["paths"]), (
         f"only in the route table: {sorted(set(table) - set(DOC['paths']))}; "
         f"only in the document: {sorted(set(DOC['paths']) - set(table))}")
@@ -460,6 +278,84 @@ def test_redirects(server):
             hit(c, "GET", template, 404, path=prefix + code + suffix)
 
 
+REDIRECTS = (("/{code}", "/", ""), ("/s/{code}", "/s/", ""), ("/r/{code}", "/r/", ""),
+             ("/urls/{code}/redirect", "/urls/", "/redirect"))
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+PAST = "2020-01-01T00:00:00Z"
+
+
+def v1_link(c, user_id, **options):
+    """A link with options, made through /api/v1."""
+    body = {"url": f"https://example.com/{uniq('o')}", "user_id": user_id, **options}
+    return expect_json(c.post("/api/v1/links", json=body), 201)
+
+
+def guess_until_429(c, method, template, path, **kw):
+    """Wrong passwords until the guess budget (5, then one a second) runs out."""
+    for _ in range(12):
+        r = c.request(method, path, **kw)
+        conforms(r, template)
+        if r.status_code == 429:
+            return r
+        assert r.status_code == 401, describe(r)
+    pytest.fail(f"{method} {path}: no 429 after 12 wrong passwords")
+
+
+def test_redirects_of_links_with_options(server):
+    c = server
+    owner = new_user(c)["id"]
+    for template, prefix, suffix in REDIRECTS:
+        def at(link):
+            return prefix + link["code"] + suffix
+        for kind in (301, 307, 308):
+            link = v1_link(c, owner, redirect_type=kind)
+            assert hit(c, "GET", template, kind, path=at(link)).headers["Location"] == link["url"]
+        fallback = v1_link(c, owner, valid_until=PAST, fallback_url="https://example.com/over")
+        r = hit(c, "GET", template, 302, path=at(fallback))
+        assert r.headers["Location"] == "https://example.com/over"
+        gone = v1_link(c, owner, valid_until=PAST)
+        assert hit(c, "GET", template, 410, path=at(gone)).json() == {"error": "link expired"}
+        assert "expired" in hit(c, "GET", template, 410, path=at(gone), headers=HTML).text
+        locked = v1_link(c, owner, password="open sesame")
+        hit(c, "GET", template, 401, path=at(locked))
+        assert 'name="password"' in hit(c, "GET", template, 200, path=at(locked),
+                                        headers=HTML).text
+        wrong = hit(c, "GET", template, 401, path=at(locked),
+                    headers={**HTML, "X-Link-Password": "nope"})
+        assert "Wrong password" in wrong.text
+        r = hit(c, "GET", template, 302, path=at(locked),
+                headers={"X-Link-Password": "open sesame"})
+        assert r.headers["Location"] == locked["url"]
+        guarded = v1_link(c, owner, password="right")
+        r = guess_until_429(c, "GET", template, at(guarded), headers={"X-Link-Password": "bad"})
+        assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_password_form_posts(server):
+    c = server
+    owner = new_user(c)["id"]
+    locked = v1_link(c, owner, password="open sesame")
+    where = "/" + locked["code"]
+    assert 'method="post"' in hit(c, "POST", "/{code}", 200, path=where).text
+    hit(c, "POST", "/{code}", 401, path=where, data={"password": "nope"})
+    r = hit(c, "POST", "/{code}", 303, path=where, data={"password": "open sesame"})
+    assert r.headers["Location"] == locked["url"]
+    plain = new_url(c, owner)
+    hit(c, "POST", "/{code}", 405, path="/" + plain["short_code"], data={"password": "x"})
+    hit(c, "POST", "/{code}", 404, path="/nosuch9", data={"password": "x"})
+    with_options = v1_link(c, owner, redirect_type=308)
+    r = hit(c, "POST", "/{code}", 303, path="/" + with_options["code"])
+    assert r.headers["Location"] == with_options["url"]
+    gone = v1_link(c, owner, valid_until=PAST)
+    hit(c, "POST", "/{code}", 410, path="/" + gone["code"])
+    hit(c, "POST", "/{code}", 410, path="/" + gone["code"], headers=HTML)
+    fallback = v1_link(c, owner, valid_until=PAST, fallback_url="https://example.com/over")
+    r = hit(c, "POST", "/{code}", 302, path="/" + fallback["code"])
+    assert r.headers["Location"] == "https://example.com/over"
+    guarded = v1_link(c, owner, password="right")
+    guess_until_429(c, "POST", "/{code}", "/" + guarded["code"], data={"password": "bad"})
+
+
 def test_events(server):
     c = server
     owner = new_user(c)
@@ -512,7 +408,7 @@ def test_wrong_methods_answer_405_with_allow(server):
             allowed = set(r.headers["Allow"].split(", "))
             assert allowed == {m.upper() for m in item}, \
                 f"{path}: Allow {sorted(allowed)}, documented {sorted(item)}"
-        SEEN_405.add(path)
+        OA.seen_405.add(path)
 
 
 def test_unknown_routes_answer_404(server):
@@ -535,19 +431,6 @@ def test_oversized_headers_answer_431_on_every_operation(server):
 
 
 # ------------------------------------------------------- private servers
-
-
-def create_key(proc, name, admin=False, user=None):
-    args = ["keys", "create", "--name", name] + (["--admin"] if admin else ["--user", str(user)])
-    r = run_linkd(args, env=linkd_env(DATABASE_URL=db_url(proc.db_path)))
-    assert r.returncode == 0, r.stderr
-    return r.stdout.splitlines()[0]
-
-
-def operations(*access):
-    """(path, METHOD) of every documented operation of these access classes."""
-    return [(path, method.upper()) for path, item in DOC["paths"].items()
-            for method, op in item.items() if op["x-linkd-access"] in access]
 
 
 def rows_of(c):
@@ -628,6 +511,7 @@ def test_store_failure_503(linkd):
     c = linkd.start()
     u, url, _ = rows_of(c)
     other = new_user(c)
+    counted = v1_link(c, u["id"], max_clicks=5)  # each redirect takes a click slot: a write
     backend.take_away(c.proc.db_path)  # writes are refused until it is back
     deadline = time.monotonic() + 5
     while c.get("/health").status_code != 503 and time.monotonic() < deadline:
@@ -647,6 +531,7 @@ def test_store_failure_503(linkd):
               ("POST", "/events/bulk", None, [{"url_id": url["id"], "event_type": "share"}])]
     for method, template, path, body in writes:
         hit(c, method, template, 503, path=path, json=body)
+    hit(c, "POST", "/{code}", 503, path="/" + counted["code"])
     documented = {(p, m) for p, m in operations("manage", "admin") if m not in ("GET", "HEAD")}
     assert documented == {(t, m) for m, t, _, _ in writes}, "a write route is not exercised"
 
@@ -698,11 +583,6 @@ def test_a_wrong_document_fails(server):
 # ------------------------------------------------------------ coverage
 
 
-def documented_triples():
-    return {(path, method, status) for path, item in DOC["paths"].items()
-            for method, op in item.items() for status in op["responses"]}
-
-
 def undrivable(path, method, status):
     """Store failures a black-box test cannot cause: an internal error, and a
     store that cannot be read (a removed file still reads)."""
@@ -717,11 +597,11 @@ def test_every_documented_answer_was_seen():
         "test_every_documented_answer_was_seen"}
     if not others <= _RAN:
         pytest.skip("only part of this file ran")
-    documented = documented_triples()
-    assert SEEN <= documented
-    missing = sorted(t for t in documented - SEEN if not undrivable(*t))
+    documented = OA.documented_triples()
+    assert OA.seen <= documented
+    missing = sorted(t for t in documented - OA.seen if not undrivable(*t))
     assert not missing, f"{len(missing)} documented answers were never provoked: {missing[:20]}"
-    assert SEEN_405 == set(DOC["paths"])
-    print(f"\nopenapi: {len(SEEN)} of {len(documented)} documented (path, method, status) "
+    assert OA.seen_405 == set(DOC["paths"])
+    print(f"\nopenapi: {len(OA.seen)} of {len(documented)} documented (path, method, status) "
           f"validated against real answers; "
           f"{sum(1 for t in documented if undrivable(*t))} store failures not provoked")
