@@ -7,7 +7,9 @@
 -- server's header count (linkd sends twice nginx's), and wrk shares the two
 -- cores with the server. wrk's own counters give what the bench needs:
 -- responses, and those with a status of 400 or more (errors.status).
--- usage: wrk ... -s redirect.lua URL -- CODES_FILE
+-- usage: wrk ... -s redirect.lua URL -- CODES_FILE [SUFFIX [HEADER...]]
+-- SUFFIX (e.g. "?ref=mail") goes after each code; each HEADER ("Name: value")
+-- goes on every request.
 
 local threads = {}
 local next_id = 1
@@ -20,11 +22,19 @@ end
 
 function init(args)
   reqs = {}
+  local suffix = args[2] or ""
+  local headers = nil
+  for i = 3, #args do
+    local name, value = args[i]:match("^([^:]+):%s*(.*)$")
+    if not name then error("not a header: " .. args[i]) end
+    headers = headers or {}
+    headers[name] = value
+  end
   local n = 0
   for line in io.lines(args[1]) do
     if #line > 0 then
       n = n + 1
-      reqs[n] = wrk.format("GET", "/" .. line)
+      reqs[n] = wrk.format("GET", "/" .. line .. suffix, headers)
     end
   end
   if n == 0 then error("no codes in " .. tostring(args[1])) end
