@@ -62,4 +62,7 @@ int lnk_str_to_i64(struct lnk_str s, long long *out);
  * NUL-terminated result could hold. */
 int lnk_str_pct_byte(struct lnk_str s, size_t *i);
 
+/* The value of a hex digit (either case), or -1. */
+int lnk_hex_digit(char c);
+
 #endif

@@ -13,17 +13,6 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Past the closing quote of the string starting at p (the opening quote);
  * NULL if malformed. */
 static const char *skip_string(const char *p, const char *end)
@@ -42,7 +31,7 @@ static const char *skip_string(const char *p, const char *end)
             if (end - p < 5)
                 return NULL;
             for (int i = 1; i <= 4; i++)
-                if (hex_digit(p[i]) < 0)
+                if (lnk_hex_digit(p[i]) < 0)
                     return NULL;
             p += 4;
         } else if (!strchr("\"\\/bfnrt", *p)) {
@@ -252,8 +241,8 @@ bool lnk_js_bool(struct lnk_js v, bool *out)
 
 static unsigned read_hex4(const char *p)
 {
-    return (unsigned)(hex_digit(p[0]) << 12 | hex_digit(p[1]) << 8 | hex_digit(p[2]) << 4 |
-                      hex_digit(p[3]));
+    return (unsigned)(lnk_hex_digit(p[0]) << 12 | lnk_hex_digit(p[1]) << 8 |
+                      lnk_hex_digit(p[2]) << 4 | lnk_hex_digit(p[3]));
 }
 
 /* UTF-8 of code point cp into out; its length. */

@@ -128,7 +128,7 @@ int lnk_str_to_i64(struct lnk_str s, long long *out)
     return LNK_OK;
 }
 
-static int hex_digit(char c)
+int lnk_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -143,7 +143,7 @@ int lnk_str_pct_byte(struct lnk_str s, size_t *i)
 {
     if (s.len - *i < 3 || s.ptr[*i] != '%')
         return -1;
-    int hi = hex_digit(s.ptr[*i + 1]), lo = hex_digit(s.ptr[*i + 2]);
+    int hi = lnk_hex_digit(s.ptr[*i + 1]), lo = lnk_hex_digit(s.ptr[*i + 2]);
     if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
         return -1;
     *i += 3;

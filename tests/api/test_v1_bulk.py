@@ -11,17 +11,13 @@ import subprocess
 import pytest
 
 from apiclient import expect, expect_json, uniq
-from v1client import check_link, expect_problem, link_body, new_link, owner
+from v1client import check_link, expect_problem, link_body, links_of, new_link, owner
 
 
 @pytest.fixture(scope="module")
 def user(server):
     return owner(server)
 
-
-def links_of(server, user_id):
-    return expect_json(server.get("/api/v1/links", params={"user_id": user_id, "limit": 1000}),
-                       200)["data"]
 
 
 # ---------------------------------------------------------------- bulk

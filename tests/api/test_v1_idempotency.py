@@ -6,17 +6,13 @@ import threading
 import pytest
 
 from apiclient import expect, expect_json, uniq
-from v1client import expect_problem, link_body, owner
+from v1client import expect_problem, link_body, links_of, owner
 
 
 @pytest.fixture(scope="module")
 def user(server):
     return owner(server)
 
-
-def links_of(server, user_id):
-    return expect_json(server.get("/api/v1/links", params={"user_id": user_id, "limit": 1000}),
-                       200)["data"]
 
 
 def test_the_same_request_twice_creates_once_and_answers_the_same(server):

@@ -3,7 +3,7 @@
 
 import re
 
-from apiclient import describe, expect, new_user, uniq
+from apiclient import describe, expect, expect_json, new_user, uniq
 
 PROBLEM_CT = "application/problem+json"
 PROBLEM_PREFIX = "urn:linkd:problem:"
@@ -61,3 +61,9 @@ def new_link(c, user_id, **over):
 
 def owner(c):
     return new_user(c)
+
+
+def links_of(c, user_id):
+    """Every link of a user (at most 1000), as the list shows them."""
+    return expect_json(c.get("/api/v1/links", params={"user_id": user_id, "limit": 1000}),
+                       200)["data"]
