@@ -324,8 +324,10 @@ struct lnk_list_query {
     int64_t per_page;       /* rows per page when page > 0 */
     int64_t max_rows;       /* no paging: more matching rows than this is LNK_ETOOBIG
                                (counted before the first row); 0 = no limit */
-    int64_t after_id;       /* only rows with a larger id (a cursor); 0 = from the first */
+    int64_t after_id;       /* a cursor: only rows past this id (smaller ones when
+                               newest_first); 0 = from the first */
     const char *tag;        /* URL_LIST: only urls whose /api/v1 options hold this tag */
+    bool newest_first;      /* URL_LIST: in descending id order */
 };
 
 /* One row of a list, on a reader thread; its strings live until the call

@@ -224,6 +224,12 @@ void lnk_h_v1_links_list(struct lnk_req *r)
     }
     if (ok && lnk_v1_param(r, "cursor", &s) && !cursor_read(s, &q->after_id))
         ok = bad_param(r, "cursor", "cursor is not one this API gave");
+    /* ids follow creation: newest first is descending ids */
+    if (ok && lnk_v1_param(r, "sort", &s)) {
+        q->newest_first = lnk_str_eq_cstr(s, "-created_at") || lnk_str_eq_cstr(s, "-id");
+        if (!q->newest_first && !lnk_str_eq_cstr(s, "created_at") && !lnk_str_eq_cstr(s, "id"))
+            ok = bad_param(r, "sort", "sort is created_at, -created_at, id or -id");
+    }
     if (!ok || !lnk_v1_list_query(r, q, &op->op.arena)) {
         lnk_store_op_free(&op->op);
         return;

@@ -345,7 +345,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 #define LF_TYPE     8u
 #define LF_OWNER    16u
 #define LF_TAG      32u
-#define LF_VARIANTS 64u
+#define LF_DESC     64u /* descending ids: $1 bounds from above */
+#define LF_VARIANTS 128u
 
 struct lnk_store_bconn {
     PGconn *pg;
@@ -1101,7 +1102,7 @@ static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
 {
     static const unsigned allowed[] = {
         [LNK_ROW_USER] = 0,
-        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER | LF_TAG,
+        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER | LF_TAG | LF_DESC,
         [LNK_ROW_EVENT] = LF_USER | LF_URL | LF_TYPE | LF_OWNER,
     };
     unsigned mask = 0;
@@ -1111,6 +1112,7 @@ static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
     mask |= q->event_type ? LF_TYPE : 0;
     mask |= q->has_owner_id ? LF_OWNER : 0;
     mask |= q->tag ? LF_TAG : 0;
+    mask |= q->newest_first ? LF_DESC : 0;
     return mask & allowed[k];
 }
 
@@ -1125,10 +1127,11 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
         [LNK_ROW_EVENT] = "SELECT " EVENT_COLS " FROM events",
     };
     static const char *const table[] = {" FROM users", " FROM urls", " FROM events"};
-    size_t len = (size_t)snprintf(sql, cap, "%s%s WHERE id > $1::bigint",
+    bool desc = mask & LF_DESC;
+    size_t len = (size_t)snprintf(sql, cap, "%s%s WHERE id %c $1::bigint",
                                   count ? "SELECT count(*) FROM (SELECT 1" : select_sql[k],
-                                  count ? table[k] : "");
-    p_i64(p, after);
+                                  count ? table[k] : "", desc ? '<' : '>');
+    p_i64(p, desc && after == 0 ? INT64_MAX : after);
     if (mask & LF_USER) {
         len += (size_t)snprintf(sql + len, cap - len, " AND user_id = $%d::bigint", p->n + 1);
         p_i64(p, q->user_id);
@@ -1165,8 +1168,8 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
     if (count)
         snprintf(sql + len, cap - len, " LIMIT $%d::bigint) t", p->n + 1);
     else
-        snprintf(sql + len, cap - len, " ORDER BY id LIMIT $%d::bigint OFFSET $%d::bigint",
-                 p->n + 1, p->n + 2);
+        snprintf(sql + len, cap - len, " ORDER BY id%s LIMIT $%d::bigint OFFSET $%d::bigint",
+                 desc ? " DESC" : "", p->n + 1, p->n + 2);
 }
 
 /* Runs a list (or count) statement, preparing it per (kind, mask). The

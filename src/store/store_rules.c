@@ -392,8 +392,8 @@ static int read_list(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
         limit = remaining;
     struct chunk ch = {op, 0};
     if (limit > 0)
-        rc = ops->list(c, k, q, op->after_id > q->after_id ? op->after_id : q->after_id, offset,
-                       limit, emit_row, &ch);
+        rc = ops->list(c, k, q, op->after_id ? op->after_id : q->after_id, offset, limit, emit_row,
+                       &ch);
     op->n_rows = ch.n;
     op->sent += (int64_t)ch.n;
     op->more = rc == LNK_OK && limit > 0 && (int64_t)ch.n == limit &&

@@ -22,7 +22,8 @@
 #define LF_OWNER    16u
 #define LF_RARE     32u /* an event type other than click: its index is partial */
 #define LF_TAG      64u
-#define LF_VARIANTS 128u
+#define LF_DESC     128u /* descending ids: :after bounds from above */
+#define LF_VARIANTS 256u
 
 struct lnk_sq_lists {
     sqlite3_stmt *list[3][LF_VARIANTS];
@@ -125,9 +126,12 @@ static int build_list_stmt(struct lnk_store_bconn *c, enum lnk_row_kind k, unsig
     char sql[768];
     const char *order = NULL;
     const char *bucketed = bucketed_source(k, mask, &order);
-    size_t len = (size_t)snprintf(sql, sizeof(sql), "%s%s%s", count ? "SELECT 1" : cols[k],
-                                  bucketed ? bucketed : table[k],
-                                  bucketed ? " AND id > :after" : " WHERE id > :after");
+    bool desc = mask & LF_DESC;
+    size_t len = (size_t)snprintf(sql, sizeof(sql), "%s%s%s%s", count ? "SELECT 1" : cols[k],
+                                  bucketed ? bucketed : table[k], bucketed ? " AND" : " WHERE",
+                                  desc ? " id < :after" : " id > :after");
+    if (desc)
+        order = bucketed ? "id >> 12 DESC, id DESC" : "id DESC";
     for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
         if (mask & filters[i].bit)
             len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND %s", filters[i].sql);
@@ -155,7 +159,7 @@ static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
 {
     static const unsigned allowed[] = {
         [LNK_ROW_USER] = 0,
-        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER | LF_TAG,
+        [LNK_ROW_URL] = LF_USER | LF_ACTIVE | LF_OWNER | LF_TAG | LF_DESC,
         [LNK_ROW_EVENT] = LF_USER | LF_URL | LF_TYPE | LF_OWNER | LF_RARE,
     };
     unsigned mask = 0;
@@ -166,6 +170,7 @@ static unsigned filter_mask(enum lnk_row_kind k, const struct lnk_list_query *q)
     mask |= q->event_type && strcmp(q->event_type, "click") != 0 ? LF_RARE : 0;
     mask |= q->has_owner_id ? LF_OWNER : 0;
     mask |= q->tag ? LF_TAG : 0;
+    mask |= q->newest_first ? LF_DESC : 0;
     return mask & allowed[k];
 }
 
@@ -183,7 +188,7 @@ static int list_stmt(struct lnk_store_bconn *c, enum lnk_row_kind k, const struc
             return rc;
     }
     sqlite3_stmt *st = *slot;
-    bind_named_i64(st, ":after", after, &src);
+    bind_named_i64(st, ":after", (mask & LF_DESC) && after == 0 ? INT64_MAX : after, &src);
     bind_named_i64(st, ":user_id", q->user_id, &src);
     bind_named_i64(st, ":url_id", q->url_id, &src);
     bind_named_i64(st, ":owner_id", q->owner_id, &src);

@@ -243,6 +243,26 @@ def test_cursor_pages_cover_every_link_once(server):
     assert seen == made, "pages in id order, every link once, each as GET shows it"
 
 
+@pytest.mark.parametrize("sort", ["-created_at", "-id"])
+def test_newest_first_pages_walk_down(server, sort):
+    u = owner(server)
+    made = [new_link(server, u["id"], tags=["walk"]) for _ in range(5)]
+    seen, cursor = [], None
+    while True:
+        params = {"user_id": u["id"], "limit": 2, "sort": sort, "tag": "walk"}
+        if cursor:
+            params["cursor"] = cursor
+        page = expect_json(server.get("/api/v1/links", params=params), 200)
+        seen += page["data"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == made[::-1]
+    assert [x["id"] for x in expect_json(server.get(
+        "/api/v1/links", params={"user_id": u["id"], "sort": "created_at"}), 200)["data"]] == [
+        x["id"] for x in made]
+
+
 def test_list_filters_by_tag_and_active(server):
     u = owner(server)
     a = new_link(server, u["id"], tags=["red", "blue"])
@@ -264,6 +284,7 @@ def test_list_filters_by_tag_and_active(server):
     ({"limit": 0}, "/query/limit"), ({"limit": 1001}, "/query/limit"),
     ({"limit": "x"}, "/query/limit"), ({"cursor": "nope"}, "/query/cursor"),
     ({"active": "maybe"}, "/query/active"), ({"user_id": "0"}, "/query/user_id"),
+    ({"sort": "title"}, "/query/sort"),
     ({"tag": ""}, "/query/tag")])
 def test_bad_list_parameter_is_a_400_problem(server, params, pointer):
     expect_problem(server.get("/api/v1/links", params=params), 400, "invalid-parameter", pointer)
