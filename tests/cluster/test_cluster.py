@@ -251,3 +251,52 @@ def test_a_rolling_restart_under_load_fails_no_request(cluster):
     assert load.create_errors == [], load.create_errors[:5]
     assert set(load.creates) == {201}, load.creates
     assert lost_creates(cluster, load.acked) == []
+
+
+def test_v1_options_change_everywhere_and_a_click_maximum_holds_across_nodes(cluster):
+    """/api/v1: a PATCH of a link's options on one node is seen on every
+    node within the bound (the options travel with the cache and Redis
+    entries, so a stale entry would keep the old redirect type), and a
+    click maximum is counted by the database, not per node."""
+    user = cluster.new_user()
+    a, b = cluster.nodes[0], cluster.nodes[1]
+    status, _, body = a.get("/api/v1/links", "POST",
+                            {"url": "https://example.com/v1/opts", "user_id": user})
+    assert status == 201, (status, body)
+    link = json.loads(body)
+    code = link["code"]
+    for n in cluster.nodes:
+        warm(n, code, link["url"])
+    status, _, body = b.get(f"/api/v1/links/{link['id']}", "PATCH",
+                            {"redirect_type": 308, "utm": {"source": "cluster"}})
+    assert status == 200 and json.loads(body)["redirect_type"] == 308, (status, body)
+    want = link["url"] + "?utm_source=cluster"
+    start = time.monotonic()
+    pending = list(cluster.nodes)
+    while pending:
+        for n in list(pending):
+            status, h, _ = n.get("/" + code)
+            if status == 308:
+                assert h["location"] == want, h
+                pending.remove(n)
+            else:
+                assert status == 302 and time.monotonic() - start < BOUND_S, (n.addr, status)
+    figures("v1_invalidation", ms=round((time.monotonic() - start) * 1000, 1))
+
+    status, _, body = a.get("/api/v1/links", "POST",
+                            {"url": "https://example.com/v1/max", "user_id": user,
+                             "max_clicks": 7, "fallback_url": "https://example.com/v1/used"})
+    assert status == 201, (status, body)
+    capped = json.loads(body)
+    since = cluster.nginx.access_mark()
+    got = {}
+    for _ in range(21):  # through nginx: spread over the nodes
+        status, h, _ = request(cluster.port, "GET", "/" + capped["code"])
+        assert status == 302, status
+        got[h["location"]] = got.get(h["location"], 0) + 1
+    per_node = served_by(cluster, since, "/" + capped["code"])
+    figures("v1_max_clicks", per_node=per_node, answers=got)
+    assert sum(1 for v in per_node.values() if v) >= 2, per_node
+    assert got == {capped["url"]: 7, "https://example.com/v1/used": 14}, got
+    used = cluster.query("SELECT used FROM link_slots WHERE url_id = %s", (capped["id"],))
+    assert used == [(7,)], used
