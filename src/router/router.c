@@ -30,7 +30,7 @@ static bool split(struct lnk_str path, struct segs *out)
         out->s[out->n++] = lnk_str_make(p, (size_t)(seg_end - p));
         p = slash ? slash + 1 : end;
     }
-    return out->n > 0;
+    return true; /* "/": no segment */
 }
 
 static bool match(const struct lnk_route_def *d, const struct segs *sg, struct lnk_str *param)
@@ -76,6 +76,11 @@ void lnk_router_dispatch(struct lnk_req *r)
     struct segs sg;
     if (!split(lnk_req_path(r), &sg)) {
         lnk_h_not_found(r);
+        return;
+    }
+    if (sg.n == 0) { /* "/": a domain's root redirect, else 404 (redirect.c) */
+        lnk_req_set_route(r, LNK_ROUTE_ROOT, LNK_STR_NULL);
+        lnk_h_root(r);
         return;
     }
     if (is_v1(&sg))
