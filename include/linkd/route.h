@@ -34,7 +34,6 @@
     X(V1_KEY, "/api/v1/keys/{id}")                                                                 \
     X(V1_DOMAINS, "/api/v1/domains")                                                               \
     X(V1_DOMAIN, "/api/v1/domains/{id}")                                                           \
-    X(ROOT, "/")                                                                                   \
     X(REDIRECT_S, "/s/{code}")                                                                     \
     X(REDIRECT_R, "/r/{code}")                                                                     \
     X(REDIRECT, "/{code}")                                                                         \

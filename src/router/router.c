@@ -78,8 +78,7 @@ void lnk_router_dispatch(struct lnk_req *r)
         lnk_h_not_found(r);
         return;
     }
-    if (sg.n == 0) { /* "/": a domain's root redirect, else 404 (redirect.c) */
-        lnk_req_set_route(r, LNK_ROUTE_ROOT, LNK_STR_NULL);
+    if (sg.n == 0) { /* "/": a domain's root redirect, else 404 (redirect.c); unmatched */
         lnk_h_root(r);
         return;
     }
