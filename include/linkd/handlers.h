@@ -48,6 +48,8 @@ void lnk_h_url_events(struct lnk_req *r);
 void lnk_h_stats(struct lnk_req *r);
 
 void lnk_h_redirect(struct lnk_req *r);
+/* GET / : the root redirect of the domain the Host names, else 404. */
+void lnk_h_root(struct lnk_req *r);
 
 void lnk_h_events_list(struct lnk_req *r);
 void lnk_h_events_create(struct lnk_req *r);
@@ -73,6 +75,10 @@ void lnk_h_v1_links_export(struct lnk_req *r);
 void lnk_h_v1_keys_list(struct lnk_req *r);
 void lnk_h_v1_keys_create(struct lnk_req *r);
 void lnk_h_v1_key_revoke(struct lnk_req *r);
+void lnk_h_v1_domains_list(struct lnk_req *r);
+void lnk_h_v1_domains_create(struct lnk_req *r);
+void lnk_h_v1_domain_update(struct lnk_req *r);
+void lnk_h_v1_domain_delete(struct lnk_req *r);
 
 void lnk_h_not_found(struct lnk_req *r);
 void lnk_h_method_not_allowed(struct lnk_req *r, const char *allow);

@@ -40,6 +40,20 @@ struct lnk_url {
      * text, docs/link-policy.md; NULL for a plain link. The root API
      * neither shows nor changes them. */
     const char *opts;
+    /* The domain the link belongs to (docs/api-v1.md#domains); 0: the
+     * default domain (every Host not listed, and the root API). */
+    int64_t domain_id;
+};
+
+/* A host of its own for links (docs/api-v1.md#domains). The URLs are NULL
+ * when unset. */
+struct lnk_domain {
+    int64_t id;
+    const char *host;          /* lower-case ASCII (an IDN in its punycode form) */
+    const char *root_url;      /* GET / on this host redirects here */
+    const char *not_found_url; /* an unknown or inactive code redirects here (302) */
+    const char *fallback_url;  /* a link out of its window or clicks, without its own */
+    int64_t created_at;
 };
 
 struct lnk_event {

@@ -35,6 +35,7 @@ struct lnk_ratelimit;
 struct lnk_inflight;
 struct lnk_redis;
 struct lnk_geo;
+struct lnk_domains;
 
 /* Per-worker dependencies, filled once when the worker starts. */
 struct lnk_worker_env {
@@ -53,6 +54,7 @@ struct lnk_worker_env {
     struct lnk_inflight *heavy; /* lists and totals in progress per client; NULL: unlimited */
     struct lnk_redis *redis;    /* shared tier, invalidations, shared budgets; NULL: no Redis */
     struct lnk_pg_notify *pg_notify; /* invalidations without Redis on PostgreSQL; NULL: none */
+    struct lnk_domains *domains;     /* the domains this node serves (domains.h) */
     const struct lnk_config *cfg;
     const _Atomic bool *draining; /* set on SIGTERM: /health/ready answers 503 */
 };

@@ -33,6 +33,8 @@
     X(V1_LINK_QR, "/api/v1/links/{id}/qr")                                                         \
     X(V1_KEYS, "/api/v1/keys")                                                                     \
     X(V1_KEY, "/api/v1/keys/{id}")                                                                 \
+    X(V1_DOMAINS, "/api/v1/domains")                                                               \
+    X(V1_DOMAIN, "/api/v1/domains/{id}")                                                           \
     X(REDIRECT_S, "/s/{code}")                                                                     \
     X(REDIRECT_R, "/r/{code}")                                                                     \
     X(REDIRECT, "/{code}")                                                                         \

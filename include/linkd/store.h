@@ -83,6 +83,10 @@ enum lnk_op_kind {
                               or 0 lets the key go (a retry runs again) */
     LNK_OP_CALL,           /* call: fn(op) on a reader thread, for work too slow for an event
                               loop that is not a query (password hashes); rc = its result */
+    LNK_OP_DOMAIN_LIST,    /* domain: -> domains, in id order */
+    LNK_OP_DOMAIN_CREATE,  /* domain: in -> out; LNK_EEXISTS ("host") when the host is listed */
+    LNK_OP_DOMAIN_UPDATE,  /* domain: id + patch -> out */
+    LNK_OP_DOMAIN_DELETE,  /* domain: id -> out; LNK_EEXISTS ("links") while a url names it */
 };
 
 /* The head of every operation. */
@@ -146,6 +150,7 @@ struct lnk_op_url {
     struct lnk_store_op op;
     int64_t id;
     const char *code;           /* URL_BY_CODE */
+    int64_t domain_id;          /* URL_BY_CODE: the code's domain (0: the default one) */
     int64_t owner_guard;        /* UPDATE, DELETE: non-zero: another user's url is LNK_ENOTFOUND */
     struct lnk_url in;          /* CREATE */
     bool reuse;                 /* CREATE: return the owner's newest url to the same destination
@@ -247,6 +252,22 @@ struct lnk_idem_row {
     int status; /* 0: held, not answered yet */
     const char *body;
     int64_t created_at;
+};
+
+/* Which URLs of a domain an update sets (NULL: unset). */
+struct lnk_domain_patch {
+    bool set_root_url, set_not_found_url, set_fallback_url;
+    const char *root_url, *not_found_url, *fallback_url;
+};
+
+struct lnk_op_domain {
+    struct lnk_store_op op;
+    int64_t id;
+    struct lnk_domain in;          /* CREATE */
+    struct lnk_domain_patch patch; /* UPDATE */
+    struct lnk_domain out;
+    size_t n_domains; /* LIST */
+    struct lnk_domain *domains;
 };
 
 struct lnk_op_call {

@@ -20,6 +20,7 @@
 
 #include "linkd/cache.h"
 #include "linkd/clock.h"
+#include "linkd/domains.h"
 #include "linkd/err.h"
 #include "linkd/events.h"
 #include "linkd/http.h"
@@ -45,6 +46,7 @@ struct app {
     struct lnk_redis *redis; /* NULL: no REDIS_URL */
     /* Invalidations over LISTEN/NOTIFY: a PostgreSQL store and no Redis. */
     struct lnk_pg_notify *pg_notify;
+    struct lnk_domains *domains;
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
     struct lnk_ratelimit *rl_password; /* guesses at a link's password, per client and link */
     struct lnk_inflight *heavy;
@@ -219,6 +221,7 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->draining = &a->draining;
     env->redis = a->redis;
     env->pg_notify = a->pg_notify;
+    env->domains = a->domains;
     lnk_cache_thread_register();
     return lnk_store_conn_open(a->store, &env->conn);
 }
@@ -359,6 +362,17 @@ static int open_store(struct app *a)
     if (rc != LNK_OK)
         LNK_LOG(ERROR, NULL, "store", "open_failed", LNK_F_STR("database", a->db_shown),
                 LNK_F_STR("error", err));
+    return rc;
+}
+
+/* The domains this node serves, read again every LNK_DOMAINS_RELOAD_MS
+ * (docs/adr/0028-domains.md). */
+static int open_domains(struct app *a)
+{
+    a->domains = lnk_domains_new();
+    int rc = lnk_domains_start(a->domains, a->store, LNK_DOMAINS_RELOAD_MS);
+    if (rc != LNK_OK)
+        LNK_LOG(ERROR, NULL, "domains", "load_failed", LNK_F_STR("error", lnk_strerror(rc)));
     return rc;
 }
 
@@ -569,7 +583,8 @@ int lnk_app_serve(const struct lnk_config *cfg)
             LNK_F_INT("workers", cfg->workers),
             LNK_F_STR("synchronous", cfg->synchronous ? "full" : "off"),
             LNK_F_INT("click_flush_ms", cfg->click_flush_ms), LNK_F_INT("cache_mb", cfg->cache_mb));
-    if (open_geo(&a) != LNK_OK || open_store(&a) != LNK_OK || seed(&a) != LNK_OK)
+    if (open_geo(&a) != LNK_OK || open_store(&a) != LNK_OK || seed(&a) != LNK_OK ||
+        open_domains(&a) != LNK_OK)
         goto out;
     warn_about_open_settings(cfg);
     open_limiters(&a);
@@ -592,6 +607,7 @@ out:
     lnk_cache_free(a.links);
     lnk_cache_free(a.url_json);
     lnk_metrics_free(a.metrics);
+    lnk_domains_free(a.domains);
     lnk_store_close(a.store);
     lnk_geo_close(a.geo);
     LNK_LOG(INFO, NULL, "app", "stopped", LNK_F_INT("exit_code", code));

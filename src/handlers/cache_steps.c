@@ -23,16 +23,21 @@ void lnk_h_forget_urls(struct lnk_req *r, const struct lnk_url *urls, size_t n)
     char id[24];
     for (size_t i = 0; i < n; i++) {
         const struct lnk_url *u = &urls[i];
-        if (env->links && u->short_code)
-            lnk_cache_invalidate(env->links, lnk_str_from_cstr(u->short_code));
+        /* the key the redirect caches it under: "<domain id>:<code>" off the
+         * default domain (NUL-terminated either way) */
+        const char *key =
+            u->short_code ? lnk_h_link_key(r, u->domain_id, lnk_str_from_cstr(u->short_code)).ptr
+                          : NULL;
+        if (env->links && key)
+            lnk_cache_invalidate(env->links, lnk_str_from_cstr(key));
         if (env->url_json) {
             snprintf(id, sizeof(id), "%lld", (long long)u->id);
             lnk_cache_invalidate(env->url_json, lnk_str_from_cstr(id));
         }
         if (changed)
-            changed[i] = (struct lnk_redis_changed){u->id, u->short_code};
+            changed[i] = (struct lnk_redis_changed){u->id, key};
         if (env->pg_notify)
-            lnk_pg_notify_publish(env->pg_notify, u->id, u->short_code);
+            lnk_pg_notify_publish(env->pg_notify, u->id, key);
     }
     if (changed)
         lnk_redis_forget(env->redis, changed, n);

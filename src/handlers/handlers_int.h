@@ -178,7 +178,8 @@ json_t *lnk_h_bulk_answer(const struct lnk_h_bulk *b, const struct lnk_row_resul
  * tells the other nodes (queued, not awaited: redis.h). */
 void lnk_h_forget_url(struct lnk_req *r, const struct lnk_url *u);
 /* The same for n urls at once (a user's, a bulk request's): one message
- * per few hundred links. Only id and short_code of each are read. */
+ * per few hundred links. Only id, short_code and domain_id of each
+ * are read. */
 void lnk_h_forget_urls(struct lnk_req *r, const struct lnk_url *urls, size_t n);
 /* Caches a looked-up url (u NULL: the code is unknown) under its code, if no
  * invalidation happened since `epoch`. */
@@ -222,8 +223,16 @@ struct lnk_h_target {
     int64_t url_id, owner;
     const char *url; /* the destination */
     size_t len;
-    const char *opts; /* the link's /api/v1 options (JSON text); NULL: none */
+    const char *opts;     /* the link's /api/v1 options (JSON text); NULL: none */
+    const char *fallback; /* its domain's fallback_url, used when the link has none; or NULL */
 };
+/* Domains (redirect.c, ADR 0028). The domain the request's Host names, in
+ * request memory; NULL: the default domain. */
+const struct lnk_domain *lnk_h_req_domain(struct lnk_req *r);
+/* The caches' key of a link: its code on the default domain (domain_id 0),
+ * "<domain id>:<code>" on another (in request memory). */
+struct lnk_str lnk_h_link_key(struct lnk_req *r, int64_t domain_id, struct lnk_str code);
+
 /* Hands a click to the events writer (never waits). */
 void lnk_h_record_click(struct lnk_req *r, const struct lnk_h_target *t, struct lnk_str code);
 /* Answers a link with options (redirect_policy.c): expiry, click maximum,

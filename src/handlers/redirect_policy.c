@@ -233,6 +233,11 @@ static void decide(struct lnk_req *r, struct visit *v)
     }
     switch (d.kind) {
     case LNK_DECISION_GONE:
+        if (!d.location && v->t.fallback) { /* the domain's fallback */
+            d.location = v->t.fallback;
+            d.location_len = strlen(v->t.fallback);
+            d.status = 302;
+        }
         if (!d.location) {
             answer_gone(r);
             return;

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "handlers/v1_int.h"
+#include "linkd/config.h"
+#include "linkd/domains.h"
 #include "linkd/err.h"
 #include "linkd/json.h"
 #include "linkd/query.h"
@@ -62,6 +64,29 @@ static json_t *rules_view(const json_t *stored)
     return out;
 }
 
+/* A link's domain as its host, and its short URL on that host (the scheme
+ * of LINKD_PUBLIC_URL, else the request's); the default domain's as the
+ * root API shows it. A domain this node does not know yet (made on another
+ * node moments ago) reads as the default until the table is read again. */
+static void domain_view(struct lnk_req *r, const struct lnk_url *u, json_t *o)
+{
+    struct lnk_worker_env *env = lnk_req_env(r);
+    struct lnk_domain d;
+    if (!u->domain_id || !lnk_domains_by_id(env->domains, u->domain_id, lnk_h_req_alloc, r, &d)) {
+        json_object_set_new(o, "domain", json_null());
+        json_object_set_new(o, "short_url", lnk_h_short_url_json(r, u->short_code));
+        return;
+    }
+    const char *pub = env->cfg->public_url;
+    const char *scheme = pub && strncmp(pub, "https://", 8) == 0  ? "https"
+                         : pub && strncmp(pub, "http://", 7) == 0 ? "http"
+                                                                  : lnk_req_scheme(r);
+    char buf[LNK_DOMAIN_HOST_MAX + LNK_CODE_MAX + 16];
+    snprintf(buf, sizeof(buf), "%s://%s/%s", scheme, d.host, u->short_code);
+    json_object_set_new(o, "domain", json_string(d.host));
+    json_object_set_new(o, "short_url", json_string(buf));
+}
+
 json_t *lnk_v1_link_json(struct lnk_req *r, const struct lnk_url *u)
 {
     json_t *opts = u->opts ? json_loads(u->opts, 0, NULL) : NULL;
@@ -69,7 +94,7 @@ json_t *lnk_v1_link_json(struct lnk_req *r, const struct lnk_url *u)
     json_object_set_new(o, "id", json_integer(u->id));
     json_object_set_new(o, "user_id", json_integer(u->user_id));
     json_object_set_new(o, "code", json_string(u->short_code));
-    json_object_set_new(o, "short_url", lnk_h_short_url_json(r, u->short_code));
+    domain_view(r, u, o);
     json_object_set_new(o, "url", json_string(u->original_url));
     json_object_set_new(o, "title", u->title ? json_string(u->title) : json_null());
     json_object_set_new(o, "active", json_boolean(u->is_active));
@@ -154,7 +179,7 @@ static bool fail_invalid(struct lnk_req *r, struct lnk_v1_job *j, struct lnk_h_i
 
 /* ---- reading a job's input ---------------------------------------------------- */
 
-static const char *const core_keys[] = {"url", "code", "title", "active", "user_id"};
+static const char *const core_keys[] = {"url", "code", "title", "active", "user_id", "domain"};
 static const char *const option_keys[] = {
     "redirect_type", "forward_query", "utm",          "tags",     "notes", "valid_from",
     "valid_until",   "max_clicks",    "fallback_url", "password", "rules", "split"};
@@ -163,7 +188,7 @@ static bool known_key(const char *key, bool create)
 {
     for (size_t i = 0; i < sizeof(core_keys) / sizeof(core_keys[0]); i++)
         if (strcmp(key, core_keys[i]) == 0)
-            return create || strcmp(key, "user_id") != 0;
+            return create || (strcmp(key, "user_id") != 0 && strcmp(key, "domain") != 0);
     for (size_t i = 0; i < sizeof(option_keys) / sizeof(option_keys[0]); i++)
         if (strcmp(key, option_keys[i]) == 0)
             return true;
@@ -189,7 +214,9 @@ static json_t *job_input(struct lnk_req *r, struct lnk_v1_job *j)
         char pointer[80], detail[120];
         snprintf(pointer, sizeof(pointer), "/%.64s", key);
         snprintf(detail, sizeof(detail), "unknown field \"%.64s\"%s", key,
-                 strcmp(key, "user_id") == 0 ? ": a link's owner does not change" : "");
+                 strcmp(key, "user_id") == 0  ? ": a link's owner does not change"
+                 : strcmp(key, "domain") == 0 ? ": a link's domain does not change"
+                                              : "");
         fail(r, j, 422, LNK_POLICY_E_FIELD, detail, pointer);
         json_decref(in);
         return NULL;
@@ -288,6 +315,29 @@ static void then_created(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     j->done(r, j, 201, lnk_v1_link_json(r, u), u);
 }
 
+/* "domain": a listed host (any case), or null/absent for the default
+ * domain. False when the job failed (422 unknown-domain). */
+static bool read_domain(struct lnk_req *r, struct lnk_v1_job *j, const json_t *in, int64_t *out)
+{
+    const json_t *v = json_object_get(in, "domain");
+    struct lnk_domain d;
+    *out = 0;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v)) {
+        fail(r, j, 422, LNK_POLICY_E_FIELD, "must be a host name or null", "/domain");
+        return false;
+    }
+    struct lnk_str host = lnk_str_make(json_string_value(v), json_string_length(v));
+    if (memchr(host.ptr, ':', host.len) ||
+        !lnk_domains_by_host(lnk_req_env(r)->domains, host, lnk_h_req_alloc, r, &d)) {
+        fail(r, j, 422, "unknown-domain", "no such domain: see /api/v1/domains", "/domain");
+        return false;
+    }
+    *out = d.id;
+    return true;
+}
+
 static void create_run(struct lnk_req *r, struct lnk_v1_job *j)
 {
     json_t *in = job_input(r, j);
@@ -308,6 +358,7 @@ static void create_run(struct lnk_req *r, struct lnk_v1_job *j)
         fail(r, j, 404, "user-not-found", "user not found", "/user_id");
         ok = false;
     }
+    ok = ok && read_domain(r, j, in, &u->domain_id);
     ok = ok && build_options(r, j, in, &op->op.arena, &u->opts, create_run);
     json_decref(in);
     if (!ok) {

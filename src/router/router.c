@@ -30,7 +30,7 @@ static bool split(struct lnk_str path, struct segs *out)
         out->s[out->n++] = lnk_str_make(p, (size_t)(seg_end - p));
         p = slash ? slash + 1 : end;
     }
-    return out->n > 0;
+    return true; /* "/": no segment */
 }
 
 static bool match(const struct lnk_route_def *d, const struct segs *sg, struct lnk_str *param)
@@ -81,6 +81,10 @@ void lnk_router_dispatch(struct lnk_req *r)
         lnk_req_set_error_shaper(r, lnk_h_problem_shape);
     if (!ok) {
         lnk_h_not_found(r);
+        return;
+    }
+    if (sg.n == 0) { /* "/": a domain's root redirect, else 404 (redirect.c); unmatched */
+        lnk_h_root(r);
         return;
     }
     for (size_t i = 0; i < lnk_route_table_len; i++) {

@@ -267,10 +267,65 @@ static const char LNK_SQLITE_MIGRATION_9[] =
     " PRIMARY KEY (caller, idem_key));"
     "CREATE INDEX idempotency_age ON idempotency(created_at);";
 
+/* Version 10: domains (ADR 0028). A url belongs to a domain (domain_id
+ * NULL: the default one), and codes are unique per domain: the UNIQUE of
+ * short_code was a column constraint, so urls is rebuilt as in version 6
+ * (rows, ids, AUTOINCREMENT counter, indexes and triggers), with foreign
+ * keys off. A retired code of a domain is kept as "<domain id>:<code>"
+ * (a code never holds a ':'), of the default domain as the code alone. */
+static const char LNK_SQLITE_MIGRATION_10[] =
+    "CREATE TABLE domains ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " host TEXT NOT NULL UNIQUE,"
+    " root_url TEXT,"
+    " not_found_url TEXT,"
+    " fallback_url TEXT,"
+    " created_at INTEGER NOT NULL);"
+    "DROP TRIGGER users_delete_urls;"
+    "CREATE TABLE urls_v10 ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " user_id INTEGER NOT NULL,"
+    " short_code TEXT NOT NULL,"
+    " original_url TEXT NOT NULL,"
+    " title TEXT,"
+    " is_active INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " opts TEXT,"
+    " domain_id INTEGER REFERENCES domains(id));"
+    "INSERT INTO urls_v10 (id, user_id, short_code, original_url, title, is_active, created_at,"
+    " updated_at, opts) SELECT id, user_id, short_code, original_url, title, is_active,"
+    " created_at, updated_at, opts FROM urls ORDER BY id;"
+    "UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM sqlite_sequence"
+    " WHERE name IN ('urls', 'urls_v10')) WHERE name = 'urls_v10';"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'urls_v10', seq FROM sqlite_sequence"
+    " WHERE name = 'urls' AND NOT EXISTS"
+    " (SELECT 1 FROM sqlite_sequence WHERE name = 'urls_v10');"
+    "DROP TABLE urls;"
+    "ALTER TABLE urls_v10 RENAME TO urls;"
+    "CREATE UNIQUE INDEX urls_domain_code ON urls(coalesce(domain_id, 0), short_code);"
+    "CREATE INDEX urls_domain ON urls(domain_id) WHERE domain_id IS NOT NULL;"
+    "CREATE INDEX urls_user_id ON urls(id >> 12, user_id);"
+    "CREATE TRIGGER urls_bucket AFTER INSERT ON urls BEGIN"
+    " INSERT OR IGNORE INTO url_buckets (b) VALUES (new.id >> 12); END;"
+    "CREATE TRIGGER urls_retire_deleted AFTER DELETE ON urls BEGIN"
+    " INSERT OR IGNORE INTO retired_codes (code) VALUES (CASE WHEN old.domain_id IS NULL"
+    " THEN old.short_code ELSE old.domain_id || ':' || old.short_code END); END;"
+    "CREATE TRIGGER urls_retire_recoded AFTER UPDATE OF short_code ON urls"
+    " WHEN old.short_code IS NOT new.short_code BEGIN"
+    " INSERT OR IGNORE INTO retired_codes (code) VALUES (CASE WHEN old.domain_id IS NULL"
+    " THEN old.short_code ELSE old.domain_id || ':' || old.short_code END); END;"
+    "CREATE TRIGGER urls_delete_events AFTER DELETE ON urls BEGIN"
+    " DELETE FROM events WHERE id >> 16 IN (SELECT +b FROM event_buckets)"
+    " AND url_id = old.id; END;"
+    "CREATE TRIGGER users_delete_urls AFTER DELETE ON users BEGIN"
+    " DELETE FROM urls WHERE id >> 12 IN (SELECT +b FROM url_buckets)"
+    " AND user_id = old.id; END;";
+
 static const char *const lnk_sqlite_migrations[] = {
-    LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2, LNK_SQLITE_MIGRATION_3,
-    LNK_SQLITE_MIGRATION_4, LNK_SQLITE_MIGRATION_5, LNK_SQLITE_MIGRATION_6,
-    LNK_SQLITE_MIGRATION_7, LNK_SQLITE_MIGRATION_8, LNK_SQLITE_MIGRATION_9,
+    LNK_SQLITE_MIGRATION_1, LNK_SQLITE_MIGRATION_2,  LNK_SQLITE_MIGRATION_3, LNK_SQLITE_MIGRATION_4,
+    LNK_SQLITE_MIGRATION_5, LNK_SQLITE_MIGRATION_6,  LNK_SQLITE_MIGRATION_7, LNK_SQLITE_MIGRATION_8,
+    LNK_SQLITE_MIGRATION_9, LNK_SQLITE_MIGRATION_10,
 };
 
 #define LNK_SQLITE_N_MIGRATIONS (sizeof(lnk_sqlite_migrations) / sizeof(lnk_sqlite_migrations[0]))

@@ -218,7 +218,8 @@ enum family {
     F_LIST,
     F_SLOT,
     F_IDEM,
-    F_CALL
+    F_CALL,
+    F_DOMAIN
 };
 
 static enum family family_of(enum lnk_op_kind kind)
@@ -273,6 +274,11 @@ static enum family family_of(enum lnk_op_kind kind)
         return F_IDEM;
     case LNK_OP_CALL:
         return F_CALL;
+    case LNK_OP_DOMAIN_LIST:
+    case LNK_OP_DOMAIN_CREATE:
+    case LNK_OP_DOMAIN_UPDATE:
+    case LNK_OP_DOMAIN_DELETE:
+        return F_DOMAIN;
     }
     return F_PING;
 }
@@ -294,6 +300,7 @@ static size_t family_size(enum family f)
         [F_SLOT] = sizeof(struct lnk_op_slot),
         [F_IDEM] = sizeof(struct lnk_op_idem),
         [F_CALL] = sizeof(struct lnk_op_call),
+        [F_DOMAIN] = sizeof(struct lnk_op_domain),
     };
     return sizes[f];
 }
@@ -316,6 +323,7 @@ bool lnk_store_op_is_read(enum lnk_op_kind kind)
     case LNK_OP_KEY_AUTH:
     case LNK_OP_RETIRED_LIST:
     case LNK_OP_CALL:
+    case LNK_OP_DOMAIN_LIST:
         return true;
     default:
         return false;
@@ -348,6 +356,13 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
         break;
     case F_CALL: /* its outputs are fn's */
         break;
+    case F_DOMAIN: {
+        struct lnk_op_domain *d = LNK_OP_AS(op, domain);
+        memset(&d->out, 0, sizeof(d->out));
+        d->n_domains = 0;
+        d->domains = NULL;
+        break;
+    }
     case F_SLOT:
         LNK_OP_AS(op, slot)->taken = false;
         break;

@@ -156,8 +156,9 @@ struct lnk_store_ops {
     int (*user_by_name)(struct lnk_store_bconn *c, const char *username, int64_t *id);
     int (*user_by_email)(struct lnk_store_bconn *c, const char *email, int64_t *id);
     int (*url_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a, struct lnk_url *out);
-    int (*url_by_code)(struct lnk_store_bconn *c, const char *code, struct lnk_arena *a,
-                       struct lnk_url *out);
+    /* The url with that code on that domain (0: the default one). */
+    int (*url_by_code)(struct lnk_store_bconn *c, int64_t domain_id, const char *code,
+                       struct lnk_arena *a, struct lnk_url *out);
     int (*url_owner)(struct lnk_store_bconn *c, int64_t id, int64_t *owner);
     /* The owner's url to that destination: an active one first, then the
      * newest. */
@@ -199,6 +200,11 @@ struct lnk_store_ops {
      * limit (0: all), each handed to fn (row.code). */
     int (*retired_list)(struct lnk_store_bconn *c, const char *after, int64_t limit,
                         lnk_list_row_fn fn, void *ctx);
+    /* Domains: every one in id order; one by id (LNK_ENOTFOUND). */
+    int (*domain_list)(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_domain **out,
+                       size_t *n);
+    int (*domain_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                      struct lnk_domain *out);
 
     /* ---- writes ---------------------------------------------------------- */
     /* Inserts a user (u->id 0: a new id) or, with by_id, upserts by u->id
@@ -264,6 +270,14 @@ struct lnk_store_ops {
      * the next primitive that returns a result instead (a backend that
      * pipelines). */
     int (*retired_add)(struct lnk_store_bconn *c, const char *code);
+    /* Inserts a domain (d->id is not read); LNK_EEXISTS, and nothing
+     * written, when another holds the host. out is the stored row. */
+    int (*domain_insert)(struct lnk_store_bconn *c, const struct lnk_domain *d, struct lnk_arena *a,
+                         struct lnk_domain *out);
+    /* Writes root_url, not_found_url and fallback_url of domain d->id. */
+    int (*domain_set)(struct lnk_store_bconn *c, const struct lnk_domain *d);
+    /* Deletes domain id unless a url names it (*in_use, nothing written). */
+    int (*domain_delete)(struct lnk_store_bconn *c, int64_t id, bool *in_use);
     /* Idempotency keys: the row of (caller, key) (LNK_ENOTFOUND: none);
      * write it whole (insert or replace); forget it; forget every row
      * created before `before`. */

@@ -114,22 +114,36 @@ enum stmt_id {
     ST_IMPORT_EVENTS_REFUSED,
     ST_IMPORT_EVENTS_PRIOR,
     ST_IMPORT_EVENTS_PUT,
+    ST_DOMAIN_LIST,
+    ST_DOMAIN_GET,
+    ST_DOMAIN_INSERT,
+    ST_DOMAIN_SET,
+    ST_DOMAIN_DELETE,
+    ST_DOMAIN_IN_USE,
     ST__COUNT
 };
 
 #define USER_COLS "id, username, email, created_at"
 #define URL_COLS                                                                                   \
     "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts"
+/* what a read of a url selects: the written columns and its domain */
+#define URL_READ_COLS URL_COLS ", domain_id"
+#define DOMAIN_COLS   "id, host, root_url, not_found_url, fallback_url, created_at"
+/* the key a retired code is kept under: "<domain id>:<code>", or the code
+ * alone on the default domain (migration 3) */
+#define RETIRED_KEY(dom, code)                                                                     \
+    "CASE WHEN " dom " IS NULL THEN " code " ELSE " dom "::text || ':' || " code " END"
 #define EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
 #define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at, scopes, expires_at"
 /* A new url. An unknown owner, or a code in use or retired, inserts nothing
  * (no row back). */
 #define URL_INSERT                                                                                 \
     "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at,"           \
-    " updated_at, opts) SELECT $1::bigint, $2, $3, $4, $5::boolean, $6::bigint, $7::bigint, $8"    \
-    " WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)"                                    \
-    " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = $2)"                                \
-    " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS
+    " updated_at, opts, domain_id) SELECT $1::bigint, $2, $3, $4, $5::boolean, $6::bigint,"        \
+    " $7::bigint, $8, $9::bigint WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)"         \
+    " AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM domains WHERE id = $9::bigint))"            \
+    " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = " RETIRED_KEY(                      \
+        "$9::bigint", "$2") ") ON CONFLICT DO NOTHING RETURNING " URL_READ_COLS
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN",
@@ -160,18 +174,20 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_USER_UPDATE] = "UPDATE users SET username = coalesce($2, username),"
                        " email = coalesce($3, email) WHERE id = $1::bigint",
     [ST_USER_DELETE] = "DELETE FROM users WHERE id = $1::bigint",
-    [ST_URL_GET] = "SELECT " URL_COLS " FROM urls WHERE id = $1::bigint",
-    [ST_URL_BY_CODE] = "SELECT " URL_COLS " FROM urls WHERE short_code = $1",
+    [ST_URL_GET] = "SELECT " URL_READ_COLS " FROM urls WHERE id = $1::bigint",
+    /* through urls_domain_code (migration 3) */
+    [ST_URL_BY_CODE] = "SELECT " URL_READ_COLS " FROM urls WHERE coalesce(domain_id, 0) ="
+                       " $2::bigint AND short_code = $1",
     [ST_URL_OWNER] = "SELECT user_id FROM urls WHERE id = $1::bigint",
-    [ST_URL_BY_DEST] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint"
+    [ST_URL_BY_DEST] = "SELECT " URL_READ_COLS " FROM urls WHERE user_id = $1::bigint"
                        " AND md5(original_url) = md5($2) AND original_url = $2"
                        " ORDER BY is_active DESC, id DESC LIMIT 1",
-    [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
+    [ST_URLS_OF_USER] = "SELECT " URL_READ_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
     [ST_URL_INSERT] = URL_INSERT,
     /* the url and its 'created' event ($9: details) in one statement */
     [ST_URL_SEND] = "WITH u AS (" URL_INSERT "), e AS (INSERT INTO events (url_id, user_id,"
                     " event_type, timestamp, details) SELECT id, user_id, 'created', created_at,"
-                    " $9 FROM u) SELECT " URL_COLS " FROM u",
+                    " $10 FROM u) SELECT " URL_READ_COLS " FROM u",
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES ($1::bigint, $2::bigint, $3, $4, $5,"
                       " $6::boolean, $7::bigint, $8::bigint, $9)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
@@ -293,6 +309,17 @@ static const char *const stmt_sql[ST__COUNT] = {
     /* an import set, staged by COPY in the writer's temporary tables
      * (IMPORT_STAGING): a row that would be refused (none: no row back),
      * what the rows replace (by their index i), and the upsert of them all */
+    [ST_DOMAIN_LIST] = "SELECT " DOMAIN_COLS " FROM domains ORDER BY id",
+    [ST_DOMAIN_GET] = "SELECT " DOMAIN_COLS " FROM domains WHERE id = $1::bigint",
+    /* a listed host inserts nothing (no row back) */
+    [ST_DOMAIN_INSERT] = "INSERT INTO domains (host, root_url, not_found_url, fallback_url,"
+                         " created_at) VALUES ($1, $2, $3, $4, $5::bigint) ON CONFLICT DO NOTHING"
+                         " RETURNING " DOMAIN_COLS,
+    [ST_DOMAIN_SET] = "UPDATE domains SET root_url = $2, not_found_url = $3, fallback_url = $4"
+                      " WHERE id = $1::bigint",
+    [ST_DOMAIN_DELETE] = "DELETE FROM domains WHERE id = $1::bigint",
+    [ST_DOMAIN_IN_USE] = "SELECT count(*) FROM (SELECT 1 FROM urls WHERE domain_id = $1::bigint"
+                         " LIMIT 1) t",
     [ST_IMPORT_CLEAR] = "TRUNCATE import_users, import_urls, import_events",
     [ST_IMPORT_USERS_REFUSED] =
         "SELECT 1 FROM import_users s WHERE EXISTS (SELECT 1 FROM users u"
@@ -804,6 +831,17 @@ static void read_url(PGresult *res, int i, struct lnk_arena *a, struct lnk_url *
     u->created_at = col_i64(res, i, 6);
     u->updated_at = col_i64(res, i, 7);
     u->opts = col_str(res, i, 8, a);
+    u->domain_id = col_i64(res, i, 9); /* NULL reads as 0 */
+}
+
+static void read_domain(PGresult *res, int i, struct lnk_arena *a, struct lnk_domain *d)
+{
+    d->id = col_i64(res, i, 0);
+    d->host = col_str_nonnull(res, i, 1, a);
+    d->root_url = col_str(res, i, 2, a);
+    d->not_found_url = col_str(res, i, 3, a);
+    d->fallback_url = col_str(res, i, 4, a);
+    d->created_at = col_i64(res, i, 5);
 }
 
 static void read_event(PGresult *res, int i, struct lnk_arena *a, struct lnk_event *e)
@@ -885,12 +923,13 @@ static int pg_url_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a
     return rc;
 }
 
-static int pg_url_by_code(struct lnk_store_bconn *c, const char *code, struct lnk_arena *a,
-                          struct lnk_url *out)
+static int pg_url_by_code(struct lnk_store_bconn *c, int64_t domain_id, const char *code,
+                          struct lnk_arena *a, struct lnk_url *out)
 {
     struct params p = {0};
     int rc;
     p_text(&p, code);
+    p_i64(&p, domain_id);
     LOAD_ONE(c, ST_URL_BY_CODE, &p, read_url, a, out);
     return rc;
 }
@@ -1070,6 +1109,32 @@ static int pg_keys_active(struct lnk_store_bconn *c, int64_t *n)
     return query_i64(c, ST_KEYS_ACTIVE, NULL, n);
 }
 
+static int pg_domain_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_domain **out,
+                          size_t *n)
+{
+    PGresult *res = NULL;
+    int rc = run(c, ST_DOMAIN_LIST, NULL, &res);
+    if (rc == LNK_OK) {
+        int rows = PQntuples(res);
+        *out = lnk_arena_alloc(a, sizeof(**out) * (size_t)(rows ? rows : 1));
+        for (int i = 0; i < rows; i++)
+            read_domain(res, i, a, &(*out)[i]);
+        *n = (size_t)rows;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_domain_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                         struct lnk_domain *out)
+{
+    struct params p = {0};
+    int rc;
+    p_i64(&p, id);
+    LOAD_ONE(c, ST_DOMAIN_GET, &p, read_domain, a, out);
+    return rc;
+}
+
 /* Through the primary key of retired_codes, from `after` on. */
 static int pg_retired_list(struct lnk_store_bconn *c, const char *after, int64_t limit,
                            lnk_list_row_fn fn, void *ctx)
@@ -1123,7 +1188,7 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
 {
     static const char *const select_sql[] = {
         [LNK_ROW_USER] = "SELECT " USER_COLS " FROM users",
-        [LNK_ROW_URL] = "SELECT " URL_COLS " FROM urls",
+        [LNK_ROW_URL] = "SELECT " URL_READ_COLS " FROM urls",
         [LNK_ROW_EVENT] = "SELECT " EVENT_COLS " FROM events",
     };
     static const char *const table[] = {" FROM users", " FROM urls", " FROM events"};
@@ -1288,6 +1353,7 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
         p_i64(&p, u->created_at);
         p_i64(&p, u->updated_at);
         p_text(&p, u->opts);
+        p_id(&p, u->domain_id);
         LOAD_ONE(c, ST_URL_INSERT, &p, read_url, a, out);
         if (rc == LNK_ENOTFOUND) { /* no row back: which refusal? */
             struct lnk_user owner;
@@ -1327,6 +1393,7 @@ static int pg_url_send(struct lnk_store_bconn *c, const struct lnk_url *u, const
     p_i64(&p, u->created_at);
     p_i64(&p, u->updated_at);
     p_text(&p, u->opts);
+    p_id(&p, u->domain_id);
     p_text(&p, details);
     s->state = LNK_URL_SENT_WAITING;
     if (c->pipelined)
@@ -1761,6 +1828,42 @@ static int pg_key_put(struct lnk_store_bconn *c, const struct lnk_api_key *k, co
 }
 
 /* Nobody waits for its result: on the writer's pipeline it is only sent. */
+static int pg_domain_insert(struct lnk_store_bconn *c, const struct lnk_domain *d,
+                            struct lnk_arena *a, struct lnk_domain *out)
+{
+    struct params p = {0};
+    int rc;
+    p_text(&p, d->host);
+    p_text(&p, d->root_url);
+    p_text(&p, d->not_found_url);
+    p_text(&p, d->fallback_url);
+    p_i64(&p, d->created_at);
+    LOAD_ONE(c, ST_DOMAIN_INSERT, &p, read_domain, a, out);
+    return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the host is listed */
+}
+
+static int pg_domain_set(struct lnk_store_bconn *c, const struct lnk_domain *d)
+{
+    struct params p = {0};
+    p_i64(&p, d->id);
+    p_text(&p, d->root_url);
+    p_text(&p, d->not_found_url);
+    p_text(&p, d->fallback_url);
+    return exec(c, ST_DOMAIN_SET, &p);
+}
+
+static int pg_domain_delete(struct lnk_store_bconn *c, int64_t id, bool *in_use)
+{
+    struct params p = {0};
+    int64_t n = 0;
+    p_i64(&p, id);
+    int rc = query_i64(c, ST_DOMAIN_IN_USE, &p, &n);
+    *in_use = rc == LNK_OK && n > 0;
+    if (rc == LNK_OK && !*in_use)
+        rc = exec(c, ST_DOMAIN_DELETE, &p);
+    return rc;
+}
+
 static int pg_retired_add(struct lnk_store_bconn *c, const char *code)
 {
     struct params p = {0};
@@ -2152,6 +2255,8 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .key_list = pg_key_list,
     .keys_active = pg_keys_active,
     .retired_list = pg_retired_list,
+    .domain_list = pg_domain_list,
+    .domain_get = pg_domain_get,
     .user_put = pg_user_put,
     .user_update = pg_user_update,
     .user_delete = pg_user_delete,
@@ -2173,6 +2278,9 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .key_put = pg_key_put,
     .key_revoke = pg_key_revoke,
     .retired_add = pg_retired_add,
+    .domain_insert = pg_domain_insert,
+    .domain_set = pg_domain_set,
+    .domain_delete = pg_domain_delete,
     .seq_reserve = pg_seq_reserve,
     .id_tops = pg_id_tops,
     .lock_key = pg_lock_key,

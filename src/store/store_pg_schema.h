@@ -94,7 +94,29 @@ static const char LNK_PG_MIGRATION_2[] =
     " PRIMARY KEY (caller, idem_key));"
     "CREATE INDEX idempotency_age ON idempotency (created_at);";
 
-static const char *const lnk_pg_migrations[] = {LNK_PG_MIGRATION_1, LNK_PG_MIGRATION_2};
+/* Version 3: domains (ADR 0028), as SQLite's version 10. A url belongs to
+ * a domain (domain_id NULL: the default one) and codes are unique per
+ * domain; a retired code of a domain is kept as "<domain id>:<code>". */
+static const char LNK_PG_MIGRATION_3[] =
+    "CREATE TABLE domains ("
+    " id bigserial PRIMARY KEY,"
+    " host text NOT NULL UNIQUE,"
+    " root_url text,"
+    " not_found_url text,"
+    " fallback_url text,"
+    " created_at bigint NOT NULL);"
+    "ALTER TABLE urls ADD COLUMN domain_id bigint REFERENCES domains(id);"
+    "ALTER TABLE urls DROP CONSTRAINT urls_short_code_key;"
+    "CREATE UNIQUE INDEX urls_domain_code ON urls ((coalesce(domain_id, 0)), short_code);"
+    "CREATE INDEX urls_domain ON urls (domain_id) WHERE domain_id IS NOT NULL;"
+    "CREATE OR REPLACE FUNCTION linkd_retire_code() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " INSERT INTO retired_codes (code) VALUES (CASE WHEN OLD.domain_id IS NULL"
+    " THEN OLD.short_code ELSE OLD.domain_id::text || ':' || OLD.short_code END)"
+    " ON CONFLICT DO NOTHING;"
+    " RETURN NULL; END $$;";
+
+static const char *const lnk_pg_migrations[] = {LNK_PG_MIGRATION_1, LNK_PG_MIGRATION_2,
+                                                LNK_PG_MIGRATION_3};
 
 #define LNK_PG_N_MIGRATIONS (sizeof(lnk_pg_migrations) / sizeof(lnk_pg_migrations[0]))
 

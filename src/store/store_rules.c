@@ -419,7 +419,8 @@ static int run_read(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
     case LNK_OP_URL_BY_CODE:
         if (!LNK_OP_AS(op, url)->code)
             return LNK_EINVAL;
-        rc = ops->url_by_code(c, LNK_OP_AS(op, url)->code, &op->arena, &LNK_OP_AS(op, url)->out);
+        rc = ops->url_by_code(c, LNK_OP_AS(op, url)->domain_id, LNK_OP_AS(op, url)->code,
+                              &op->arena, &LNK_OP_AS(op, url)->out);
         not_found(op, &rc, "url");
         return rc;
     case LNK_OP_EVENT_GET:
@@ -445,6 +446,10 @@ static int run_read(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
         return read_key_auth(ops, c, LNK_OP_AS(op, key));
     case LNK_OP_CALL:
         return LNK_OP_AS(op, call)->fn(LNK_OP_AS(op, call));
+    case LNK_OP_DOMAIN_LIST: {
+        struct lnk_op_domain *d = LNK_OP_AS(op, domain);
+        return ops->domain_list(c, &op->arena, &d->domains, &d->n_domains);
+    }
     default:
         return LNK_EINVAL;
     }
@@ -1548,6 +1553,53 @@ static int idem_finish(struct lnk_store_rules *r, struct lnk_op_idem *op, int64_
     return r->ops->idem_put(c, op->caller, op->key, &row);
 }
 
+/* ---- writes: domains ------------------------------------------------------ */
+
+static int domain_create(struct lnk_store_rules *r, struct lnk_op_domain *op, int64_t now)
+{
+    struct lnk_domain d = op->in;
+    if (!d.host || !*d.host)
+        return LNK_EINVAL;
+    d.created_at = now;
+    int rc = r->ops->domain_insert(r->ops->writer(r->b), &d, &op->op.arena, &op->out);
+    if (rc == LNK_EEXISTS)
+        op->op.err_field = "host";
+    return rc;
+}
+
+static int domain_update(struct lnk_store_rules *r, struct lnk_op_domain *op)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    const struct lnk_domain_patch *p = &op->patch;
+    struct lnk_domain d;
+    int rc = r->ops->domain_get(c, op->id, &op->op.arena, &d);
+    not_found(&op->op, &rc, "domain");
+    if (rc != LNK_OK)
+        return rc;
+    d.root_url = p->set_root_url ? p->root_url : d.root_url;
+    d.not_found_url = p->set_not_found_url ? p->not_found_url : d.not_found_url;
+    d.fallback_url = p->set_fallback_url ? p->fallback_url : d.fallback_url;
+    rc = r->ops->domain_set(c, &d);
+    if (rc == LNK_OK)
+        op->out = d;
+    return rc;
+}
+
+static int domain_delete(struct lnk_store_rules *r, struct lnk_op_domain *op)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    bool in_use = false;
+    int rc = r->ops->domain_get(c, op->id, &op->op.arena, &op->out);
+    not_found(&op->op, &rc, "domain");
+    if (rc == LNK_OK)
+        rc = r->ops->domain_delete(c, op->id, &in_use);
+    if (rc == LNK_OK && in_use) {
+        op->op.err_field = "links";
+        rc = LNK_EEXISTS;
+    }
+    return rc;
+}
+
 static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
 {
     int64_t now = now_s();
@@ -1589,6 +1641,12 @@ static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
         return idem_begin(r, LNK_OP_AS(op, idem), now);
     case LNK_OP_IDEM_FINISH:
         return idem_finish(r, LNK_OP_AS(op, idem), now);
+    case LNK_OP_DOMAIN_CREATE:
+        return domain_create(r, LNK_OP_AS(op, domain), now);
+    case LNK_OP_DOMAIN_UPDATE:
+        return domain_update(r, LNK_OP_AS(op, domain));
+    case LNK_OP_DOMAIN_DELETE:
+        return domain_delete(r, LNK_OP_AS(op, domain));
     case LNK_OP_CLICK_SLOT: {
         struct lnk_op_slot *s = LNK_OP_AS(op, slot);
         return s->max > 0 ? r->ops->slot_take(r->ops->writer(r->b), s->url_id, s->max, &s->taken)

@@ -80,13 +80,24 @@ enum stmt_id {
     ST_STATS_TYPES_OWNER,
     ST_HEARTBEAT,
     ST_ID_TOPS,
+    ST_DOMAIN_LIST,
+    ST_DOMAIN_GET,
+    ST_DOMAIN_INSERT,
+    ST_DOMAIN_SET,
+    ST_DOMAIN_DELETE,
+    ST_DOMAIN_IN_USE,
     ST__COUNT
 };
 
-#define USER_COLS  LNK_SQ_USER_COLS
-#define URL_COLS   LNK_SQ_URL_COLS
-#define EVENT_COLS LNK_SQ_EVENT_COLS
-#define KEY_COLS   "id, name, prefix, admin, user_id, created_at, revoked_at, scopes, expires_at"
+#define USER_COLS   LNK_SQ_USER_COLS
+#define URL_COLS    LNK_SQ_URL_COLS
+#define EVENT_COLS  LNK_SQ_EVENT_COLS
+#define KEY_COLS    "id, name, prefix, admin, user_id, created_at, revoked_at, scopes, expires_at"
+#define DOMAIN_COLS "id, host, root_url, not_found_url, fallback_url, created_at"
+/* the key a retired code is kept under: "<domain id>:<code>", or the code
+ * alone on the default domain (migration 10) */
+#define RETIRED_KEY(dom, code)                                                                     \
+    "CASE WHEN " dom " IS NULL THEN " code " ELSE " dom " || ':' || " code " END"
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -120,7 +131,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " email = coalesce(?3, email) WHERE id = ?1",
     [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
     [ST_URL_GET] = "SELECT " URL_COLS " FROM urls WHERE id = ?1",
-    [ST_URL_BY_CODE] = "SELECT " URL_COLS " FROM urls WHERE short_code = ?1",
+    /* through urls_domain_code (migration 10) */
+    [ST_URL_BY_CODE] = "SELECT " URL_COLS " FROM urls WHERE coalesce(domain_id, 0) = ?2"
+                       " AND short_code = ?1",
     [ST_URL_OWNER] = "SELECT user_id FROM urls WHERE id = ?1",
     /* it reads the owner's urls through their index, so it costs as many
      * rows as the owner has urls (only creates that ask for reuse run it) */
@@ -134,11 +147,16 @@ static const char *const stmt_sql[ST__COUNT] = {
     /* an unknown owner, or a code in use or retired, inserts nothing (no
      * row back) */
     [ST_URL_INSERT] = "INSERT INTO urls (user_id, short_code, original_url, title, is_active,"
-                      " created_at, updated_at, opts) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+                      " created_at, updated_at, opts, domain_id)"
+                      " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
                       " WHERE EXISTS (SELECT 1 FROM users WHERE id = ?1)"
-                      " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = ?2)"
-                      " ON CONFLICT (short_code) DO NOTHING RETURNING " URL_COLS,
-    [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                      " AND (?9 IS NULL OR EXISTS (SELECT 1 FROM domains WHERE id = ?9))"
+                      " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = " RETIRED_KEY(
+                          "?9", "?2") ")"
+                                      " ON CONFLICT DO NOTHING RETURNING " URL_COLS,
+    /* an existing url keeps its domain */
+    [ST_URL_UPSERT] = "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active,"
+                      " created_at, updated_at, opts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
                       " short_code = excluded.short_code, original_url = excluded.original_url,"
                       " title = excluded.title, is_active = excluded.is_active,"
@@ -226,6 +244,16 @@ static const char *const stmt_sql[ST__COUNT] = {
         " (SELECT id" LNK_SQLITE_URLS_BY_USER " AND user_id = ?1) ORDER BY 1",
     /* AUTOINCREMENT keeps each table's highest id ever here */
     [ST_ID_TOPS] = "SELECT name, seq FROM sqlite_sequence",
+    [ST_DOMAIN_LIST] = "SELECT " DOMAIN_COLS " FROM domains ORDER BY id",
+    [ST_DOMAIN_GET] = "SELECT " DOMAIN_COLS " FROM domains WHERE id = ?1",
+    /* a listed host inserts nothing (no row back) */
+    [ST_DOMAIN_INSERT] = "INSERT INTO domains (host, root_url, not_found_url, fallback_url,"
+                         " created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"
+                         " RETURNING " DOMAIN_COLS,
+    [ST_DOMAIN_SET] = "UPDATE domains SET root_url = ?2, not_found_url = ?3, fallback_url = ?4"
+                      " WHERE id = ?1",
+    [ST_DOMAIN_DELETE] = "DELETE FROM domains WHERE id = ?1",
+    [ST_DOMAIN_IN_USE] = "SELECT count(*) FROM (SELECT 1 FROM urls WHERE domain_id = ?1 LIMIT 1)",
     /* the write probe of a degraded store: one small row, one page */
     [ST_HEARTBEAT] = "INSERT INTO meta (key, value) VALUES ('heartbeat', ?1)"
                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -450,6 +478,19 @@ void lnk_sq_read_url(sqlite3_stmt *st, struct lnk_arena *a, void *row)
     u->created_at = sqlite3_column_int64(st, 6);
     u->updated_at = sqlite3_column_int64(st, 7);
     u->opts = text_of(st, 8, a);
+    u->domain_id = sqlite3_column_int64(st, 9); /* NULL reads as 0 */
+}
+
+static void read_domain(sqlite3_stmt *st, struct lnk_arena *a, void *row)
+{
+    struct lnk_domain *d = row;
+    d->id = sqlite3_column_int64(st, 0);
+    d->host = text_of(st, 1, a);
+    d->host = d->host ? d->host : "";
+    d->root_url = text_of(st, 2, a);
+    d->not_found_url = text_of(st, 3, a);
+    d->fallback_url = text_of(st, 4, a);
+    d->created_at = sqlite3_column_int64(st, 5);
 }
 
 void lnk_sq_read_event(sqlite3_stmt *st, struct lnk_arena *a, void *row)
@@ -561,10 +602,11 @@ static int sq_url_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a
     return load_one(c, ST_URL_GET, ARGS(A_I64(id)), lnk_sq_read_url, a, out);
 }
 
-static int sq_url_by_code(struct lnk_store_bconn *c, const char *code, struct lnk_arena *a,
-                          struct lnk_url *out)
+static int sq_url_by_code(struct lnk_store_bconn *c, int64_t domain_id, const char *code,
+                          struct lnk_arena *a, struct lnk_url *out)
 {
-    return load_one(c, ST_URL_BY_CODE, ARGS(A_TEXT(code)), lnk_sq_read_url, a, out);
+    return load_one(c, ST_URL_BY_CODE, ARGS(A_TEXT(code), A_I64(domain_id)), lnk_sq_read_url, a,
+                    out);
 }
 
 static int sq_url_owner(struct lnk_store_bconn *c, int64_t id, int64_t *owner)
@@ -812,7 +854,7 @@ static int sq_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
         int rc = load_one(c, ST_URL_INSERT,
                           ARGS(A_I64(u->user_id), A_TEXT(u->short_code), A_TEXT(u->original_url),
                                A_TEXT(u->title), A_BOOL(u->is_active), A_I64(u->created_at),
-                               A_I64(u->updated_at), A_TEXT(u->opts)),
+                               A_I64(u->updated_at), A_TEXT(u->opts), A_ID(u->domain_id)),
                           lnk_sq_read_url, a, out);
         if (rc == LNK_ENOTFOUND) { /* no row back: which refusal? */
             struct lnk_user owner;
@@ -948,7 +990,7 @@ static int check_set_row(struct lnk_store_bconn *c, const struct lnk_import_set 
         struct lnk_url cur;
         rc = refused(sq_user_get(c, u->user_id, a, &owner), false, 0, 0);
         if (rc == LNK_OK) {
-            rc = sq_url_by_code(c, u->short_code, a, &cur);
+            rc = sq_url_by_code(c, 0, u->short_code, a, &cur); /* imports: the default domain */
             rc = refused(rc, true, rc == LNK_OK ? cur.id : 0, u->id);
         }
         if (rc == LNK_OK) {
@@ -1137,6 +1179,47 @@ static int sq_key_revoke(struct lnk_store_bconn *c, int64_t id, int64_t now)
     return exec_stmt(c, ST_KEY_REVOKE, ARGS(A_I64(id), A_I64(now)), NULL);
 }
 
+static int sq_domain_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_domain **out,
+                          size_t *n)
+{
+    return load_all(c, ST_DOMAIN_LIST, NO_ARGS, read_domain, sizeof(struct lnk_domain), a,
+                    (void **)out, n);
+}
+
+static int sq_domain_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                         struct lnk_domain *out)
+{
+    return load_one(c, ST_DOMAIN_GET, ARGS(A_I64(id)), read_domain, a, out);
+}
+
+static int sq_domain_insert(struct lnk_store_bconn *c, const struct lnk_domain *d,
+                            struct lnk_arena *a, struct lnk_domain *out)
+{
+    int rc = load_one(c, ST_DOMAIN_INSERT,
+                      ARGS(A_TEXT(d->host), A_TEXT(d->root_url), A_TEXT(d->not_found_url),
+                           A_TEXT(d->fallback_url), A_I64(d->created_at)),
+                      read_domain, a, out);
+    return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the host is listed */
+}
+
+static int sq_domain_set(struct lnk_store_bconn *c, const struct lnk_domain *d)
+{
+    return exec_stmt(
+        c, ST_DOMAIN_SET,
+        ARGS(A_I64(d->id), A_TEXT(d->root_url), A_TEXT(d->not_found_url), A_TEXT(d->fallback_url)),
+        NULL);
+}
+
+static int sq_domain_delete(struct lnk_store_bconn *c, int64_t id, bool *in_use)
+{
+    int64_t n = 0;
+    int rc = query_i64(c, ST_DOMAIN_IN_USE, ARGS(A_I64(id)), &n);
+    *in_use = rc == LNK_OK && n > 0;
+    if (rc == LNK_OK && !*in_use)
+        rc = exec_stmt(c, ST_DOMAIN_DELETE, ARGS(A_I64(id)), NULL);
+    return rc;
+}
+
 static int sq_retired_add(struct lnk_store_bconn *c, const char *code)
 {
     return exec_stmt(c, ST_RETIRED_ADD, ARGS(A_TEXT(code)), NULL);
@@ -1289,6 +1372,8 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .key_list = sq_key_list,
     .keys_active = sq_keys_active,
     .retired_list = sq_retired_list,
+    .domain_list = sq_domain_list,
+    .domain_get = sq_domain_get,
     .user_put = sq_user_put,
     .user_update = sq_user_update,
     .user_delete = sq_user_delete,
@@ -1308,6 +1393,9 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .key_put = sq_key_put,
     .key_revoke = sq_key_revoke,
     .retired_add = sq_retired_add,
+    .domain_insert = sq_domain_insert,
+    .domain_set = sq_domain_set,
+    .domain_delete = sq_domain_delete,
     .seq_reserve = sq_seq_reserve,
     .id_tops = sq_id_tops,
 };

@@ -8,7 +8,8 @@
  * (lnk_sq_read_*) take them. */
 #define LNK_SQ_USER_COLS "id, username, email, created_at"
 #define LNK_SQ_URL_COLS                                                                            \
-    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts"
+    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts,"       \
+    " domain_id"
 #define LNK_SQ_EVENT_COLS "id, url_id, user_id, event_type, timestamp, details"
 
 /* How queries reach events through migration 7's indexes: the expression

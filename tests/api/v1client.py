@@ -11,12 +11,13 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 LINK_KEYS = {"id", "user_id", "code", "short_url", "url", "title", "active", "notes", "tags",
              "redirect_type", "forward_query", "utm", "valid_from", "valid_until", "max_clicks",
-             "fallback_url", "password_protected", "rules", "split", "created_at", "updated_at"}
+             "fallback_url", "password_protected", "rules", "split", "created_at", "updated_at",
+             "domain"}
 
 DEFAULTS = {"title": None, "active": True, "notes": None, "tags": [], "redirect_type": 302,
             "forward_query": False, "utm": {}, "valid_from": None, "valid_until": None,
             "max_clicks": None, "fallback_url": None, "password_protected": False, "rules": [],
-            "split": []}
+            "split": [], "domain": None}
 
 
 def expect_problem(r, status, slug=None, pointer=None):

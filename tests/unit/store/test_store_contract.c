@@ -2651,6 +2651,119 @@ static void test_point_reads_run_inline_on_a_worker_connection(void **state)
 #define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
 
+/* ---- domains: codes per domain (ADR 0028) --------------------------------- */
+
+static int64_t add_domain(struct lnk_store *s, const char *host)
+{
+    struct lnk_op_domain *op = OP_NEW(LNK_OP_DOMAIN_CREATE, domain);
+    op->in.host = host;
+    op->in.not_found_url = "https://example.com/nf";
+    CHECK(OP_RUN(s, op) == LNK_OK, "DOMAIN_CREATE");
+    CHECK(str_is(op->out.host, host) && op->out.created_at > 0, "the stored row");
+    CHECK(str_is(op->out.not_found_url, "https://example.com/nf") && !op->out.root_url &&
+              !op->out.fallback_url,
+          "its URLs");
+    int64_t id = op->out.id;
+    OP_FREE(op);
+    return id;
+}
+
+static struct lnk_op_url *create_on(struct lnk_store *s, int64_t user_id, int64_t domain_id,
+                                    const char *code)
+{
+    struct lnk_op_url *op = OP_NEW(LNK_OP_URL_CREATE, url);
+    op->in.user_id = user_id;
+    op->in.original_url = "https://example.com/d";
+    op->in.is_active = true;
+    op->in.short_code = code;
+    op->in.domain_id = domain_id;
+    OP_RUN(s, op);
+    return op;
+}
+
+static int64_t by_code(struct lnk_store *s, int64_t domain_id, const char *code)
+{
+    struct lnk_op_url *op = OP_NEW(LNK_OP_URL_BY_CODE, url);
+    op->code = code;
+    op->domain_id = domain_id;
+    int64_t id = OP_RUN(s, op) == LNK_OK ? op->out.id : 0;
+    CHECK(!id || op->out.domain_id == domain_id, "the url names its domain");
+    OP_FREE(op);
+    return id;
+}
+
+static int domain_rc(struct lnk_store *s, enum lnk_op_kind kind, int64_t id, const char **field)
+{
+    struct lnk_op_domain *op = OP_NEW(kind, domain);
+    op->id = id;
+    op->patch.set_fallback_url = true;
+    op->patch.fallback_url = "https://example.com/fb";
+    int rc = OP_RUN(s, op);
+    *field = op->op.err_field ? (strcmp(op->op.err_field, "links") == 0 ? "links" : "other") : NULL;
+    CHECK(rc != LNK_OK || kind != LNK_OP_DOMAIN_UPDATE ||
+              str_is(op->out.fallback_url, "https://example.com/fb"),
+          "DOMAIN_UPDATE writes the patch");
+    OP_FREE(op);
+    return rc;
+}
+
+static void test_codes_are_unique_per_domain(void **state)
+{
+    struct fixture *f = *state;
+    const char *field = NULL;
+    int64_t alice = add_user(f->s, "alice"), bob = add_user(f->s, "bob");
+    int64_t a = add_domain(f->s, "a.example"), b = add_domain(f->s, "b.example");
+    struct lnk_op_domain *dup = OP_NEW(LNK_OP_DOMAIN_CREATE, domain);
+    dup->in.host = "a.example";
+    CHECK(OP_RUN(f->s, dup) == LNK_EEXISTS && str_is(dup->op.err_field, "host"),
+          "a listed host is EEXISTS (host)");
+    OP_FREE(dup);
+
+    struct lnk_op_url *d0 = create_on(f->s, alice, 0, "same");
+    struct lnk_op_url *da = create_on(f->s, alice, a, "same");
+    struct lnk_op_url *again = create_on(f->s, alice, a, "same");
+    struct lnk_op_url *nowhere = create_on(f->s, alice, 999, "elsewhere");
+    CHECK(d0->op.rc == LNK_OK && da->op.rc == LNK_OK, "one code on two domains");
+    CHECK(da->out.domain_id == a && d0->out.domain_id == 0, "each names its domain");
+    CHECK(again->op.rc == LNK_EEXISTS && str_is(again->op.err_field, "short_code"),
+          "twice on one domain is EEXISTS");
+    CHECK(nowhere->op.rc != LNK_OK, "a url on an unknown domain is refused");
+    CHECK(by_code(f->s, 0, "same") == d0->out.id, "the default domain's");
+    CHECK(by_code(f->s, a, "same") == da->out.id, "domain a's");
+    CHECK(by_code(f->s, b, "same") == 0, "not on domain b");
+    OP_FREE(d0);
+    OP_FREE(again);
+    OP_FREE(nowhere);
+
+    CHECK(domain_rc(f->s, LNK_OP_DOMAIN_UPDATE, a, &field) == LNK_OK, "DOMAIN_UPDATE");
+    CHECK(domain_rc(f->s, LNK_OP_DOMAIN_UPDATE, 999, &field) == LNK_ENOTFOUND, "unknown");
+    CHECK(domain_rc(f->s, LNK_OP_DOMAIN_DELETE, a, &field) == LNK_EEXISTS && str_is(field, "links"),
+          "a domain in use is not deleted");
+    struct lnk_op_domain *list = OP_NEW(LNK_OP_DOMAIN_LIST, domain);
+    CHECK(OP_RUN(f->s, list) == LNK_OK && list->n_domains == 2, "DOMAIN_LIST");
+    CHECK(list->domains[0].id == a &&
+              str_is(list->domains[0].fallback_url, "https://example.com/fb"),
+          "in id order, as changed");
+    OP_FREE(list);
+
+    /* a deleted owner retires its codes on their domain only */
+    struct lnk_op_user *del = OP_NEW(LNK_OP_USER_DELETE, user);
+    del->id = alice;
+    CHECK(OP_RUN(f->s, del) == LNK_OK, "USER_DELETE");
+    OP_FREE(del);
+    OP_FREE(da);
+    struct lnk_op_url *re_a = create_on(f->s, bob, a, "same");
+    struct lnk_op_url *re_0 = create_on(f->s, bob, 0, "same");
+    struct lnk_op_url *on_b = create_on(f->s, bob, b, "same");
+    CHECK(re_a->op.rc == LNK_EEXISTS && re_0->op.rc == LNK_EEXISTS, "retired where they were");
+    CHECK(on_b->op.rc == LNK_OK, "free on another domain");
+    OP_FREE(re_a);
+    OP_FREE(re_0);
+    OP_FREE(on_b);
+    CHECK(domain_rc(f->s, LNK_OP_DOMAIN_DELETE, a, &field) == LNK_OK, "an unused domain goes");
+    CHECK(domain_rc(f->s, LNK_OP_DOMAIN_DELETE, a, &field) == LNK_ENOTFOUND, "once");
+}
+
 int main(void)
 {
     const struct CMUnitTest contract[] = {
@@ -2658,6 +2771,7 @@ int main(void)
         T(test_unknown_ids_return_not_found),
         T(test_user_conflicts_name_the_field),
         T(test_custom_code_taken_is_exists),
+        T(test_codes_are_unique_per_domain),
         T(test_url_delete_twice_is_idempotent),
         T(test_user_delete_cascades_to_urls_and_events),
         T(test_user_import_upserts_and_skips_conflicts),
