@@ -12,6 +12,7 @@ that nothing documented went unseen."""
 import copy
 import json
 import re
+import threading
 import time
 
 import pytest
@@ -63,8 +64,8 @@ def test_document_is_well_formed_openapi_3_1():
 def handler_problem_types():
     """{slug: statuses} of every problem the handlers can answer: the
     generic type of each status (problem.c), the specific ones of the /api/v1
-    handlers, and the policy module's (all 422, but the one it never lets
-    out: a password not hashed yet)."""
+    handlers and of Idempotency-Key (idempotency.c), and the policy module's
+    (all 422, but the one it never lets out: a password not hashed yet)."""
     src = REPO / "src" / "handlers"
     found = {}
     generic = re.findall(r'\{(\d{3}), "([a-z-]+)", "[^"]+"\}', (src / "problem.c").read_text())
@@ -72,7 +73,7 @@ def handler_problem_types():
     for status, name in generic:
         found.setdefault(name, set()).add(int(status))
     calls = 0
-    for f in sorted(src.glob("v1_*.c")):
+    for f in sorted(src.glob("v1_*.c")) + [src / "idempotency.c"]:
         text = re.sub(r"\s+", " ", f.read_text())
         for status, name in re.findall(
                 r'(?:lnk_h_problem(?:_new)?\(r, |fail\(r, j, )(\d{3}), "([a-z-]+)"', text):
@@ -95,7 +96,9 @@ def handler_problem_types():
 def test_every_problem_type_is_documented():
     documented = DOC["x-linkd-problem-types"]
     found = handler_problem_types()
-    assert {"too-many-items", "code-taken", "etag-mismatch", "invalid-url"} <= set(found)
+    assert {"too-many-items", "code-taken", "etag-mismatch", "invalid-url", "user-not-found",
+            "invalid-idempotency-key", "idempotency-key-reused", "idempotency-key-in-use"} <= \
+        set(found)
     for name, statuses in found.items():
         assert name in documented, f"problem type {name} is not documented"
         assert statuses <= set(documented[name]["status"]), \
@@ -213,7 +216,7 @@ def test_create(server):
     assert slug(send_json(c, "POST", "/api/v1/links", 409, link_body(owner, code=code))) == \
         "code-taken"
     r = hit(c, "POST", "/api/v1/links", 404, json=link_body(999999999))
-    assert slug(r) == "not-found"
+    assert slug(r) == "user-not-found" and r.json()["errors"][0]["pointer"] == "/user_id"
     for bad, want in (({"url": "ftp://x"}, "validation-failed"),
                       ({"code": "users"}, "validation-failed"),
                       ({"bogus": 1}, "invalid-field"),
@@ -342,6 +345,113 @@ def test_export(server):
     for bad in ({"format": "xml"}, {"active": "1"}, {"user_id": "me"}):
         assert slug(hit(c, "GET", "/api/v1/links/export", 400, params=bad)) == \
             "invalid-parameter"
+
+
+def test_idempotency_key(server):
+    c = server
+    owner = new_user(c)["id"]
+    key = {"Idempotency-Key": uniq("oa1k")}
+    body = link_body(owner, title="once")
+    first = send_json(c, "POST", "/api/v1/links", 201, body, headers=key)
+    assert "Idempotent-Replayed" not in first.headers and first.headers["ETag"]
+    again = send_json(c, "POST", "/api/v1/links", 201, body, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and "ETag" not in again.headers
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.json() == first.json()
+    r = hit(c, "POST", "/api/v1/links", 422, json=link_body(owner), headers=key)
+    assert slug(r) == "idempotency-key-reused" and "errors" not in r.json()
+    # an error is kept and replayed as it was
+    key = {"Idempotency-Key": uniq("oa1k")}
+    bad = link_body(owner, url="ftp://x")
+    first = send_json(c, "POST", "/api/v1/links", 422, bad, headers=key)
+    again = send_json(c, "POST", "/api/v1/links", 422, bad, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    # bulk and import: the same
+    key = {"Idempotency-Key": uniq("oa1k")}
+    bulk = {"create": [link_body(owner), link_body(owner)]}
+    first = send_json(c, "POST", "/api/v1/links/bulk", 200, bulk, headers=key)
+    again = send_json(c, "POST", "/api/v1/links/bulk", 200, bulk, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    r = hit(c, "POST", "/api/v1/links/bulk", 422, json={"create": [link_body(owner)]},
+            headers=key)
+    assert slug(r) == "idempotency-key-reused"
+    key = {"Idempotency-Key": uniq("oa1k")}
+    rows = [{"keyword": uniq("y")[:12], "url": "https://example.com/y"}]
+    params = {"format": "yourls-json", "user_id": owner}
+    first = hit(c, "POST", "/api/v1/links/import", 200, params=params, json=rows, headers=key)
+    again = hit(c, "POST", "/api/v1/links/import", 200, params=params, json=rows, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert first.json()["succeeded"] == 1
+    r = hit(c, "POST", "/api/v1/links/import", 422, params={**params, "format": "yourls-csv"},
+            json=rows, headers=key)
+    assert slug(r) == "idempotency-key-reused"
+    for bad_key in ("", "x" * 256, "has space", "tab\tkey", "caf\u00e9"):
+        headers = {"Idempotency-Key": bad_key.encode("utf-8")}
+        for template, kw in (("/api/v1/links", {"json": link_body(owner)}),
+                             ("/api/v1/links/bulk", {"json": bulk}),
+                             ("/api/v1/links/import", {"params": params, "json": rows})):
+            r = hit(c, "POST", template, 400, headers=headers, **kw)
+            assert slug(r) == "invalid-idempotency-key" and "errors" not in r.json(), bad_key
+
+
+def in_parallel(c, n, method, path, **kw):
+    """n requests at once, each over its own connection."""
+    answers = []
+
+    def send():
+        answers.append(c.clone().request(method, path, **kw))
+
+    threads = [threading.Thread(target=send) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == n
+    return answers
+
+
+def test_idempotency_key_in_use_409(server):
+    """A request that sends the key of one still running gets 409. Passwords
+    hold a key for their Argon2id hashes (tens of ms each), an import of many
+    rows for its writes; six requests at once with one key overlap in
+    practice, but nothing forces them to, so up to five rounds are tried
+    (each with a new key) and the rounds it took are printed."""
+    c = server
+    owner = new_user(c)["id"]
+
+    def slow():
+        return link_body(owner, password="slow to hash")
+
+    def rows():
+        stem = uniq("p")[:12]
+        return [{"keyword": f"{stem}{i}", "url": "https://example.com/p"} for i in range(500)]
+
+    requests = {
+        "/api/v1/links": (201, lambda: {"json": slow()}),
+        "/api/v1/links/bulk": (200, lambda: {"json": {"create": [slow() for _ in range(4)]}}),
+        "/api/v1/links/import": (200, lambda: {
+            "params": {"format": "yourls-json", "user_id": owner}, "json": rows()}),
+    }
+    rounds = {}
+    for template, (ok, kw) in requests.items():
+        for n in range(1, 6):
+            answers = in_parallel(c, 6, "POST", template, headers={"Idempotency-Key": uniq("oa1p")},
+                                  **kw())
+            for a in answers:
+                conforms(a, template)
+            statuses = sorted(a.status_code for a in answers)
+            assert set(statuses) <= {ok, 409} and ok in statuses, statuses
+            done = [a.json() for a in answers if a.status_code == ok]
+            assert all(x == done[0] for x in done), "every replay is the first answer"
+            busy = [a for a in answers if a.status_code == 409]
+            for a in busy:
+                assert slug(a) == "idempotency-key-in-use" and "errors" not in a.json()
+                assert a.headers["Retry-After"] == "1"
+            if busy:
+                rounds[template] = n
+                break
+        assert template in rounds, f"{template}: no 409 in 5 rounds of 6 requests with one key"
+    print(f"\nidempotency-key-in-use: rounds it took {rounds}")
 
 
 def test_qr(server):
