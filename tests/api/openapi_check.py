@@ -159,9 +159,11 @@ class Document:
             assert problems, f"the document accepts a body the server refuses (422): {body}"
         return self.hit(c, method, template, status, path=path, json=body, **kw)
 
-    def send_raw(self, c, method, template, status, body, ctype="application/json", path=None):
+    def send_raw(self, c, method, template, status, body, ctype="application/json", path=None,
+                 headers=None):
         """For bodies the server may answer before reading to the end (413)."""
-        r = raw_request(c.base_url, method, path or template, {"Content-Type": ctype}, body)
+        r = raw_request(c.base_url, method, path or template,
+                        {"Content-Type": ctype, **(headers or {})}, body)
         assert r.status_code == status, f"expected {status}: {r!r:.400}"
         return self.conforms(r, template, method)
 

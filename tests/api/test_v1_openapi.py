@@ -12,6 +12,7 @@ that nothing documented went unseen."""
 import copy
 import json
 import re
+import threading
 import time
 
 import pytest
@@ -51,6 +52,10 @@ def big_json(key):
     return json.dumps({key: "a" * MiB}).encode()
 
 
+def bearer(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
 # ------------------------------------------------------------- the document
 
 
@@ -63,8 +68,8 @@ def test_document_is_well_formed_openapi_3_1():
 def handler_problem_types():
     """{slug: statuses} of every problem the handlers can answer: the
     generic type of each status (problem.c), the specific ones of the /api/v1
-    handlers, and the policy module's (all 422, but the one it never lets
-    out: a password not hashed yet)."""
+    handlers and of Idempotency-Key (idempotency.c), and the policy module's
+    (all 422, but the one it never lets out: a password not hashed yet)."""
     src = REPO / "src" / "handlers"
     found = {}
     generic = re.findall(r'\{(\d{3}), "([a-z-]+)", "[^"]+"\}', (src / "problem.c").read_text())
@@ -72,7 +77,7 @@ def handler_problem_types():
     for status, name in generic:
         found.setdefault(name, set()).add(int(status))
     calls = 0
-    for f in sorted(src.glob("v1_*.c")):
+    for f in sorted(src.glob("v1_*.c")) + [src / "idempotency.c"]:
         text = re.sub(r"\s+", " ", f.read_text())
         for status, name in re.findall(
                 r'(?:lnk_h_problem(?:_new)?\(r, |fail\(r, j, )(\d{3}), "([a-z-]+)"', text):
@@ -95,7 +100,9 @@ def handler_problem_types():
 def test_every_problem_type_is_documented():
     documented = DOC["x-linkd-problem-types"]
     found = handler_problem_types()
-    assert {"too-many-items", "code-taken", "etag-mismatch", "invalid-url"} <= set(found)
+    assert {"too-many-items", "code-taken", "etag-mismatch", "invalid-url", "user-not-found",
+            "invalid-idempotency-key", "idempotency-key-reused", "idempotency-key-in-use"} <= \
+        set(found)
     for name, statuses in found.items():
         assert name in documented, f"problem type {name} is not documented"
         assert statuses <= set(documented[name]["status"]), \
@@ -136,9 +143,16 @@ def test_served_document_is_the_file(server):
 # ---------------------------------------------------- route table <-> document
 
 
-def scope_of(method):
-    """What guard.c's scope_needed asks of a key on a /api/v1 link route."""
+def scope_of(access, method):
+    """What guard.c's scope_needed asks of a key on a /api/v1 route: admin on
+    an admin route, else links:read to read and links:write to write."""
+    if access == "admin":
+        return "admin"
     return "links:read" if method in ("get", "head") else "links:write"
+
+
+def is_key_route(path):
+    return path.startswith("/api/v1/keys")
 
 
 def test_route_table_and_document_agree():
@@ -158,8 +172,9 @@ def test_route_table_and_document_agree():
             if access == "public":
                 assert security == [] and "x-linkd-scope" not in op, f"{method} {path} is public"
                 continue
-            assert access == "manage", f"{method} {path}: {access}"
-            scope = scope_of(method)
+            assert access == ("admin" if is_key_route(path) else "manage"), \
+                f"{method} {path}: {access}"
+            scope = scope_of(access, method)
             assert op["x-linkd-scope"] == scope, f"{method} {path}"
             assert security == [{name: [scope]} for name in schemes], \
                 f"{method} {path}: {security}"
@@ -213,7 +228,7 @@ def test_create(server):
     assert slug(send_json(c, "POST", "/api/v1/links", 409, link_body(owner, code=code))) == \
         "code-taken"
     r = hit(c, "POST", "/api/v1/links", 404, json=link_body(999999999))
-    assert slug(r) == "not-found"
+    assert slug(r) == "user-not-found" and r.json()["errors"][0]["pointer"] == "/user_id"
     for bad, want in (({"url": "ftp://x"}, "validation-failed"),
                       ({"code": "users"}, "validation-failed"),
                       ({"bogus": 1}, "invalid-field"),
@@ -344,6 +359,113 @@ def test_export(server):
             "invalid-parameter"
 
 
+def test_idempotency_key(server):
+    c = server
+    owner = new_user(c)["id"]
+    key = {"Idempotency-Key": uniq("oa1k")}
+    body = link_body(owner, title="once")
+    first = send_json(c, "POST", "/api/v1/links", 201, body, headers=key)
+    assert "Idempotent-Replayed" not in first.headers and first.headers["ETag"]
+    again = send_json(c, "POST", "/api/v1/links", 201, body, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and "ETag" not in again.headers
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.json() == first.json()
+    r = hit(c, "POST", "/api/v1/links", 422, json=link_body(owner), headers=key)
+    assert slug(r) == "idempotency-key-reused" and "errors" not in r.json()
+    # an error is kept and replayed as it was
+    key = {"Idempotency-Key": uniq("oa1k")}
+    bad = link_body(owner, url="ftp://x")
+    first = send_json(c, "POST", "/api/v1/links", 422, bad, headers=key)
+    again = send_json(c, "POST", "/api/v1/links", 422, bad, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    # bulk and import: the same
+    key = {"Idempotency-Key": uniq("oa1k")}
+    bulk = {"create": [link_body(owner), link_body(owner)]}
+    first = send_json(c, "POST", "/api/v1/links/bulk", 200, bulk, headers=key)
+    again = send_json(c, "POST", "/api/v1/links/bulk", 200, bulk, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    r = hit(c, "POST", "/api/v1/links/bulk", 422, json={"create": [link_body(owner)]},
+            headers=key)
+    assert slug(r) == "idempotency-key-reused"
+    key = {"Idempotency-Key": uniq("oa1k")}
+    rows = [{"keyword": uniq("y")[:12], "url": "https://example.com/y"}]
+    params = {"format": "yourls-json", "user_id": owner}
+    first = hit(c, "POST", "/api/v1/links/import", 200, params=params, json=rows, headers=key)
+    again = hit(c, "POST", "/api/v1/links/import", 200, params=params, json=rows, headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert first.json()["succeeded"] == 1
+    r = hit(c, "POST", "/api/v1/links/import", 422, params={**params, "format": "yourls-csv"},
+            json=rows, headers=key)
+    assert slug(r) == "idempotency-key-reused"
+    for bad_key in ("", "x" * 256, "has space", "tab\tkey", "caf\u00e9"):
+        headers = {"Idempotency-Key": bad_key.encode("utf-8")}
+        for template, kw in (("/api/v1/links", {"json": link_body(owner)}),
+                             ("/api/v1/links/bulk", {"json": bulk}),
+                             ("/api/v1/links/import", {"params": params, "json": rows})):
+            r = hit(c, "POST", template, 400, headers=headers, **kw)
+            assert slug(r) == "invalid-idempotency-key" and "errors" not in r.json(), bad_key
+
+
+def in_parallel(c, n, method, path, **kw):
+    """n requests at once, each over its own connection."""
+    answers = []
+
+    def send():
+        answers.append(c.clone().request(method, path, **kw))
+
+    threads = [threading.Thread(target=send) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == n
+    return answers
+
+
+def test_idempotency_key_in_use_409(server):
+    """A request that sends the key of one still running gets 409. Passwords
+    hold a key for their Argon2id hashes (tens of ms each), an import of many
+    rows for its writes; six requests at once with one key overlap in
+    practice, but nothing forces them to, so up to five rounds are tried
+    (each with a new key) and the rounds it took are printed."""
+    c = server
+    owner = new_user(c)["id"]
+
+    def slow():
+        return link_body(owner, password="slow to hash")
+
+    def rows():
+        stem = uniq("p")[:12]
+        return [{"keyword": f"{stem}{i}", "url": "https://example.com/p"} for i in range(500)]
+
+    requests = {
+        "/api/v1/links": (201, lambda: {"json": slow()}),
+        "/api/v1/links/bulk": (200, lambda: {"json": {"create": [slow() for _ in range(4)]}}),
+        "/api/v1/links/import": (200, lambda: {
+            "params": {"format": "yourls-json", "user_id": owner}, "json": rows()}),
+    }
+    rounds = {}
+    for template, (ok, kw) in requests.items():
+        for n in range(1, 6):
+            answers = in_parallel(c, 6, "POST", template, headers={"Idempotency-Key": uniq("oa1p")},
+                                  **kw())
+            for a in answers:
+                conforms(a, template)
+            statuses = sorted(a.status_code for a in answers)
+            assert set(statuses) <= {ok, 409} and ok in statuses, statuses
+            done = [a.json() for a in answers if a.status_code == ok]
+            assert all(x == done[0] for x in done), "every replay is the first answer"
+            busy = [a for a in answers if a.status_code == 409]
+            for a in busy:
+                assert slug(a) == "idempotency-key-in-use" and "errors" not in a.json()
+                assert a.headers["Retry-After"] == "1"
+            if busy:
+                rounds[template] = n
+                break
+        assert template in rounds, f"{template}: no 409 in 5 rounds of 6 requests with one key"
+    print(f"\nidempotency-key-in-use: rounds it took {rounds}")
+
+
 def test_qr(server):
     c = server
     link = new_link(c, new_user(c)["id"])
@@ -362,7 +484,8 @@ def test_qr(server):
 
 
 def concrete(path, link_id=999999999):
-    return path.replace("{id}", str(link_id))
+    """path with {id} filled: the link's id, or, on a key route, no key's."""
+    return path.replace("{id}", str(999999999 if is_key_route(path) else link_id))
 
 
 def test_wrong_methods_answer_405_with_allow(server):
@@ -402,6 +525,90 @@ def test_oversized_headers_answer_431_on_every_operation(server):
 # ------------------------------------------------------- private servers
 
 
+KEY_FIELDS = {"id", "name", "prefix", "role", "user_id", "scopes", "expires_at", "created_at",
+              "revoked_at", "status"}
+
+
+def test_keys(linkd):
+    c = linkd.start()
+    owner = new_user(c)["id"]
+    root = create_key(c.proc, "root", admin=True)  # from now on every request needs a key
+    auth = bearer(root)
+    (row,) = hit(c, "GET", "/api/v1/keys", 200, headers=auth).json()["data"]
+    assert set(row) == KEY_FIELDS and row["prefix"] == root[:12]
+    assert {f: row[f] for f in ("name", "role", "user_id", "scopes", "expires_at", "revoked_at",
+                                "status")} == {
+        "name": "root", "role": "admin", "user_id": None, "scopes": None, "expires_at": None,
+        "revoked_at": None, "status": "active"}
+    r = send_json(c, "POST", "/api/v1/keys", 201,
+                  {"name": "ci", "user_id": owner, "scopes": ["links:write", "links:read"],
+                   "expires_at": "2099-01-01T00:00:00Z"}, headers=auth)
+    ci = r.json()
+    assert r.headers["Location"] == f"/api/v1/keys/{ci['id']}"
+    assert r.headers["Cache-Control"] == "no-store"
+    assert set(ci) == KEY_FIELDS | {"key"} and ci["prefix"] == ci["key"][:12]
+    assert {f: ci[f] for f in ("name", "role", "user_id", "scopes", "expires_at", "revoked_at",
+                               "status")} == {
+        "name": "ci", "role": "user", "user_id": owner, "scopes": ["links:read", "links:write"],
+        "expires_at": "2099-01-01T00:00:00Z", "revoked_at": None, "status": "active"}
+    expect(c.get("/api/v1/links", headers=bearer(ci["key"])), 200)
+    ops = send_json(c, "POST", "/api/v1/keys", 201,
+                    {"name": "ops", "admin": True, "scopes": ["admin"], "user_id_note": "ignored",
+                     "expires_at": "2099-01-01T00:00:00+00:00"}, headers=auth).json()
+    assert (ops["role"], ops["user_id"], ops["scopes"], ops["expires_at"]) == (
+        "admin", None, ["admin"], "2099-01-01T00:00:00Z")
+    # no Idempotency-Key here: the same request twice makes two keys
+    twice = [send_json(c, "POST", "/api/v1/keys", 201, {"name": "t", "admin": True},
+                       headers={**auth, "Idempotency-Key": "one"}) for _ in range(2)]
+    assert all("Idempotent-Replayed" not in r.headers for r in twice)
+    assert twice[0].json()["key"] != twice[1].json()["key"]
+    listed = hit(c, "GET", "/api/v1/keys", 200, headers=auth).json()["data"]
+    assert [k["id"] for k in listed] == sorted(k["id"] for k in listed) and len(listed) == 5
+    assert listed[1] == {f: v for f, v in ci.items() if f != "key"}
+    for bad, pointer in (({"admin": True}, "/name"),
+                         ({"name": " ", "admin": True}, "/name"),
+                         ({"name": "x" * 65, "admin": True}, "/name"),
+                         ({"name": "x"}, "/user_id"),
+                         ({"name": "x", "user_id": 0}, "/user_id"),
+                         ({"name": "x", "admin": True, "user_id": owner}, "/user_id"),
+                         ({"name": "x", "admin": "yes", "user_id": owner}, "/admin"),
+                         ({"name": "x", "admin": True, "scopes": []}, "/scopes"),
+                         ({"name": "x", "admin": True, "scopes": "admin"}, "/scopes"),
+                         ({"name": "x", "user_id": owner, "scopes": ["admin"]}, "/scopes"),
+                         ({"name": "x", "admin": True, "scopes": ["links:read", "links:delete"]},
+                          "/scopes/1"),
+                         ({"name": "x", "admin": True, "scopes": ["links:read,admin"]},
+                          "/scopes/0"),
+                         ({"name": "x", "admin": True, "expires_at": "soon"}, "/expires_at")):
+        r = send_json(c, "POST", "/api/v1/keys", 422, bad, headers=auth)
+        assert slug(r) == "validation-failed", (bad, r.json())
+        assert pointer in [e["pointer"] for e in r.json()["errors"]], (bad, r.json())
+    # refused for what a schema cannot say: a time that has passed
+    r = hit(c, "POST", "/api/v1/keys", 422, headers=auth,
+            json={"name": "x", "admin": True, "expires_at": "2020-01-01T00:00:00Z"})
+    assert r.json()["errors"][0]["pointer"] == "/expires_at"
+    r = send_json(c, "POST", "/api/v1/keys", 404, {"name": "x", "user_id": 999999999},
+                  headers=auth)
+    assert slug(r) == "user-not-found" and r.json()["errors"][0]["pointer"] == "/user_id"
+    for body in (b"[]", b"{", b""):
+        assert slug(hit(c, "POST", "/api/v1/keys", 400, data=body, headers=auth)) == \
+            "bad-request"
+    r = send_raw(c, "POST", "/api/v1/keys", 413, big_json("name"), headers=auth)
+    assert r.json()["type"] == PROBLEM + "payload-too-large"
+    assert len(hit(c, "GET", "/api/v1/keys", 200, headers=auth).json()["data"]) == 5, \
+        "no refused request made a key"
+    one = f"/api/v1/keys/{ci['id']}"
+    hit(c, "DELETE", "/api/v1/keys/{id}", 204, path=one, headers=auth)
+    hit(c, "DELETE", "/api/v1/keys/{id}", 204, path=one, headers=auth)
+    expect(c.get("/api/v1/links", headers=bearer(ci["key"])), 401)
+    gone = hit(c, "GET", "/api/v1/keys", 200, headers=auth).json()["data"][1]
+    assert gone["status"] == "revoked" and gone["revoked_at"]
+    for missing in ("999999999", "abc", "0"):
+        r = hit(c, "DELETE", "/api/v1/keys/{id}", 404, path=f"/api/v1/keys/{missing}",
+                headers=auth)
+        assert slug(r) == "not-found"
+
+
 def test_keys_401_403_and_scopes(linkd):
     c = linkd.start()
     u = new_user(c)
@@ -410,17 +617,24 @@ def test_keys_401_403_and_scopes(linkd):
     admin = create_key(c.proc, "admin", admin=True)
     reader = create_key(c.proc, "reader", admin=True, scopes="links:read")
     writer = create_key(c.proc, "writer", user=u["id"], scopes="links:write")
-    for path, method in OA.operations("manage"):
+    plain = create_key(c.proc, "plain", user=u["id"])
+    for path, method in OA.operations("manage", "admin"):
         where = concrete(path, link["id"])
         for headers in ({}, {"Authorization": "Bearer lnk_" + "x" * 40}):
             r = c.request(method, where, headers=headers)
             expect(r, 401)
             conforms(r, path)
-        wrong = writer if scope_of(method.lower()) == "links:read" else reader
+        scope = DOC["paths"][path][method.lower()]["x-linkd-scope"]
+        wrong = writer if scope == "links:read" else reader
         r = c.request(method, where, headers={"X-API-Key": wrong})
         expect(r, 403)
-        assert method == "HEAD" or "lacks the scope" in r.json()["detail"]
+        assert method == "HEAD" or r.json()["detail"] == f"this key lacks the scope {scope}"
         conforms(r, path)
+        if scope == "admin":  # a user key with every scope of its role
+            r = c.request(method, where, headers=bearer(plain))
+            expect(r, 403)
+            assert method == "HEAD" or "needs an admin key" in r.json()["detail"]
+            conforms(r, path)
         if method != "DELETE":  # the right key gets past the guard (what follows may refuse)
             r = c.request(method, where, headers={"Authorization": f"Bearer {admin}"})
             assert r.status_code not in (401, 403), describe(r)
@@ -432,7 +646,7 @@ def test_keys_401_403_and_scopes(linkd):
 
 def test_protected_mode_403(linkd):
     c = linkd.start(env={"LINKD_TRUSTED_PROXIES": "127.0.0.1"})
-    for path, method in OA.operations("manage"):
+    for path, method in OA.operations("manage", "admin"):
         r = c.request(method, concrete(path), headers={"X-Forwarded-For": "198.51.100.9"})
         expect(r, 403)
         conforms(r, path)
@@ -442,7 +656,7 @@ def test_rate_limits_429(linkd):
     budgets = {f"LINKD_RATE_{kind}{part}": "1" for kind in ("READ", "WRITE")
                for part in ("", "_BURST")}
     c = linkd.start(env=budgets)
-    for path, method in OA.operations("manage"):
+    for path, method in OA.operations("manage", "admin"):
         for _ in range(5):
             r = c.request(method, concrete(path))
             conforms(r, path)
@@ -477,6 +691,23 @@ def test_store_failure_503(linkd):
     assert r.status_code == (503 if backend.IS_PG else 200), describe(r)
     assert item["status"] == 503, describe(r)
     assert (item.get("problem") or item)["type"] == PROBLEM + "unavailable"
+
+
+def test_keys_store_failure_503(linkd):
+    c = linkd.start()
+    owner = new_user(c)["id"]
+    auth = bearer(create_key(c.proc, "root", admin=True))
+    made = send_json(c, "POST", "/api/v1/keys", 201, {"name": "u", "user_id": owner},
+                     headers=auth).json()
+    backend.take_away(c.proc.db_path)
+    deadline = time.monotonic() + 5
+    while c.get("/health").status_code != 503 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    r = hit(c, "POST", "/api/v1/keys", 503, json={"name": "v", "admin": True}, headers=auth)
+    assert slug(r) == "unavailable"
+    r = hit(c, "DELETE", "/api/v1/keys/{id}", 503, path=f"/api/v1/keys/{made['id']}",
+            headers=auth)
+    assert slug(r) == "unavailable"
 
 
 def test_export_over_the_row_limit_400(linkd):
