@@ -17,6 +17,11 @@ void lnk_ts_format(int64_t epoch_s, char out[LNK_TS_LEN + 1]);
  * lengths, leap years). LNK_EINVAL otherwise. */
 int lnk_ts_parse(const char *s, size_t len, int64_t *out);
 
+/* RFC 3339 in UTC only, as /api/v1 takes times: "YYYY-MM-DDTHH:MM:SS",
+ * an optional fraction, then "Z" or "+00:00" (other offsets are refused,
+ * not converted). LNK_EINVAL otherwise. */
+int lnk_ts_parse_utc(const char *s, size_t len, int64_t *out);
+
 /* Current UTC seconds. */
 int64_t lnk_ts_now(void);
 

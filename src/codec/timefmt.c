@@ -6,6 +6,7 @@
 #include "linkd/timefmt.h"
 
 #include <stdbool.h>
+#include <string.h>
 #include <time.h>
 
 #include "linkd/err.h"
@@ -144,4 +145,13 @@ int64_t lnk_ts_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec;
+}
+
+int lnk_ts_parse_utc(const char *s, size_t len, int64_t *out)
+{
+    bool zoned =
+        (len > 0 && s[len - 1] == 'Z') || (len > 6 && memcmp(s + len - 6, "+00:00", 6) == 0);
+    if (len <= LNK_TS_LEN || s[10] != 'T' || !zoned)
+        return LNK_EINVAL;
+    return lnk_ts_parse(s, len, out);
 }

@@ -76,6 +76,7 @@ static void then_begun(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     case LNK_IDEM_REPLAY: {
         json_t *body = answer_of(idem->body);
         const json_t *id = json_object_get(body, "id");
+        /* the only 201 kept is a link's (keys are never kept) */
         if (idem->status == 201 && json_is_integer(id)) {
             char loc[64];
             snprintf(loc, sizeof(loc), "/api/v1/links/%lld", (long long)json_integer_value(id));
@@ -124,6 +125,9 @@ bool lnk_h_idempotent(struct lnk_req *r, lnk_handler_fn next)
 {
     struct lnk_str key = lnk_str_trim(lnk_req_header(r, "idempotency-key"));
     if (!key.ptr || lnk_req_has_answer_hook(r))
+        return false;
+    /* a JSON body past its limit is refused by the handler, keeping nothing */
+    if (lnk_req_body(r).len > LNK_JSON_BODY_MAX && lnk_req_route(r) != LNK_ROUTE_V1_LINKS_IMPORT)
         return false;
     bool printable = key.len > 0 && key.len <= IDEM_KEY_MAX;
     for (size_t i = 0; printable && i < key.len; i++)

@@ -143,6 +143,24 @@ void lnk_h_v1_keys_create(struct lnk_req *r)
     const char *name = NULL;
     int64_t user_id = 0, expires_at = 0;
     unsigned bits = 0;
+    const char *key_name;
+    json_t *val;
+    json_object_foreach(body, key_name, val)
+    {
+        static const char *const known[] = {"name", "admin", "user_id", "scopes", "expires_at"};
+        bool ok_key = false;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+            ok_key |= strcmp(key_name, known[i]) == 0;
+        if (!ok_key) { /* a typo ("scope") must not make a key with every right */
+            char ptr[80], detail[120];
+            snprintf(ptr, sizeof(ptr), "/%.64s", key_name);
+            snprintf(detail, sizeof(detail), "unknown field \"%.64s\"", key_name);
+            lnk_h_problem(r, 422, "invalid-field", detail, ptr);
+            json_decref(body);
+            lnk_store_op_free(&op->op);
+            return;
+        }
+    }
     lnk_h_text_field(body, "name", true, 64, &v, &op->op.arena, &name);
     lnk_h_read_flag(body, "admin", &v, &set, &admin);
     if (!admin)
@@ -152,7 +170,7 @@ void lnk_h_v1_keys_create(struct lnk_req *r)
     const json_t *exp = json_object_get(body, "expires_at");
     if (exp && !json_is_null(exp) &&
         (!json_is_string(exp) ||
-         lnk_ts_parse(json_string_value(exp), json_string_length(exp), &expires_at) != LNK_OK ||
+         lnk_ts_parse_utc(json_string_value(exp), json_string_length(exp), &expires_at) != LNK_OK ||
          expires_at <= lnk_ts_now()))
         lnk_h_invalid_add(&v, "expires_at", "must be a future RFC 3339 UTC time or null");
     bool ok = !lnk_h_invalid_answer(r, &v) && read_scopes(r, body, admin, &bits);

@@ -100,10 +100,7 @@ static int check_time(const json_t *v, const char *ptr, struct lnk_policy_error 
 {
     if (!json_is_string(v))
         return fail(err, LNK_POLICY_E_FIELD, ptr, "must be an RFC 3339 time string");
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    bool zoned = (n > 0 && s[n - 1] == 'Z') || (n > 6 && strcmp(s + n - 6, "+00:00") == 0);
-    if (n <= LNK_TS_LEN || s[10] != 'T' || !zoned || lnk_ts_parse(s, n, t) != LNK_OK)
+    if (lnk_ts_parse_utc(json_string_value(v), json_string_length(v), t) != LNK_OK)
         return fail(err, LNK_POLICY_E_TIME, ptr,
                     "must be an RFC 3339 UTC time such as 2026-12-01T00:00:00Z");
     return LNK_OK;

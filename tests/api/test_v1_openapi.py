@@ -553,7 +553,7 @@ def test_keys(linkd):
         "expires_at": "2099-01-01T00:00:00Z", "revoked_at": None, "status": "active"}
     expect(c.get("/api/v1/links", headers=bearer(ci["key"])), 200)
     ops = send_json(c, "POST", "/api/v1/keys", 201,
-                    {"name": "ops", "admin": True, "scopes": ["admin"], "user_id_note": "ignored",
+                    {"name": "ops", "admin": True, "scopes": ["admin"],
                      "expires_at": "2099-01-01T00:00:00+00:00"}, headers=auth).json()
     assert (ops["role"], ops["user_id"], ops["scopes"], ops["expires_at"]) == (
         "admin", None, ["admin"], "2099-01-01T00:00:00Z")
@@ -583,10 +583,16 @@ def test_keys(linkd):
         r = send_json(c, "POST", "/api/v1/keys", 422, bad, headers=auth)
         assert slug(r) == "validation-failed", (bad, r.json())
         assert pointer in [e["pointer"] for e in r.json()["errors"]], (bad, r.json())
-    # refused for what a schema cannot say: a time that has passed
-    r = hit(c, "POST", "/api/v1/keys", 422, headers=auth,
-            json={"name": "x", "admin": True, "expires_at": "2020-01-01T00:00:00Z"})
-    assert r.json()["errors"][0]["pointer"] == "/expires_at"
+    # refused for what a schema cannot say: a time that has passed, a time
+    # without its zone
+    for when in ("2020-01-01T00:00:00Z", "2099-01-01 00:00:00"):
+        r = hit(c, "POST", "/api/v1/keys", 422, headers=auth,
+                json={"name": "x", "admin": True, "expires_at": when})
+        assert r.json()["errors"][0]["pointer"] == "/expires_at"
+    # a typo must not make a key with every right of its role
+    r = send_json(c, "POST", "/api/v1/keys", 422,
+                  {"name": "x", "user_id": owner, "scope": ["links:read"]}, headers=auth)
+    assert slug(r) == "invalid-field" and r.json()["errors"][0]["pointer"] == "/scope"
     r = send_json(c, "POST", "/api/v1/keys", 404, {"name": "x", "user_id": 999999999},
                   headers=auth)
     assert slug(r) == "user-not-found" and r.json()["errors"][0]["pointer"] == "/user_id"
