@@ -76,10 +76,12 @@ static void then_begun(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     case LNK_IDEM_REPLAY: {
         json_t *body = answer_of(idem->body);
         const json_t *id = json_object_get(body, "id");
-        /* the only 201 kept is a link's (keys are never kept) */
+        /* a new row's place is its collection's path and its id (keys are
+         * never kept) */
         if (idem->status == 201 && json_is_integer(id)) {
-            char loc[64];
-            snprintf(loc, sizeof(loc), "/api/v1/links/%lld", (long long)json_integer_value(id));
+            char loc[96];
+            snprintf(loc, sizeof(loc), "%s/%lld", lnk_route_name(lnk_req_route(r)),
+                     (long long)json_integer_value(id));
             lnk_resp_header(r, "location", loc);
         }
         lnk_resp_header(r, "idempotent-replayed", "true");

@@ -586,9 +586,6 @@ def test_domains(server):
         assert slug(r) == "not-found"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a replayed 201 of POST /api/v1/domains carries the Location of a "
-                          "link with the domain's id (idempotency.c builds /api/v1/links/<id>)")
 def test_domain_create_replay(server):
     c = server
     key = {"Idempotency-Key": uniq("oa1dk")}
