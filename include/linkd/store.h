@@ -49,7 +49,8 @@ enum lnk_op_kind {
                               a 'created' event */
     LNK_OP_URL_UPDATE,     /* url: id + patch, owner_guard -> out; 'updated' events */
     LNK_OP_URL_DELETE,     /* url: id, owner_guard -> out; soft delete + 'deleted' (once) */
-    LNK_OP_URL_IMPORT,     /* rows: urls upserted by id -> imported */
+    LNK_OP_URL_IMPORT,     /* rows: urls upserted by id -> imported; a url's domain_id 0
+                              keeps an existing url's domain (a new one: the default) */
     LNK_OP_EVENT_LIST,     /* list: q -> events */
     LNK_OP_EVENT_GET,      /* event: id, owner_guard -> out */
     LNK_OP_EVENT_CREATE,   /* event: in (user_id 0 = the url's owner, timestamp 0 = now),
@@ -60,7 +61,8 @@ enum lnk_op_kind {
     LNK_OP_EVENT_BULK,     /* rows: events, each alone -> results; has_id: upsert as
                               EVENT_IMPORT, else created as EVENT_CREATE; owner_guard */
     LNK_OP_CLICKS_APPEND,  /* clicks: clicks -> written (clicks of vanished urls are not) */
-    LNK_OP_COUNT_ROWS,     /* counts: -> users, urls, events, keys, retired_codes, clicks */
+    LNK_OP_COUNT_ROWS,     /* counts: -> users, urls, events, keys, retired_codes, clicks,
+                              domains */
     LNK_OP_STATS,          /* stats: owner_guard (0: every row) -> totals and types */
     LNK_OP_URL_STATS,      /* url_stats: id -> url, clicks, last_click_at, days */
     LNK_OP_KEY_CREATE,     /* key: in + key_hash -> out; a user key needs its user */
@@ -87,6 +89,9 @@ enum lnk_op_kind {
     LNK_OP_DOMAIN_CREATE,  /* domain: in -> out; LNK_EEXISTS ("host") when the host is listed */
     LNK_OP_DOMAIN_UPDATE,  /* domain: id + patch -> out */
     LNK_OP_DOMAIN_DELETE,  /* domain: id -> out; LNK_EEXISTS ("links") while a url names it */
+    LNK_OP_DOMAIN_IMPORT,  /* rows: domains upserted by id, every field kept -> imported;
+                              LNK_EEXISTS ("host"), nothing written, when another domain
+                              holds a host */
 };
 
 /* The head of every operation. */
@@ -197,10 +202,11 @@ struct lnk_import_rows {
     struct lnk_event *events;
     struct lnk_api_key *keys; /* KEY_IMPORT, with key_hashes[i] the hash of keys[i] */
     const char *const *key_hashes;
-    const char *const *codes; /* RETIRED_IMPORT */
-    bool *has_id;             /* n flags; NULL: id > 0 says it */
-    bool *reuse;              /* URL_BULK: n flags (NULL: none) */
-    size_t *lines;            /* the CSV line of each row, when parsed from CSV; or NULL */
+    const char *const *codes;   /* RETIRED_IMPORT */
+    struct lnk_domain *domains; /* DOMAIN_IMPORT */
+    bool *has_id;               /* n flags; NULL: id > 0 says it */
+    bool *reuse;                /* URL_BULK: n flags (NULL: none) */
+    size_t *lines;              /* the CSV line of each row, when parsed from CSV; or NULL */
     size_t n_skips;
     struct lnk_import_skip *skips;
 };
@@ -283,6 +289,7 @@ struct lnk_op_counts {
     int64_t keys;          /* API keys, revoked ones included */
     int64_t retired_codes; /* codes never to be handed out again */
     int64_t clicks;        /* from the rollups, as STATS counts them */
+    int64_t domains;
 };
 
 /* Events of one type (STATS). */

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* `linkd copy TO_URL`: copies the database the settings name (the source)
- * into TO_URL (the target): users, urls, events, API keys and retired
- * codes, ids kept. It is how one SQLite node grows into several nodes on
- * PostgreSQL (docs/deploy.md, ADR 0013). The source is read in chunks
- * through streamed lists, the next chunk read while the one before is
- * written; the target is written through the import ops, so that its own
- * rules hold: sequences move past the copied ids, click rollups come out
- * exact, every row is an upsert by id (a second run changes nothing). It
- * ends by comparing the counts of both. Runs on the main thread; the
- * source's reader threads fill the chunks. */
+ * into TO_URL (the target): domains, users, urls (each on its domain),
+ * events, API keys and retired codes, ids kept. It is how one SQLite node
+ * grows into several nodes on PostgreSQL (docs/deploy.md, ADR 0013). The
+ * source is read in chunks through streamed lists, the next chunk read
+ * while the one before is written; the target is written through the
+ * import ops, so that its own rules hold: sequences move past the copied
+ * ids, click rollups come out exact, every row is an upsert by id (a
+ * second run changes nothing). It ends by comparing the counts of both.
+ * Runs on the main thread; the source's reader threads fill the chunks. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -287,6 +287,34 @@ static int copy_table(struct copy *cp, const struct table *t, int64_t total, int
     return rc;
 }
 
+/* Domains are few: read whole and written in one op before the urls that
+ * name them, every field and id kept. */
+static int copy_domains(struct copy *cp, int64_t *copied)
+{
+    struct lnk_op_domain *list = LNK_OP_AS(lnk_store_op_new(LNK_OP_DOMAIN_LIST), domain);
+    struct lnk_op_rows *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_DOMAIN_IMPORT), rows);
+    int rc = lnk_store_run(cp->src, &list->op);
+    if (rc != LNK_OK) {
+        fail(cp, "reading domains from the source: %s", lnk_strerror(rc));
+        goto out;
+    }
+    op->rows.n = list->n_domains;
+    op->rows.domains = list->domains;
+    rc = list->n_domains ? lnk_store_run(cp->dst, &op->op) : LNK_OK;
+    if (rc != LNK_OK) {
+        fail(cp, "domains: %s%s%s", lnk_strerror(rc), op->op.err_field ? ", in " : "",
+             op->op.err_field ? op->op.err_field : "");
+        goto out;
+    }
+    *copied = (int64_t)list->n_domains;
+    show_progress(cp, "domains", *copied, *copied);
+    end_progress(cp);
+out:
+    lnk_store_op_free(&op->op);
+    lnk_store_op_free(&list->op);
+    return rc;
+}
+
 /* API keys are few: read whole, with their hashes, and written in one op,
  * every field kept, so that each key goes on working (or stays revoked). */
 static int copy_keys(struct copy *cp, int64_t *copied)
@@ -329,6 +357,7 @@ static int count_rows(struct copy *cp, struct lnk_store *s, const char *which,
         out->keys = op->keys;
         out->retired_codes = op->retired_codes;
         out->clicks = op->clicks;
+        out->domains = op->domains;
     } else {
         fail(cp, "counting the rows of the %s: %s", which, lnk_strerror(rc));
     }
@@ -340,9 +369,11 @@ static int count_rows(struct copy *cp, struct lnk_store *s, const char *which,
  * difference on stderr. */
 static int compare_counts(const struct lnk_op_counts *a, const struct lnk_op_counts *b)
 {
-    const char *names[] = {"users", "urls", "events", "keys", "retired codes", "clicks"};
-    const int64_t src[] = {a->users, a->urls, a->events, a->keys, a->retired_codes, a->clicks};
-    const int64_t dst[] = {b->users, b->urls, b->events, b->keys, b->retired_codes, b->clicks};
+    const char *names[] = {"domains", "users", "urls", "events", "keys", "retired codes", "clicks"};
+    const int64_t src[] = {a->domains, a->users,         a->urls,  a->events,
+                           a->keys,    a->retired_codes, a->clicks};
+    const int64_t dst[] = {b->domains, b->users,         b->urls,  b->events,
+                           b->keys,    b->retired_codes, b->clicks};
     int code = 0;
     printf("%-14s %14s %14s\n", "", "source", "target");
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -397,23 +428,25 @@ static int open_store(const struct lnk_config *cfg, const char *url, const char 
 static int run_copy(struct copy *cp)
 {
     struct lnk_op_counts src = {0}, dst = {0};
-    int64_t users = 0, urls = 0, events = 0, keys = 0, codes = 0;
+    int64_t domains = 0, users = 0, urls = 0, events = 0, keys = 0, codes = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (count_rows(cp, cp->src, "source", &src) != LNK_OK)
         return 1;
-    /* users, then urls, then events: each names rows already copied */
-    if (copy_table(cp, &USERS, src.users, &users) != LNK_OK ||
+    /* domains and users, then urls, then events: each names rows already
+     * copied */
+    if (copy_domains(cp, &domains) != LNK_OK ||
+        copy_table(cp, &USERS, src.users, &users) != LNK_OK ||
         copy_table(cp, &URLS, src.urls, &urls) != LNK_OK ||
         copy_table(cp, &EVENTS, src.events, &events) != LNK_OK || copy_keys(cp, &keys) != LNK_OK ||
         copy_table(cp, &CODES, src.retired_codes, &codes) != LNK_OK)
         return 1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("copied %lld users, %lld urls, %lld events, %lld keys and %lld retired codes from %s "
-           "to %s in %.1f s\n",
-           (long long)users, (long long)urls, (long long)events, (long long)keys, (long long)codes,
-           cp->src_shown, cp->dst_shown, secs);
+    printf("copied %lld domains, %lld users, %lld urls, %lld events, %lld keys and %lld retired "
+           "codes from %s to %s in %.1f s\n",
+           (long long)domains, (long long)users, (long long)urls, (long long)events,
+           (long long)keys, (long long)codes, cp->src_shown, cp->dst_shown, secs);
     if (count_rows(cp, cp->src, "source", &src) != LNK_OK ||
         count_rows(cp, cp->dst, "target", &dst) != LNK_OK)
         return 1;

@@ -248,6 +248,7 @@ static enum family family_of(enum lnk_op_kind kind)
     case LNK_OP_EVENT_BULK:
     case LNK_OP_KEY_IMPORT:
     case LNK_OP_RETIRED_IMPORT:
+    case LNK_OP_DOMAIN_IMPORT:
         return F_ROWS;
     case LNK_OP_CLICKS_APPEND:
         return F_CLICKS;
@@ -395,7 +396,7 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
         break;
     case F_COUNTS: {
         struct lnk_op_counts *c = LNK_OP_AS(op, counts);
-        c->users = c->urls = c->events = c->keys = c->retired_codes = c->clicks = 0;
+        c->users = c->urls = c->events = c->keys = c->retired_codes = c->clicks = c->domains = 0;
         break;
     }
     case F_STATS: {

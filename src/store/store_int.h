@@ -217,7 +217,8 @@ struct lnk_store_ops {
     /* Deletes the user, its urls, their events and its keys. */
     int (*user_delete)(struct lnk_store_bconn *c, int64_t id);
     /* Inserts u (u->id 0: a new id; else upsert by id, every field
-     * written); out is the stored row. A new url is refused, and nothing
+     * written but a NULL opts or a domain_id 0, which keep an existing
+     * url's); out is the stored row. A new url is refused, and nothing
      * written, with LNK_ENOTFOUND when its user does not exist, else
      * LNK_EEXISTS when another url holds the code or it was retired (a
      * deleted url's code is never reissued): one statement when it
@@ -244,12 +245,13 @@ struct lnk_store_ops {
      * NULL: nobody reads it, and a failure may be reported by the next
      * primitive that returns a result instead (a backend that pipelines). */
     int (*event_put)(struct lnk_store_bconn *c, const struct lnk_event *e, int64_t *id);
-    /* Upserts every row of set by id in one go, every field written, and
-     * moves the table's id sequence past the largest id; prior[i] (set->n of
-     * them, the caller's) gets what row i replaced. Writes nothing and
-     * returns LNK_EEXISTS when a row would be refused on its own: a user or
-     * url it names does not exist, or its username, email or code belongs
-     * to a row with another id. */
+    /* Upserts every row of set by id in one go, every field written (as
+     * url_put writes a url), and moves the table's id sequence past the
+     * largest id; prior[i] (set->n of them, the caller's) gets what row i
+     * replaced. Writes nothing and returns LNK_EEXISTS when a row would be
+     * refused on its own: a user, url or domain it names does not exist, or
+     * its username, email or code (on the url's domain) belongs to a row
+     * with another id. */
     int (*import_set)(struct lnk_store_bconn *c, const struct lnk_import_set *set,
                       struct lnk_import_prior *prior);
     /* Appends click rows, in the given order. */
@@ -274,6 +276,10 @@ struct lnk_store_ops {
      * written, when another holds the host. out is the stored row. */
     int (*domain_insert)(struct lnk_store_bconn *c, const struct lnk_domain *d, struct lnk_arena *a,
                          struct lnk_domain *out);
+    /* Upserts domain d->id with every field, moving the id sequence past
+     * it; LNK_EEXISTS, and nothing written, when another domain holds the
+     * host. */
+    int (*domain_put)(struct lnk_store_bconn *c, const struct lnk_domain *d);
     /* Writes root_url, not_found_url and fallback_url of domain d->id. */
     int (*domain_set)(struct lnk_store_bconn *c, const struct lnk_domain *d);
     /* Deletes domain id unless a url names it (*in_use, nothing written). */

@@ -117,6 +117,8 @@ enum stmt_id {
     ST_DOMAIN_LIST,
     ST_DOMAIN_GET,
     ST_DOMAIN_INSERT,
+    ST_DOMAIN_PUT,
+    ST_DOMAIN_SEQ,
     ST_DOMAIN_SET,
     ST_DOMAIN_DELETE,
     ST_DOMAIN_IN_USE,
@@ -125,10 +127,9 @@ enum stmt_id {
 
 #define USER_COLS "id, username, email, created_at"
 #define URL_COLS                                                                                   \
-    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts"
-/* what a read of a url selects: the written columns and its domain */
-#define URL_READ_COLS URL_COLS ", domain_id"
-#define DOMAIN_COLS   "id, host, root_url, not_found_url, fallback_url, created_at"
+    "id, user_id, short_code, original_url, title, is_active, created_at, updated_at, opts,"       \
+    " domain_id"
+#define DOMAIN_COLS "id, host, root_url, not_found_url, fallback_url, created_at"
 /* the key a retired code is kept under: "<domain id>:<code>", or the code
  * alone on the default domain (migration 3) */
 #define RETIRED_KEY(dom, code)                                                                     \
@@ -143,7 +144,7 @@ enum stmt_id {
     " $7::bigint, $8, $9::bigint WHERE EXISTS (SELECT 1 FROM users WHERE id = $1::bigint)"         \
     " AND ($9::bigint IS NULL OR EXISTS (SELECT 1 FROM domains WHERE id = $9::bigint))"            \
     " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = " RETIRED_KEY(                      \
-        "$9::bigint", "$2") ") ON CONFLICT DO NOTHING RETURNING " URL_READ_COLS
+        "$9::bigint", "$2") ") ON CONFLICT DO NOTHING RETURNING " URL_COLS
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN",
@@ -174,27 +175,29 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_USER_UPDATE] = "UPDATE users SET username = coalesce($2, username),"
                        " email = coalesce($3, email) WHERE id = $1::bigint",
     [ST_USER_DELETE] = "DELETE FROM users WHERE id = $1::bigint",
-    [ST_URL_GET] = "SELECT " URL_READ_COLS " FROM urls WHERE id = $1::bigint",
+    [ST_URL_GET] = "SELECT " URL_COLS " FROM urls WHERE id = $1::bigint",
     /* through urls_domain_code (migration 3) */
-    [ST_URL_BY_CODE] = "SELECT " URL_READ_COLS " FROM urls WHERE coalesce(domain_id, 0) ="
+    [ST_URL_BY_CODE] = "SELECT " URL_COLS " FROM urls WHERE coalesce(domain_id, 0) ="
                        " $2::bigint AND short_code = $1",
     [ST_URL_OWNER] = "SELECT user_id FROM urls WHERE id = $1::bigint",
-    [ST_URL_BY_DEST] = "SELECT " URL_READ_COLS " FROM urls WHERE user_id = $1::bigint"
+    [ST_URL_BY_DEST] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint"
                        " AND md5(original_url) = md5($2) AND original_url = $2"
                        " ORDER BY is_active DESC, id DESC LIMIT 1",
-    [ST_URLS_OF_USER] = "SELECT " URL_READ_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
+    [ST_URLS_OF_USER] = "SELECT " URL_COLS " FROM urls WHERE user_id = $1::bigint ORDER BY id",
     [ST_URL_INSERT] = URL_INSERT,
     /* the url and its 'created' event ($9: details) in one statement */
     [ST_URL_SEND] = "WITH u AS (" URL_INSERT "), e AS (INSERT INTO events (url_id, user_id,"
                     " event_type, timestamp, details) SELECT id, user_id, 'created', created_at,"
-                    " $10 FROM u) SELECT " URL_READ_COLS " FROM u",
+                    " $10 FROM u) SELECT " URL_COLS " FROM u",
+    /* no options (NULL) or no domain (NULL) keep an existing url's */
     [ST_URL_UPSERT] = "INSERT INTO urls (" URL_COLS ") VALUES ($1::bigint, $2::bigint, $3, $4, $5,"
-                      " $6::boolean, $7::bigint, $8::bigint, $9)"
+                      " $6::boolean, $7::bigint, $8::bigint, $9, $10::bigint)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
                       " short_code = excluded.short_code, original_url = excluded.original_url,"
                       " title = excluded.title, is_active = excluded.is_active,"
                       " created_at = excluded.created_at, updated_at = excluded.updated_at,"
-                      " opts = coalesce(excluded.opts, urls.opts)",
+                      " opts = coalesce(excluded.opts, urls.opts),"
+                      " domain_id = coalesce(excluded.domain_id, urls.domain_id)",
     [ST_URL_SEQ] = "SELECT setval('urls_id_seq', greatest($1::bigint,"
                    " (SELECT last_value FROM urls_id_seq)))",
     /* a row back: a slot taken (the first insert, or a count under $2) */
@@ -228,7 +231,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_COUNTS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
                   " (SELECT count(*) FROM events), (SELECT count(*) FROM api_keys),"
                   " (SELECT count(*) FROM retired_codes),"
-                  " (SELECT coalesce(sum(clicks), 0) FROM link_clicks)",
+                  " (SELECT coalesce(sum(clicks), 0) FROM link_clicks),"
+                  " (SELECT count(*) FROM domains)",
     /* clicks from the rollups, the other types through their partial index */
     [ST_STATS_TOTALS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
                         " (SELECT count(*) FROM urls WHERE is_active)",
@@ -315,6 +319,15 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DOMAIN_INSERT] = "INSERT INTO domains (host, root_url, not_found_url, fallback_url,"
                          " created_at) VALUES ($1, $2, $3, $4, $5::bigint) ON CONFLICT DO NOTHING"
                          " RETURNING " DOMAIN_COLS,
+    /* a host that another domain holds writes nothing (no row back) */
+    [ST_DOMAIN_PUT] = "INSERT INTO domains (" DOMAIN_COLS ") SELECT $1::bigint, $2, $3, $4, $5,"
+                      " $6::bigint WHERE NOT EXISTS (SELECT 1 FROM domains WHERE host = $2"
+                      " AND id <> $1::bigint) ON CONFLICT (id) DO UPDATE SET host = excluded.host,"
+                      " root_url = excluded.root_url, not_found_url = excluded.not_found_url,"
+                      " fallback_url = excluded.fallback_url, created_at = excluded.created_at"
+                      " RETURNING id",
+    [ST_DOMAIN_SEQ] = "SELECT setval('domains_id_seq', greatest($1::bigint,"
+                      " (SELECT last_value FROM domains_id_seq)))",
     [ST_DOMAIN_SET] = "UPDATE domains SET root_url = $2, not_found_url = $3, fallback_url = $4"
                       " WHERE id = $1::bigint",
     [ST_DOMAIN_DELETE] = "DELETE FROM domains WHERE id = $1::bigint",
@@ -330,9 +343,13 @@ static const char *const stmt_sql[ST__COUNT] = {
                             " FROM import_users ON CONFLICT (id) DO UPDATE SET"
                             " username = excluded.username, email = excluded.email,"
                             " created_at = excluded.created_at",
-    [ST_IMPORT_URLS_REFUSED] = "SELECT 1 FROM import_urls s WHERE NOT EXISTS (SELECT 1 FROM users"
-                               " WHERE id = s.user_id) OR EXISTS (SELECT 1 FROM urls u"
-                               " WHERE u.short_code = s.short_code AND u.id <> s.id) LIMIT 1",
+    /* a code is held on the url's domain: no domain keeps an existing url's */
+    [ST_IMPORT_URLS_REFUSED] =
+        "SELECT 1 FROM import_urls s WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = s.user_id)"
+        " OR (s.domain_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM domains"
+        " WHERE id = s.domain_id)) OR EXISTS (SELECT 1 FROM urls u"
+        " WHERE coalesce(u.domain_id, 0) = coalesce(s.domain_id, (SELECT o.domain_id FROM urls o"
+        " WHERE o.id = s.id), 0) AND u.short_code = s.short_code AND u.id <> s.id) LIMIT 1",
     [ST_IMPORT_URLS_PRIOR] = "SELECT s.i FROM import_urls s JOIN urls u ON u.id = s.id",
     [ST_IMPORT_URLS_PUT] = "INSERT INTO urls (" URL_COLS ") SELECT " URL_COLS " FROM import_urls"
                            " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
@@ -340,7 +357,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                            " original_url = excluded.original_url, title = excluded.title,"
                            " is_active = excluded.is_active, created_at = excluded.created_at,"
                            " updated_at = excluded.updated_at,"
-                           " opts = coalesce(excluded.opts, urls.opts)",
+                           " opts = coalesce(excluded.opts, urls.opts),"
+                           " domain_id = coalesce(excluded.domain_id, urls.domain_id)",
     [ST_IMPORT_EVENTS_REFUSED] =
         "SELECT 1 FROM import_events s WHERE NOT EXISTS (SELECT 1 FROM urls"
         " WHERE id = s.url_id) OR (s.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users"
@@ -361,7 +379,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     " created_at bigint);"                                                                         \
     "CREATE TEMPORARY TABLE import_urls (i integer, id bigint, user_id bigint, short_code text,"   \
     " original_url text, title text, is_active boolean, created_at bigint, updated_at bigint,"     \
-    " opts text);"                                                                                 \
+    " opts text, domain_id bigint);"                                                               \
     "CREATE TEMPORARY TABLE import_events (i integer, id bigint, url_id bigint, user_id bigint,"   \
     " event_type text, timestamp bigint, details text);"
 
@@ -998,6 +1016,7 @@ static int pg_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
         out->keys = col_i64(res, 0, 3);
         out->retired_codes = col_i64(res, 0, 4);
         out->clicks = col_i64(res, 0, 5);
+        out->domains = col_i64(res, 0, 6);
     } else if (rc == LNK_OK) {
         rc = LNK_EBACKEND;
     }
@@ -1188,7 +1207,7 @@ static void build_list(enum lnk_row_kind k, unsigned mask, const struct lnk_list
 {
     static const char *const select_sql[] = {
         [LNK_ROW_USER] = "SELECT " USER_COLS " FROM users",
-        [LNK_ROW_URL] = "SELECT " URL_READ_COLS " FROM urls",
+        [LNK_ROW_URL] = "SELECT " URL_COLS " FROM urls",
         [LNK_ROW_EVENT] = "SELECT " EVENT_COLS " FROM events",
     };
     static const char *const table[] = {" FROM users", " FROM urls", " FROM events"};
@@ -1371,6 +1390,7 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
     p_i64(&p, u->created_at);
     p_i64(&p, u->updated_at);
     p_text(&p, u->opts);
+    p_id(&p, u->domain_id);
     rc = exec(c, ST_URL_UPSERT, &p);
     struct params s = {0};
     p_i64(&s, u->id);
@@ -1640,9 +1660,11 @@ static int stage_row(struct lnk_buf *buf, const struct lnk_import_set *set, size
             rc = lnk_buf_printf(buf, "%c\t%lld\t%lld\t", u->is_active ? 't' : 'f',
                                 (long long)u->created_at, (long long)u->updated_at);
         if (rc == LNK_OK)
-            rc = u->opts ? copy_text(buf, u->opts) : lnk_buf_append(buf, "\\N", 2);
-        if (rc == LNK_OK)
-            rc = lnk_buf_append(buf, "\n", 1);
+            rc = copy_field(buf, u->opts);
+        if (rc == LNK_OK && u->domain_id > 0)
+            rc = lnk_buf_printf(buf, "%lld\n", (long long)u->domain_id);
+        else if (rc == LNK_OK)
+            rc = lnk_buf_append(buf, "\\N\n", 3);
     } else {
         const struct lnk_event *e = &set->events[i];
         id = e->id;
@@ -1840,6 +1862,26 @@ static int pg_domain_insert(struct lnk_store_bconn *c, const struct lnk_domain *
     p_i64(&p, d->created_at);
     LOAD_ONE(c, ST_DOMAIN_INSERT, &p, read_domain, a, out);
     return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the host is listed */
+}
+
+static int pg_domain_put(struct lnk_store_bconn *c, const struct lnk_domain *d)
+{
+    struct params p = {0};
+    int64_t id = 0;
+    p_i64(&p, d->id);
+    p_text(&p, d->host);
+    p_text(&p, d->root_url);
+    p_text(&p, d->not_found_url);
+    p_text(&p, d->fallback_url);
+    p_i64(&p, d->created_at);
+    int rc = query_i64(c, ST_DOMAIN_PUT, &p, &id);
+    if (rc == LNK_ENOTFOUND)
+        return LNK_EEXISTS; /* no row back: the host is another domain's */
+    struct params s = {0};
+    p_i64(&s, d->id);
+    if (rc == LNK_OK)
+        rc = exec(c, ST_DOMAIN_SEQ, &s);
+    return rc;
 }
 
 static int pg_domain_set(struct lnk_store_bconn *c, const struct lnk_domain *d)
@@ -2279,6 +2321,7 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .key_revoke = pg_key_revoke,
     .retired_add = pg_retired_add,
     .domain_insert = pg_domain_insert,
+    .domain_put = pg_domain_put,
     .domain_set = pg_domain_set,
     .domain_delete = pg_domain_delete,
     .seq_reserve = pg_seq_reserve,

@@ -571,6 +571,29 @@ static bool str_repeats(const char **v, size_t n)
     return false;
 }
 
+static int cmp_url_code(const void *a, const void *b)
+{
+    const struct lnk_url *x = *(const struct lnk_url *const *)a;
+    const struct lnk_url *y = *(const struct lnk_url *const *)b;
+    if (x->domain_id != y->domain_id)
+        return x->domain_id < y->domain_id ? -1 : 1;
+    return strcmp(x->short_code, y->short_code);
+}
+
+/* True when two of the n urls have one code on one domain. */
+static bool codes_repeat(const struct lnk_url *urls, size_t n)
+{
+    const struct lnk_url **v = lnk_xcalloc(n, sizeof(*v));
+    bool repeats = false;
+    for (size_t i = 0; i < n; i++)
+        v[i] = &urls[i];
+    qsort(v, n, sizeof(*v), cmp_url_code);
+    for (size_t i = 1; i < n && !repeats; i++)
+        repeats = cmp_url_code(&v[i], &v[i - 1]) == 0;
+    free(v);
+    return repeats;
+}
+
 /* Whether row i passes what the per-row path checks before it reads: an
  * id, the fields that must be there, and (users) a creation time. */
 static bool set_row_ok(const struct lnk_op_rows *op, size_t i)
@@ -601,20 +624,19 @@ static bool set_qualifies(const struct lnk_op_rows *op)
         if (!set_row_ok(op, i))
             return false;
     int64_t *ids = lnk_xcalloc(n, sizeof(*ids));
-    const char **keys = lnk_xcalloc(n, sizeof(*keys)), **mails = lnk_xcalloc(n, sizeof(*mails));
+    const char **names = lnk_xcalloc(n, sizeof(*names)), **mails = lnk_xcalloc(n, sizeof(*mails));
     for (size_t i = 0; i < n; i++) {
         ids[i] = kind == LNK_OP_USER_IMPORT  ? rows->users[i].id
                  : kind == LNK_OP_URL_IMPORT ? rows->urls[i].id
                                              : rows->events[i].id;
-        keys[i] = kind == LNK_OP_USER_IMPORT  ? rows->users[i].username
-                  : kind == LNK_OP_URL_IMPORT ? rows->urls[i].short_code
-                                              : "";
+        names[i] = kind == LNK_OP_USER_IMPORT ? rows->users[i].username : "";
         mails[i] = kind == LNK_OP_USER_IMPORT ? rows->users[i].email : "";
     }
-    bool ok = !i64_repeats(ids, n) && (kind == LNK_OP_EVENT_IMPORT || !str_repeats(keys, n)) &&
-              (kind != LNK_OP_USER_IMPORT || !str_repeats(mails, n));
+    bool ok = !i64_repeats(ids, n) &&
+              (kind != LNK_OP_USER_IMPORT || (!str_repeats(names, n) && !str_repeats(mails, n))) &&
+              (kind != LNK_OP_URL_IMPORT || !codes_repeat(rows->urls, n));
     free(ids);
-    free(keys);
+    free(names);
     free(mails);
     return ok;
 }
@@ -953,9 +975,10 @@ static int url_delete(struct lnk_store_rules *r, struct lnk_op_url *op, int64_t 
     return rc;
 }
 
-/* Strict upsert by id of one url: an unknown owner is LNK_EINVAL ("user"),
- * a code held by another url LNK_EEXISTS ("short_code"). The generator's
- * sequence is not touched; it skips imported codes when it reaches them. */
+/* Strict upsert by id of one url: an unknown owner or domain is
+ * LNK_EINVAL ("user", "domain"), a code held by another url on its domain
+ * LNK_EEXISTS ("short_code"). The generator's sequence is not touched; it
+ * skips imported codes when it reaches them. */
 static int import_url(struct lnk_store_rules *r, struct lnk_store_op *op, const struct lnk_url *u)
 {
     struct lnk_store_bconn *c = r->ops->writer(r->b);
@@ -965,6 +988,11 @@ static int import_url(struct lnk_store_rules *r, struct lnk_store_op *op, const 
         return LNK_EINVAL;
     }
     int rc = user_exists(r->ops, c, op, u->user_id);
+    if (rc == LNK_OK && u->domain_id > 0) {
+        struct lnk_domain d;
+        rc = r->ops->domain_get(c, u->domain_id, &op->arena, &d);
+        not_found(op, &rc, "domain");
+    }
     if (rc == LNK_ENOTFOUND)
         rc = LNK_EINVAL;
     if (rc == LNK_OK)
@@ -1567,6 +1595,29 @@ static int domain_create(struct lnk_store_rules *r, struct lnk_op_domain *op, in
     return rc;
 }
 
+/* Strict upserts by id of domains, every field kept (`linkd copy`), so
+ * that the urls that name them keep their domain: a row without an id or
+ * a host is LNK_EINVAL ("domain"), a host another domain holds
+ * LNK_EEXISTS ("host"). */
+static int domain_import(struct lnk_store_rules *r, struct lnk_op_rows *op, int64_t now)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    const struct lnk_import_rows *rows = &op->rows;
+    int64_t imported = 0;
+    int rc = rows->n && !rows->domains ? LNK_EINVAL : LNK_OK;
+    for (size_t i = 0; i < rows->n && rc == LNK_OK; i++) {
+        struct lnk_domain d = rows->domains[i];
+        d.created_at = d.created_at > 0 ? d.created_at : now;
+        rc = d.id > 0 && d.host && *d.host ? r->ops->domain_put(c, &d) : LNK_EINVAL;
+        imported += rc == LNK_OK;
+    }
+    if (rc == LNK_EINVAL || rc == LNK_EEXISTS)
+        op->op.err_field = rc == LNK_EINVAL ? "domain" : "host";
+    if (rc == LNK_OK)
+        op->imported += imported;
+    return rc;
+}
+
 static int domain_update(struct lnk_store_rules *r, struct lnk_op_domain *op)
 {
     struct lnk_store_bconn *c = r->ops->writer(r->b);
@@ -1647,6 +1698,8 @@ static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
         return domain_update(r, LNK_OP_AS(op, domain));
     case LNK_OP_DOMAIN_DELETE:
         return domain_delete(r, LNK_OP_AS(op, domain));
+    case LNK_OP_DOMAIN_IMPORT:
+        return domain_import(r, LNK_OP_AS(op, rows), now);
     case LNK_OP_CLICK_SLOT: {
         struct lnk_op_slot *s = LNK_OP_AS(op, slot);
         return s->max > 0 ? r->ops->slot_take(r->ops->writer(r->b), s->url_id, s->max, &s->taken)

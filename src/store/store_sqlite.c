@@ -83,6 +83,7 @@ enum stmt_id {
     ST_DOMAIN_LIST,
     ST_DOMAIN_GET,
     ST_DOMAIN_INSERT,
+    ST_DOMAIN_PUT,
     ST_DOMAIN_SET,
     ST_DOMAIN_DELETE,
     ST_DOMAIN_IN_USE,
@@ -114,7 +115,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_COUNT_ROWS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
                       " (SELECT count(*) FROM events), (SELECT count(*) FROM api_keys),"
                       " (SELECT count(*) FROM retired_codes),"
-                      " (SELECT coalesce(sum(clicks), 0) FROM link_clicks)",
+                      " (SELECT coalesce(sum(clicks), 0) FROM link_clicks),"
+                      " (SELECT count(*) FROM domains)",
     [ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     [ST_USER_ID_BY_NAME] = "SELECT id FROM users WHERE username = ?1",
     [ST_USER_ID_BY_EMAIL] = "SELECT id FROM users WHERE email = ?1",
@@ -154,14 +156,16 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " AND NOT EXISTS (SELECT 1 FROM retired_codes WHERE code = " RETIRED_KEY(
                           "?9", "?2") ")"
                                       " ON CONFLICT DO NOTHING RETURNING " URL_COLS,
-    /* an existing url keeps its domain */
+    /* no options (NULL) or no domain (NULL) keep an existing url's */
     [ST_URL_UPSERT] = "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active,"
-                      " created_at, updated_at, opts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                      " created_at, updated_at, opts, domain_id)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
                       " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,"
                       " short_code = excluded.short_code, original_url = excluded.original_url,"
                       " title = excluded.title, is_active = excluded.is_active,"
                       " created_at = excluded.created_at, updated_at = excluded.updated_at,"
-                      " opts = coalesce(excluded.opts, urls.opts)",
+                      " opts = coalesce(excluded.opts, urls.opts),"
+                      " domain_id = coalesce(excluded.domain_id, urls.domain_id)",
     /* a row back: a slot taken (the first insert, or a count under ?2) */
     [ST_SLOT_TAKE] = "INSERT INTO link_slots (url_id, used) SELECT ?1, 1"
                      " WHERE EXISTS (SELECT 1 FROM urls WHERE id = ?1)"
@@ -250,6 +254,13 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DOMAIN_INSERT] = "INSERT INTO domains (host, root_url, not_found_url, fallback_url,"
                          " created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"
                          " RETURNING " DOMAIN_COLS,
+    /* a host that another domain holds writes nothing (no row back) */
+    [ST_DOMAIN_PUT] = "INSERT INTO domains (" DOMAIN_COLS ") SELECT ?1, ?2, ?3, ?4, ?5, ?6"
+                      " WHERE NOT EXISTS (SELECT 1 FROM domains WHERE host = ?2 AND id <> ?1)"
+                      " ON CONFLICT (id) DO UPDATE SET host = excluded.host,"
+                      " root_url = excluded.root_url, not_found_url = excluded.not_found_url,"
+                      " fallback_url = excluded.fallback_url, created_at = excluded.created_at"
+                      " RETURNING id",
     [ST_DOMAIN_SET] = "UPDATE domains SET root_url = ?2, not_found_url = ?3, fallback_url = ?4"
                       " WHERE id = ?1",
     [ST_DOMAIN_DELETE] = "DELETE FROM domains WHERE id = ?1",
@@ -664,6 +675,7 @@ static int sq_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
         out->keys = sqlite3_column_int64(st, 3);
         out->retired_codes = sqlite3_column_int64(st, 4);
         out->clicks = sqlite3_column_int64(st, 5);
+        out->domains = sqlite3_column_int64(st, 6);
     }
     rc = src == SQLITE_ROW ? LNK_OK : src == SQLITE_DONE ? LNK_EBACKEND : lnk_sq_map_rc(src);
 out:
@@ -819,6 +831,19 @@ static int sq_retired_list(struct lnk_store_bconn *c, const char *after, int64_t
     return rc;
 }
 
+static int sq_domain_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_domain **out,
+                          size_t *n)
+{
+    return load_all(c, ST_DOMAIN_LIST, NO_ARGS, read_domain, sizeof(struct lnk_domain), a,
+                    (void **)out, n);
+}
+
+static int sq_domain_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
+                         struct lnk_domain *out)
+{
+    return load_one(c, ST_DOMAIN_GET, ARGS(A_I64(id)), read_domain, a, out);
+}
+
 /* ---- writes ------------------------------------------------------------------ */
 
 static int sq_user_put(struct lnk_store_bconn *c, const struct lnk_user *u, bool by_id, int64_t *id)
@@ -866,7 +891,8 @@ static int sq_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
     int rc = exec_stmt(c, ST_URL_UPSERT,
                        ARGS(A_I64(u->id), A_I64(u->user_id), A_TEXT(u->short_code),
                             A_TEXT(u->original_url), A_TEXT(u->title), A_BOOL(u->is_active),
-                            A_I64(u->created_at), A_I64(u->updated_at), A_TEXT(u->opts)),
+                            A_I64(u->created_at), A_I64(u->updated_at), A_TEXT(u->opts),
+                            A_ID(u->domain_id)),
                        NULL);
     if (rc == LNK_OK)
         rc = sq_url_get(c, u->id, a, out);
@@ -987,15 +1013,20 @@ static int check_set_row(struct lnk_store_bconn *c, const struct lnk_import_set 
     } else if (set->kind == LNK_ROW_URL) {
         const struct lnk_url *u = &set->urls[i];
         struct lnk_user owner;
-        struct lnk_url cur;
+        struct lnk_domain dom;
+        struct lnk_url cur = {0}, other = {0};
         rc = refused(sq_user_get(c, u->user_id, a, &owner), false, 0, 0);
+        if (rc == LNK_OK && u->domain_id > 0)
+            rc = refused(sq_domain_get(c, u->domain_id, a, &dom), false, 0, 0);
         if (rc == LNK_OK) {
-            rc = sq_url_by_code(c, 0, u->short_code, a, &cur); /* imports: the default domain */
-            rc = refused(rc, true, rc == LNK_OK ? cur.id : 0, u->id);
-        }
-        if (rc == LNK_OK) {
-            rc = sq_url_owner(c, u->id, &holder);
+            rc = sq_url_get(c, u->id, a, &cur);
             p->existed = rc == LNK_OK;
+            rc = rc == LNK_ENOTFOUND ? LNK_OK : rc;
+        }
+        if (rc == LNK_OK) { /* on the url's domain: no domain keeps an existing url's */
+            int64_t domain_id = u->domain_id > 0 ? u->domain_id : p->existed ? cur.domain_id : 0;
+            rc = sq_url_by_code(c, domain_id, u->short_code, a, &other);
+            rc = refused(rc, true, rc == LNK_OK ? other.id : 0, u->id);
         }
     } else {
         const struct lnk_event *e = &set->events[i];
@@ -1179,19 +1210,6 @@ static int sq_key_revoke(struct lnk_store_bconn *c, int64_t id, int64_t now)
     return exec_stmt(c, ST_KEY_REVOKE, ARGS(A_I64(id), A_I64(now)), NULL);
 }
 
-static int sq_domain_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_domain **out,
-                          size_t *n)
-{
-    return load_all(c, ST_DOMAIN_LIST, NO_ARGS, read_domain, sizeof(struct lnk_domain), a,
-                    (void **)out, n);
-}
-
-static int sq_domain_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
-                         struct lnk_domain *out)
-{
-    return load_one(c, ST_DOMAIN_GET, ARGS(A_I64(id)), read_domain, a, out);
-}
-
 static int sq_domain_insert(struct lnk_store_bconn *c, const struct lnk_domain *d,
                             struct lnk_arena *a, struct lnk_domain *out)
 {
@@ -1200,6 +1218,17 @@ static int sq_domain_insert(struct lnk_store_bconn *c, const struct lnk_domain *
                            A_TEXT(d->fallback_url), A_I64(d->created_at)),
                       read_domain, a, out);
     return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the host is listed */
+}
+
+static int sq_domain_put(struct lnk_store_bconn *c, const struct lnk_domain *d)
+{
+    int64_t id = 0;
+    int rc =
+        query_i64(c, ST_DOMAIN_PUT,
+                  ARGS(A_I64(d->id), A_TEXT(d->host), A_TEXT(d->root_url), A_TEXT(d->not_found_url),
+                       A_TEXT(d->fallback_url), A_I64(d->created_at)),
+                  &id);
+    return rc == LNK_ENOTFOUND ? LNK_EEXISTS : rc; /* no row back: the host is another's */
 }
 
 static int sq_domain_set(struct lnk_store_bconn *c, const struct lnk_domain *d)
@@ -1394,6 +1423,7 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .key_revoke = sq_key_revoke,
     .retired_add = sq_retired_add,
     .domain_insert = sq_domain_insert,
+    .domain_put = sq_domain_put,
     .domain_set = sq_domain_set,
     .domain_delete = sq_domain_delete,
     .seq_reserve = sq_seq_reserve,

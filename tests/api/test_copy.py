@@ -2,9 +2,10 @@
 """`linkd copy TO_URL` (docs/deploy.md, ADR 0013): a SQLite database made
 through the API, `linkd import` and `linkd keys` is copied into a fresh
 database, and linkd started on the copy must show every row as the source
-does: users, urls, events, click stats, redirects, API keys, retired codes,
-and ids that go on past the copied ones. Copying again changes no count;
-copying a database into itself is refused.
+does: domains, users, urls (each on its domain, with its options), events,
+click stats, redirects (by Host), API keys, retired codes, and ids that go
+on past the copied ones. Copying again changes no count; copying a database
+into itself is refused.
 
 The source is always a SQLite file, the way a node grows; the target is a
 database of the suite's backend (tests/api/backend.py): another SQLite file
@@ -23,7 +24,7 @@ from linkdproc import LinkdProcess, db_url, linkd_env, run_linkd
 
 pytestmark = pytest.mark.skipif(bool(BASE_URL), reason="process-level test; LNK_TEST_BASE_URL set")
 
-COUNT_NAMES = ("users", "urls", "events", "keys", "retired codes", "clicks")
+COUNT_NAMES = ("domains", "users", "urls", "events", "keys", "retired codes", "clicks")
 COPY_TIMEOUT_S = 600
 
 
@@ -75,8 +76,10 @@ def source(tmp_path_factory):
     """A SQLite database holding the seed (`linkd import`) and, made through
     the API: users with urls (custom codes, a generated one, a deactivated
     one), clicks by redirects and by POST /events, other events, a deleted
-    user whose codes are retired; then an admin key, a user key and a
-    revoked key (`linkd keys`). Tests read it and never change it."""
+    user whose codes are retired; two domains (domain_links) with one code
+    on each and on the default domain, options, a deactivated link and a
+    retired code on a domain; then an admin key, a user key and a revoked
+    key (`linkd keys`). Tests read it and never change it."""
     d = tmp_path_factory.mktemp("copy-source")
     db = d / "source.db"
     url = sqlite_url(db)
@@ -104,6 +107,7 @@ def source(tmp_path_factory):
         wait_events(c, 3, url_id=a1["id"], event_type="click")
         wait_events(c, 2, url_id=seed_url["id"], event_type="click")
         expect(c.delete(f"/users/{bob['id']}"), 204)
+        domains = domain_links(c, alice, tag)
     finally:
         problem = p.stop()
     assert problem is None, problem
@@ -112,7 +116,45 @@ def source(tmp_path_factory):
             "old": create_key(url, "copy-old", admin=True)}
     keys_cli(url, "revoke", str(key_ids(url)["copy-old"]))
     return {"db": db, "url": url, "keys": keys, "alice": alice, "a1": a1, "a2": a2, "off": off,
-            "gone": gone, "clicked": [a1["id"], a2["id"], seed_url["id"]]}
+            "gone": gone, "clicked": [a1["id"], a2["id"], seed_url["id"]], "domains": domains}
+
+
+def domain_links(c, alice, tag):
+    """Through /api/v1: domains a (root and not-found redirects) and b (a
+    fallback); the code `same` on the default domain, on a and on b, each
+    with other options (b's behind a password); on a, a deactivated link
+    and the code of a deleted user's link, retired there only."""
+    doms = {
+        "a": expect_json(c.post("/api/v1/domains", json={
+            "host": f"a-{tag}.example.com", "root_url": "https://example.com/a-root",
+            "not_found_url": "https://example.com/a-missing"}), 201),
+        "b": expect_json(c.post("/api/v1/domains", json={
+            "host": f"b-{tag}.example.com", "fallback_url": "https://example.com/b-fallback"}),
+            201),
+    }
+    same = f"same-{tag}"
+    options = {
+        "default": {"tags": ["plain"], "notes": "on the default domain"},
+        "a": {"redirect_type": 301, "tags": ["a", "mail"], "notes": "on a",
+              "valid_until": "2099-01-01T00:00:00Z"},
+        "b": {"redirect_type": 307, "forward_query": True, "max_clicks": 50,
+              "password": "pw-on-b"},
+    }
+    links = {}
+    for name, opts in options.items():
+        body = {"url": f"https://example.com/{name}-{tag}", "user_id": alice["id"], "code": same,
+                "domain": doms[name]["host"] if name in doms else None, **opts}
+        links[name] = expect_json(c.post("/api/v1/links", json=body), 201)
+    off = expect_json(c.post("/api/v1/links", json={
+        "url": f"https://example.com/off-{tag}", "user_id": alice["id"], "code": f"off-{tag}",
+        "domain": doms["a"]["host"]}), 201)
+    expect(c.delete(f"/api/v1/links/{off['id']}"), 204)
+    carol = new_user(c)
+    gone = expect_json(c.post("/api/v1/links", json={
+        "url": f"https://example.com/gone-{tag}", "user_id": carol["id"], "code": f"gone-{tag}",
+        "domain": doms["a"]["host"]}), 201)
+    expect(c.delete(f"/users/{carol['id']}"), 204)
+    return {"doms": doms, "same": same, "links": links, "off": off, "gone": gone["code"]}
 
 
 # ---------------------------------------------------------------- helpers
@@ -127,8 +169,8 @@ def counts_of(out):
     """{name: (source, target)} from the table `linkd copy` prints."""
     found = {}
     for line in out.splitlines():
-        m = re.fullmatch(r"\s*(users|urls|events|keys|retired codes|clicks)\s+(\d+)\s+(\d+)\s*",
-                         line)
+        m = re.fullmatch(r"\s*(domains|users|urls|events|keys|retired codes|clicks)\s+(\d+)"
+                         r"\s+(\d+)\s*", line)
         if m:
             found[m.group(1)] = (int(m.group(2)), int(m.group(3)))
     assert set(found) == set(COUNT_NAMES), f"no table of counts in:\n{out}"
@@ -230,6 +272,65 @@ def test_the_copy_never_reissues_a_retired_code_and_moves_ids_on(linkd, source, 
     ids = key_ids(target)
     create_key(target, "made-on-the-copy", admin=True)
     assert key_ids(target)["made-on-the-copy"] > max(ids.values())
+
+
+def test_the_copy_keeps_each_link_on_its_domain(linkd, source, target):
+    counts = copied(source, target)
+    assert counts["domains"] == (2, 2), counts
+    d = source["domains"]
+    doms, links, same = d["doms"], d["links"], d["same"]
+    admin = bearer(source["keys"]["admin"])
+    src, dst = start_on(linkd, source["url"]), start_on(linkd, target)
+
+    # the domains, every field and id as they were made
+    got = expect_json(dst.get("/api/v1/domains", headers=admin), 200)["data"]
+    assert got == [doms["a"], doms["b"]]
+    assert got == expect_json(src.get("/api/v1/domains", headers=admin), 200)["data"]
+
+    # each link on its domain, with its code and options, as the source shows it
+    for name, made in (*links.items(), ("off", d["off"])):
+        path = f"/api/v1/links/{made['id']}"
+        g = expect_json(dst.get(path, headers=admin), 200)
+        w = expect_json(src.get(path, headers=admin), 200)
+        assert g["domain"] == (doms[name if name != "off" else "a"]["host"]
+                               if name != "default" else None), g
+        for k in sorted(set(w) | set(g)):
+            if k == "short_url" and name == "default":  # on the request's host
+                assert g[k].endswith("/" + g["code"]), g
+                continue
+            assert g.get(k) == w.get(k), f"{name}: {k} copied as {g.get(k)!r}, was {w.get(k)!r}"
+        for k, v in made.items():  # and as it was made (a deactivation aside)
+            if k not in ("short_url", "active", "updated_at"):
+                assert g[k] == v, f"{name}: {k} copied as {g[k]!r}, made {v!r}"
+    assert links["a"]["code"] == links["b"]["code"] == links["default"]["code"] == same
+    assert links["a"]["redirect_type"] == 301 and links["b"]["password_protected"] is True
+
+    # the Host of a visit picks the domain on the copy
+    def visit(host, path, status, **headers):
+        return expect(dst.get(path, headers={"Host": host, **headers}), status)
+
+    ha, hb = doms["a"]["host"], doms["b"]["host"]
+    r = visit("unlisted.example.com", f"/{same}", 302)
+    assert r.headers["Location"] == links["default"]["url"]
+    r = visit(ha.upper(), f"/{same}", 301)
+    assert r.headers["Location"] == links["a"]["url"]
+    expect_error(dst.get(f"/{same}", headers={"Host": hb}), 401)  # b's is behind its password
+    r = visit(hb, f"/{same}", 307, **{"X-Link-Password": "pw-on-b"})
+    assert r.headers["Location"] == links["b"]["url"]
+    assert visit(ha, "/", 302).headers["Location"] == "https://example.com/a-root"
+    for code in (d["off"]["code"], d["gone"]):  # deactivated, retired: a's not-found page
+        assert visit(ha, f"/{code}", 302).headers["Location"] == "https://example.com/a-missing"
+    expect_error(dst.get(f"/{d['off']['code']}", headers={"Host": hb}), 404)
+
+    # the retired code stays retired on its domain only
+    alice = source["alice"]["id"]
+    body = {"url": "https://example.com/again", "user_id": alice, "code": d["gone"]}
+    r = dst.post("/api/v1/links", json={**body, "domain": ha}, headers=admin)
+    assert r.status_code == 409 and r.json()["type"].endswith(":code-taken"), r.text
+    again = expect_json(dst.post("/api/v1/links", json={**body, "domain": hb}, headers=admin), 201)
+    assert again["domain"] == hb and again["code"] == d["gone"]
+    r = dst.post("/api/v1/links", json={**body, "code": same, "domain": hb}, headers=admin)
+    assert r.status_code == 409, r.text
 
 
 def test_copying_again_changes_no_count(source, target):

@@ -272,15 +272,15 @@ static size_t count_events(struct lnk_store *s, int64_t url_id, const char *type
 }
 
 struct row_counts {
-    int64_t users, urls, events, keys, retired_codes, clicks;
+    int64_t users, urls, events, keys, retired_codes, clicks, domains;
 };
 
 static struct row_counts count_rows(struct lnk_store *s)
 {
     struct lnk_op_counts *op = OP_NEW(LNK_OP_COUNT_ROWS, counts);
     CHECK(OP_RUN(s, op) == LNK_OK, "COUNT_ROWS succeeds");
-    struct row_counts c = {op->users, op->urls,          op->events,
-                           op->keys,  op->retired_codes, op->clicks};
+    struct row_counts c = {op->users,         op->urls,   op->events, op->keys,
+                           op->retired_codes, op->clicks, op->domains};
     OP_FREE(op);
     return c;
 }
@@ -2764,6 +2764,174 @@ static void test_codes_are_unique_per_domain(void **state)
     CHECK(domain_rc(f->s, LNK_OP_DOMAIN_DELETE, a, &field) == LNK_ENOTFOUND, "once");
 }
 
+/* ---- imports of domains and of urls on them (`linkd copy`) --------------- */
+
+/* An import op of n domains or urls run; its rc, the field it names. */
+static int import_rows(struct lnk_store *s, enum lnk_op_kind kind, void *rows, size_t n,
+                       const char **field)
+{
+    struct lnk_op_rows *op = OP_NEW(kind, rows);
+    op->rows.n = n;
+    op->rows.domains = kind == LNK_OP_DOMAIN_IMPORT ? rows : NULL;
+    op->rows.urls = kind == LNK_OP_URL_IMPORT ? rows : NULL;
+    int rc = OP_RUN(s, op);
+    CHECK(rc != LNK_OK || op->imported == (int64_t)n, "every row counted");
+    *field = op->op.err_field; /* a literal of the rules */
+    OP_FREE(op);
+    return rc;
+}
+
+/* Whether url id is on domain_id with that code and those options. */
+static bool url_is(struct lnk_store *s, int64_t id, int64_t domain_id, const char *code,
+                   const char *opts)
+{
+    struct lnk_op_url *op = OP_NEW(LNK_OP_URL_GET, url);
+    op->id = id;
+    bool is = OP_RUN(s, op) == LNK_OK && op->out.domain_id == domain_id &&
+              str_is(op->out.short_code, code) &&
+              (opts ? str_is(op->out.opts, opts) : op->out.opts == NULL);
+    OP_FREE(op);
+    return is;
+}
+
+#define DM_URLS 18
+
+static void test_imports_carry_domains_and_urls_on_them(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    const char *field = NULL;
+    int64_t alice = add_user(s, "alice");
+    struct lnk_domain doms[] = {{.id = 7,
+                                 .host = "a.example",
+                                 .root_url = "https://example.com/a",
+                                 .fallback_url = "https://example.com/fb",
+                                 .created_at = 1700000001},
+                                {.id = 9,
+                                 .host = "b.example",
+                                 .not_found_url = "https://example.com/nf",
+                                 .created_at = 1700000002}};
+    CHECK(import_rows(s, LNK_OP_DOMAIN_IMPORT, doms, 2, &field) == LNK_OK, "DOMAIN_IMPORT");
+    CHECK(import_rows(s, LNK_OP_DOMAIN_IMPORT, doms, 2, &field) == LNK_OK, "and again");
+    struct lnk_op_domain *list = OP_NEW(LNK_OP_DOMAIN_LIST, domain);
+    CHECK(OP_RUN(s, list) == LNK_OK && list->n_domains == 2, "two domains");
+    const struct lnk_domain *a = &list->domains[0], *b = &list->domains[1];
+    CHECK(a->id == 7 && str_is(a->host, "a.example") &&
+              str_is(a->root_url, "https://example.com/a") && !a->not_found_url &&
+              str_is(a->fallback_url, "https://example.com/fb") && a->created_at == 1700000001,
+          "the first keeps its id and every field");
+    CHECK(b->id == 9 && str_is(b->host, "b.example") && !b->root_url &&
+              str_is(b->not_found_url, "https://example.com/nf") && !b->fallback_url &&
+              b->created_at == 1700000002,
+          "the second too");
+    OP_FREE(list);
+    struct lnk_domain clash = {.id = 10, .host = "a.example", .created_at = 1};
+    CHECK(import_rows(s, LNK_OP_DOMAIN_IMPORT, &clash, 1, &field) == LNK_EEXISTS &&
+              str_is(field, "host"),
+          "a host another domain holds is EEXISTS (host)");
+    struct lnk_domain no_id = {.host = "c.example", .created_at = 1};
+    CHECK(import_rows(s, LNK_OP_DOMAIN_IMPORT, &no_id, 1, &field) == LNK_EINVAL &&
+              str_is(field, "domain"),
+          "a domain without an id is EINVAL (domain)");
+    CHECK(count_rows(s).domains == 2, "neither was written");
+    CHECK(add_domain(s, "after.example") > 9, "a new domain's id comes after the imported ones");
+
+    /* one code on the default domain and on both domains, options on every
+     * other url: a chunk that goes in as one set, then a url alone */
+    static struct lnk_url urls[DM_URLS];
+    static char codes[DM_URLS][8];
+    for (size_t i = 0; i < DM_URLS; i++) {
+        snprintf(codes[i], sizeof(codes[i]), "Dm%04zu", i);
+        urls[i] = (struct lnk_url){.id = 100 + (int64_t)i,
+                                   .user_id = alice,
+                                   .short_code = i < 3 ? "same" : codes[i],
+                                   .original_url = "https://example.com/d",
+                                   .is_active = i != 4,
+                                   .created_at = 1700000100,
+                                   .updated_at = 1700000200,
+                                   .opts = i % 2 ? "{\"tags\":[\"x\"]}" : NULL,
+                                   .domain_id = i % 3 == 0   ? 0
+                                                : i % 3 == 1 ? 7
+                                                             : 9};
+    }
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, urls, DM_URLS, &field) == LNK_OK,
+          "a chunk of urls on three domains");
+    CHECK(by_code(s, 0, "same") == 100 && by_code(s, 7, "same") == 101 &&
+              by_code(s, 9, "same") == 102,
+          "one code on each domain");
+    CHECK(url_is(s, 101, 7, "same", "{\"tags\":[\"x\"]}") && url_is(s, 100, 0, "same", NULL) &&
+              url_is(s, 105, 9, "Dm0005", "{\"tags\":[\"x\"]}"),
+          "each url on its domain, with its options");
+    struct lnk_url one = urls[4];
+    one.id = 200;
+    one.short_code = "solo";
+    one.domain_id = 9;
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, &one, 1, &field) == LNK_OK &&
+              url_is(s, 200, 9, "solo", NULL),
+          "a url alone, on its domain");
+    struct row_counts c = count_rows(s);
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, urls, DM_URLS, &field) == LNK_OK &&
+              count_rows(s).urls == c.urls && by_code(s, 7, "same") == 101,
+          "the same chunk again changes nothing");
+
+    /* no domain (as CSV imports and the root API write urls) keeps a url's */
+    static struct lnk_url plain[DM_URLS];
+    memcpy(plain, urls, sizeof(plain));
+    for (size_t i = 0; i < DM_URLS; i++) {
+        plain[i].domain_id = 0;
+        plain[i].short_code = i < 3 ? codes[i] : urls[i].short_code; /* no code twice */
+    }
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, plain + 1, DM_URLS - 1, &field) == LNK_OK,
+          "a chunk of urls without their domain");
+    CHECK(url_is(s, 101, 7, "Dm0001", "{\"tags\":[\"x\"]}") && url_is(s, 102, 9, "Dm0002", NULL) &&
+              url_is(s, 107, 7, "Dm0007", "{\"tags\":[\"x\"]}"),
+          "each keeps its domain (a code changed on it)");
+    one.domain_id = 0;
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, &one, 1, &field) == LNK_OK &&
+              url_is(s, 200, 9, "solo", NULL),
+          "a url alone too");
+
+    /* refusals, alone and in a set; a retired code of a domain */
+    struct lnk_url bad = one;
+    bad.id = 300;
+    bad.short_code = "nodom";
+    bad.domain_id = 999;
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, &bad, 1, &field) == LNK_EINVAL &&
+              str_is(field, "domain"),
+          "a url of an unknown domain is EINVAL (domain)");
+    bad.domain_id = 9;
+    bad.short_code = "solo";
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, &bad, 1, &field) == LNK_EEXISTS &&
+              str_is(field, "short_code"),
+          "a code another url holds on the domain is EEXISTS (short_code)");
+    static struct lnk_url set[DM_URLS];
+    static char set_codes[DM_URLS][8];
+    for (size_t i = 0; i < DM_URLS; i++) {
+        snprintf(set_codes[i], sizeof(set_codes[i]), "Ns%04zu", i);
+        set[i] = urls[i];
+        set[i].id = 400 + (int64_t)i;
+        set[i].short_code = set_codes[i];
+    }
+    set[5].short_code = "Dm0005"; /* url 105's, on domain 9 */
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, set, DM_URLS, &field) == LNK_EEXISTS &&
+              str_is(field, "short_code"),
+          "in a set too");
+    set[5].short_code = set_codes[5];
+    set[6].domain_id = 999;
+    CHECK(import_rows(s, LNK_OP_URL_IMPORT, set, DM_URLS, &field) == LNK_EINVAL &&
+              str_is(field, "domain"),
+          "an unknown domain in a set too");
+    CHECK(count_rows(s).urls == c.urls, "nothing of those was written");
+    const char *retired[] = {"7:gone"};
+    CHECK(import_codes(s, retired, 1) == LNK_OK, "a retired code of domain 7");
+    struct lnk_op_url *on_a = create_on(s, alice, 7, "gone");
+    struct lnk_op_url *on_b = create_on(s, alice, 9, "gone");
+    CHECK(on_a->op.rc == LNK_EEXISTS && on_b->op.rc == LNK_OK,
+          "it stays retired on its domain only");
+    OP_FREE(on_a);
+    OP_FREE(on_b);
+}
+
 int main(void)
 {
     const struct CMUnitTest contract[] = {
@@ -2772,6 +2940,7 @@ int main(void)
         T(test_user_conflicts_name_the_field),
         T(test_custom_code_taken_is_exists),
         T(test_codes_are_unique_per_domain),
+        T(test_imports_carry_domains_and_urls_on_them),
         T(test_url_delete_twice_is_idempotent),
         T(test_user_delete_cascades_to_urls_and_events),
         T(test_user_import_upserts_and_skips_conflicts),
