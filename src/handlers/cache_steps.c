@@ -72,3 +72,13 @@ void lnk_h_remember_link(struct lnk_req *r, struct lnk_str code, const struct ln
     }
     lnk_cache_put(c, code, &v, epoch);
 }
+
+struct lnk_str lnk_h_link_key(struct lnk_req *r, int64_t domain_id, struct lnk_str code)
+{
+    if (domain_id <= 0)
+        return code;
+    char *buf = lnk_req_alloc(r, code.len + 24);
+    int n =
+        snprintf(buf, code.len + 24, "%lld:%.*s", (long long)domain_id, (int)code.len, code.ptr);
+    return lnk_str_make(buf, (size_t)n);
+}

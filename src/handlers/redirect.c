@@ -51,16 +51,6 @@ const struct lnk_domain *lnk_h_req_domain(struct lnk_req *r)
     return lnk_domains_by_host(env->domains, lnk_req_host(r), lnk_h_req_alloc, r, d) ? d : NULL;
 }
 
-struct lnk_str lnk_h_link_key(struct lnk_req *r, int64_t domain_id, struct lnk_str code)
-{
-    if (domain_id <= 0)
-        return code;
-    char *buf = lnk_req_alloc(r, code.len + 24);
-    int n =
-        snprintf(buf, code.len + 24, "%lld:%.*s", (long long)domain_id, (int)code.len, code.ptr);
-    return lnk_str_make(buf, (size_t)n);
-}
-
 void lnk_h_root(struct lnk_req *r)
 {
     enum lnk_method m = lnk_req_method(r);
@@ -72,20 +62,6 @@ void lnk_h_root(struct lnk_req *r)
         return;
     }
     lnk_h_not_found(r);
-}
-
-void lnk_h_record_click(struct lnk_req *r, const struct lnk_h_target *t, struct lnk_str code)
-{
-    struct lnk_worker_env *env = lnk_req_env(r);
-    /* slices of the request: lnk_events_push copies them once, into the ring */
-    struct lnk_click_src c = {t->url_id,
-                              t->owner,
-                              lnk_ts_now(),
-                              code,
-                              lnk_req_header(r, "user-agent"),
-                              lnk_req_header(r, "referer")};
-    lnk_events_push(env->events, env->id, &c);
-    lnk_metrics_add(env->mw, LNK_MC_clicks_enqueued_total, 1);
 }
 
 /* A link with options goes where they decide (redirect_policy.c); a POST
