@@ -182,6 +182,7 @@ struct lnk_row_result {
     int64_t id;                  /* the row's id once written */
     const char *short_code;      /* URL_BULK: the url's code once written */
     const char *prev_short_code; /* URL_BULK upsert of an existing url: its code before */
+    int64_t domain_id;           /* URL_BULK: the url's domain (an upsert keeps it); 0: default */
     bool existed;                /* an existing row was updated (upsert by id) or reused */
 };
 

@@ -409,9 +409,11 @@ static void forget_rows(struct lnk_req *r, const struct lnk_op_rows *op)
         const struct lnk_row_result *res = &op->results[k];
         if (res->rc != LNK_OK)
             continue;
-        urls[n++] = (struct lnk_url){.id = res->id, .short_code = res->short_code};
+        urls[n++] = (struct lnk_url){
+            .id = res->id, .short_code = res->short_code, .domain_id = res->domain_id};
         if (res->prev_short_code)
-            urls[n++] = (struct lnk_url){.id = res->id, .short_code = res->prev_short_code};
+            urls[n++] = (struct lnk_url){
+                .id = res->id, .short_code = res->prev_short_code, .domain_id = res->domain_id};
     }
     lnk_h_forget_urls(r, urls, n);
 }

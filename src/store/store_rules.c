@@ -1482,6 +1482,7 @@ static int apply_row(struct lnk_store_rules *r, struct lnk_op_rows *op, size_t i
         rc = r->ops->url_get(c, op->rows.urls[i].id, &op->op.arena, &prev);
         if (rc == LNK_OK) {
             res->prev_short_code = prev.short_code;
+            res->domain_id = prev.domain_id; /* an upsert keeps the url's domain */
             res->existed = true;
         }
     } else if (sub->kind == LNK_OP_EVENT_IMPORT) {

@@ -157,3 +157,20 @@ def test_a_domain_in_use_is_not_deleted(server, user):
     expect(server.delete(f"/api/v1/links/{link['id']}"), 204)  # a deactivated link still names it
     expect_problem(server.delete(f"/api/v1/domains/{d['id']}"), 409, "domain-in-use")
     visit(server, d["host"], "/" + link["code"], 404)
+
+
+def test_a_root_bulk_upsert_of_a_domains_link_is_seen_at_once(server, user):
+    """The root API knows nothing of domains, but a write through it to a
+    domain's link must drop that link's cached redirect on its domain."""
+    d = new_domain(server)
+    code = uniq("b")[:12]
+    link = new_link(server, user["id"], code=code, domain=d["host"])
+    for _ in range(2):  # a miss, then a cache hit
+        assert visit(server, d["host"], "/" + code, 302).headers["Location"] == link["url"]
+    row = {"id": link["id"], "user_id": user["id"], "short_code": code,
+           "original_url": "https://example.com/moved"}
+    out = expect_json(server.post("/urls/bulk", json=[row]), 201)
+    assert out["results"][0]["status"] == 200, out
+    assert visit(server, d["host"], "/" + code, 302).headers["Location"] == \
+        "https://example.com/moved"
+    assert expect_json(server.get(f"/api/v1/links/{link['id']}"), 200)["domain"] == d["host"]
