@@ -80,6 +80,12 @@ struct lnk_api_key {
     int64_t expires_at; /* 0: never; from then on it is refused */
 };
 
+/* The clicks counted against a link's maximum (its link_slots row). */
+struct lnk_slot {
+    int64_t url_id;
+    int64_t used;
+};
+
 /* One click, as handed from a redirect to the events writer. */
 struct lnk_click {
     int64_t url_id;

@@ -62,7 +62,7 @@ enum lnk_op_kind {
                               EVENT_IMPORT, else created as EVENT_CREATE; owner_guard */
     LNK_OP_CLICKS_APPEND,  /* clicks: clicks -> written (clicks of vanished urls are not) */
     LNK_OP_COUNT_ROWS,     /* counts: -> users, urls, events, keys, retired_codes, clicks,
-                              domains */
+                              domains, slots, slots_used */
     LNK_OP_STATS,          /* stats: owner_guard (0: every row) -> totals and types */
     LNK_OP_URL_STATS,      /* url_stats: id -> url, clicks, last_click_at, days */
     LNK_OP_KEY_CREATE,     /* key: in + key_hash -> out; a user key needs its user */
@@ -79,6 +79,11 @@ enum lnk_op_kind {
     LNK_OP_CLICK_SLOT,     /* slot: url_id, max -> taken: one of the url's max clicks, counted
                               durably (a link with a maximum of clicks); not taken when all
                               max are, or the url is gone */
+    LNK_OP_SLOT_LIST,      /* slot: -> slots (each url's clicks counted against its maximum),
+                              in url id order */
+    LNK_OP_SLOT_IMPORT,    /* rows: slots, each url's count set to the row's (not added to)
+                              -> imported; LNK_EINVAL ("url"), nothing written, when a url
+                              is not there */
     LNK_OP_IDEM_BEGIN,     /* idem: caller, key, fingerprint -> state (and the stored answer
                               of a REPLAY); a NEW key is held (status 0) until IDEM_FINISH */
     LNK_OP_IDEM_FINISH,    /* idem: caller, key, status, body -> kept a day; status >= 500
@@ -205,6 +210,7 @@ struct lnk_import_rows {
     const char *const *key_hashes;
     const char *const *codes;   /* RETIRED_IMPORT */
     struct lnk_domain *domains; /* DOMAIN_IMPORT */
+    struct lnk_slot *slots;     /* SLOT_IMPORT */
     bool *has_id;               /* n flags; NULL: id > 0 says it */
     bool *reuse;                /* URL_BULK: n flags (NULL: none) */
     size_t *lines;              /* the CSV line of each row, when parsed from CSV; or NULL */
@@ -230,8 +236,10 @@ struct lnk_op_clicks {
 
 struct lnk_op_slot {
     struct lnk_store_op op;
-    int64_t url_id, max;
-    bool taken;
+    int64_t url_id, max; /* CLICK_SLOT */
+    bool taken;          /* CLICK_SLOT */
+    size_t n_slots;      /* LIST */
+    struct lnk_slot *slots;
 };
 
 /* Idempotency keys (docs/api-v1.md#idempotency). */
@@ -291,6 +299,8 @@ struct lnk_op_counts {
     int64_t retired_codes; /* codes never to be handed out again */
     int64_t clicks;        /* from the rollups, as STATS counts them */
     int64_t domains;
+    int64_t slots;      /* urls with clicks counted against a maximum */
+    int64_t slots_used; /* the clicks counted against maximums, all urls together */
 };
 
 /* Events of one type (STATS). */

@@ -249,6 +249,7 @@ static enum family family_of(enum lnk_op_kind kind)
     case LNK_OP_KEY_IMPORT:
     case LNK_OP_RETIRED_IMPORT:
     case LNK_OP_DOMAIN_IMPORT:
+    case LNK_OP_SLOT_IMPORT:
         return F_ROWS;
     case LNK_OP_CLICKS_APPEND:
         return F_CLICKS;
@@ -269,6 +270,7 @@ static enum family family_of(enum lnk_op_kind kind)
     case LNK_OP_RETIRED_LIST:
         return F_LIST;
     case LNK_OP_CLICK_SLOT:
+    case LNK_OP_SLOT_LIST:
         return F_SLOT;
     case LNK_OP_IDEM_BEGIN:
     case LNK_OP_IDEM_FINISH:
@@ -325,6 +327,7 @@ bool lnk_store_op_is_read(enum lnk_op_kind kind)
     case LNK_OP_RETIRED_LIST:
     case LNK_OP_CALL:
     case LNK_OP_DOMAIN_LIST:
+    case LNK_OP_SLOT_LIST:
         return true;
     default:
         return false;
@@ -364,9 +367,13 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
         d->domains = NULL;
         break;
     }
-    case F_SLOT:
-        LNK_OP_AS(op, slot)->taken = false;
+    case F_SLOT: {
+        struct lnk_op_slot *s = LNK_OP_AS(op, slot);
+        s->taken = false;
+        s->n_slots = 0;
+        s->slots = NULL;
         break;
+    }
     case F_IDEM:
         if (op->kind == LNK_OP_IDEM_BEGIN) {
             LNK_OP_AS(op, idem)->status = 0;
@@ -397,6 +404,7 @@ void lnk_store_op_reset_outputs(struct lnk_store_op *op)
     case F_COUNTS: {
         struct lnk_op_counts *c = LNK_OP_AS(op, counts);
         c->users = c->urls = c->events = c->keys = c->retired_codes = c->clicks = c->domains = 0;
+        c->slots = c->slots_used = 0;
         break;
     }
     case F_STATS: {

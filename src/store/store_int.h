@@ -205,6 +205,9 @@ struct lnk_store_ops {
                        size_t *n);
     int (*domain_get)(struct lnk_store_bconn *c, int64_t id, struct lnk_arena *a,
                       struct lnk_domain *out);
+    /* Every url's clicks counted against its maximum, in url id order. */
+    int (*slot_list)(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_slot **out,
+                     size_t *n);
 
     /* ---- writes ---------------------------------------------------------- */
     /* Inserts a user (u->id 0: a new id) or, with by_id, upserts by u->id
@@ -241,6 +244,10 @@ struct lnk_store_ops {
     /* Counts one more of url_id's clicks if fewer than max were counted
      * (*taken); a url that is gone takes none. */
     int (*slot_take)(struct lnk_store_bconn *c, int64_t url_id, int64_t max, bool *taken);
+    /* Sets the clicks counted against url s->url_id's maximum to s->used
+     * (not added to); LNK_ENOTFOUND, and nothing written, when the url is
+     * not there. */
+    int (*slot_put)(struct lnk_store_bconn *c, const struct lnk_slot *s);
     /* Inserts e (e->id 0: a new id; else upsert by id); *id is its id. id
      * NULL: nobody reads it, and a failure may be reported by the next
      * primitive that returns a result instead (a backend that pipelines). */

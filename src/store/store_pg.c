@@ -67,6 +67,8 @@ enum stmt_id {
     ST_URL_SEQ,
     ST_URL_SET,
     ST_SLOT_TAKE,
+    ST_SLOT_LIST,
+    ST_SLOT_PUT,
     ST_IDEM_GET,
     ST_IDEM_PUT,
     ST_IDEM_DELETE,
@@ -205,6 +207,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " WHERE EXISTS (SELECT 1 FROM urls WHERE id = $1::bigint)"
                      " ON CONFLICT (url_id) DO UPDATE SET used = link_slots.used + 1"
                      " WHERE link_slots.used < $2::bigint RETURNING used",
+    [ST_SLOT_LIST] = "SELECT url_id, used FROM link_slots ORDER BY url_id",
+    /* a row back: the count set (none: the url is not there) */
+    [ST_SLOT_PUT] = "INSERT INTO link_slots (url_id, used) SELECT $1::bigint, $2::bigint"
+                    " WHERE EXISTS (SELECT 1 FROM urls WHERE id = $1::bigint)"
+                    " ON CONFLICT (url_id) DO UPDATE SET used = excluded.used RETURNING used",
     [ST_IDEM_GET] = "SELECT fingerprint, status, body, created_at FROM idempotency"
                     " WHERE caller = $1 AND idem_key = $2",
     [ST_IDEM_PUT] = "INSERT INTO idempotency (caller, idem_key, fingerprint, status, body,"
@@ -232,7 +239,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                   " (SELECT count(*) FROM events), (SELECT count(*) FROM api_keys),"
                   " (SELECT count(*) FROM retired_codes),"
                   " (SELECT coalesce(sum(clicks), 0) FROM link_clicks),"
-                  " (SELECT count(*) FROM domains)",
+                  " (SELECT count(*) FROM domains), (SELECT count(*) FROM link_slots),"
+                  " (SELECT coalesce(sum(used), 0) FROM link_slots)",
     /* clicks from the rollups, the other types through their partial index */
     [ST_STATS_TOTALS] = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM urls),"
                         " (SELECT count(*) FROM urls WHERE is_active)",
@@ -1017,6 +1025,8 @@ static int pg_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
         out->retired_codes = col_i64(res, 0, 4);
         out->clicks = col_i64(res, 0, 5);
         out->domains = col_i64(res, 0, 6);
+        out->slots = col_i64(res, 0, 7);
+        out->slots_used = col_i64(res, 0, 8);
     } else if (rc == LNK_OK) {
         rc = LNK_EBACKEND;
     }
@@ -1138,6 +1148,24 @@ static int pg_domain_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct
         *out = lnk_arena_alloc(a, sizeof(**out) * (size_t)(rows ? rows : 1));
         for (int i = 0; i < rows; i++)
             read_domain(res, i, a, &(*out)[i]);
+        *n = (size_t)rows;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_slot_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_slot **out,
+                        size_t *n)
+{
+    PGresult *res = NULL;
+    int rc = run(c, ST_SLOT_LIST, NULL, &res);
+    if (rc == LNK_OK) {
+        int rows = PQntuples(res);
+        *out = lnk_arena_alloc(a, sizeof(**out) * (size_t)(rows ? rows : 1));
+        for (int i = 0; i < rows; i++) {
+            (*out)[i].url_id = col_i64(res, i, 0);
+            (*out)[i].used = col_i64(res, i, 1);
+        }
         *n = (size_t)rows;
     }
     PQclear(res);
@@ -1446,6 +1474,15 @@ static int pg_slot_take(struct lnk_store_bconn *c, int64_t url_id, int64_t max, 
     int rc = query_i64(c, ST_SLOT_TAKE, &p, &used);
     *taken = rc == LNK_OK;
     return rc == LNK_ENOTFOUND ? LNK_OK : rc;
+}
+
+static int pg_slot_put(struct lnk_store_bconn *c, const struct lnk_slot *s)
+{
+    struct params p = {0};
+    int64_t used = 0;
+    p_i64(&p, s->url_id);
+    p_i64(&p, s->used);
+    return query_i64(c, ST_SLOT_PUT, &p, &used);
 }
 
 static void read_idem(PGresult *res, int i, struct lnk_arena *a, struct lnk_idem_row *r)
@@ -2299,6 +2336,7 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .retired_list = pg_retired_list,
     .domain_list = pg_domain_list,
     .domain_get = pg_domain_get,
+    .slot_list = pg_slot_list,
     .user_put = pg_user_put,
     .user_update = pg_user_update,
     .user_delete = pg_user_delete,
@@ -2307,6 +2345,7 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .flush = pg_flush,
     .url_set = pg_url_set,
     .slot_take = pg_slot_take,
+    .slot_put = pg_slot_put,
     .idem_get = pg_idem_get,
     .idem_put = pg_idem_put,
     .idem_delete = pg_idem_delete,

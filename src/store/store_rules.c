@@ -450,6 +450,10 @@ static int run_read(const struct lnk_store_ops *ops, struct lnk_store_bconn *c,
         struct lnk_op_domain *d = LNK_OP_AS(op, domain);
         return ops->domain_list(c, &op->arena, &d->domains, &d->n_domains);
     }
+    case LNK_OP_SLOT_LIST: {
+        struct lnk_op_slot *s = LNK_OP_AS(op, slot);
+        return ops->slot_list(c, &op->arena, &s->slots, &s->n_slots);
+    }
     default:
         return LNK_EINVAL;
     }
@@ -1414,6 +1418,31 @@ static int retired_import(struct lnk_store_rules *r, struct lnk_op_rows *op)
     return rc;
 }
 
+/* ---- writes: click maximums ------------------------------------------------- */
+
+/* Each url's clicks counted against its maximum, as another database
+ * counted them (`linkd copy`): set, not added to, so a second copy leaves
+ * them as they are. A url that is not there refuses the op. */
+static int slot_import(struct lnk_store_rules *r, struct lnk_op_rows *op)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    const struct lnk_import_rows *rows = &op->rows;
+    int64_t imported = 0;
+    int rc = rows->n && !rows->slots ? LNK_EINVAL : LNK_OK;
+    for (size_t i = 0; i < rows->n && rc == LNK_OK; i++) {
+        const struct lnk_slot *sl = &rows->slots[i];
+        rc = sl->url_id > 0 && sl->used >= 0 ? r->ops->slot_put(c, sl) : LNK_EINVAL;
+        imported += rc == LNK_OK;
+    }
+    if (rc == LNK_EINVAL || rc == LNK_ENOTFOUND) {
+        op->op.err_field = "url";
+        rc = LNK_EINVAL;
+    }
+    if (rc == LNK_OK)
+        op->imported += imported;
+    return rc;
+}
+
 /* ---- bulk -----------------------------------------------------------------
  * A bulk op runs each row as the single op it stands for (a create, or an
  * upsert by id), inside a savepoint of its own: a row that fails is undone
@@ -1706,6 +1735,8 @@ static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
         return s->max > 0 ? r->ops->slot_take(r->ops->writer(r->b), s->url_id, s->max, &s->taken)
                           : LNK_EINVAL;
     }
+    case LNK_OP_SLOT_IMPORT:
+        return slot_import(r, LNK_OP_AS(op, rows));
     default:
         return LNK_EINVAL;
     }

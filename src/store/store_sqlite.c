@@ -47,6 +47,8 @@ enum stmt_id {
     ST_URL_UPSERT,
     ST_URL_SET,
     ST_SLOT_TAKE,
+    ST_SLOT_LIST,
+    ST_SLOT_PUT,
     ST_IDEM_GET,
     ST_IDEM_PUT,
     ST_IDEM_DELETE,
@@ -116,7 +118,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " (SELECT count(*) FROM events), (SELECT count(*) FROM api_keys),"
                       " (SELECT count(*) FROM retired_codes),"
                       " (SELECT coalesce(sum(clicks), 0) FROM link_clicks),"
-                      " (SELECT count(*) FROM domains)",
+                      " (SELECT count(*) FROM domains),"
+                      " (SELECT count(*) FROM link_slots),"
+                      " (SELECT coalesce(sum(used), 0) FROM link_slots)",
     [ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     [ST_USER_ID_BY_NAME] = "SELECT id FROM users WHERE username = ?1",
     [ST_USER_ID_BY_EMAIL] = "SELECT id FROM users WHERE email = ?1",
@@ -171,6 +175,12 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " WHERE EXISTS (SELECT 1 FROM urls WHERE id = ?1)"
                      " ON CONFLICT (url_id) DO UPDATE SET used = used + 1 WHERE used < ?2"
                      " RETURNING used",
+    [ST_SLOT_LIST] = "SELECT url_id, used FROM link_slots ORDER BY url_id",
+    /* a row back: the count set (none: the url is not there) */
+    [ST_SLOT_PUT] = "INSERT INTO link_slots (url_id, used) SELECT ?1, ?2"
+                    " WHERE EXISTS (SELECT 1 FROM urls WHERE id = ?1)"
+                    " ON CONFLICT (url_id) DO UPDATE SET used = excluded.used"
+                    " RETURNING used",
     [ST_IDEM_GET] = "SELECT fingerprint, status, body, created_at FROM idempotency"
                     " WHERE caller = ?1 AND idem_key = ?2",
     [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency (caller, idem_key, fingerprint, status,"
@@ -676,6 +686,8 @@ static int sq_counts(struct lnk_store_bconn *c, struct lnk_op_counts *out)
         out->retired_codes = sqlite3_column_int64(st, 4);
         out->clicks = sqlite3_column_int64(st, 5);
         out->domains = sqlite3_column_int64(st, 6);
+        out->slots = sqlite3_column_int64(st, 7);
+        out->slots_used = sqlite3_column_int64(st, 8);
     }
     rc = src == SQLITE_ROW ? LNK_OK : src == SQLITE_DONE ? LNK_EBACKEND : lnk_sq_map_rc(src);
 out:
@@ -844,6 +856,21 @@ static int sq_domain_get(struct lnk_store_bconn *c, int64_t id, struct lnk_arena
     return load_one(c, ST_DOMAIN_GET, ARGS(A_I64(id)), read_domain, a, out);
 }
 
+static void read_slot(sqlite3_stmt *st, struct lnk_arena *a, void *row)
+{
+    struct lnk_slot *s = row;
+    (void)a;
+    s->url_id = sqlite3_column_int64(st, 0);
+    s->used = sqlite3_column_int64(st, 1);
+}
+
+static int sq_slot_list(struct lnk_store_bconn *c, struct lnk_arena *a, struct lnk_slot **out,
+                        size_t *n)
+{
+    return load_all(c, ST_SLOT_LIST, NO_ARGS, read_slot, sizeof(struct lnk_slot), a, (void **)out,
+                    n);
+}
+
 /* ---- writes ------------------------------------------------------------------ */
 
 static int sq_user_put(struct lnk_store_bconn *c, const struct lnk_user *u, bool by_id, int64_t *id)
@@ -913,6 +940,12 @@ static int sq_slot_take(struct lnk_store_bconn *c, int64_t url_id, int64_t max, 
     int rc = query_i64(c, ST_SLOT_TAKE, ARGS(A_I64(url_id), A_I64(max)), &used);
     *taken = rc == LNK_OK;
     return rc == LNK_ENOTFOUND ? LNK_OK : rc;
+}
+
+static int sq_slot_put(struct lnk_store_bconn *c, const struct lnk_slot *s)
+{
+    int64_t used = 0;
+    return query_i64(c, ST_SLOT_PUT, ARGS(A_I64(s->url_id), A_I64(s->used)), &used);
 }
 
 static void read_idem(sqlite3_stmt *st, struct lnk_arena *a, void *row)
@@ -1403,12 +1436,14 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .retired_list = sq_retired_list,
     .domain_list = sq_domain_list,
     .domain_get = sq_domain_get,
+    .slot_list = sq_slot_list,
     .user_put = sq_user_put,
     .user_update = sq_user_update,
     .user_delete = sq_user_delete,
     .url_put = sq_url_put,
     .url_set = sq_url_set,
     .slot_take = sq_slot_take,
+    .slot_put = sq_slot_put,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,
     .idem_delete = sq_idem_delete,

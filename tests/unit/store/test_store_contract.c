@@ -272,15 +272,15 @@ static size_t count_events(struct lnk_store *s, int64_t url_id, const char *type
 }
 
 struct row_counts {
-    int64_t users, urls, events, keys, retired_codes, clicks, domains;
+    int64_t users, urls, events, keys, retired_codes, clicks, domains, slots, slots_used;
 };
 
 static struct row_counts count_rows(struct lnk_store *s)
 {
     struct lnk_op_counts *op = OP_NEW(LNK_OP_COUNT_ROWS, counts);
     CHECK(OP_RUN(s, op) == LNK_OK, "COUNT_ROWS succeeds");
-    struct row_counts c = {op->users,         op->urls,   op->events, op->keys,
-                           op->retired_codes, op->clicks, op->domains};
+    struct row_counts c = {op->users,  op->urls,    op->events, op->keys,      op->retired_codes,
+                           op->clicks, op->domains, op->slots,  op->slots_used};
     OP_FREE(op);
     return c;
 }
@@ -1621,6 +1621,72 @@ static int import_codes(struct lnk_store *s, const char *const *codes, size_t n)
     return rc;
 }
 
+/* ---- the clicks counted against maximums (`linkd copy`) ------------------ */
+
+/* A SLOT_IMPORT of n rows run; its rc, the field it names. */
+static int import_slots(struct lnk_store *s, struct lnk_slot *rows, size_t n, const char **field)
+{
+    struct lnk_op_rows *op = OP_NEW(LNK_OP_SLOT_IMPORT, rows);
+    op->rows.n = n;
+    op->rows.slots = rows;
+    int rc = OP_RUN(s, op);
+    CHECK(rc != LNK_OK || op->imported == (int64_t)n, "every row counted");
+    *field = op->op.err_field; /* a literal of the rules */
+    OP_FREE(op);
+    return rc;
+}
+
+/* Whether SLOT_LIST holds exactly these rows, in this order. */
+static bool slots_are(struct lnk_store *s, const struct lnk_slot *want, size_t n)
+{
+    struct lnk_op_slot *op = OP_NEW(LNK_OP_SLOT_LIST, slot);
+    bool same = OP_RUN(s, op) == LNK_OK && op->n_slots == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = op->slots[i].url_id == want[i].url_id && op->slots[i].used == want[i].used;
+    OP_FREE(op);
+    return same;
+}
+
+static bool slot_taken(struct lnk_store *s, int64_t url_id, int64_t max)
+{
+    struct lnk_op_slot *op = OP_NEW(LNK_OP_CLICK_SLOT, slot);
+    op->url_id = url_id;
+    op->max = max;
+    bool taken = OP_RUN(s, op) == LNK_OK && op->taken;
+    OP_FREE(op);
+    return taken;
+}
+
+static void test_slot_import_sets_each_count(void **state)
+{
+    struct fixture *f = *state;
+    struct lnk_store *s = f->s;
+    const char *field = NULL;
+    int64_t alice = add_user(s, "alice");
+    int64_t u1 = add_url(s, alice, "https://example.com/1");
+    int64_t u2 = add_url(s, alice, "https://example.com/2");
+    CHECK(slots_are(s, NULL, 0), "no url has a slot taken");
+    CHECK(slot_taken(s, u1, 5) && slot_taken(s, u1, 5), "two of u1's five taken here");
+
+    struct lnk_slot rows[] = {{u1, 3}, {u2, 1}};
+    CHECK(import_slots(s, rows, 2, &field) == LNK_OK, "SLOT_IMPORT");
+    CHECK(slots_are(s, rows, 2), "each count is the imported one, not added to the one here");
+    CHECK(import_slots(s, rows, 2, &field) == LNK_OK && slots_are(s, rows, 2),
+          "importing again changes nothing");
+    struct row_counts c = count_rows(s);
+    CHECK(c.slots == 2 && c.slots_used == 4, "COUNT_ROWS counts the slots and the clicks in them");
+    CHECK(slot_taken(s, u1, 4) && !slot_taken(s, u1, 4), "u1 has one of four left");
+
+    struct lnk_slot gone[] = {{u2, 0}, {u2 + 1000, 2}};
+    CHECK(import_slots(s, gone, 2, &field) == LNK_EINVAL && str_is(field, "url"),
+          "a url that is not there is EINVAL (url)");
+    struct lnk_slot negative = {u2, -1};
+    CHECK(import_slots(s, &negative, 1, &field) == LNK_EINVAL && str_is(field, "url"),
+          "a negative count is EINVAL (url)");
+    struct lnk_slot after[] = {{u1, 4}, {u2, 1}};
+    CHECK(slots_are(s, after, 2), "nothing of those ops was written");
+}
+
 static void test_retired_codes_list_and_import(void **state)
 {
     struct fixture *f = *state;
@@ -2958,6 +3024,7 @@ int main(void)
         T(test_import_sets_upsert_and_keep_rollups_exact),
         T(test_import_sets_refuse_as_rows_do),
         T(test_key_import_keeps_every_field_and_the_hash),
+        T(test_slot_import_sets_each_count),
         T(test_retired_codes_list_and_import),
         T(test_list_filters_and_paging),
         T(test_event_lists_cross_id_buckets),
