@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* `linkd copy TO_URL`: copies the database the settings name (the source)
- * into TO_URL (the target): domains, users, urls (each on its domain),
- * events, API keys and retired codes, ids kept. It is how one SQLite node
+ * into TO_URL (the target): domains, users, urls (each on its domain), the
+ * clicks counted against links' maximums, events, API keys and retired
+ * codes, ids kept. It is how one SQLite node
  * grows into several nodes on PostgreSQL (docs/deploy.md, ADR 0013). The
  * source is read in chunks through streamed lists, the next chunk read
  * while the one before is written; the target is written through the
@@ -345,6 +346,36 @@ out:
     return rc;
 }
 
+/* The clicks counted against links' maximums are few (a row per url with
+ * a maximum that was clicked): read whole and written in one op after the
+ * urls, each count set to the source's, so that a link allows no more
+ * clicks on the target than were left on the source. */
+static int copy_slots(struct copy *cp, int64_t *copied)
+{
+    struct lnk_op_slot *list = LNK_OP_AS(lnk_store_op_new(LNK_OP_SLOT_LIST), slot);
+    struct lnk_op_rows *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_SLOT_IMPORT), rows);
+    int rc = lnk_store_run(cp->src, &list->op);
+    if (rc != LNK_OK) {
+        fail(cp, "reading click maximums from the source: %s", lnk_strerror(rc));
+        goto out;
+    }
+    op->rows.n = list->n_slots;
+    op->rows.slots = list->slots;
+    rc = list->n_slots ? lnk_store_run(cp->dst, &op->op) : LNK_OK;
+    if (rc != LNK_OK) {
+        fail(cp, "click maximums: %s%s%s", lnk_strerror(rc), op->op.err_field ? ", in " : "",
+             op->op.err_field ? op->op.err_field : "");
+        goto out;
+    }
+    *copied = (int64_t)list->n_slots;
+    show_progress(cp, "click maximums", *copied, *copied);
+    end_progress(cp);
+out:
+    lnk_store_op_free(&op->op);
+    lnk_store_op_free(&list->op);
+    return rc;
+}
+
 static int count_rows(struct copy *cp, struct lnk_store *s, const char *which,
                       struct lnk_op_counts *out)
 {
@@ -358,6 +389,8 @@ static int count_rows(struct copy *cp, struct lnk_store *s, const char *which,
         out->retired_codes = op->retired_codes;
         out->clicks = op->clicks;
         out->domains = op->domains;
+        out->slots = op->slots;
+        out->slots_used = op->slots_used;
     } else {
         fail(cp, "counting the rows of the %s: %s", which, lnk_strerror(rc));
     }
@@ -369,11 +402,12 @@ static int count_rows(struct copy *cp, struct lnk_store *s, const char *which,
  * difference on stderr. */
 static int compare_counts(const struct lnk_op_counts *a, const struct lnk_op_counts *b)
 {
-    const char *names[] = {"domains", "users", "urls", "events", "keys", "retired codes", "clicks"};
-    const int64_t src[] = {a->domains, a->users,         a->urls,  a->events,
-                           a->keys,    a->retired_codes, a->clicks};
-    const int64_t dst[] = {b->domains, b->users,         b->urls,  b->events,
-                           b->keys,    b->retired_codes, b->clicks};
+    const char *names[] = {"domains", "users", "urls",          "slots", "slots used",
+                           "events",  "keys",  "retired codes", "clicks"};
+    const int64_t src[] = {a->domains, a->users, a->urls,          a->slots, a->slots_used,
+                           a->events,  a->keys,  a->retired_codes, a->clicks};
+    const int64_t dst[] = {b->domains, b->users, b->urls,          b->slots, b->slots_used,
+                           b->events,  b->keys,  b->retired_codes, b->clicks};
     int code = 0;
     printf("%-14s %14s %14s\n", "", "source", "target");
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -428,25 +462,26 @@ static int open_store(const struct lnk_config *cfg, const char *url, const char 
 static int run_copy(struct copy *cp)
 {
     struct lnk_op_counts src = {0}, dst = {0};
-    int64_t domains = 0, users = 0, urls = 0, events = 0, keys = 0, codes = 0;
+    int64_t domains = 0, users = 0, urls = 0, slots = 0, events = 0, keys = 0, codes = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (count_rows(cp, cp->src, "source", &src) != LNK_OK)
         return 1;
-    /* domains and users, then urls, then events: each names rows already
-     * copied */
+    /* domains and users, then urls, then their slots and events: each
+     * names rows already copied */
     if (copy_domains(cp, &domains) != LNK_OK ||
         copy_table(cp, &USERS, src.users, &users) != LNK_OK ||
-        copy_table(cp, &URLS, src.urls, &urls) != LNK_OK ||
+        copy_table(cp, &URLS, src.urls, &urls) != LNK_OK || copy_slots(cp, &slots) != LNK_OK ||
         copy_table(cp, &EVENTS, src.events, &events) != LNK_OK || copy_keys(cp, &keys) != LNK_OK ||
         copy_table(cp, &CODES, src.retired_codes, &codes) != LNK_OK)
         return 1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("copied %lld domains, %lld users, %lld urls, %lld events, %lld keys and %lld retired "
-           "codes from %s to %s in %.1f s\n",
-           (long long)domains, (long long)users, (long long)urls, (long long)events,
-           (long long)keys, (long long)codes, cp->src_shown, cp->dst_shown, secs);
+    printf("copied %lld domains, %lld users, %lld urls, %lld slots, %lld events, %lld keys and "
+           "%lld retired codes from %s to %s in %.1f s\n",
+           (long long)domains, (long long)users, (long long)urls, (long long)slots,
+           (long long)events, (long long)keys, (long long)codes, cp->src_shown, cp->dst_shown,
+           secs);
     if (count_rows(cp, cp->src, "source", &src) != LNK_OK ||
         count_rows(cp, cp->dst, "target", &dst) != LNK_OK)
         return 1;

@@ -2,9 +2,9 @@
 """`linkd copy TO_URL` (docs/deploy.md, ADR 0013): a SQLite database made
 through the API, `linkd import` and `linkd keys` is copied into a fresh
 database, and linkd started on the copy must show every row as the source
-does: domains, users, urls (each on its domain, with its options), events,
-click stats, redirects (by Host), API keys, retired codes, and ids that go
-on past the copied ones. Copying again changes no count; copying a database
+does: domains, users, urls (each on its domain, with its options), the
+clicks counted against links' maximums, events, click stats, redirects (by
+Host), API keys, retired codes, and ids that go on past the copied ones. Copying again changes no count; copying a database
 into itself is refused.
 
 The source is always a SQLite file, the way a node grows; the target is a
@@ -13,7 +13,9 @@ under `api`, a fresh PostgreSQL database under `api.postgres`."""
 
 import os
 import re
+import sqlite3
 import uuid
+from contextlib import closing
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,7 +26,8 @@ from linkdproc import LinkdProcess, db_url, linkd_env, run_linkd
 
 pytestmark = pytest.mark.skipif(bool(BASE_URL), reason="process-level test; LNK_TEST_BASE_URL set")
 
-COUNT_NAMES = ("domains", "users", "urls", "events", "keys", "retired codes", "clicks")
+COUNT_NAMES = ("domains", "users", "urls", "slots", "slots used", "events", "keys",
+               "retired codes", "clicks")
 COPY_TIMEOUT_S = 600
 
 
@@ -78,7 +81,8 @@ def source(tmp_path_factory):
     one), clicks by redirects and by POST /events, other events, a deleted
     user whose codes are retired; two domains (domain_links) with one code
     on each and on the default domain, options, a deactivated link and a
-    retired code on a domain; then an admin key, a user key and a revoked
+    retired code on a domain; links with a maximum of clicks, part used
+    (capped_links); then an admin key, a user key and a revoked
     key (`linkd keys`). Tests read it and never change it."""
     d = tmp_path_factory.mktemp("copy-source")
     db = d / "source.db"
@@ -108,6 +112,7 @@ def source(tmp_path_factory):
         wait_events(c, 2, url_id=seed_url["id"], event_type="click")
         expect(c.delete(f"/users/{bob['id']}"), 204)
         domains = domain_links(c, alice, tag)
+        capped = capped_links(c, alice, tag)
     finally:
         problem = p.stop()
     assert problem is None, problem
@@ -116,7 +121,8 @@ def source(tmp_path_factory):
             "old": create_key(url, "copy-old", admin=True)}
     keys_cli(url, "revoke", str(key_ids(url)["copy-old"]))
     return {"db": db, "url": url, "keys": keys, "alice": alice, "a1": a1, "a2": a2, "off": off,
-            "gone": gone, "clicked": [a1["id"], a2["id"], seed_url["id"]], "domains": domains}
+            "gone": gone, "clicked": [a1["id"], a2["id"], seed_url["id"]], "domains": domains,
+            "capped": capped}
 
 
 def domain_links(c, alice, tag):
@@ -157,6 +163,33 @@ def domain_links(c, alice, tag):
     return {"doms": doms, "same": same, "links": links, "off": off, "gone": gone["code"]}
 
 
+CAPPED_VISITS = {"three": 2, "once": 1}  # redirects taken on the source
+
+
+def capped_links(c, alice, tag):
+    """Through /api/v1: a link of at most 3 clicks with a fallback, visited
+    twice, and a one-time link, visited once; each redirect waits for its
+    slot, and the fixture for its click event."""
+    bodies = {"three": {"max_clicks": 3, "fallback_url": "https://example.com/used-up"},
+              "once": {"max_clicks": 1}}
+    links = {}
+    for name, extra in bodies.items():
+        links[name] = expect_json(c.post("/api/v1/links", json={
+            "url": f"https://example.com/{name}-{tag}", "user_id": alice["id"],
+            "code": f"cap-{name}-{tag}", **extra}), 201)
+        for _ in range(CAPPED_VISITS[name]):
+            r = expect(c.get(f"/{links[name]['code']}"), 302)
+            assert r.headers["Location"] == links[name]["url"]
+        wait_events(c, CAPPED_VISITS[name], url_id=links[name]["id"], event_type="click")
+    return links
+
+
+def slots_of(db):
+    """{url_id: used} of a SQLite file's link_slots."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        return dict(con.execute("SELECT url_id, used FROM link_slots"))
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -169,8 +202,8 @@ def counts_of(out):
     """{name: (source, target)} from the table `linkd copy` prints."""
     found = {}
     for line in out.splitlines():
-        m = re.fullmatch(r"\s*(domains|users|urls|events|keys|retired codes|clicks)\s+(\d+)"
-                         r"\s+(\d+)\s*", line)
+        m = re.fullmatch(r"\s*(domains|users|urls|slots used|slots|events|keys|retired codes"
+                         r"|clicks)\s+(\d+)\s+(\d+)\s*", line)
         if m:
             found[m.group(1)] = (int(m.group(2)), int(m.group(3)))
     assert set(found) == set(COUNT_NAMES), f"no table of counts in:\n{out}"
@@ -201,7 +234,9 @@ def test_the_copy_serves_every_row_as_the_source_does(linkd, source, target):
     counts = copied(source, target)
     for name, (src, dst) in counts.items():
         assert src == dst, f"{name}: {src} on the source, {dst} on the target"
-    assert counts["clicks"][0] == 3 + (1 + 1) + 2 + count_seed_clicks()  # redirects, a posted click
+    # redirects, a posted click, the capped links' redirects
+    assert counts["clicks"][0] == 3 + (1 + 1) + 2 + sum(CAPPED_VISITS.values()) + \
+        count_seed_clicks()
     assert counts["keys"] == (3, 3) and counts["retired codes"][0] >= 2
 
     admin = source["keys"]["admin"]
@@ -331,6 +366,27 @@ def test_the_copy_keeps_each_link_on_its_domain(linkd, source, target):
     assert again["domain"] == hb and again["code"] == d["gone"]
     r = dst.post("/api/v1/links", json={**body, "code": same, "domain": hb}, headers=admin)
     assert r.status_code == 409, r.text
+
+
+def test_the_copy_carries_the_clicks_counted_against_maximums(linkd, source, target):
+    capped = source["capped"]
+    held = slots_of(source["db"])
+    for name, link in capped.items():
+        assert held.get(link["id"]) == CAPPED_VISITS[name], held
+    first = copied(source, target)
+    assert first["slots"] == (len(held), len(held)), first
+    assert first["slots used"] == (sum(held.values()), sum(held.values())), first
+    again = copied(source, target)  # sets each count again, adds nothing
+    assert again["slots"] == first["slots"] and again["slots used"] == first["slots used"], again
+
+    dst = start_on(linkd, target)
+    three, once = capped["three"], capped["once"]
+    r = expect(dst.get(f"/{three['code']}"), 302)  # the third of three
+    assert r.headers["Location"] == three["url"]
+    for _ in range(2):
+        r = expect(dst.get(f"/{three['code']}"), 302)
+        assert r.headers["Location"] == "https://example.com/used-up"
+    expect_error(dst.get(f"/{once['code']}"), 410)  # a one-time link stays used
 
 
 def test_copying_again_changes_no_count(source, target):
