@@ -112,6 +112,11 @@ typedef bool (*lnk_answer_hook)(struct lnk_req *r, int status, const json_t *bod
 void lnk_req_set_answer_hook(struct lnk_req *r, lnk_answer_hook hook, void *ctx);
 bool lnk_req_has_answer_hook(const struct lnk_req *r);
 
+/* Calls fn(arg) when the request's memory goes (answered, or the client
+ * left): for what a handler holds outside request memory while it waits
+ * (JSON values, heap buffers). Only while the request is alive. */
+void lnk_req_on_end(struct lnk_req *r, void (*fn)(void *arg), void *arg);
+
 /* Memory that lives exactly as long as the request. Never NULL. */
 void *lnk_req_alloc(struct lnk_req *r, size_t size);
 

@@ -237,6 +237,7 @@ struct lnk_op_clicks {
 struct lnk_op_slot {
     struct lnk_store_op op;
     int64_t url_id, max; /* CLICK_SLOT */
+    bool peek;           /* CLICK_SLOT: only tell whether one is left (taken); take none */
     bool taken;          /* CLICK_SLOT */
     size_t n_slots;      /* LIST */
     struct lnk_slot *slots;

@@ -78,26 +78,28 @@ static void answer_gone(struct lnk_req *r)
     lnk_resp_error(r, 410, "link expired", NULL);
 }
 
-/* The password form: plain HTML, no script, posted back to the same URL. */
-static void answer_password_form(struct lnk_req *r, bool wrong)
+/* The password form: plain HTML, no script, posted to /{code} (the one
+ * redirect route that takes a POST, whichever route showed the form; a
+ * plausible code holds only [A-Za-z0-9_-], safe in an attribute). */
+static void answer_password_form(struct lnk_req *r, struct lnk_str code, bool wrong)
 {
-    char page[1024];
+    char page[1200];
     snprintf(page, sizeof(page),
              "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
              "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
              "<title>Password required</title></head><body>"
-             "<form method=\"post\"><h1>Password required</h1>%s"
+             "<form method=\"post\" action=\"/%.*s\"><h1>Password required</h1>%s"
              "<p><label for=\"password\">Password</label> "
              "<input id=\"password\" name=\"password\" type=\"password\" required autofocus>"
              "</p><p><button type=\"submit\">Continue</button></p></form></body></html>\n",
-             wrong ? "<p role=\"alert\">Wrong password.</p>" : "");
+             (int)code.len, code.ptr, wrong ? "<p role=\"alert\">Wrong password.</p>" : "");
     answer_page(r, wrong ? 401 : 200, page);
 }
 
-static void answer_password_needed(struct lnk_req *r, bool wrong)
+static void answer_password_needed(struct lnk_req *r, struct lnk_str code, bool wrong)
 {
     if (wants_html(r) || lnk_req_method(r) == LNK_METHOD_POST) {
-        answer_password_form(r, wrong);
+        answer_password_form(r, code, wrong);
         return;
     }
     lnk_resp_error(
@@ -129,7 +131,7 @@ static void then_checked(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     v->password_ok = op->rc == LNK_OK;
     v->wrong_password = !v->password_ok;
     if (!v->password_ok) {
-        answer_password_needed(r, true);
+        answer_password_needed(r, v->code, true);
         return;
     }
     decide(r, v);
@@ -139,9 +141,12 @@ static void then_checked(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 static void check_password(struct lnk_req *r, struct visit *v, const char *hash)
 {
     struct lnk_worker_env *env = lnk_req_env(r);
-    char key[LNK_CODE_MAX + 80];
+    char key[LNK_CODE_MAX + 340];
     struct lnk_ratelimit_result res;
-    int n = snprintf(key, sizeof(key), "%s %.*s", lnk_req_client(r), (int)v->code.len, v->code.ptr);
+    struct lnk_str host = lnk_req_host(r); /* the same code on two domains: two links */
+    int n = snprintf(key, sizeof(key), "%s %.*s %.*s", lnk_req_client(r),
+                     (int)(host.len > 255 ? 255 : host.len), host.ptr ? host.ptr : "",
+                     (int)v->code.len, v->code.ptr);
     if (env->rl_password &&
         lnk_ratelimit_check(env->rl_password, lnk_str_make(key, (size_t)n), &res) != LNK_OK) {
         char after[16];
@@ -196,11 +201,13 @@ static void then_slot(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     decide(r, v);
 }
 
+/* GET and POST take a slot; HEAD only asks whether one is left. */
 static void take_slot(struct lnk_req *r, struct visit *v, int64_t max)
 {
     struct lnk_op_slot *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_CLICK_SLOT), slot);
     op->url_id = v->t.url_id;
     op->max = max;
+    op->peek = lnk_req_method(r) == LNK_METHOD_HEAD;
     lnk_h_submit(r, &op->op, then_slot, v);
 }
 
@@ -248,7 +255,7 @@ static void decide(struct lnk_req *r, struct visit *v)
     case LNK_DECISION_PASSWORD:
         read_guess(r, v);
         if (!v->password) {
-            answer_password_needed(r, false);
+            answer_password_needed(r, v->code, false);
             return;
         }
         check_password(r, v, d.password_hash);
@@ -257,7 +264,7 @@ static void decide(struct lnk_req *r, struct visit *v)
         break;
     }
     bool counts = m == LNK_METHOD_GET || m == LNK_METHOD_POST; /* HEAD records nothing */
-    if (counts && d.max_clicks > 0 && !v->slot_taken) {
+    if (d.max_clicks > 0 && !v->slot_taken) {
         take_slot(r, v, d.max_clicks);
         return;
     }

@@ -37,10 +37,19 @@ static void batch_answer(struct lnk_req *r, struct batch *b)
     json_t *o = json_object();
     json_object_set_new(o, "succeeded", json_integer((json_int_t)b->ok));
     json_object_set_new(o, "failed", json_integer((json_int_t)(b->n - b->ok)));
-    json_object_set_new(o, "results", b->results);
+    json_object_set(o, "results", b->results);
     if (b->converted)
-        json_object_set_new(o, "refused_rows", b->converted);
+        json_object_set(o, "refused_rows", b->converted);
     lnk_resp_json(r, 200, o);
+}
+
+/* When the request ends, answered or not (a client that leaves halfway
+ * takes no answer, and its items' results are not sent). */
+static void batch_end(void *arg)
+{
+    struct batch *b = arg;
+    json_decref(b->results);
+    json_decref(b->converted);
 }
 
 static void item_done(struct lnk_req *r, struct lnk_v1_job *j, int status, json_t *body,
@@ -70,6 +79,7 @@ static struct batch *batch_new(struct lnk_req *r, size_t n)
     b->results = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(b->results, json_null());
+    lnk_req_on_end(r, batch_end, b);
     return b;
 }
 
@@ -167,8 +177,7 @@ void lnk_h_v1_links_bulk(struct lnk_req *r)
                               id > 0 ? "names a link another item names: one item per link"
                                      : "needs the link's id",
                               ptr);
-                json_decref(b->results);
-                json_decref(body);
+                json_decref(body); /* the results go with the request (batch_end) */
                 return;
             }
             json_t *input = NULL;

@@ -17,6 +17,8 @@
 /* The v1 view of a link: every field, defaults spelled out, a password
  * shown only as password_protected. A new reference. */
 json_t *lnk_v1_link_json(struct lnk_req *r, const struct lnk_url *u);
+/* Its short URL alone, on its domain's host (as the view shows it). */
+json_t *lnk_v1_short_url_json(struct lnk_req *r, const struct lnk_url *u);
 
 enum lnk_v1_job_kind { LNK_V1_CREATE, LNK_V1_UPDATE, LNK_V1_DELETE };
 

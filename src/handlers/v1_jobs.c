@@ -87,6 +87,15 @@ static void domain_view(struct lnk_req *r, const struct lnk_url *u, json_t *o)
     json_object_set_new(o, "short_url", json_string(buf));
 }
 
+json_t *lnk_v1_short_url_json(struct lnk_req *r, const struct lnk_url *u)
+{
+    json_t *o = json_object();
+    domain_view(r, u, o);
+    json_t *url = json_incref(json_object_get(o, "short_url"));
+    json_decref(o);
+    return url;
+}
+
 json_t *lnk_v1_link_json(struct lnk_req *r, const struct lnk_url *u)
 {
     json_t *opts = u->opts ? json_loads(u->opts, 0, NULL) : NULL;

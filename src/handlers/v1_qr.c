@@ -31,7 +31,7 @@ static void then_link(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     }
     if (!lnk_h_url_visible(r, u->user_id))
         return;
-    json_t *short_url = lnk_h_short_url_json(r, u->short_code);
+    json_t *short_url = lnk_v1_short_url_json(r, u); /* on the link's domain */
     const char *text = json_string_value(short_url);
     size_t len = strlen(text);
     struct lnk_qr_geometry geo;

@@ -301,6 +301,23 @@ struct lnk_str lnk_req_param(const struct lnk_req *r)
     return r->param;
 }
 
+struct end_hook {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+static void run_end_hook(void *p)
+{
+    struct end_hook *h = p;
+    h->fn(h->arg);
+}
+
+void lnk_req_on_end(struct lnk_req *r, void (*fn)(void *arg), void *arg)
+{
+    struct end_hook *h = h2o_mem_alloc_shared(&r->h2o->pool, sizeof(*h), run_end_hook);
+    *h = (struct end_hook){fn, arg};
+}
+
 void *lnk_req_alloc(struct lnk_req *r, size_t size)
 {
     /* Only called while h2o still holds the request (handlers run before

@@ -244,6 +244,8 @@ struct lnk_store_ops {
     /* Counts one more of url_id's clicks if fewer than max were counted
      * (*taken); a url that is gone takes none. */
     int (*slot_take)(struct lnk_store_bconn *c, int64_t url_id, int64_t max, bool *taken);
+    /* How many of url_id's clicks were counted (0: none yet). */
+    int (*slot_used)(struct lnk_store_bconn *c, int64_t url_id, int64_t *used);
     /* Sets the clicks counted against url s->url_id's maximum to s->used
      * (not added to); LNK_ENOTFOUND, and nothing written, when the url is
      * not there. */

@@ -67,6 +67,7 @@ enum stmt_id {
     ST_URL_SEQ,
     ST_URL_SET,
     ST_SLOT_TAKE,
+    ST_SLOT_USED,
     ST_SLOT_LIST,
     ST_SLOT_PUT,
     ST_IDEM_GET,
@@ -212,6 +213,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SLOT_PUT] = "INSERT INTO link_slots (url_id, used) SELECT $1::bigint, $2::bigint"
                     " WHERE EXISTS (SELECT 1 FROM urls WHERE id = $1::bigint)"
                     " ON CONFLICT (url_id) DO UPDATE SET used = excluded.used RETURNING used",
+    [ST_SLOT_USED] = "SELECT coalesce((SELECT used FROM link_slots WHERE url_id = $1::bigint), 0)",
     [ST_IDEM_GET] = "SELECT fingerprint, status, body, created_at FROM idempotency"
                     " WHERE caller = $1 AND idem_key = $2",
     [ST_IDEM_PUT] = "INSERT INTO idempotency (caller, idem_key, fingerprint, status, body,"
@@ -1485,6 +1487,13 @@ static int pg_slot_put(struct lnk_store_bconn *c, const struct lnk_slot *s)
     return query_i64(c, ST_SLOT_PUT, &p, &used);
 }
 
+static int pg_slot_used(struct lnk_store_bconn *c, int64_t url_id, int64_t *used)
+{
+    struct params p = {0};
+    p_i64(&p, url_id);
+    return query_i64(c, ST_SLOT_USED, &p, used);
+}
+
 static void read_idem(PGresult *res, int i, struct lnk_arena *a, struct lnk_idem_row *r)
 {
     r->fingerprint = col_str_nonnull(res, i, 0, a);
@@ -2345,6 +2354,7 @@ const struct lnk_store_ops lnk_store_pg_ops = {
     .flush = pg_flush,
     .url_set = pg_url_set,
     .slot_take = pg_slot_take,
+    .slot_used = pg_slot_used,
     .slot_put = pg_slot_put,
     .idem_get = pg_idem_get,
     .idem_put = pg_idem_put,

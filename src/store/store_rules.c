@@ -1559,6 +1559,22 @@ static int bulk(struct lnk_store_rules *r, struct lnk_op_rows *op)
     return rc;
 }
 
+/* ---- writes: click slots ------------------------------------------------------ */
+
+/* One of a url's max clicks, counted; or (peek) whether one is left. */
+static int click_slot(struct lnk_store_rules *r, struct lnk_op_slot *s)
+{
+    struct lnk_store_bconn *c = r->ops->writer(r->b);
+    int64_t used = 0;
+    if (s->max <= 0)
+        return LNK_EINVAL;
+    if (!s->peek)
+        return r->ops->slot_take(c, s->url_id, s->max, &s->taken);
+    int rc = r->ops->slot_used(c, s->url_id, &used);
+    s->taken = rc == LNK_OK && used < s->max;
+    return rc;
+}
+
 /* ---- writes: idempotency keys ------------------------------------------------ */
 
 /* A key's first use holds it (status 0) until its answer is kept; the same
@@ -1730,11 +1746,8 @@ static int run_write(struct lnk_store_rules *r, struct lnk_store_op *op)
         return domain_delete(r, LNK_OP_AS(op, domain));
     case LNK_OP_DOMAIN_IMPORT:
         return domain_import(r, LNK_OP_AS(op, rows), now);
-    case LNK_OP_CLICK_SLOT: {
-        struct lnk_op_slot *s = LNK_OP_AS(op, slot);
-        return s->max > 0 ? r->ops->slot_take(r->ops->writer(r->b), s->url_id, s->max, &s->taken)
-                          : LNK_EINVAL;
-    }
+    case LNK_OP_CLICK_SLOT:
+        return click_slot(r, LNK_OP_AS(op, slot));
     case LNK_OP_SLOT_IMPORT:
         return slot_import(r, LNK_OP_AS(op, rows));
     default:

@@ -47,6 +47,7 @@ enum stmt_id {
     ST_URL_UPSERT,
     ST_URL_SET,
     ST_SLOT_TAKE,
+    ST_SLOT_USED,
     ST_SLOT_LIST,
     ST_SLOT_PUT,
     ST_IDEM_GET,
@@ -181,6 +182,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                     " WHERE EXISTS (SELECT 1 FROM urls WHERE id = ?1)"
                     " ON CONFLICT (url_id) DO UPDATE SET used = excluded.used"
                     " RETURNING used",
+    [ST_SLOT_USED] = "SELECT coalesce((SELECT used FROM link_slots WHERE url_id = ?1), 0)",
     [ST_IDEM_GET] = "SELECT fingerprint, status, body, created_at FROM idempotency"
                     " WHERE caller = ?1 AND idem_key = ?2",
     [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency (caller, idem_key, fingerprint, status,"
@@ -948,6 +950,11 @@ static int sq_slot_put(struct lnk_store_bconn *c, const struct lnk_slot *s)
     return query_i64(c, ST_SLOT_PUT, ARGS(A_I64(s->url_id), A_I64(s->used)), &used);
 }
 
+static int sq_slot_used(struct lnk_store_bconn *c, int64_t url_id, int64_t *used)
+{
+    return query_i64(c, ST_SLOT_USED, ARGS(A_I64(url_id)), used);
+}
+
 static void read_idem(sqlite3_stmt *st, struct lnk_arena *a, void *row)
 {
     struct lnk_idem_row *r = row;
@@ -1443,6 +1450,7 @@ const struct lnk_store_ops lnk_store_sqlite_ops = {
     .url_put = sq_url_put,
     .url_set = sq_url_set,
     .slot_take = sq_slot_take,
+    .slot_used = sq_slot_used,
     .slot_put = sq_slot_put,
     .idem_get = sq_idem_get,
     .idem_put = sq_idem_put,

@@ -174,3 +174,23 @@ def test_a_root_bulk_upsert_of_a_domains_link_is_seen_at_once(server, user):
     assert visit(server, d["host"], "/" + code, 302).headers["Location"] == \
         "https://example.com/moved"
     assert expect_json(server.get(f"/api/v1/links/{link['id']}"), 200)["domain"] == d["host"]
+
+
+def test_the_qr_code_of_a_domains_link_names_its_domain(server, user, tmp_path):
+    import shutil
+    import subprocess
+    if shutil.which("zbarimg") is None:
+        pytest.skip("needs zbar-tools")
+    d = new_domain(server)
+    code = uniq("q")[:12]
+    on_domain = new_link(server, user["id"], code=code, domain=d["host"])
+    plain = new_link(server, user["id"], code=code)
+    r = expect(server.get(f"/api/v1/links/{on_domain['id']}/qr", params={"size": 300}), 200)
+    other = expect(server.get(f"/api/v1/links/{plain['id']}/qr", params={"size": 300}), 200)
+    assert r.headers["ETag"] != other.headers["ETag"] and r.content != other.content
+    f = tmp_path / "qr.png"
+    f.write_bytes(r.content)
+    got = subprocess.run(["zbarimg", "--raw", "-q", str(f)], capture_output=True, text=True,
+                         timeout=30)
+    assert got.stdout.strip() == on_domain["short_url"]
+    assert d["host"] in on_domain["short_url"]

@@ -163,7 +163,8 @@ def test_password_link_for_browsers_is_a_form(server, user):
     form = go(server, link, 200, headers={"Accept": "text/html"})
     assert form.headers["Content-Type"].startswith("text/html")
     assert form.headers["Cache-Control"] == "no-store"
-    assert '<form method="post">' in form.text and 'name="password"' in form.text
+    assert f'<form method="post" action="/{link["code"]}">' in form.text
+    assert 'name="password"' in form.text
     assert "<script" not in form.text
     wrong = expect(server.post("/" + link["code"], data={"password": "nope"}), 401)
     assert "Wrong password" in wrong.text
@@ -187,3 +188,19 @@ def test_password_guesses_are_limited_per_client_and_link(server, user):
 def test_deactivated_link_with_options_is_404(server, user):
     link = new_link(server, user["id"], redirect_type=308, active=False)
     go(server, link, 404)
+
+
+@pytest.mark.parametrize("route", ["/s/{}", "/r/{}", "/urls/{}/redirect"])
+def test_the_password_form_of_every_redirect_route_posts_where_it_is_taken(server, user, route):
+    link = new_link(server, user["id"], password="pw-route")
+    form = expect(server.get(route.format(link["code"]), headers={"Accept": "text/html"}), 200)
+    assert f'action="/{link["code"]}"' in form.text
+    right = expect(server.post("/" + link["code"], data={"password": "pw-route"}), 303)
+    assert right.headers["Location"] == link["url"]
+
+
+def test_head_on_a_used_up_link_answers_gone(server, user):
+    link = new_link(server, user["id"], max_clicks=1)
+    go(server, link, 302)
+    expect(server.head("/" + link["code"]), 410)
+    go(server, link, 410)
