@@ -324,3 +324,23 @@ json_t *lnk_h_event_json(const struct lnk_event *e)
     json_object_set_new(o, "details", d);
     return o;
 }
+
+/* True when If-None-Match is "*" or a list naming etag. Weak comparison
+ * (RFC 9110 §13.1.2): a W/ prefix still matches. */
+bool lnk_h_etag_matches(struct lnk_str inm, const char *etag)
+{
+    size_t etag_len = strlen(etag);
+    if (!inm.ptr)
+        return false;
+    const char *p = inm.ptr, *end = inm.ptr + inm.len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        struct lnk_str t = lnk_str_trim(lnk_str_make(p, (size_t)((comma ? comma : end) - p)));
+        if (t.len > 2 && t.ptr[0] == 'W' && t.ptr[1] == '/')
+            t = lnk_str_make(t.ptr + 2, t.len - 2);
+        if (lnk_str_eq_cstr(t, "*") || (t.len == etag_len && memcmp(t.ptr, etag, etag_len) == 0))
+            return true;
+        p = comma ? comma + 1 : end;
+    }
+    return false;
+}

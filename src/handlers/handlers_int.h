@@ -240,6 +240,10 @@ void lnk_h_record_click(struct lnk_req *r, const struct lnk_h_target *t, struct 
 void lnk_h_redirect_policy(struct lnk_req *r, const struct lnk_h_target *t, struct lnk_str code,
                            bool hit);
 
+/* If-None-Match: "*" or a list naming etag, compared weakly (RFC 9110
+ * §13.1.2: a W/ prefix still matches). */
+bool lnk_h_etag_matches(struct lnk_str inm, const char *etag);
+
 /* Idempotency-Key (idempotency.c): true when the request is taken care of
  * (answered, or next runs once its key is held); false when it sent no key
  * (or its key is held already): the caller goes on. */

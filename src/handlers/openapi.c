@@ -7,36 +7,17 @@
  * costs a 304 instead of the whole document. */
 #include <string.h>
 
+#include "handlers/handlers_int.h"
 #include "handlers/openapi_int.h"
 #include "linkd/handlers.h"
 #include "linkd/str.h"
-
-/* True when If-None-Match is "*" or a list naming etag. Weak comparison
- * (RFC 9110 §13.1.2): a W/ prefix still matches. */
-static bool etag_matches(struct lnk_str inm, const char *etag)
-{
-    size_t etag_len = strlen(etag);
-    if (!inm.ptr)
-        return false;
-    const char *p = inm.ptr, *end = inm.ptr + inm.len;
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        struct lnk_str t = lnk_str_trim(lnk_str_make(p, (size_t)((comma ? comma : end) - p)));
-        if (t.len > 2 && t.ptr[0] == 'W' && t.ptr[1] == '/')
-            t = lnk_str_make(t.ptr + 2, t.len - 2);
-        if (lnk_str_eq_cstr(t, "*") || (t.len == etag_len && memcmp(t.ptr, etag, etag_len) == 0))
-            return true;
-        p = comma ? comma + 1 : end;
-    }
-    return false;
-}
 
 /* One document with its ETag: 200, or 304 when the client has it. */
 static void serve(struct lnk_req *r, const unsigned char *doc, size_t len, const char *etag)
 {
     lnk_resp_header(r, "etag", etag);
     lnk_resp_header(r, "cache-control", "no-cache");
-    if (etag_matches(lnk_req_header(r, "if-none-match"), etag)) {
+    if (lnk_h_etag_matches(lnk_req_header(r, "if-none-match"), etag)) {
         lnk_resp_empty(r, 304);
         return;
     }

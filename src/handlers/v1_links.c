@@ -67,8 +67,7 @@ static void then_got(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
         return;
     char etag[LNK_ETAG_MAX];
     lnk_url_etag(u, etag);
-    struct lnk_str inm = lnk_str_trim(lnk_req_header(r, "if-none-match"));
-    if (inm.ptr && (lnk_str_eq_cstr(inm, etag) || lnk_str_eq_cstr(inm, "*"))) {
+    if (lnk_h_etag_matches(lnk_req_header(r, "if-none-match"), etag)) {
         lnk_resp_header(r, "etag", etag);
         lnk_resp_empty(r, 304);
         return;
@@ -99,7 +98,7 @@ void lnk_h_v1_link_update(struct lnk_req *r)
     struct lnk_v1_job *j = lnk_v1_job_new(r, LNK_V1_UPDATE, b.ptr, b.len, answer, NULL);
     j->id = id;
     struct lnk_str im = lnk_str_trim(lnk_req_header(r, "if-match"));
-    if (im.ptr) {
+    if (im.ptr && !lnk_str_eq_cstr(im, "*")) { /* "*": any version of a link that exists */
         if (im.len == 0 || im.len >= sizeof(j->if_match)) {
             lnk_h_problem(r, 412, "etag-mismatch", "If-Match names no version of this link", NULL);
             return;

@@ -49,8 +49,7 @@ static void then_link(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     snprintf(etag, sizeof(etag), "\"qr%016llx\"", (unsigned long long)h);
     lnk_resp_header(r, "etag", etag);
     lnk_resp_header(r, "cache-control", "private, max-age=86400");
-    struct lnk_str inm = lnk_str_trim(lnk_req_header(r, "if-none-match"));
-    if (inm.ptr && lnk_str_eq_cstr(inm, etag)) {
+    if (lnk_h_etag_matches(lnk_req_header(r, "if-none-match"), etag)) {
         json_decref(short_url);
         lnk_resp_empty(r, 304);
         return;

@@ -319,3 +319,16 @@ def test_export_past_the_list_ceiling_is_a_problem(linkd):
     expect_problem(c.get("/api/v1/links/export"), 400, "too-many-rows")
     assert len(expect_json(c.get("/api/v1/links/export",
                                  params={"format": "json", "tag": "none"}), 200)) == 0
+
+
+def test_entity_tags_compare_as_rfc_9110_says(server, user):
+    link = new_link(server, user["id"])
+    etag = server.get(f"/api/v1/links/{link['id']}").headers["ETag"]
+    for inm in (f'"x", {etag}', f"W/{etag}", "*"):
+        expect(server.get(f"/api/v1/links/{link['id']}", headers={"If-None-Match": inm}), 304)
+    expect(server.get(f"/api/v1/links/{link['id']}", headers={"If-None-Match": '"other"'}), 200)
+    r = expect(server.patch(f"/api/v1/links/{link['id']}", json={"title": "any"},
+                            headers={"If-Match": "*"}), 200)
+    assert r.json()["title"] == "any"
+    expect_problem(server.patch("/api/v1/links/999999999999", json={"title": "x"},
+                                headers={"If-Match": "*"}), 404, "not-found")
