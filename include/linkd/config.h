@@ -65,6 +65,9 @@
       "redirects per second per client (0 = unlimited, the default)")                              \
     X(rate_redirect_burst, UINT, "LINKD_RATE_REDIRECT_BURST", "rate-redirect-burst", "100", 1,     \
       10000000, "redirects allowed at once")                                                       \
+    X(password_guesses, UINT, "LINKD_PASSWORD_GUESSES", "password-guesses", "20", 1, 100000,       \
+      "password-link guesses one client may make at once, over all links; then 2 a second "        \
+      "(docs/security.md#link-passwords)")                                                         \
     X(max_header_bytes, UINT, "LINKD_MAX_HEADER_BYTES", "max-header-bytes", "16384", 1024, 400000, \
       "request line and headers; larger requests get 431")                                         \
     X(max_connections, UINT, "LINKD_MAX_CONNECTIONS", "max-connections", "10000", 0, 10000000,     \
@@ -127,6 +130,7 @@ struct lnk_config {
     unsigned rate_read, rate_read_burst;
     unsigned rate_write, rate_write_burst;
     unsigned rate_redirect, rate_redirect_burst;
+    unsigned password_guesses;
     unsigned max_header_bytes;
     unsigned max_connections;
     unsigned read_timeout_s;

@@ -30,6 +30,9 @@
  * second (docs/security.md#link-passwords). */
 #define LNK_PASSWORD_GUESS_BURST 5
 #define LNK_PASSWORD_GUESS_RATE  1
+/* And over all links, a client's guesses: LINKD_PASSWORD_GUESSES at once,
+ * then this many a second (each costs a reader thread tens of ms). */
+#define LNK_PASSWORD_CLIENT_RATE 2
 
 /* Argon2id parameters of lnk_policy_hash_password (OWASP password storage
  * cheat sheet: m = 19 MiB, t = 2, p = 1; libsodium always uses p = 1). */

@@ -50,6 +50,7 @@ struct lnk_worker_env {
     struct lnk_cache *url_json; /* url id -> its JSON representation; NULL: no cache */
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect; /* NULL: unlimited */
     struct lnk_ratelimit *rl_password; /* guesses at link passwords; NULL: unlimited */
+    struct lnk_ratelimit *rl_guesser;  /* a client's guesses over all links; NULL: unlimited */
     const struct lnk_geo *geo;         /* country lookups for link rules; NULL: none */
     struct lnk_inflight *heavy; /* lists and totals in progress per client; NULL: unlimited */
     struct lnk_redis *redis;    /* shared tier, invalidations, shared budgets; NULL: no Redis */

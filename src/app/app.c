@@ -49,6 +49,7 @@ struct app {
     struct lnk_domains *domains;
     struct lnk_ratelimit *rl_read, *rl_write, *rl_redirect;
     struct lnk_ratelimit *rl_password; /* guesses at a link's password, per client and link */
+    struct lnk_ratelimit *rl_guesser;  /* a client's guesses over all links */
     struct lnk_inflight *heavy;
     struct lnk_geo *geo;   /* NULL: no LINKD_GEOIP_DB */
     _Atomic bool stopped;  /* set by the shutdown thread when all is flushed */
@@ -216,6 +217,7 @@ static int worker_init(void *udata, struct lnk_worker_env *env)
     env->rl_write = a->rl_write;
     env->rl_redirect = a->rl_redirect;
     env->rl_password = a->rl_password;
+    env->rl_guesser = a->rl_guesser;
     env->geo = a->geo;
     env->heavy = a->heavy;
     env->draining = &a->draining;
@@ -417,6 +419,8 @@ static void open_limiters(struct app *a)
      * rate limits are off (docs/security.md#link-passwords) */
     a->rl_password =
         lnk_ratelimit_new(LNK_PASSWORD_GUESS_RATE, LNK_PASSWORD_GUESS_BURST, &lnk_clock_monotonic);
+    a->rl_guesser =
+        lnk_ratelimit_new(LNK_PASSWORD_CLIENT_RATE, c->password_guesses, &lnk_clock_monotonic);
     if (!c->rate_limit)
         return;
     a->rl_read = lnk_ratelimit_new(c->rate_read, c->rate_read_burst, &lnk_clock_monotonic);
@@ -431,6 +435,7 @@ static void close_limiters(struct app *a)
     lnk_ratelimit_free(a->rl_write);
     lnk_ratelimit_free(a->rl_redirect);
     lnk_ratelimit_free(a->rl_password);
+    lnk_ratelimit_free(a->rl_guesser);
     lnk_inflight_free(a->heavy);
 }
 

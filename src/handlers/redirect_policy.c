@@ -137,7 +137,9 @@ static void then_checked(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
     decide(r, v);
 }
 
-/* A guess, once the client's budget for this link allows it. */
+/* A guess, once the client's budgets allow it: for this link, and over all
+ * links (a client cycling through many links must not keep the reader
+ * threads busy hashing). */
 static void check_password(struct lnk_req *r, struct visit *v, const char *hash)
 {
     struct lnk_worker_env *env = lnk_req_env(r);
@@ -147,8 +149,11 @@ static void check_password(struct lnk_req *r, struct visit *v, const char *hash)
     int n = snprintf(key, sizeof(key), "%s %.*s %.*s", lnk_req_client(r),
                      (int)(host.len > 255 ? 255 : host.len), host.ptr ? host.ptr : "",
                      (int)v->code.len, v->code.ptr);
-    if (env->rl_password &&
-        lnk_ratelimit_check(env->rl_password, lnk_str_make(key, (size_t)n), &res) != LNK_OK) {
+    const char *who = lnk_req_client(r);
+    if ((env->rl_password &&
+         lnk_ratelimit_check(env->rl_password, lnk_str_make(key, (size_t)n), &res) != LNK_OK) ||
+        (env->rl_guesser &&
+         lnk_ratelimit_check(env->rl_guesser, lnk_str_from_cstr(who), &res) != LNK_OK)) {
         char after[16];
         snprintf(after, sizeof(after), "%u", res.retry_after_s ? res.retry_after_s : 1);
         lnk_resp_header(r, "retry-after", after);

@@ -204,3 +204,24 @@ def test_head_on_a_used_up_link_answers_gone(server, user):
     go(server, link, 302)
     expect(server.head("/" + link["code"]), 410)
     go(server, link, 410)
+
+
+def test_a_clients_guesses_over_many_links_are_limited_too(linkd):
+    """Each link has a budget of 5; a client cycling through links meets the
+    budget over all of them (LINKD_PASSWORD_GUESSES at once, then 2 a
+    second). The bound below is that law, whatever the machine's speed."""
+    import math
+    import time
+    c = linkd.start(env={"LINKD_PASSWORD_GUESSES": 3})
+    u = expect(c.post("/users", json={"username": "g", "email": "g@example.com"}), 201).json()
+    links = [new_link(c, u["id"], password="right") for _ in range(20)]
+    start = time.monotonic()
+    codes = [c.get("/" + x["code"], headers={"X-Link-Password": "wrong"}).status_code
+             for x in links]
+    elapsed = time.monotonic() - start
+    assert set(codes) <= {401, 429}, codes
+    assert codes[:3] == [401] * 3, codes
+    allowed = 3 + math.ceil(2 * elapsed) + 1
+    assert codes.count(401) <= allowed, (codes, elapsed)
+    if len(codes) > allowed:
+        assert 429 in codes, (codes, elapsed)
