@@ -47,7 +47,11 @@ def server(tmp_path_factory):
         yield Client(BASE_URL)
         return
     require_binary()
-    p = LinkdProcess(tmp_path_factory.mktemp("session"), seed_dir=SEED_DIR, name="session")
+    # every test is one client here: its password guesses over all links
+    # must not run into the budget one real client has (a test of that
+    # budget runs a server of its own)
+    p = LinkdProcess(tmp_path_factory.mktemp("session"), seed_dir=SEED_DIR, name="session",
+                     env={"LINKD_PASSWORD_GUESSES": 100000})
     p.start()
     _session_procs.append(p)
     store = p.client().get("/health").json()["checks"]["store"]
