@@ -58,6 +58,10 @@ void lnk_v1_job_run(struct lnk_req *r, struct lnk_v1_job *j);
  * answered (400 invalid-parameter). Strings go to a. */
 bool lnk_v1_list_query(struct lnk_req *r, struct lnk_list_query *q, struct lnk_arena *a);
 
+/* The link a URL_GET read, or NULL when answered: a store error, or
+ * another user's link for a user key (404). */
+const struct lnk_url *lnk_v1_read_link(struct lnk_req *r, const struct lnk_store_op *op);
+
 /* One query parameter's value (decoded, in request memory); false when
  * absent. A value too long for any parameter here reads as empty. */
 bool lnk_v1_param(struct lnk_req *r, const char *name, struct lnk_str *out);

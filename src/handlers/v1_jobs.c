@@ -126,6 +126,16 @@ json_t *lnk_v1_link_json(struct lnk_req *r, const struct lnk_url *u)
     return o;
 }
 
+const struct lnk_url *lnk_v1_read_link(struct lnk_req *r, const struct lnk_store_op *op)
+{
+    const struct lnk_url *u = &LNK_OP_AS(op, url)->out;
+    if (op->rc != LNK_OK) {
+        lnk_h_store_error(r, op);
+        return NULL;
+    }
+    return lnk_h_url_visible(r, u->user_id) ? u : NULL;
+}
+
 bool lnk_v1_param(struct lnk_req *r, const char *name, struct lnk_str *out)
 {
     enum { CAP = 4 * LNK_POLICY_TAG_MAX + 2 };

@@ -58,12 +58,8 @@ void lnk_h_v1_links_create(struct lnk_req *r)
 static void then_got(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
     (void)ctx;
-    const struct lnk_url *u = &LNK_OP_AS(op, url)->out;
-    if (op->rc != LNK_OK) {
-        lnk_h_store_error(r, op);
-        return;
-    }
-    if (!lnk_h_url_visible(r, u->user_id))
+    const struct lnk_url *u = lnk_v1_read_link(r, op);
+    if (!u)
         return;
     char etag[LNK_ETAG_MAX];
     lnk_url_etag(u, etag);

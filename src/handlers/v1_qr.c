@@ -24,12 +24,8 @@ struct qr_ask {
 static void then_link(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
 {
     const struct qr_ask *ask = ctx;
-    const struct lnk_url *u = &LNK_OP_AS(op, url)->out;
-    if (op->rc != LNK_OK) {
-        lnk_h_store_error(r, op);
-        return;
-    }
-    if (!lnk_h_url_visible(r, u->user_id))
+    const struct lnk_url *u = lnk_v1_read_link(r, op);
+    if (!u)
         return;
     json_t *short_url = lnk_v1_short_url_json(r, u); /* on the link's domain */
     const char *text = json_string_value(short_url);

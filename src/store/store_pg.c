@@ -320,9 +320,6 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_LOCK_KEY] = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
     [ST_HEARTBEAT] = "INSERT INTO meta (key, value) VALUES ('heartbeat', convert_to($1, 'UTF8'))"
                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    /* an import set, staged by COPY in the writer's temporary tables
-     * (IMPORT_STAGING): a row that would be refused (none: no row back),
-     * what the rows replace (by their index i), and the upsert of them all */
     [ST_DOMAIN_LIST] = "SELECT " DOMAIN_COLS " FROM domains ORDER BY id",
     [ST_DOMAIN_GET] = "SELECT " DOMAIN_COLS " FROM domains WHERE id = $1::bigint",
     /* a listed host inserts nothing (no row back) */
@@ -343,6 +340,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DOMAIN_DELETE] = "DELETE FROM domains WHERE id = $1::bigint",
     [ST_DOMAIN_IN_USE] = "SELECT count(*) FROM (SELECT 1 FROM urls WHERE domain_id = $1::bigint"
                          " LIMIT 1) t",
+    /* an import set, staged by COPY in the writer's temporary tables
+     * (IMPORT_STAGING): a row that would be refused (none: no row back),
+     * what the rows replace (by their index i), and the upsert of them all */
     [ST_IMPORT_CLEAR] = "TRUNCATE import_users, import_urls, import_events",
     [ST_IMPORT_USERS_REFUSED] =
         "SELECT 1 FROM import_users s WHERE EXISTS (SELECT 1 FROM users u"
@@ -1346,6 +1346,14 @@ static int pg_list_count(struct lnk_store_bconn *c, enum lnk_row_kind k,
 
 /* ---- writes --------------------------------------------------------------------- */
 
+/* An explicit id moves its table's sequence past it, as AUTOINCREMENT does. */
+static int move_seq(struct lnk_store_bconn *c, enum stmt_id seq, int64_t id)
+{
+    struct params p = {0};
+    p_i64(&p, id);
+    return exec(c, seq, &p);
+}
+
 static int pg_user_put(struct lnk_store_bconn *c, const struct lnk_user *u, bool by_id, int64_t *id)
 {
     struct params p = {0};
@@ -1361,10 +1369,8 @@ static int pg_user_put(struct lnk_store_bconn *c, const struct lnk_user *u, bool
     p_text(&p, u->email);
     p_i64(&p, u->created_at);
     int rc = exec(c, ST_USER_UPSERT, &p);
-    struct params s = {0};
-    p_i64(&s, u->id);
     if (rc == LNK_OK)
-        rc = exec(c, ST_USER_SEQ, &s);
+        rc = move_seq(c, ST_USER_SEQ, u->id);
     *id = u->id;
     return rc;
 }
@@ -1422,10 +1428,8 @@ static int pg_url_put(struct lnk_store_bconn *c, const struct lnk_url *u, struct
     p_text(&p, u->opts);
     p_id(&p, u->domain_id);
     rc = exec(c, ST_URL_UPSERT, &p);
-    struct params s = {0};
-    p_i64(&s, u->id);
     if (rc == LNK_OK)
-        rc = exec(c, ST_URL_SEQ, &s);
+        rc = move_seq(c, ST_URL_SEQ, u->id);
     if (rc == LNK_OK)
         rc = pg_url_get(c, u->id, a, out);
     return rc;
@@ -1559,10 +1563,8 @@ static int pg_event_put(struct lnk_store_bconn *c, const struct lnk_event *e, in
     p_i64(&p, e->timestamp);
     p_text(&p, e->details);
     int rc = exec(c, ST_EVENT_UPSERT, &p);
-    struct params s = {0};
-    p_i64(&s, e->id);
     if (rc == LNK_OK)
-        rc = exec(c, ST_EVENT_SEQ, &s);
+        rc = move_seq(c, ST_EVENT_SEQ, e->id);
     if (id)
         *id = e->id;
     return rc;
@@ -1888,14 +1890,11 @@ static int pg_key_put(struct lnk_store_bconn *c, const struct lnk_api_key *k, co
     int rc = query_i64(c, ST_KEY_PUT, &p, &id);
     if (rc == LNK_ENOTFOUND)
         return LNK_EEXISTS; /* no row back: the hash is another key's */
-    struct params s = {0};
-    p_i64(&s, k->id);
     if (rc == LNK_OK)
-        rc = exec(c, ST_KEY_SEQ, &s);
+        rc = move_seq(c, ST_KEY_SEQ, k->id);
     return rc;
 }
 
-/* Nobody waits for its result: on the writer's pipeline it is only sent. */
 static int pg_domain_insert(struct lnk_store_bconn *c, const struct lnk_domain *d,
                             struct lnk_arena *a, struct lnk_domain *out)
 {
@@ -1923,10 +1922,8 @@ static int pg_domain_put(struct lnk_store_bconn *c, const struct lnk_domain *d)
     int rc = query_i64(c, ST_DOMAIN_PUT, &p, &id);
     if (rc == LNK_ENOTFOUND)
         return LNK_EEXISTS; /* no row back: the host is another domain's */
-    struct params s = {0};
-    p_i64(&s, d->id);
     if (rc == LNK_OK)
-        rc = exec(c, ST_DOMAIN_SEQ, &s);
+        rc = move_seq(c, ST_DOMAIN_SEQ, d->id);
     return rc;
 }
 
@@ -1952,6 +1949,7 @@ static int pg_domain_delete(struct lnk_store_bconn *c, int64_t id, bool *in_use)
     return rc;
 }
 
+/* Nobody waits for its result: on the writer's pipeline it is only sent. */
 static int pg_retired_add(struct lnk_store_bconn *c, const char *code)
 {
     struct params p = {0};

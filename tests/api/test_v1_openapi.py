@@ -21,7 +21,7 @@ import pytest
 import backend
 import openapi_check
 from apiclient import BASE_URL, REPO, describe, expect, expect_json, new_user, uniq
-from openapi_check import create_key, deref, is_v1, route_table, schema_problems
+from openapi_check import create_key, deref, is_v1, route_table
 
 OA = openapi_check.Document("openapi-v1.json")
 DOC, SPEC = OA.doc, OA.spec
