@@ -11,7 +11,6 @@
 #include "linkd/domains.h"
 #include "linkd/err.h"
 #include "linkd/json.h"
-#include "linkd/timefmt.h"
 #include "linkd/url.h"
 
 static const char *const url_keys[] = {"root_url", "not_found_url", "fallback_url"};
@@ -24,16 +23,13 @@ static json_t *str_or_null(const char *s)
 
 static json_t *domain_json(const struct lnk_domain *d)
 {
-    char ts[LNK_TS_LEN + 2];
-    lnk_ts_format(d->created_at, ts);
-    strcat(ts, "Z");
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(d->id));
     json_object_set_new(o, "host", json_string(d->host));
     json_object_set_new(o, "root_url", str_or_null(d->root_url));
     json_object_set_new(o, "not_found_url", str_or_null(d->not_found_url));
     json_object_set_new(o, "fallback_url", str_or_null(d->fallback_url));
-    json_object_set_new(o, "created_at", json_string(ts));
+    json_object_set_new(o, "created_at", lnk_v1_time_json(d->created_at));
     return o;
 }
 

@@ -14,6 +14,9 @@
 
 #define LNK_V1_BULK_MAX 1000 /* items of one bulk or import request */
 
+/* A time as /api/v1 shows it: RFC 3339 in UTC, "2026-12-01T00:00:00Z". */
+json_t *lnk_v1_time_json(int64_t t);
+
 /* The v1 view of a link: every field, defaults spelled out, a password
  * shown only as password_protected. A new reference. */
 json_t *lnk_v1_link_json(struct lnk_req *r, const struct lnk_url *u);

@@ -22,7 +22,7 @@
 
 /* ---- the representation ----------------------------------------------------- */
 
-static json_t *time_json(int64_t t)
+json_t *lnk_v1_time_json(int64_t t)
 {
     char buf[LNK_TS_LEN + 2];
     lnk_ts_format(t, buf);
@@ -34,7 +34,7 @@ static json_t *time_json(int64_t t)
 static json_t *opt_time(const json_t *o, const char *key)
 {
     const json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? time_json(json_integer_value(v)) : json_null();
+    return json_is_integer(v) ? lnk_v1_time_json(json_integer_value(v)) : json_null();
 }
 
 static json_t *opt_or(const json_t *o, const char *key, json_t *dflt)
@@ -120,8 +120,8 @@ json_t *lnk_v1_link_json(struct lnk_req *r, const struct lnk_url *u)
                         json_boolean(json_object_get(opts, "password_hash") != NULL));
     json_object_set_new(o, "rules", rules_view(json_object_get(opts, "rules")));
     json_object_set_new(o, "split", opt_or(opts, "split", json_array()));
-    json_object_set_new(o, "created_at", time_json(u->created_at));
-    json_object_set_new(o, "updated_at", time_json(u->updated_at));
+    json_object_set_new(o, "created_at", lnk_v1_time_json(u->created_at));
+    json_object_set_new(o, "updated_at", lnk_v1_time_json(u->updated_at));
     json_decref(opts);
     return o;
 }

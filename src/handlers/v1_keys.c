@@ -14,12 +14,7 @@
 
 static json_t *time_or_null(int64_t t)
 {
-    if (!t)
-        return json_null();
-    char buf[LNK_TS_LEN + 2];
-    lnk_ts_format(t, buf);
-    strcat(buf, "Z");
-    return json_string(buf);
+    return t ? lnk_v1_time_json(t) : json_null();
 }
 
 static json_t *key_json(const struct lnk_api_key *k)
