@@ -50,6 +50,10 @@ bool lnk_domains_by_host(struct lnk_domains *t, struct lnk_str host,
 bool lnk_domains_by_id(struct lnk_domains *t, int64_t id, void *(*alloc)(void *actx, size_t len),
                        void *actx, struct lnk_domain *out);
 
+/* The id of the domain a Host header names; 0: none (the default domain).
+ * Copies nothing: the redirect of every request asks it. */
+int64_t lnk_domains_id_by_host(struct lnk_domains *t, struct lnk_str host);
+
 /* A Host header as a domain's host: lower-case, without its port, into buf
  * (cap >= LNK_DOMAIN_HOST_MAX + 1). False when it cannot be one. */
 bool lnk_domains_host_key(struct lnk_str host, char *buf, size_t cap);

@@ -212,6 +212,15 @@ bool lnk_domains_host_key(struct lnk_str host, char *buf, size_t cap)
     return true;
 }
 
+/* The row of host key; the caller holds the lock. */
+static const struct lnk_domain *find_host(const struct lnk_domains *t, const char *key)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->rows[i].host, key) == 0)
+            return &t->rows[i];
+    return NULL;
+}
+
 bool lnk_domains_by_host(struct lnk_domains *t, struct lnk_str host,
                          void *(*alloc)(void *actx, size_t len), void *actx, struct lnk_domain *out)
 {
@@ -219,13 +228,21 @@ bool lnk_domains_by_host(struct lnk_domains *t, struct lnk_str host,
     if (!lnk_domains_any(t) || !lnk_domains_host_key(host, key, sizeof(key)))
         return false;
     pthread_mutex_lock(&t->mu);
-    const struct lnk_domain *hit = NULL;
-    for (size_t i = 0; i < t->n && !hit; i++)
-        if (strcmp(t->rows[i].host, key) == 0)
-            hit = &t->rows[i];
-    bool found = copy_row(hit, alloc, actx, out);
+    bool found = copy_row(find_host(t, key), alloc, actx, out);
     pthread_mutex_unlock(&t->mu);
     return found;
+}
+
+int64_t lnk_domains_id_by_host(struct lnk_domains *t, struct lnk_str host)
+{
+    char key[LNK_DOMAIN_HOST_MAX + 1];
+    if (!lnk_domains_any(t) || !lnk_domains_host_key(host, key, sizeof(key)))
+        return 0;
+    pthread_mutex_lock(&t->mu);
+    const struct lnk_domain *d = find_host(t, key);
+    int64_t id = d ? d->id : 0;
+    pthread_mutex_unlock(&t->mu);
+    return id;
 }
 
 bool lnk_domains_by_id(struct lnk_domains *t, int64_t id, void *(*alloc)(void *actx, size_t len),

@@ -223,8 +223,8 @@ struct lnk_h_target {
     int64_t url_id, owner;
     const char *url; /* the destination */
     size_t len;
-    const char *opts;     /* the link's /api/v1 options (JSON text); NULL: none */
-    const char *fallback; /* its domain's fallback_url, used when the link has none; or NULL */
+    const char *opts;  /* the link's /api/v1 options (JSON text); NULL: none */
+    int64_t domain_id; /* whose fallback_url serves when the link has none; 0: none */
 };
 /* Domains (redirect.c, ADR 0028). The domain the request's Host names, in
  * request memory; NULL: the default domain. */

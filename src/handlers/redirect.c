@@ -21,21 +21,24 @@
 #include "linkd/shortcode.h"
 #include "linkd/timefmt.h"
 
-/* Where a visit is: its code, and the domain its Host names (NULL: the
- * default one, whose links are cached under their code alone). */
+/* Where a visit is: its code, and the domain its Host names (0: the
+ * default one, whose links are cached under their code alone). The
+ * domain's row is read only on the rare paths that need it. */
 struct site {
     struct lnk_str code;
     struct lnk_str key; /* the caches' key: the code, or "<domain id>:<code>" */
-    const struct lnk_domain *domain;
+    int64_t domain_id;
 };
 
 /* An unknown or inactive code: 404, or the domain's not-found page. */
 static void not_found(struct lnk_req *r, const struct site *s, bool cache_hit)
 {
+    struct lnk_domain d;
     lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_redirect_not_found_total, 1);
-    if (s->domain && s->domain->not_found_url) {
-        lnk_resp_redirect(r, 302, s->domain->not_found_url, strlen(s->domain->not_found_url),
-                          cache_hit);
+    if (s->domain_id &&
+        lnk_domains_by_id(lnk_req_env(r)->domains, s->domain_id, lnk_h_req_alloc, r, &d) &&
+        d.not_found_url) {
+        lnk_resp_redirect(r, 302, d.not_found_url, strlen(d.not_found_url), cache_hit);
         return;
     }
     lnk_resp_cache_header(r, cache_hit);
@@ -101,12 +104,11 @@ static void answer_cached(struct lnk_req *r, const struct site *s, enum lnk_cach
         not_found(r, s, true);
         return;
     }
-    struct lnk_h_target t = {v->id, v->owner, v->data, v->len, NULL, NULL};
+    struct lnk_h_target t = {v->id, v->owner, v->data, v->len, NULL, s->domain_id};
     if (v->has_opts) {
         t.len = strlen(v->data);
         t.opts = v->data + t.len + 1;
     }
-    t.fallback = s->domain ? s->domain->fallback_url : NULL;
     redirect(r, &t, s->code, true);
 }
 
@@ -161,9 +163,8 @@ static void then_lookup(struct lnk_req *r, struct lnk_store_op *op, void *ctx)
         not_found(r, s, false);
         return;
     }
-    struct lnk_h_target t = {u->id,           u->user_id,
-                             u->original_url, strlen(u->original_url),
-                             u->opts,         s->domain ? s->domain->fallback_url : NULL};
+    struct lnk_h_target t = {u->id,   u->user_id,  u->original_url, strlen(u->original_url),
+                             u->opts, s->domain_id};
     redirect(r, &t, s->code, false);
 }
 
@@ -172,7 +173,7 @@ static void read_store(struct lnk_req *r, struct miss *m)
     lnk_metrics_add(lnk_req_env(r)->mw, LNK_MC_cache_store_reads_total, 1);
     struct lnk_op_url *op = LNK_OP_AS(lnk_store_op_new(LNK_OP_URL_BY_CODE), url);
     op->code = lnk_arena_strndup(&op->op.arena, m->site.code.ptr, m->site.code.len);
-    op->domain_id = m->site.domain ? m->site.domain->id : 0;
+    op->domain_id = m->site.domain_id;
     lnk_h_submit(r, &op->op, then_lookup, m);
 }
 
@@ -201,16 +202,16 @@ static void then_tier(struct lnk_req *r, struct lnk_redis_op *op, void *ctx)
         not_found(r, s, false);
         return;
     }
-    struct lnk_h_target t = {l->id,      l->owner, l->url,
-                             l->url_len, l->opts,  s->domain ? s->domain->fallback_url : NULL};
+    struct lnk_h_target t = {l->id, l->owner, l->url, l->url_len, l->opts, s->domain_id};
     redirect(r, &t, s->code, false);
 }
 
 void lnk_h_redirect(struct lnk_req *r)
 {
-    struct site s = {lnk_req_param(r), lnk_req_param(r), lnk_h_req_domain(r)};
-    if (s.domain)
-        s.key = lnk_h_link_key(r, s.domain->id, s.code);
+    struct lnk_str code = lnk_req_param(r);
+    struct site s = {code, code, lnk_domains_id_by_host(lnk_req_env(r)->domains, lnk_req_host(r))};
+    if (s.domain_id)
+        s.key = lnk_h_link_key(r, s.domain_id, s.code);
     if (!lnk_code_is_plausible(s.code.ptr, s.code.len)) {
         not_found(r, &s, false);
         return;

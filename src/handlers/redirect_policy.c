@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "handlers/handlers_int.h"
+#include "linkd/domains.h"
 #include "linkd/err.h"
 #include "linkd/metrics.h"
 #include "linkd/policy.h"
@@ -245,10 +246,14 @@ static void decide(struct lnk_req *r, struct visit *v)
     }
     switch (d.kind) {
     case LNK_DECISION_GONE:
-        if (!d.location && v->t.fallback) { /* the domain's fallback */
-            d.location = v->t.fallback;
-            d.location_len = strlen(v->t.fallback);
-            d.status = 302;
+        if (!d.location && v->t.domain_id) { /* the domain's fallback */
+            struct lnk_domain dom;
+            if (lnk_domains_by_id(env->domains, v->t.domain_id, lnk_h_req_alloc, r, &dom) &&
+                dom.fallback_url) {
+                d.location = dom.fallback_url;
+                d.location_len = strlen(dom.fallback_url);
+                d.status = 302;
+            }
         }
         if (!d.location) {
             answer_gone(r);
