@@ -4,10 +4,12 @@
  * `lock`, which also guards the CLOCK ring used for eviction: `slots` holds
  * every live entry, `hand` sweeps it, clearing reference bits set by readers
  * and evicting entries found unreferenced. Removed entries are freed after a
- * grace period (call_rcu), so a reader never touches freed memory. */
+ * grace period, a batch at a time (struct retired), so a reader never
+ * touches freed memory. */
 #include "linkd/cache.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,21 +21,33 @@
 #include "linkd/arena.h"
 #include "linkd/err.h"
 
-#define EVICT_TARGET_PCT 95 /* sweep down to this share of max_bytes */
+#define EVICT_TARGET_PCT 95  /* sweep down to this share of max_bytes */
+#define RETIRE_BATCH     256 /* removed entries freed per grace period */
 
+/* Every byte of an entry is paid once per cached link (a million links:
+ * a megabyte per byte), so the header holds only what a lookup reads and
+ * the ring needs, and its size is offsetof(bytes), not a padded sizeof: 51
+ * bytes. The grace period of a removed entry is tracked per batch (struct
+ * retired), not by an rcu_head in every entry. */
 struct entry {
     struct cds_lfht_node node;
-    struct rcu_head rcu;
-    _Atomic uint8_t ref; /* set by readers, cleared by the hand */
-    bool negative;
-    bool active;
-    uint8_t key_len;
-    bool has_opts;
-    uint32_t slot; /* index in the CLOCK ring */
-    uint32_t data_len;
     int64_t id, owner;   /* positive entries */
     uint64_t expires_ms; /* UINT64_MAX: until invalidated or evicted */
-    char bytes[];        /* key, then data and a NUL */
+    uint32_t slot;       /* index in the CLOCK ring */
+    uint16_t data_len;
+    _Atomic uint8_t ref; /* set by readers, cleared by the hand */
+    uint8_t key_len;
+    bool negative, active, has_opts;
+    char bytes[]; /* key, then data and a NUL */
+};
+
+#define ENTRY_HEADER offsetof(struct entry, bytes)
+
+/* Entries out of the table, freed together once no reader can hold one. */
+struct retired {
+    struct rcu_head rcu;
+    uint32_t n;
+    struct entry *e[RETIRE_BATCH];
 };
 
 struct lnk_cache {
@@ -50,6 +64,7 @@ struct lnk_cache {
     uint32_t n_free;
     size_t bytes;
     uint64_t entries, evictions, invalidations;
+    struct retired *retiring; /* the batch being filled; NULL: none yet */
 };
 
 /* The coarse clock (a few ns, no syscall) is precise enough for TTLs of
@@ -77,12 +92,39 @@ static int match(struct cds_lfht_node *node, const void *key)
 
 static size_t entry_size(const struct entry *e)
 {
-    return sizeof(*e) + e->key_len + e->data_len + 1;
+    return ENTRY_HEADER + e->key_len + e->data_len + 1;
 }
 
-static void free_entry_rcu(struct rcu_head *head)
+static void free_retired_rcu(struct rcu_head *head)
 {
-    free(caa_container_of(head, struct entry, rcu));
+    struct retired *b = caa_container_of(head, struct retired, rcu);
+    for (uint32_t i = 0; i < b->n; i++)
+        free(b->e[i]);
+    free(b);
+}
+
+/* Hands the batch being filled, if any, to call_rcu. Caller holds c->lock
+ * (or is lnk_cache_free). */
+static void retire_flush_locked(struct lnk_cache *c)
+{
+    if (c->retiring)
+        urcu_memb_call_rcu(&c->retiring->rcu, free_retired_rcu);
+    c->retiring = NULL;
+}
+
+/* e is out of the table: it is freed with its batch, after a grace period
+ * that starts once the batch is full. One call_rcu per RETIRE_BATCH entries
+ * instead of per entry: a cache smaller than its links evicts on nearly
+ * every fill. Caller holds c->lock. */
+static void retire_locked(struct lnk_cache *c, struct entry *e)
+{
+    if (!c->retiring) {
+        c->retiring = lnk_xmalloc(sizeof(*c->retiring));
+        c->retiring->n = 0;
+    }
+    c->retiring->e[c->retiring->n++] = e;
+    if (c->retiring->n == RETIRE_BATCH)
+        retire_flush_locked(c);
 }
 
 void lnk_cache_thread_register(void)
@@ -144,7 +186,7 @@ static void remove_locked(struct lnk_cache *c, struct entry *e)
     c->free_slots[c->n_free++] = e->slot;
     c->bytes -= entry_size(e);
     c->entries--;
-    urcu_memb_call_rcu(&e->rcu, free_entry_rcu);
+    retire_locked(c, e);
 }
 
 static void ring_add_locked(struct lnk_cache *c, struct entry *e)
@@ -188,11 +230,11 @@ static struct entry *make_entry(struct lnk_cache *c, struct lnk_str key,
                                 const struct lnk_cache_value *v)
 {
     size_t dlen = v ? v->len : 0;
-    struct entry *e = lnk_xmalloc(sizeof(*e) + key.len + dlen + 1);
-    memset(e, 0, sizeof(*e));
+    struct entry *e = lnk_xmalloc(ENTRY_HEADER + key.len + dlen + 1);
+    memset(e, 0, ENTRY_HEADER);
     cds_lfht_node_init(&e->node);
     e->key_len = (uint8_t)key.len;
-    e->data_len = (uint32_t)dlen;
+    e->data_len = (uint16_t)dlen;
     memcpy(e->bytes, key.ptr, key.len);
     if (dlen)
         memcpy(e->bytes + key.len, v->data, dlen);
@@ -213,7 +255,8 @@ static struct entry *make_entry(struct lnk_cache *c, struct lnk_str key,
 void lnk_cache_put(struct lnk_cache *c, struct lnk_str key, const struct lnk_cache_value *v,
                    uint64_t epoch)
 {
-    if (key.len == 0 || key.len > LNK_CACHE_KEY_MAX || (v && v->len > c->max_bytes / 16))
+    if (key.len == 0 || key.len > LNK_CACHE_KEY_MAX ||
+        (v && (v->len > UINT16_MAX || v->len > c->max_bytes / 16)))
         return;
     pthread_mutex_lock(&c->lock);
     if (atomic_load_explicit(&c->epoch, memory_order_relaxed) == epoch) {
@@ -227,7 +270,7 @@ void lnk_cache_put(struct lnk_cache *c, struct lnk_str key, const struct lnk_cac
             c->free_slots[c->n_free++] = o->slot;
             c->bytes -= entry_size(o);
             c->entries--;
-            urcu_memb_call_rcu(&o->rcu, free_entry_rcu);
+            retire_locked(c, o);
         }
         ring_add_locked(c, e);
         evict_locked(c);
@@ -325,8 +368,9 @@ void lnk_cache_free(struct lnk_cache *c)
     while ((node = cds_lfht_iter_get_node(&it)) != NULL) {
         cds_lfht_next(c->ht, &it);
         if (cds_lfht_del(c->ht, node) == 0)
-            urcu_memb_call_rcu(&caa_container_of(node, struct entry, node)->rcu, free_entry_rcu);
+            retire_locked(c, caa_container_of(node, struct entry, node));
     }
+    retire_flush_locked(c);
     urcu_memb_read_unlock();
     urcu_memb_barrier(); /* run every pending free */
     cds_lfht_destroy(c->ht, NULL);

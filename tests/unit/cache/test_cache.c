@@ -64,6 +64,34 @@ static void test_too_long_or_empty_keys_are_never_cached(void **state)
     free_cache(c);
 }
 
+/* An entry holds at most 65,535 bytes of value; a larger one is served
+ * from the store every time, and a smaller one under the same key stays. */
+static void test_a_value_over_64_kib_is_never_cached(void **state)
+{
+    (void)state;
+    struct lnk_cache *c;
+    struct lnk_cache_value out;
+    size_t big = 65536;
+    char *data = malloc(big + 1);
+    memset(data, 'x', big);
+    data[big] = '\0';
+    CHECK(lnk_cache_new(&(struct lnk_cache_config){64 << 20, 1000, 0, NULL}, &c) == LNK_OK,
+          "cache created");
+    struct lnk_cache_value v = {1, 7, true, data, big};
+    lnk_cache_put(c, LNK_STR("big"), &v, lnk_cache_epoch(c));
+    CHECK(lnk_cache_get(c, LNK_STR("big"), alloc_heap, NULL, &out) == LNK_CACHE_MISS,
+          "a value of 65,536 bytes is not stored");
+    v.len = big - 1;
+    lnk_cache_put(c, LNK_STR("big"), &v, lnk_cache_epoch(c));
+    CHECK(lnk_cache_get(c, LNK_STR("big"), alloc_heap, NULL, &out) == LNK_CACHE_HIT,
+          "a value of 65,535 bytes is");
+    CHECK(out.len == big - 1 && memcmp(out.data, data, big - 1) == 0 && out.data[big - 1] == '\0',
+          "all of it comes back, NUL-terminated");
+    free((void *)out.data);
+    free(data);
+    free_cache(c);
+}
+
 static void test_put_with_a_stale_epoch_is_dropped(void **state)
 {
     (void)state;
@@ -279,6 +307,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_too_long_or_empty_keys_are_never_cached),
+        cmocka_unit_test(test_a_value_over_64_kib_is_never_cached),
         cmocka_unit_test(test_put_with_a_stale_epoch_is_dropped),
         cmocka_unit_test(test_hit_returns_a_copy_of_the_value),
         cmocka_unit_test(test_negative_entries_expire),
