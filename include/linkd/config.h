@@ -30,6 +30,10 @@
       "record, for a terminal (the same records)")                                                 \
     X(access_log, BOOL, "LINKD_ACCESS_LOG", "access-log", "on", 0, 0,                              \
       "one log line per request at info level (on/off)")                                           \
+    X(access_log_redirects, UINT, "LINKD_ACCESS_LOG_REDIRECTS", "access-log-redirects", "1", 1,    \
+      1000000,                                                                                     \
+      "with the access log on, one line per this many 3xx redirects of a worker (its 1st, N+1st, " \
+      "...); every other request keeps its line, and every redirect its click row")                \
     X(seed_dir, STR, "LINKD_SEED_DIR", "seed", "", 0, 0,                                           \
       "directory with users.csv, urls.csv, events.csv, loaded at start when the tables are "       \
       "empty")                                                                                     \
@@ -117,6 +121,7 @@ struct lnk_config {
     enum lnk_log_level log_level;
     enum lnk_log_format log_format;
     bool access_log;
+    unsigned access_log_redirects;
     char *seed_dir;
     bool synchronous;
     unsigned click_flush_ms;

@@ -22,6 +22,7 @@ struct lnk_http_config {
     unsigned n_workers;
     unsigned drain_s;
     bool access_log;
+    unsigned access_log_redirects; /* one 3xx redirect line in this many; 0 or 1: every one */
     const struct lnk_cidr_list *trusted_proxies; /* whose X-Forwarded-For is believed */
     size_t max_header_bytes;                     /* request line + headers; 431 past it */
     unsigned max_connections;                    /* open connections, all workers */

@@ -467,6 +467,7 @@ static int start_http(struct app *a)
         .n_workers = a->cfg->workers,
         .drain_s = a->cfg->drain_s,
         .access_log = a->cfg->access_log,
+        .access_log_redirects = a->cfg->access_log_redirects,
         .trusted_proxies = &a->cfg->trusted_proxies,
         .max_header_bytes = a->cfg->max_header_bytes,
         .max_connections = a->cfg->max_connections,

@@ -43,6 +43,7 @@ struct worker {
     struct lnk_req *free_reqs; /* recycled lnk_req objects, linked by `next_free` */
     size_t n_free_reqs;
     uint64_t rid_state;          /* request-id generator */
+    uint64_t redirects_answered; /* 3xx redirects, for cfg.access_log_redirects */
     unsigned n_conns;            /* open connections of this worker */
     h2o_linklist_t conns;        /* the same connections, by struct conn's link */
     bool drain_expired;          /* the drain deadline passed and its work was cancelled */
