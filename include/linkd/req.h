@@ -91,8 +91,11 @@ void lnk_req_set_principal(struct lnk_req *r, const struct lnk_principal *p);
 const struct lnk_principal *lnk_req_principal(const struct lnk_req *r);
 struct lnk_worker_env *lnk_req_env(const struct lnk_req *r);
 
-/* Set by the router: the matched route and its {id}/{code} segment. */
-void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str param);
+/* Set by the router: the matched route, its {id}/{code} segment, and
+ * whether it is a public redirect (the access line of its 3xx answers is
+ * sampled with LINKD_ACCESS_LOG_REDIRECTS). */
+void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str param,
+                       bool redirect);
 struct lnk_str lnk_req_param(const struct lnk_req *r);
 enum lnk_route lnk_req_route(const struct lnk_req *r);
 

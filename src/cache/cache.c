@@ -115,7 +115,7 @@ static void retire_flush_locked(struct lnk_cache *c)
 /* e is out of the table: it is freed with its batch, after a grace period
  * that starts once the batch is full. One call_rcu per RETIRE_BATCH entries
  * instead of per entry: a cache smaller than its links evicts on nearly
- * every fill. Caller holds c->lock. */
+ * every fill. Caller holds c->lock (or is lnk_cache_free). */
 static void retire_locked(struct lnk_cache *c, struct entry *e)
 {
     if (!c->retiring) {
@@ -176,17 +176,24 @@ int lnk_cache_new(const struct lnk_cache_config *cfg, struct lnk_cache **out)
     return LNK_OK;
 }
 
-/* Unlinks e from the table and the ring and frees it after a grace period.
- * Caller holds c->lock and is inside a read-side critical section. */
-static void remove_locked(struct lnk_cache *c, struct entry *e)
+/* e is out of the table: takes it out of the ring and the count and frees
+ * it after a grace period. Caller holds c->lock. */
+static void drop_locked(struct lnk_cache *c, struct entry *e)
 {
-    if (cds_lfht_del(c->ht, &e->node) != 0)
-        return; /* already removed by someone else: impossible under lock */
     c->slots[e->slot] = NULL;
     c->free_slots[c->n_free++] = e->slot;
     c->bytes -= entry_size(e);
     c->entries--;
     retire_locked(c, e);
+}
+
+/* Unlinks e from the table, then drops it. Caller holds c->lock and is
+ * inside a read-side critical section. */
+static void remove_locked(struct lnk_cache *c, struct entry *e)
+{
+    if (cds_lfht_del(c->ht, &e->node) != 0)
+        return; /* already removed by someone else: impossible under lock */
+    drop_locked(c, e);
 }
 
 static void ring_add_locked(struct lnk_cache *c, struct entry *e)
@@ -264,14 +271,8 @@ void lnk_cache_put(struct lnk_cache *c, struct lnk_str key, const struct lnk_cac
         urcu_memb_read_lock();
         struct cds_lfht_node *old =
             cds_lfht_add_replace(c->ht, hash_key(key), match, &key, &e->node);
-        if (old) {
-            struct entry *o = caa_container_of(old, struct entry, node);
-            c->slots[o->slot] = NULL;
-            c->free_slots[c->n_free++] = o->slot;
-            c->bytes -= entry_size(o);
-            c->entries--;
-            retire_locked(c, o);
-        }
+        if (old)
+            drop_locked(c, caa_container_of(old, struct entry, node));
         ring_add_locked(c, e);
         evict_locked(c);
         urcu_memb_read_unlock();

@@ -91,6 +91,7 @@ struct lnk_req {
     unsigned refs;
     enum lnk_method method;
     enum lnk_route route;
+    bool redirect_route; /* a public redirect route (the route table's LNK_ACCESS_REDIRECT) */
     struct lnk_str path, query, param;
     bool answered;
     int status;

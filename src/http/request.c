@@ -274,10 +274,11 @@ struct lnk_worker_env *lnk_req_env(const struct lnk_req *r)
     return &r->w->env;
 }
 
-void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str param)
+void lnk_req_set_route(struct lnk_req *r, enum lnk_route route, struct lnk_str param, bool redirect)
 {
     r->route = route;
     r->param = param;
+    r->redirect_route = redirect;
 }
 
 void lnk_req_set_error_shaper(struct lnk_req *r, lnk_error_shaper shaper)

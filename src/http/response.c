@@ -86,12 +86,6 @@ void lnk_resp_cache_header(struct lnk_req *r, bool hit)
         add_by_name(r->h2o, "x-cache", hit ? "HIT" : "MISS", hit ? 3 : 4);
 }
 
-static bool is_redirect_route(enum lnk_route route)
-{
-    return route == LNK_ROUTE_REDIRECT || route == LNK_ROUTE_REDIRECT_S ||
-           route == LNK_ROUTE_REDIRECT_R || route == LNK_ROUTE_URL_REDIRECT;
-}
-
 /* With LINKD_ACCESS_LOG_REDIRECTS=N, the first of every N redirects a
  * worker answers with a 3xx keeps its line: the click row is the record of
  * each one, and its line costs about 5 % of a redirect's CPU
@@ -99,7 +93,7 @@ static bool is_redirect_route(enum lnk_route route)
 static bool redirect_line_skipped(const struct lnk_req *r)
 {
     unsigned every = r->w->srv->cfg.access_log_redirects;
-    if (every <= 1 || !is_redirect_route(r->route) || r->status < 300 || r->status >= 400)
+    if (every <= 1 || !r->redirect_route || r->status < 300 || r->status >= 400)
         return false;
     return r->w->redirects_answered++ % every != 0;
 }

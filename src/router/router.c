@@ -92,7 +92,7 @@ void lnk_router_dispatch(struct lnk_req *r)
         struct lnk_str param = LNK_STR_NULL;
         if (!match(d, &sg, &param))
             continue;
-        lnk_req_set_route(r, d->route, param);
+        lnk_req_set_route(r, d->route, param, d->access == LNK_ACCESS_REDIRECT);
         enum lnk_method m = lnk_req_method(r);
         lnk_handler_fn h = d->handlers[m];
         if (!h && m == LNK_METHOD_HEAD)
